@@ -1,0 +1,165 @@
+//! Command line: one subcommand per role. Each role binds `--listen` (port 0 picks a free
+//! port), keeps its data under `--data-dir` (or `--database-url` for a central), prints
+//! `listening on http://ADDR`, and stops gracefully on Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::{central_v5, central_v6, db, demo, serve, site};
+
+#[derive(Debug, Parser)]
+#[command(name = "outpost", version, about = "Outpost: a site server that synchronises supply-chain data with two central servers.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the site server: the site's database, the Sync page and the sync engine.
+    Site(SiteArgs),
+    /// Run the V5 central (the legacy mSupply central sync API, /sync/v5/...).
+    LegacyCentral(LegacyCentralArgs),
+    /// Run the V6 central (the Open mSupply central sync API, /central/sync/...).
+    Central(CentralArgs),
+    /// Run a seeded site and both centrals in one process, ready to click.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SiteArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+    /// Folder for the site's database.
+    #[arg(long, default_value = "outpost-data/site")]
+    pub data_dir: PathBuf,
+    /// The URL people use to reach this server, shown with its QR code (default: from the request).
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// Folder of the built browser app (default: target/site of the checkout).
+    #[arg(long)]
+    pub app_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CentralDbArgs {
+    /// Folder for the central's SQLite database (ignored with --database-url).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://FILE?mode=rwc or postgres://USER@HOST/DB.
+    #[arg(long, env = "OUTPOST_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl CentralDbArgs {
+    fn url(&self, default_dir: &str, file: &str) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => {
+                let dir = self.data_dir.clone().unwrap_or_else(|| PathBuf::from(default_dir));
+                let _ = std::fs::create_dir_all(&dir);
+                db::sqlite_url(&dir, file)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct LegacyCentralArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8001")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub db: CentralDbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CentralArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8002")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub db: CentralDbArgs,
+    /// The V5 central that checks sites' credentials.
+    #[arg(long, default_value = "http://127.0.0.1:8001")]
+    pub legacy_url: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the demo's data here (default: a fresh temporary folder on every start).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+    #[arg(long, default_value = "127.0.0.1:8001")]
+    pub legacy_listen: SocketAddr,
+    #[arg(long, default_value = "127.0.0.1:8002")]
+    pub central_listen: SocketAddr,
+    /// Folder of the built browser app (default: target/site of the checkout).
+    #[arg(long)]
+    pub app_dir: Option<PathBuf>,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("OUTPOST_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Site(args) => {
+            let running = site::start(site::SiteConfig {
+                listen: args.listen,
+                data_dir: args.data_dir,
+                public_url: args.public_url,
+                app_dir: args.app_dir.unwrap_or_else(site::default_app_dir),
+            })
+            .await?;
+            serve::announce(&running, None);
+            serve::run_until_signal(vec![running]).await
+        }
+        Command::LegacyCentral(args) => {
+            let url = args.db.url("outpost-data/legacy-central", "legacy-central.db");
+            let running = central_v5::start(central_v5::CentralV5Config { listen: args.listen, database_url: url }).await?;
+            serve::announce(&running, None);
+            serve::run_until_signal(vec![running]).await
+        }
+        Command::Central(args) => {
+            let url = args.db.url("outpost-data/central", "central.db");
+            let running = central_v6::start(central_v6::CentralV6Config {
+                listen: args.listen,
+                database_url: url,
+                legacy_url: args.legacy_url,
+            })
+            .await?;
+            serve::announce(&running, None);
+            serve::run_until_signal(vec![running]).await
+        }
+        Command::Demo(args) => demo::run(args).await,
+    }
+}

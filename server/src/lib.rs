@@ -1,0 +1,16 @@
+//! Outpost: a site server for supply-chain data that synchronises with two central servers
+//! (a V5 "legacy mSupply" central and a V6 "Open mSupply" central), and both of those centrals.
+//!
+//! Three floors, arrows pointing down only:
+//! - `cli` and `demo` choose and start roles;
+//! - `site`, `central_v5`, `central_v6` are the roles, one folder each;
+//! - `db`, `serve`, `wire`, `records` are foundations that know nothing of the roles.
+
+pub mod central_v5;
+pub mod central_v6;
+pub mod cli;
+pub mod db;
+pub mod demo;
+pub mod serve;
+pub mod site;
+pub mod wire;

@@ -1,0 +1,34 @@
+//! The site's HTTP surface: the JSON API under `/api`, and the browser app for every other
+//! path (client-side routes fall back to `index.html`).
+
+use std::path::Path;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use outpost_api::Health;
+use tower_http::compression::CompressionLayer;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::trace::TraceLayer;
+
+use super::error::ApiError;
+use super::{SiteState, server_info};
+
+pub fn router(state: SiteState, app_dir: &Path) -> Router {
+    let api = Router::new()
+        .route("/health", get(health))
+        .route("/server-info", get(server_info::get))
+        .fallback(|| async { ApiError::NotFound("no such API route".into()) })
+        .with_state(state)
+        .layer(CompressionLayer::new());
+    let app = ServeDir::new(app_dir)
+        .precompressed_br()
+        .precompressed_gzip()
+        .fallback(ServeFile::new(app_dir.join("index.html")));
+    Router::new().nest("/api", api).fallback_service(app).layer(TraceLayer::new_for_http())
+}
+
+async fn health(State(state): State<SiteState>) -> Result<Json<Health>, ApiError> {
+    sqlx::query("SELECT 1").execute(&state.db).await?;
+    Ok(Json(Health { status: "ok".into(), role: "site".into(), version: env!("CARGO_PKG_VERSION").into() }))
+}

@@ -1,0 +1,50 @@
+//! The site server: the database of one site, its JSON API, the browser app, and (in `sync`)
+//! the engine that synchronises it with the two centrals.
+
+pub mod error;
+pub mod http;
+pub mod server_info;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use sqlx::SqlitePool;
+
+use crate::serve::{self, Running};
+
+pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/site");
+
+/// How to start a site server.
+#[derive(Debug, Clone)]
+pub struct SiteConfig {
+    pub listen: SocketAddr,
+    /// Folder holding `site.db`.
+    pub data_dir: PathBuf,
+    /// The URL people use to reach this server (shown with its QR code). When absent, the
+    /// request's `Host` header decides.
+    pub public_url: Option<String>,
+    /// The built browser app (index.html, pkg/, style/).
+    pub app_dir: PathBuf,
+}
+
+/// What every request handler can reach.
+#[derive(Clone)]
+pub struct SiteState {
+    pub db: SqlitePool,
+    pub public_url: Option<String>,
+}
+
+/// Open the database, apply migrations, and serve the API and the app in the background.
+pub async fn start(config: SiteConfig) -> anyhow::Result<Running> {
+    let db = crate::db::open_sqlite(&config.data_dir.join("site.db"), &MIGRATIONS).await?;
+    let state = SiteState { db, public_url: config.public_url.clone() };
+    serve::start(config.listen, http::router(state, &config.app_dir)).await
+}
+
+/// Where the built app lives when no `--app-dir` is given: `OUTPOST_APP_DIR`, else the
+/// `target/site` folder of the checkout this binary was built from.
+pub fn default_app_dir() -> PathBuf {
+    std::env::var_os("OUTPOST_APP_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site")))
+}

@@ -1,0 +1,159 @@
+//! V6 (Open mSupply central) messages, reference sections 3.2 and 3.4.
+//!
+//! Every call is a POST whose body carries the site's V5 credentials; every answer is HTTP 200
+//! with `{"data": …}` or `{"error": …}`. Batch fields are snake_case, the rest camelCase.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The version a site sends as `syncV6Version`.
+pub const SYNC_V6_VERSION: u32 = 5;
+/// The range our V6 central accepts.
+pub const SUPPORTED_VERSIONS: (u32, u32) = (0, 5);
+
+/// Route names, joined to the central's URL as `/central/sync/<route>`.
+pub mod route {
+    pub const PULL: &str = "pull";
+    pub const PUSH: &str = "push";
+    pub const SITE_STATUS: &str = "site_status";
+}
+
+/// The V5 credentials every V6 call carries; the V6 central checks them with the V5 central.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncV5Settings {
+    pub server_url: String,
+    pub username: String,
+    pub password_sha256: String,
+    pub site_uuid: String,
+    pub app_version: String,
+    pub app_name: String,
+    pub sync_version: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PullRequest {
+    pub sync_v5_settings: SyncV5Settings,
+    pub sync_v6_version: u32,
+    pub cursor: u64,
+    pub batch_size: u32,
+    pub is_initialised: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushRequest {
+    pub sync_v5_settings: SyncV5Settings,
+    pub sync_v6_version: u32,
+    pub batch: SyncBatch,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteStatusRequest {
+    pub sync_v5_settings: SyncV5Settings,
+    pub sync_v6_version: u32,
+}
+
+/// A page of records, in both directions (snake_case fields, as the reference has them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncBatch {
+    pub end_cursor: u64,
+    pub total_records: u64,
+    pub records: Vec<BatchRecord>,
+    pub is_last_batch: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchRecord {
+    pub cursor: u64,
+    pub record: Record,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    #[serde(alias = "upsert")]
+    Upsert,
+    #[serde(alias = "delete")]
+    Delete,
+}
+
+/// One row, serialised with its own snake_case column names (no legacy mapping).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    pub table_name: String,
+    pub record_id: String,
+    pub action: Action,
+    #[serde(default)]
+    pub record_data: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushResult {
+    pub records_pushed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteStatusResult {
+    pub is_integrating: bool,
+}
+
+/// The body of every V6 answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Envelope<T> {
+    Data(T),
+    Error(ErrorValue),
+}
+
+/// Externally tagged, camelCase (`"integrationInProgress"`, `{"syncVersionMismatch":[0,5,9]}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ErrorValue {
+    NotACentralServer,
+    IntegrationInProgress,
+    SyncVersionMismatch(u32, u32, u32),
+    OtherServerError(String),
+    LegacyServerError(super::v5::ErrorBody),
+    CannotConnectToLegacyServer(String),
+    OtherLegacyServerError(String),
+    ParsingSyncRecordError(String),
+    SyncFileNotFound(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn envelope_and_errors_are_externally_tagged_camel_case() {
+        let ok: Envelope<SiteStatusResult> = Envelope::Data(SiteStatusResult { is_integrating: true });
+        assert_eq!(serde_json::to_value(&ok).unwrap(), json!({"data":{"is_integrating":true}}));
+        let e: Envelope<SiteStatusResult> = Envelope::Error(ErrorValue::IntegrationInProgress);
+        assert_eq!(serde_json::to_value(&e).unwrap(), json!({"error":"integrationInProgress"}));
+        let e: Envelope<SiteStatusResult> = Envelope::Error(ErrorValue::SyncVersionMismatch(0, 5, 9));
+        assert_eq!(serde_json::to_value(&e).unwrap(), json!({"error":{"syncVersionMismatch":[0,5,9]}}));
+    }
+
+    #[test]
+    fn pull_request_fields_are_camel_case_and_batch_fields_snake_case() {
+        let settings = SyncV5Settings {
+            server_url: "http://v5".into(),
+            username: "s".into(),
+            password_sha256: "h".into(),
+            site_uuid: "hw".into(),
+            app_version: "1".into(),
+            app_name: "a".into(),
+            sync_version: 14,
+        };
+        let v = serde_json::to_value(PullRequest { sync_v5_settings: settings, sync_v6_version: 5, cursor: 0, batch_size: 500, is_initialised: true }).unwrap();
+        assert_eq!(v["syncV5Settings"]["passwordSha256"], "h");
+        assert_eq!(v["batchSize"], 500);
+        assert_eq!(v["isInitialised"], true);
+        let batch = SyncBatch { end_cursor: 3, total_records: 1, records: vec![], is_last_batch: true };
+        assert_eq!(serde_json::to_value(batch).unwrap(), json!({"end_cursor":3,"total_records":1,"records":[],"is_last_batch":true}));
+    }
+}
