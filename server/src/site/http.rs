@@ -12,12 +12,15 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
 use super::error::ApiError;
-use super::{SiteState, server_info};
+use super::{SiteState, server_info, settings, store_data, sync};
 
 pub fn router(state: SiteState, app_dir: &Path) -> Router {
     let api = Router::new()
         .route("/health", get(health))
         .route("/server-info", get(server_info::get))
+        .nest("/sync", sync::routes())
+        .nest("/settings", settings::routes())
+        .nest("/store-data", store_data::routes())
         .fallback(|| async { ApiError::NotFound("no such API route".into()) })
         .with_state(state)
         .layer(CompressionLayer::new());

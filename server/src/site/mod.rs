@@ -4,6 +4,9 @@
 pub mod error;
 pub mod http;
 pub mod server_info;
+pub mod settings;
+pub mod store_data;
+pub mod sync;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
