@@ -11,6 +11,7 @@ pub mod central_v6;
 pub mod cli;
 pub mod db;
 pub mod demo;
+pub mod fixtures;
 pub mod records;
 pub mod serve;
 pub mod site;
