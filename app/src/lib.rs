@@ -1,1 +1,71 @@
-pub fn placeholder() {}
+//! The Outpost browser app: client-side rendered Leptos, compiled to WebAssembly and served
+//! by the site server. The shell (navigation, server address and QR code) frames three pages:
+//! Sync, Admin › Synchronisation, and Store data.
+
+mod api;
+mod components;
+mod icons;
+mod pages;
+mod time;
+
+use leptos::prelude::*;
+use leptos_router::components::{A, Redirect, Route, Router, Routes};
+use leptos_router::path;
+use wasm_bindgen::prelude::wasm_bindgen;
+
+use components::server_qr::ServerQr;
+use pages::settings::SettingsPage;
+use pages::store_data::StoreDataPage;
+use pages::sync::SyncPage;
+
+#[cfg(not(test))]
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(App);
+}
+
+#[component]
+fn App() -> impl IntoView {
+    view! {
+        <Router>
+            <div class="shell">
+                <header class="topbar">
+                    <a class="brand" href="/sync">
+                        <span class="brand-mark" aria-hidden="true">"◆"</span>
+                        "Outpost"
+                    </a>
+                    <ServerQr/>
+                </header>
+                <nav class="sidenav" aria-label="Main">
+                    <div class="nav-section">
+                        <A href="/store-data">{icons::boxes()}<span>"Store data"</span></A>
+                        <p class="nav-heading">"Admin"</p>
+                        <A href="/admin/sync">{icons::gear()}<span>"Synchronisation"</span></A>
+                    </div>
+                    <div class="nav-section nav-lower">
+                        <A href="/sync">{icons::sync()}<span>"Sync"</span></A>
+                    </div>
+                </nav>
+                <main class="content">
+                    <Routes fallback=|| view! { <NotFound/> }>
+                        <Route path=path!("/") view=|| view! { <Redirect path="/sync"/> }/>
+                        <Route path=path!("/sync") view=SyncPage/>
+                        <Route path=path!("/admin/sync") view=SettingsPage/>
+                        <Route path=path!("/store-data") view=StoreDataPage/>
+                    </Routes>
+                </main>
+            </div>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    view! {
+        <section class="page">
+            <h1>"Page not found"</h1>
+            <p>"There is no page at this address. Use the navigation to go to Sync, Store data or Admin › Synchronisation."</p>
+        </section>
+    }
+}

@@ -1,0 +1,5 @@
+//! Pieces of the pages that are big enough to deserve a name.
+
+pub mod error_details;
+pub mod server_qr;
+pub mod stepper;

@@ -1,0 +1,297 @@
+//! The Sync page: how many records wait to be pushed, when the last (successful) sync ran,
+//! a **Sync now!** button, the live stepper, the error of the last run, and the records
+//! integration had to set aside.
+//!
+//! Polling: every second while a run is active, every 10 seconds when idle, never while the
+//! tab is hidden, and at once when it becomes visible again.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use outpost_api::{Initialisation, QuarantinedRecord, RunQueued, StepKey, StepState, SyncStatus};
+use std::time::Duration;
+
+use crate::api::{self, Failure};
+use crate::components::error_details::ErrorDetails;
+use crate::components::stepper::{StepSpeed, Stepper};
+use crate::time;
+
+const ACTIVE_POLL_MS: f64 = 1_000.0;
+const IDLE_POLL_MS: f64 = 10_000.0;
+/// Speed and time left appear once a step has been watched for this long.
+const SPEED_AFTER_MS: f64 = 3_000.0;
+
+#[derive(Default, Clone, Copy)]
+struct Poller {
+    last_poll_ms: f64,
+    in_flight: bool,
+    hidden: bool,
+}
+
+#[component]
+pub fn SyncPage() -> impl IntoView {
+    let status = RwSignal::new(None::<SyncStatus>);
+    let load_error = RwSignal::new(None::<Failure>);
+    let press_error = RwSignal::new(None::<Failure>);
+    // Set between a press of Sync now! and the moment the page sees that run; holds the start
+    // time of the last run before the press, so a run that starts and ends between two polls
+    // still clears the spinner.
+    let pressed = RwSignal::new(None::<(Option<String>, f64)>);
+    let now = RwSignal::new(time::now_ms());
+    let speed = RwSignal::new(None::<StepSpeed>);
+    let first_seen = StoredValue::new(None::<(StepKey, f64, u64)>);
+    let poller = StoredValue::new(Poller::default());
+    let quarantine_version = RwSignal::new(0u32);
+
+    let on_status = move |s: SyncStatus| {
+        let t = time::now_ms();
+        if let Some((before, pressed_at)) = pressed.get_untracked() {
+            let new_run = s.last_sync.as_ref().map(|l| l.started.clone()) != before;
+            if s.is_syncing || new_run || t - pressed_at > 15_000.0 {
+                pressed.set(None);
+            }
+        }
+        if status.get_untracked().is_some_and(|old| old.is_syncing && !s.is_syncing) {
+            quarantine_version.update(|v| *v += 1);
+        }
+        match s.steps.iter().find(|st| st.state == StepState::Active) {
+            Some(step) => {
+                let done = step.done.unwrap_or(0);
+                match first_seen.get_value() {
+                    Some((key, t0, d0)) if key == step.key => {
+                        let elapsed = t - t0;
+                        if elapsed >= SPEED_AFTER_MS && done > d0 {
+                            let per_second = (done - d0) as f64 / (elapsed / 1000.0);
+                            let seconds_left = step.total.filter(|&total| total >= done).map(|total| (total - done) as f64 / per_second);
+                            speed.set(Some(StepSpeed { key, per_second, seconds_left }));
+                        }
+                    }
+                    _ => {
+                        first_seen.set_value(Some((step.key, t, done)));
+                        speed.set(None);
+                    }
+                }
+            }
+            None => {
+                first_seen.set_value(None);
+                speed.set(None);
+            }
+        }
+        load_error.set(None);
+        status.set(Some(s));
+    };
+
+    let poll_now = move || {
+        if poller.get_value().in_flight {
+            return;
+        }
+        poller.update_value(|p| {
+            p.in_flight = true;
+            p.last_poll_ms = time::now_ms();
+        });
+        spawn_local(async move {
+            match api::get::<SyncStatus>("/api/sync/status").await {
+                Ok(s) => on_status(s),
+                Err(e) => load_error.set(Some(e)),
+            }
+            poller.update_value(|p| p.in_flight = false);
+        });
+    };
+
+    poll_now();
+    let tick = move || {
+        let t = time::now_ms();
+        let hidden = document().hidden();
+        let was_hidden = poller.get_value().hidden;
+        poller.update_value(|p| p.hidden = hidden);
+        if hidden {
+            return;
+        }
+        if t - now.get_untracked() >= 1_000.0 {
+            now.set(t);
+        }
+        let busy = pressed.get_untracked().is_some() || status.get_untracked().is_some_and(|s| s.is_syncing);
+        let every = if busy { ACTIVE_POLL_MS } else { IDLE_POLL_MS };
+        if was_hidden || t - poller.get_value().last_poll_ms >= every {
+            poll_now();
+        }
+    };
+    if let Ok(handle) = set_interval_with_handle(tick, Duration::from_millis(250)) {
+        on_cleanup(move || handle.clear());
+    }
+
+    let sync_now = move |_| {
+        let before = status.get_untracked().and_then(|s| s.last_sync.map(|l| l.started));
+        pressed.set(Some((before, time::now_ms())));
+        press_error.set(None);
+        spawn_local(async move {
+            match api::post::<_, RunQueued>("/api/sync/run", &serde_json::json!({})).await {
+                Ok(_) => poll_now(),
+                Err(e) => {
+                    pressed.set(None);
+                    press_error.set(Some(e));
+                }
+            }
+        });
+    };
+
+    let configured = move || status.get().is_none_or(|s| s.configured);
+    let busy = move || pressed.get().is_some() || status.get().is_some_and(|s| s.is_syncing);
+    let steps = Signal::derive(move || {
+        status
+            .get()
+            .map(|s| {
+                let initialised = s.initialisation == Initialisation::Initialised;
+                s.steps.into_iter().filter(|st| st.key != StepKey::PrepareInitial || !initialised).collect()
+            })
+            .unwrap_or_default()
+    });
+
+    view! {
+        <section class="page sync-page">
+            <div class="page-head">
+                <h1>"Synchronisation status"</h1>
+                <button
+                    class="button primary sync-now"
+                    data-testid="sync-now"
+                    aria-busy=move || busy().to_string()
+                    disabled=move || busy() || !configured()
+                    on:click=sync_now
+                >
+                    {move || if busy() {
+                        view! { <span class="spinner" role="status" aria-label="Syncing"></span><span>"Syncing…"</span> }.into_any()
+                    } else {
+                        view! { <span>"Sync now!"</span> }.into_any()
+                    }}
+                </button>
+            </div>
+            <p class="explain">
+                "Records to push are changes made here that the central servers have not received yet. "
+                "This server syncs on its own every few minutes; Sync now! starts a run at once."
+            </p>
+            {move || load_error.get().map(|e| view! {
+                <p class="banner banner-error" role="alert">{e.message}" Retrying automatically."</p>
+            })}
+            {move || press_error.get().map(|e| view! {
+                <p class="banner banner-error" role="alert" data-testid="press-error">{e.message}</p>
+            })}
+            {move || (!configured()).then(|| view! {
+                <div class="banner banner-info" data-testid="not-configured">
+                    "Sync is not configured yet. Enter the central server URL, site name and password in "
+                    <a href="/admin/sync">"Admin › Synchronisation"</a>"."
+                </div>
+            })}
+            <StatusSummary status=status now=now/>
+            <Stepper steps=steps speed=speed/>
+            <div class="error-slot">
+                {move || status.get().and_then(|s| s.error).map(|error| view! { <ErrorDetails error=error/> })}
+            </div>
+            <Quarantine version=quarantine_version/>
+        </section>
+    }
+}
+
+#[component]
+fn StatusSummary(status: RwSignal<Option<SyncStatus>>, now: RwSignal<f64>) -> impl IntoView {
+    let records = move || match status.get() {
+        None => "…".to_owned(),
+        Some(s) => s.records_to_push.to_string(),
+    };
+    let last = move || {
+        let s = status.get()?;
+        let run = s.last_sync?;
+        let when = format!("{} ({})", time::relative(&run.started, now.get()), time::absolute(&run.started));
+        let how = if run.finished.is_some() || !s.is_syncing {
+            format!("took {}", time::duration(run.duration_seconds))
+        } else {
+            format!("running for {}", time::duration(run.duration_seconds))
+        };
+        Some(format!("{when}, {how}"))
+    };
+    let success_age = move || {
+        status.get().and_then(|s| s.last_successful_sync).and_then(|r| r.finished.or(Some(r.started))).and_then(|f| time::age_days(&f, now.get()))
+    };
+    let success = move || {
+        let run = status.get()?.last_successful_sync?;
+        let finished = run.finished.clone().unwrap_or(run.started.clone());
+        Some(format!(
+            "{} ({}), completed in {}",
+            time::relative(&finished, now.get()),
+            time::absolute(&finished),
+            time::duration(run.duration_seconds)
+        ))
+    };
+    let age_class = move || match success_age() {
+        Some(d) if d > 3.0 => "value age-error",
+        Some(d) if d > 1.0 => "value age-warning",
+        _ => "value",
+    };
+    view! {
+        <dl class="status-grid">
+            <div class="status-item">
+                <dt>"Records to push"</dt>
+                <dd class="value big" data-testid="records-to-push">{records}</dd>
+            </div>
+            <div class="status-item">
+                <dt>"Last sync"</dt>
+                <dd class="value" data-testid="last-sync">{move || last().unwrap_or_else(|| "Never".into())}</dd>
+            </div>
+            <div class="status-item">
+                <dt>"Last successful sync"</dt>
+                <dd class=age_class data-testid="last-successful-sync">
+                    {move || success().unwrap_or_else(|| "Never".into())}
+                    {move || match success_age() {
+                        Some(d) if d > 3.0 => Some(view! { <span class="age-note">" — over 3 days ago: check the connection and press Sync now!"</span> }),
+                        Some(d) if d > 1.0 => Some(view! { <span class="age-note">" — over a day ago"</span> }),
+                        _ => None,
+                    }}
+                </dd>
+            </div>
+        </dl>
+    }
+}
+
+#[component]
+fn Quarantine(version: RwSignal<u32>) -> impl IntoView {
+    let records = LocalResource::new(move || {
+        version.get();
+        api::get::<Vec<QuarantinedRecord>>("/api/sync/quarantine")
+    });
+    let retrying = RwSignal::new(false);
+    let retry_error = RwSignal::new(None::<Failure>);
+    let retry = move |_| {
+        retrying.set(true);
+        retry_error.set(None);
+        spawn_local(async move {
+            if let Err(e) = api::post::<_, serde_json::Value>("/api/sync/quarantine/retry", &serde_json::json!({})).await {
+                retry_error.set(Some(e));
+            }
+            retrying.set(false);
+            version.update(|v| *v += 1);
+        });
+    };
+    move || {
+        let list = match records.get() {
+            Some(Ok(list)) if !list.is_empty() => list,
+            _ => return None,
+        };
+        let count = list.len();
+        Some(view! {
+            <details class="quarantine" data-testid="quarantine">
+                <summary>{format!("{count} record{} could not be applied", if count == 1 { "" } else { "s" })}</summary>
+                <p class="explain">"These records arrived from a central server but could not be saved here. The others were saved. Fix them at the central server, then retry."</p>
+                <table class="table">
+                    <thead><tr><th>"Table"</th><th>"Record"</th><th>"Reason"</th><th>"Received"</th></tr></thead>
+                    <tbody>
+                        {list.into_iter().map(|r| view! {
+                            <tr><td>{r.table}</td><td class="mono">{r.record_id}</td><td>{r.reason}</td><td>{time::absolute(&r.received)}</td></tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+                <button class="button" on:click=retry disabled=move || retrying.get()>
+                    {move || if retrying.get() { "Retrying…" } else { "Retry" }}
+                </button>
+                {move || retry_error.get().map(|e| view! { <p class="error-text" role="alert">{e.message}</p> })}
+            </details>
+        })
+    }
+}

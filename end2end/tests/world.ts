@@ -1,0 +1,75 @@
+// A fresh Outpost world per test: `outpost demo` (V5 central, V6 central and a seeded site in
+// one process) on free ports, with its own temporary data. The binary comes from OUTPOST_BIN,
+// which scripts/test.sh sets to the debug build that `cargo test` already made.
+import { test as base, expect, type Page, type ConsoleMessage } from '@playwright/test';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export type World = {
+  site: string;
+  legacy: string;
+  central: string;
+  process: ChildProcess;
+  /** Lines the demo printed, for failure messages. */
+  log: string[];
+};
+
+export async function startWorld(extraArgs: string[] = []): Promise<World> {
+  const bin = process.env.OUTPOST_BIN;
+  if (!bin) throw new Error('OUTPOST_BIN is not set: run the browser tests through scripts/test.sh');
+  const dataDir = mkdtempSync(join(tmpdir(), 'outpost-e2e-'));
+  const child = spawn(bin, [
+    'demo', '--data-dir', dataDir,
+    '--listen', '127.0.0.1:0', '--legacy-listen', '127.0.0.1:0', '--central-listen', '127.0.0.1:0',
+    ...extraArgs,
+  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OUTPOST_LOG: process.env.OUTPOST_LOG ?? 'warn' } });
+  child.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+  const log: string[] = [];
+  const urls: Record<string, string> = {};
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`outpost demo did not start:\n${log.join('\n')}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) {
+        if (!line) continue;
+        log.push(line);
+        const m = line.match(/listening on (http:\/\/\S+) \((\S+)\)/);
+        if (m) urls[m[2]] = m[1];
+      }
+      if (urls['site'] && urls['legacy-central'] && urls['central']) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`outpost demo exited (${code}):\n${log.join('\n')}`)); });
+  });
+  return { site: urls['site'], legacy: urls['legacy-central'], central: urls['central'], process: child, log };
+}
+
+export async function stopWorld(world: World) {
+  if (world.process.exitCode !== null) return;
+  const exited = new Promise((resolve) => world.process.once('exit', resolve));
+  world.process.kill('SIGTERM');
+  await exited;
+}
+
+/** Console errors and uncaught exceptions of a page, collected for assertions. */
+export function watchConsole(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('console', (msg: ConsoleMessage) => { if (msg.type() === 'error') errors.push(msg.text()); });
+  page.on('pageerror', (err) => errors.push(err.message));
+  return errors;
+}
+
+export const test = base.extend<{ world: World }>({
+  world: async ({}, use) => {
+    const world = await startWorld();
+    await use(world);
+    await stopWorld(world);
+  },
+});
+
+export { expect };

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Set up whatever is missing, build, and run every test: the Rust unit and integration tests
+# (the centrals on SQLite and on PostgreSQL), then the browser tests in Debian's Chromium.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+setup_rust
+setup_browser_tests
+build_app
+
+say "starting a throwaway PostgreSQL for the central tests"
+export OUTPOST_TEST_POSTGRES_URL="$(bash "$ROOT/scripts/postgres.sh")"
+
+say "Rust tests"
+(cd "$ROOT" && cargo test --workspace --exclude app --quiet)
+say "app compiles for wasm with its lints"
+(cd "$ROOT" && cargo clippy -p app --target wasm32-unknown-unknown --quiet -- -D warnings)
+
+say "browser tests"
+export OUTPOST_BIN="$CARGO_TARGET_DIR/debug/outpost"
+(cd "$ROOT" && cargo build -p outpost --quiet)
+(cd "$ROOT/end2end" && npx playwright test)
+say "all tests passed"

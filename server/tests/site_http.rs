@@ -1,0 +1,85 @@
+//! The site server as a browser and other tools meet it: started for real on port 0 against a
+//! temporary database, spoken to over HTTP.
+
+use outpost::site::{self, SiteConfig};
+use outpost_api::{ApiErrorBody, Health, ServerInfo};
+
+struct Site {
+    running: outpost::serve::Running,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+/// A site with a tiny fake app build (an index.html and a wasm file) in its app folder.
+async fn start_site(public_url: Option<&str>) -> Site {
+    let data = tempfile::tempdir().unwrap();
+    let app = tempfile::tempdir().unwrap();
+    std::fs::write(app.path().join("index.html"), "<!doctype html><title>Outpost</title><body>app shell</body>").unwrap();
+    std::fs::create_dir_all(app.path().join("pkg")).unwrap();
+    std::fs::write(app.path().join("pkg/app_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let running = site::start(SiteConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data.path().to_path_buf(),
+        public_url: public_url.map(str::to_owned),
+        app_dir: app.path().to_path_buf(),
+    })
+    .await
+    .unwrap();
+    Site { running, _dirs: (data, app) }
+}
+
+#[tokio::test]
+async fn health_reports_ok_once_the_database_is_migrated() {
+    let site = start_site(None).await;
+    let health: Health = reqwest::get(format!("{}/api/health", site.running.url())).await.unwrap().json().await.unwrap();
+    assert_eq!(health.status, "ok");
+    assert_eq!(health.role, "site");
+    site.running.stop().await;
+}
+
+#[tokio::test]
+async fn server_info_uses_the_request_host_and_carries_a_qr_code() {
+    let site = start_site(None).await;
+    let info: ServerInfo = reqwest::get(format!("{}/api/server-info", site.running.url())).await.unwrap().json().await.unwrap();
+    assert_eq!(info.url, site.running.url());
+    assert!(info.qr_svg.starts_with("<?xml") || info.qr_svg.starts_with("<svg"), "{}", &info.qr_svg[..40]);
+    site.running.stop().await;
+}
+
+#[tokio::test]
+async fn server_info_prefers_the_configured_public_url() {
+    let site = start_site(Some("http://clinic.example:8000")).await;
+    let info: ServerInfo = reqwest::get(format!("{}/api/server-info", site.running.url())).await.unwrap().json().await.unwrap();
+    assert_eq!(info.url, "http://clinic.example:8000");
+    site.running.stop().await;
+}
+
+#[tokio::test]
+async fn root_and_unknown_client_routes_serve_the_app() {
+    let site = start_site(None).await;
+    for path in ["/", "/sync", "/admin/sync", "/some/deep/client/route"] {
+        let response = reqwest::get(format!("{}{path}", site.running.url())).await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
+        assert!(response.text().await.unwrap().contains("app shell"), "{path}");
+    }
+    site.running.stop().await;
+}
+
+#[tokio::test]
+async fn wasm_is_served_as_application_wasm() {
+    let site = start_site(None).await;
+    let response = reqwest::get(format!("{}/pkg/app_bg.wasm", site.running.url())).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/wasm");
+    site.running.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_api_routes_get_a_json_404_not_the_app() {
+    let site = start_site(None).await;
+    let response = reqwest::get(format!("{}/api/no-such-thing", site.running.url())).await.unwrap();
+    assert_eq!(response.status(), 404);
+    let body: ApiErrorBody = response.json().await.unwrap();
+    assert_eq!(body.error.variant, "NOT_FOUND");
+    site.running.stop().await;
+}
