@@ -9,7 +9,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// A server started in the background. Dropping it does not stop it; call [`Running::stop`].
+/// A server started in the background. Dropping it also stops the server (the stop channel
+/// closes); [`Running::stop`] additionally waits until it is gone.
 pub struct Running {
     pub addr: SocketAddr,
     stop: watch::Sender<bool>,
