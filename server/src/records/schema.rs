@@ -44,8 +44,8 @@ pub(crate) enum StoreOf {
     Column,
     /// The row is a store.
     Itself,
-    /// The store of the row's `Ref` parent (an invoice line belongs to its invoice's store);
-    /// copied into an extra `store_id` column that has no wire field.
+    /// The store of the row's parent, its first required `Ref` field (an invoice line belongs
+    /// to its invoice's store); copied into a `store_id` column that has no wire field.
     Parent,
 }
 

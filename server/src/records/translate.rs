@@ -97,7 +97,8 @@ async fn upsert(conn: &mut SqliteConnection, spec: &'static Spec, id: &str, data
                 };
                 match (target, found) {
                     (Some(target), Some(row)) => {
-                        if spec.store == StoreOf::Parent && required {
+                        // The owning parent is the first required reference (see `StoreOf::Parent`).
+                        if spec.store == StoreOf::Parent && required && parent_store.is_none() {
                             parent_store = row.try_get(0)?;
                         }
                         Val::Text(target)
