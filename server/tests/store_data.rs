@@ -38,19 +38,43 @@ async fn site() -> Site {
     let running = start(config).await.unwrap();
     let url = format!("{}/api/store-data", running.url());
     let db = outpost::db::open_sqlite(&dir.path().join("site.db"), &outpost::site::MIGRATIONS).await.unwrap();
-    sqlx::query("INSERT INTO key_value_store (id, value_int) VALUES (?, 7)").bind(records::SITE_ID_KEY).execute(&db).await.unwrap();
+    sqlx::query("INSERT INTO key_value_store (id, value_int) VALUES (?, 7)")
+        .bind(records::SITE_ID_KEY)
+        .execute(&db)
+        .await
+        .unwrap();
     put(&db, Table::Name, json!({"ID": "n1", "name": "Central Hospital"})).await;
     put(&db, Table::Item, json!({"ID": "i1", "item_name": "Paracetamol"})).await;
     for (store, site) in [("s1", 7), ("other", 8)] {
         put(&db, Table::Store, json!({"ID": store, "name": store, "sync_id_remote_site": site})).await;
-        put(&db, Table::Location, json!({"ID": format!("loc-{store}"), "store_ID": store, "code": "A1", "Description": "Shelf"})).await;
-        put(&db, Table::StockLine, json!({"ID": format!("sl-{store}"), "item_ID": "i1", "store_ID": store,
-            "location_ID": format!("loc-{store}"), "batch": "B7", "expiry_date": "2030-01-31", "available": 12})).await;
-        put(&db, Table::Invoice, json!({"ID": format!("inv-{store}"), "name_ID": "n1", "store_ID": store,
-            "type": "ci", "status": "fn", "invoice_num": 3})).await;
+        put(
+            &db,
+            Table::Location,
+            json!({"ID": format!("loc-{store}"), "store_ID": store, "code": "A1", "Description": "Shelf"}),
+        )
+        .await;
+        put(
+            &db,
+            Table::StockLine,
+            json!({"ID": format!("sl-{store}"), "item_ID": "i1", "store_ID": store,
+            "location_ID": format!("loc-{store}"), "batch": "B7", "expiry_date": "2030-01-31", "available": 12}),
+        )
+        .await;
+        put(
+            &db,
+            Table::Invoice,
+            json!({"ID": format!("inv-{store}"), "name_ID": "n1", "store_ID": store,
+            "type": "ci", "status": "fn", "invoice_num": 3}),
+        )
+        .await;
         for line in 1..=2 {
-            put(&db, Table::InvoiceLine, json!({"ID": format!("line-{store}-{line}"),
-                "transaction_ID": format!("inv-{store}"), "item_ID": "i1"})).await;
+            put(
+                &db,
+                Table::InvoiceLine,
+                json!({"ID": format!("line-{store}-{line}"),
+                "transaction_ID": format!("inv-{store}"), "item_ID": "i1"}),
+            )
+            .await;
         }
     }
     Site { _dir: dir, _server: running, url, db, http: reqwest::Client::new() }
@@ -89,30 +113,53 @@ async fn lists_only_the_sites_own_stores_with_invoice_line_counts() {
     let site = site().await;
     let data = site.data().await;
     assert_eq!(data.store_ids, ["s1"]);
-    assert_eq!(data.locations, [Location { id: "loc-s1".into(), store_id: "s1".into(), code: "A1".into(), name: "Shelf".into(), on_hold: false }]);
+    assert_eq!(
+        data.locations,
+        [Location {
+            id: "loc-s1".into(),
+            store_id: "s1".into(),
+            code: "A1".into(),
+            name: "Shelf".into(),
+            on_hold: false
+        }]
+    );
     assert_eq!(data.stock_lines.len(), 1);
     let stock = &data.stock_lines[0];
-    assert_eq!((stock.item_name.as_str(), stock.available_packs, stock.location_code.as_deref()), ("Paracetamol", 12.0, Some("A1")));
+    assert_eq!(
+        (stock.item_name.as_str(), stock.available_packs, stock.location_code.as_deref()),
+        ("Paracetamol", 12.0, Some("A1"))
+    );
     assert_eq!(stock.expiry_date.as_deref(), Some("2030-01-31"));
     assert_eq!(data.invoices.len(), 1);
     let invoice = &data.invoices[0];
-    assert_eq!((invoice.id.as_str(), invoice.line_count, invoice.other_party.as_str()), ("inv-s1", 2, "Central Hospital"));
+    assert_eq!(
+        (invoice.id.as_str(), invoice.line_count, invoice.other_party.as_str()),
+        ("inv-s1", 2, "Central Hospital")
+    );
 }
 
 #[tokio::test]
 async fn create_update_and_delete_a_location_each_log_one_local_change() {
     let site = site().await;
-    let created = site.http.post(format!("{}/locations", site.url))
+    let created = site
+        .http
+        .post(format!("{}/locations", site.url))
         .json(&json!({"storeId": "s1", "code": "B2", "name": "Fridge shelf"}))
-        .send().await.unwrap();
+        .send()
+        .await
+        .unwrap();
     assert_eq!(created.status(), StatusCode::CREATED);
     let created: Location = created.json().await.unwrap();
     assert!(!created.id.is_empty(), "the server makes an id");
     let id = created.id.clone();
 
-    let updated = site.http.put(format!("{}/locations/{id}", site.url))
+    let updated = site
+        .http
+        .put(format!("{}/locations/{id}", site.url))
         .json(&json!({"storeId": "s1", "code": "B3", "name": "Fridge shelf", "onHold": true}))
-        .send().await.unwrap();
+        .send()
+        .await
+        .unwrap();
     assert_eq!(updated.status(), StatusCode::OK);
     assert!(site.data().await.locations.iter().any(|l| l.id == id && l.code == "B3" && l.on_hold));
 
@@ -125,23 +172,44 @@ async fn create_update_and_delete_a_location_each_log_one_local_change() {
     assert!(!site.data().await.locations.iter().any(|l| l.id == id));
     assert_eq!(
         site.local_changes().await,
-        [change("location", &id, "UPSERT", "s1"), change("location", &id, "UPSERT", "s1"), change("location", &id, "DELETE", "s1")]
+        [
+            change("location", &id, "UPSERT", "s1"),
+            change("location", &id, "UPSERT", "s1"),
+            change("location", &id, "DELETE", "s1")
+        ]
     );
 }
 
 #[tokio::test]
 async fn create_update_and_delete_an_asset_each_log_one_local_change() {
     let site = site().await;
-    let created = site.http.post(format!("{}/assets", site.url))
+    let created = site
+        .http
+        .post(format!("{}/assets", site.url))
         .json(&json!({"id": "fridge-1", "storeId": "s1", "code": "AT1", "serialNumber": "SN-9"}))
-        .send().await.unwrap();
+        .send()
+        .await
+        .unwrap();
     assert_eq!(created.status(), StatusCode::CREATED);
-    let updated = site.http.put(format!("{}/assets/fridge-1", site.url))
+    let updated = site
+        .http
+        .put(format!("{}/assets/fridge-1", site.url))
         .json(&json!({"storeId": "s1", "code": "AT1", "serialNumber": "SN-9", "notes": "door seal worn"}))
-        .send().await.unwrap();
+        .send()
+        .await
+        .unwrap();
     assert_eq!(updated.status(), StatusCode::OK);
     let data = site.data().await;
-    assert_eq!(data.assets, [Asset { id: "fridge-1".into(), store_id: "s1".into(), code: "AT1".into(), serial_number: "SN-9".into(), notes: "door seal worn".into() }]);
+    assert_eq!(
+        data.assets,
+        [Asset {
+            id: "fridge-1".into(),
+            store_id: "s1".into(),
+            code: "AT1".into(),
+            serial_number: "SN-9".into(),
+            notes: "door seal worn".into()
+        }]
+    );
 
     let mut conn = site.db.acquire().await.unwrap();
     let pushed = records::to_v6(&mut conn, Table::Asset, "fridge-1").await.unwrap().unwrap();
@@ -152,7 +220,11 @@ async fn create_update_and_delete_an_asset_each_log_one_local_change() {
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         site.local_changes().await,
-        [change("asset", "fridge-1", "UPSERT", "s1"), change("asset", "fridge-1", "UPSERT", "s1"), change("asset", "fridge-1", "DELETE", "s1")]
+        [
+            change("asset", "fridge-1", "UPSERT", "s1"),
+            change("asset", "fridge-1", "UPSERT", "s1"),
+            change("asset", "fridge-1", "DELETE", "s1")
+        ]
     );
 }
 

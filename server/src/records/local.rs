@@ -28,8 +28,15 @@ pub async fn upsert_location(conn: &mut SqliteConnection, location: &Location) -
     .bind(location.on_hold)
     .execute(&mut *tx)
     .await?;
-    changelog::write(&mut tx, Table::Location, &location.id, ChangeAction::Upsert, Some(&location.store_id), Origin::LOCAL)
-        .await?;
+    changelog::write(
+        &mut tx,
+        Table::Location,
+        &location.id,
+        ChangeAction::Upsert,
+        Some(&location.store_id),
+        Origin::LOCAL,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -55,7 +62,8 @@ pub async fn upsert_asset(conn: &mut SqliteConnection, asset: &Asset) -> Result<
     .bind(&now)
     .execute(&mut *tx)
     .await?;
-    changelog::write(&mut tx, Table::Asset, &asset.id, ChangeAction::Upsert, Some(&asset.store_id), Origin::LOCAL).await?;
+    changelog::write(&mut tx, Table::Asset, &asset.id, ChangeAction::Upsert, Some(&asset.store_id), Origin::LOCAL)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -24,7 +24,10 @@ pub(crate) enum Kind {
     Date,
     /// The id of a row of `parent`. Empty means none. A required parent that is missing is a
     /// per-record error; an optional one that points nowhere is stored as NULL.
-    Ref { parent: Table, required: bool },
+    Ref {
+        parent: Table,
+        required: bool,
+    },
 }
 
 /// One modelled field: its key on the wire and its column on the site.
@@ -75,109 +78,180 @@ const fn opt(parent: Table) -> Kind {
     Kind::Ref { parent, required: false }
 }
 
-const fn spec(table: Table, id_key: &'static str, extra_column: &'static str, store: StoreOf, fields: &'static [Field]) -> Spec {
-    Spec { table, id_key, extra_column, fields, store, upsert: OnceLock::new(), select: OnceLock::new(), delete: OnceLock::new() }
+const fn spec(
+    table: Table,
+    id_key: &'static str,
+    extra_column: &'static str,
+    store: StoreOf,
+    fields: &'static [Field],
+) -> Spec {
+    Spec {
+        table,
+        id_key,
+        extra_column,
+        fields,
+        store,
+        upsert: OnceLock::new(),
+        select: OnceLock::new(),
+        delete: OnceLock::new(),
+    }
 }
 
 use Kind::{Bool, Date, Int, Real, Text};
 
-static UNIT: Spec = spec(Table::Unit, "ID", "legacy_extra", StoreOf::Nothing, &[
-    f("units", "name", Text),
-    f("comment", "comment", Text),
-    f("order_number", "order_number", Int),
-]);
+static UNIT: Spec = spec(
+    Table::Unit,
+    "ID",
+    "legacy_extra",
+    StoreOf::Nothing,
+    &[f("units", "name", Text), f("comment", "comment", Text), f("order_number", "order_number", Int)],
+);
 
-static ITEM: Spec = spec(Table::Item, "ID", "legacy_extra", StoreOf::Nothing, &[
-    f("item_name", "name", Text),
-    f("code", "code", Text),
-    f("unit_ID", "unit_id", opt(Table::Unit)),
-    f("type_of", "type", Text),
-    f("default_pack_size", "default_pack_size", Real),
-]);
+static ITEM: Spec = spec(
+    Table::Item,
+    "ID",
+    "legacy_extra",
+    StoreOf::Nothing,
+    &[
+        f("item_name", "name", Text),
+        f("code", "code", Text),
+        f("unit_ID", "unit_id", opt(Table::Unit)),
+        f("type_of", "type", Text),
+        f("default_pack_size", "default_pack_size", Real),
+    ],
+);
 
-static NAME: Spec = spec(Table::Name, "ID", "legacy_extra", StoreOf::Nothing, &[
-    f("name", "name", Text),
-    f("code", "code", Text),
-    f("type", "type", Text),
-    f("customer", "is_customer", Bool),
-    f("supplier", "is_supplier", Bool),
-    f("supplying_store_id", "supplying_store_id", Text),
-]);
+static NAME: Spec = spec(
+    Table::Name,
+    "ID",
+    "legacy_extra",
+    StoreOf::Nothing,
+    &[
+        f("name", "name", Text),
+        f("code", "code", Text),
+        f("type", "type", Text),
+        f("customer", "is_customer", Bool),
+        f("supplier", "is_supplier", Bool),
+        f("supplying_store_id", "supplying_store_id", Text),
+    ],
+);
 
-static STORE: Spec = spec(Table::Store, "ID", "legacy_extra", StoreOf::Itself, &[
-    f("name", "name", Text),
-    f("code", "code", Text),
-    f("name_ID", "name_id", opt(Table::Name)),
-    f("sync_id_remote_site", "site_id", Int),
-    f("store_mode", "store_mode", Text),
-    f("disabled", "disabled", Bool),
-]);
+static STORE: Spec = spec(
+    Table::Store,
+    "ID",
+    "legacy_extra",
+    StoreOf::Itself,
+    &[
+        f("name", "name", Text),
+        f("code", "code", Text),
+        f("name_ID", "name_id", opt(Table::Name)),
+        f("sync_id_remote_site", "site_id", Int),
+        f("store_mode", "store_mode", Text),
+        f("disabled", "disabled", Bool),
+    ],
+);
 
-static NAME_STORE_JOIN: Spec = spec(Table::NameStoreJoin, "ID", "legacy_extra", StoreOf::Column, &[
-    f("name_ID", "name_id", req(Table::Name)),
-    f("store_ID", "store_id", req(Table::Store)),
-    f("inactive", "inactive", Bool),
-]);
+static NAME_STORE_JOIN: Spec = spec(
+    Table::NameStoreJoin,
+    "ID",
+    "legacy_extra",
+    StoreOf::Column,
+    &[
+        f("name_ID", "name_id", req(Table::Name)),
+        f("store_ID", "store_id", req(Table::Store)),
+        f("inactive", "inactive", Bool),
+    ],
+);
 
-static LOCATION: Spec = spec(Table::Location, "ID", "legacy_extra", StoreOf::Column, &[
-    f("store_ID", "store_id", req(Table::Store)),
-    f("code", "code", Text),
-    f("Description", "name", Text),
-    f("hold", "on_hold", Bool),
-]);
+static LOCATION: Spec = spec(
+    Table::Location,
+    "ID",
+    "legacy_extra",
+    StoreOf::Column,
+    &[
+        f("store_ID", "store_id", req(Table::Store)),
+        f("code", "code", Text),
+        f("Description", "name", Text),
+        f("hold", "on_hold", Bool),
+    ],
+);
 
-static STOCK_LINE: Spec = spec(Table::StockLine, "ID", "legacy_extra", StoreOf::Column, &[
-    f("item_ID", "item_id", req(Table::Item)),
-    f("store_ID", "store_id", req(Table::Store)),
-    f("location_ID", "location_id", opt(Table::Location)),
-    f("name_ID", "supplier_id", opt(Table::Name)),
-    f("batch", "batch", Text),
-    f("expiry_date", "expiry_date", Date),
-    f("pack_size", "pack_size", Real),
-    f("available", "available_number_of_packs", Real),
-    f("quantity", "total_number_of_packs", Real),
-    f("cost_price", "cost_price_per_pack", Real),
-    f("sell_price", "sell_price_per_pack", Real),
-    f("hold", "on_hold", Bool),
-    f("note", "note", Text),
-]);
+static STOCK_LINE: Spec = spec(
+    Table::StockLine,
+    "ID",
+    "legacy_extra",
+    StoreOf::Column,
+    &[
+        f("item_ID", "item_id", req(Table::Item)),
+        f("store_ID", "store_id", req(Table::Store)),
+        f("location_ID", "location_id", opt(Table::Location)),
+        f("name_ID", "supplier_id", opt(Table::Name)),
+        f("batch", "batch", Text),
+        f("expiry_date", "expiry_date", Date),
+        f("pack_size", "pack_size", Real),
+        f("available", "available_number_of_packs", Real),
+        f("quantity", "total_number_of_packs", Real),
+        f("cost_price", "cost_price_per_pack", Real),
+        f("sell_price", "sell_price_per_pack", Real),
+        f("hold", "on_hold", Bool),
+        f("note", "note", Text),
+    ],
+);
 
-static INVOICE: Spec = spec(Table::Invoice, "ID", "legacy_extra", StoreOf::Column, &[
-    f("name_ID", "name_id", req(Table::Name)),
-    f("store_ID", "store_id", req(Table::Store)),
-    f("type", "type", Text),
-    f("status", "status", Text),
-    f("invoice_num", "invoice_number", Int),
-    f("entry_date", "created_date", Date),
-    f("their_ref", "their_reference", Text),
-    f("comment", "comment", Text),
-]);
+static INVOICE: Spec = spec(
+    Table::Invoice,
+    "ID",
+    "legacy_extra",
+    StoreOf::Column,
+    &[
+        f("name_ID", "name_id", req(Table::Name)),
+        f("store_ID", "store_id", req(Table::Store)),
+        f("type", "type", Text),
+        f("status", "status", Text),
+        f("invoice_num", "invoice_number", Int),
+        f("entry_date", "created_date", Date),
+        f("their_ref", "their_reference", Text),
+        f("comment", "comment", Text),
+    ],
+);
 
-static INVOICE_LINE: Spec = spec(Table::InvoiceLine, "ID", "legacy_extra", StoreOf::Parent, &[
-    f("transaction_ID", "invoice_id", req(Table::Invoice)),
-    f("item_ID", "item_id", req(Table::Item)),
-    f("item_line_ID", "stock_line_id", opt(Table::StockLine)),
-    f("location_ID", "location_id", opt(Table::Location)),
-    f("item_name", "item_name", Text),
-    f("type", "type", Text),
-    f("batch", "batch", Text),
-    f("expiry_date", "expiry_date", Date),
-    f("pack_size", "pack_size", Real),
-    f("quantity", "number_of_packs", Real),
-    f("cost_price", "cost_price_per_pack", Real),
-    f("sell_price", "sell_price_per_pack", Real),
-    f("line_number", "line_number", Int),
-    f("note", "note", Text),
-]);
+static INVOICE_LINE: Spec = spec(
+    Table::InvoiceLine,
+    "ID",
+    "legacy_extra",
+    StoreOf::Parent,
+    &[
+        f("transaction_ID", "invoice_id", req(Table::Invoice)),
+        f("item_ID", "item_id", req(Table::Item)),
+        f("item_line_ID", "stock_line_id", opt(Table::StockLine)),
+        f("location_ID", "location_id", opt(Table::Location)),
+        f("item_name", "item_name", Text),
+        f("type", "type", Text),
+        f("batch", "batch", Text),
+        f("expiry_date", "expiry_date", Date),
+        f("pack_size", "pack_size", Real),
+        f("quantity", "number_of_packs", Real),
+        f("cost_price", "cost_price_per_pack", Real),
+        f("sell_price", "sell_price_per_pack", Real),
+        f("line_number", "line_number", Int),
+        f("note", "note", Text),
+    ],
+);
 
-static ASSET: Spec = spec(Table::Asset, "id", "v6_extra", StoreOf::Column, &[
-    f("store_id", "store_id", req(Table::Store)),
-    f("asset_number", "code", Text),
-    f("serial_number", "serial_number", Text),
-    f("notes", "notes", Text),
-    f("created_datetime", "created_datetime", Text),
-    f("modified_datetime", "modified_datetime", Text),
-]);
+static ASSET: Spec = spec(
+    Table::Asset,
+    "id",
+    "v6_extra",
+    StoreOf::Column,
+    &[
+        f("store_id", "store_id", req(Table::Store)),
+        f("asset_number", "code", Text),
+        f("serial_number", "serial_number", Text),
+        f("notes", "notes", Text),
+        f("created_datetime", "created_datetime", Text),
+        f("modified_datetime", "modified_datetime", Text),
+    ],
+);
 
 impl Spec {
     pub fn of(table: Table) -> &'static Spec {

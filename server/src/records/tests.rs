@@ -34,7 +34,8 @@ async fn seed_fixture_parents(conn: &mut SqliteConnection) {
         put(conn, Table::Item, json!({"ID": item, "item_name": item})).await;
     }
     put(conn, Table::StockLine, json!({"ID": "item_a_line_a", "item_ID": "item_a", "store_ID": "store_b"})).await;
-    put(conn, Table::Invoice, json!({"ID": "outbound_shipment_a", "name_ID": "name_store_a", "store_ID": "store_b"})).await;
+    put(conn, Table::Invoice, json!({"ID": "outbound_shipment_a", "name_ID": "name_store_a", "store_ID": "store_b"}))
+        .await;
 }
 
 fn numbers_equal(a: &Value, b: &Value) -> bool {
@@ -169,15 +170,27 @@ async fn seed_store(conn: &mut SqliteConnection) {
 async fn integration_logs_one_sync_row_and_a_later_local_edit_logs_a_local_row() {
     let (_dir, mut conn) = fresh_db().await;
     seed_store(&mut conn).await;
-    let loc = json!({"ID": "L1", "store_ID": "s1", "code": "A", "Description": "Shelf A", "hold": false, "Colour": "red"});
-    integrate_v5(&mut conn, Table::Location, "L1", ChangeAction::Upsert, Some(&loc), Origin::sync(Some(1))).await.unwrap();
-    let edit = outpost_api::Location { id: "L1".into(), store_id: "s1".into(), code: "B".into(), name: "Shelf B".into(), on_hold: true };
+    let loc =
+        json!({"ID": "L1", "store_ID": "s1", "code": "A", "Description": "Shelf A", "hold": false, "Colour": "red"});
+    integrate_v5(&mut conn, Table::Location, "L1", ChangeAction::Upsert, Some(&loc), Origin::sync(Some(1)))
+        .await
+        .unwrap();
+    let edit = outpost_api::Location {
+        id: "L1".into(),
+        store_id: "s1".into(),
+        code: "B".into(),
+        name: "Shelf B".into(),
+        on_hold: true,
+    };
     upsert_location(&mut conn, &edit).await.unwrap();
 
     let rows = log(&mut conn).await;
     assert_eq!(
         rows[1..],
-        [row("location", "L1", "UPSERT", Some("s1"), true, Some(1)), row("location", "L1", "UPSERT", Some("s1"), false, None)]
+        [
+            row("location", "L1", "UPSERT", Some("s1"), true, Some(1)),
+            row("location", "L1", "UPSERT", Some("s1"), false, None)
+        ]
     );
     assert_eq!(rows[0], row("store", "s1", "UPSERT", Some("s1"), true, Some(1)));
 
@@ -191,7 +204,10 @@ async fn integration_logs_one_sync_row_and_a_later_local_edit_logs_a_local_row()
 
     // The local edit changed the modelled fields and kept the one we do not model.
     let pushed = to_v5(&mut conn, Table::Location, "L1").await.unwrap().unwrap();
-    assert_eq!((&pushed["code"], &pushed["Description"], &pushed["hold"]), (&json!("B"), &json!("Shelf B"), &json!(true)));
+    assert_eq!(
+        (&pushed["code"], &pushed["Description"], &pushed["hold"]),
+        (&json!("B"), &json!("Shelf B"), &json!(true))
+    );
     assert_eq!(pushed["Colour"], json!("red"));
 }
 
@@ -242,7 +258,9 @@ async fn a_line_whose_invoice_is_missing_is_refused_and_writes_nothing() {
     put(&mut conn, Table::Item, json!({"ID": "i1"})).await;
     let before = log(&mut conn).await.len();
     let line = json!({"ID": "l1", "transaction_ID": "nowhere", "item_ID": "i1"});
-    let err = integrate_v5(&mut conn, Table::InvoiceLine, "l1", ChangeAction::Upsert, Some(&line), FROM_V5).await.unwrap_err();
+    let err = integrate_v5(&mut conn, Table::InvoiceLine, "l1", ChangeAction::Upsert, Some(&line), FROM_V5)
+        .await
+        .unwrap_err();
     assert!(matches!(&err, RecordError::MissingParent { parent: "invoice", .. }), "{err:?}");
     assert!(err.to_string().contains("nowhere"), "{err}");
     assert!(!err.is_db());
@@ -264,10 +282,12 @@ async fn an_optional_reference_to_nothing_is_stored_as_null_and_pushed_back_unch
 async fn wrong_types_ids_and_directions_are_refused_with_a_reason() {
     let (_dir, mut conn) = fresh_db().await;
     let bad_type = json!({"ID": "u1", "order_number": "first"});
-    let err = integrate_v5(&mut conn, Table::Unit, "u1", ChangeAction::Upsert, Some(&bad_type), FROM_V5).await.unwrap_err();
+    let err =
+        integrate_v5(&mut conn, Table::Unit, "u1", ChangeAction::Upsert, Some(&bad_type), FROM_V5).await.unwrap_err();
     assert!(matches!(err, RecordError::Malformed(_)) && err.to_string().contains("order_number"), "{err}");
     let other_id = json!({"ID": "u2"});
-    let err = integrate_v5(&mut conn, Table::Unit, "u1", ChangeAction::Upsert, Some(&other_id), FROM_V5).await.unwrap_err();
+    let err =
+        integrate_v5(&mut conn, Table::Unit, "u1", ChangeAction::Upsert, Some(&other_id), FROM_V5).await.unwrap_err();
     assert!(matches!(err, RecordError::Malformed(_)), "{err}");
     let err = integrate_v5(&mut conn, Table::Asset, "a1", ChangeAction::Delete, None, FROM_V5).await.unwrap_err();
     assert!(matches!(err, RecordError::Refused(_)), "{err}");
@@ -282,7 +302,11 @@ async fn own_stores_are_those_of_this_site_id() {
     assert!(own_store_ids(&mut conn).await.unwrap().is_empty(), "no site id yet, no own stores");
     seed_store(&mut conn).await;
     put(&mut conn, Table::Store, json!({"ID": "other", "sync_id_remote_site": 8})).await;
-    sqlx::query("INSERT INTO key_value_store (id, value_int) VALUES (?, 7)").bind(SITE_ID_KEY).execute(&mut *conn).await.unwrap();
+    sqlx::query("INSERT INTO key_value_store (id, value_int) VALUES (?, 7)")
+        .bind(SITE_ID_KEY)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
     assert_eq!(own_store_ids(&mut conn).await.unwrap(), ["s1"]);
 }
 
@@ -292,7 +316,8 @@ async fn deleting_a_location_that_stock_refers_to_is_refused() {
     seed_store(&mut conn).await;
     put(&mut conn, Table::Item, json!({"ID": "i1"})).await;
     put(&mut conn, Table::Location, json!({"ID": "L1", "store_ID": "s1"})).await;
-    put(&mut conn, Table::StockLine, json!({"ID": "sl1", "item_ID": "i1", "store_ID": "s1", "location_ID": "L1"})).await;
+    put(&mut conn, Table::StockLine, json!({"ID": "sl1", "item_ID": "i1", "store_ID": "s1", "location_ID": "L1"}))
+        .await;
     let err = delete_location(&mut conn, "L1").await.unwrap_err();
     assert!(matches!(err, RecordError::Refused(_)), "{err}");
     assert!(to_v5(&mut conn, Table::Location, "L1").await.unwrap().is_some());

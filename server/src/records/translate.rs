@@ -67,7 +67,13 @@ async fn delete(conn: &mut SqliteConnection, spec: &'static Spec, id: &str, orig
     Ok(())
 }
 
-async fn upsert(conn: &mut SqliteConnection, spec: &'static Spec, id: &str, data: &Value, origin: Origin) -> Result<(), RecordError> {
+async fn upsert(
+    conn: &mut SqliteConnection,
+    spec: &'static Spec,
+    id: &str,
+    data: &Value,
+    origin: Origin,
+) -> Result<(), RecordError> {
     let obj = data.as_object().ok_or_else(|| malformed(spec, "the record is not a JSON object".into()))?;
     match obj.get(spec.id_key) {
         Some(Value::String(s)) if s == id => {}
@@ -216,13 +222,18 @@ impl Serialize for Extra<'_> {
 }
 
 /// The wire record of the current row, or None when it is gone.
-pub(crate) async fn render(conn: &mut SqliteConnection, spec: &'static Spec, id: &str) -> Result<Option<Value>, RecordError> {
+pub(crate) async fn render(
+    conn: &mut SqliteConnection,
+    spec: &'static Spec,
+    id: &str,
+) -> Result<Option<Value>, RecordError> {
     let Some(row) = sqlx::query(spec.select_sql()).bind(id).fetch_optional(&mut *conn).await? else {
         return Ok(None);
     };
     let extra: &str = row.try_get(spec.fields.len())?;
-    let mut out: Map<String, Value> = serde_json::from_str(extra)
-        .map_err(|e| RecordError::Malformed(format!("{} {id:?} has a corrupt {}: {e}", spec.table.name(), spec.extra_column)))?;
+    let mut out: Map<String, Value> = serde_json::from_str(extra).map_err(|e| {
+        RecordError::Malformed(format!("{} {id:?} has a corrupt {}: {e}", spec.table.name(), spec.extra_column))
+    })?;
     for (i, field) in spec.fields.iter().enumerate() {
         let kept = out.remove(field.key);
         let value = column_value(&row, i, field.kind)?.or(kept).unwrap_or_else(|| default_of(field.kind));

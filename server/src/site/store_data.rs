@@ -60,28 +60,29 @@ async fn list(State(state): State<SiteState>) -> Result<Json<StoreData>, ApiErro
     .into_iter()
     .map(asset)
     .collect();
-    let stock_lines = sqlx::query_as::<_, (String, String, String, String, Option<String>, f64, Option<String>)>(concat!(
-        "SELECT sl.id, sl.store_id, COALESCE(i.name, ''), COALESCE(sl.batch, ''), sl.expiry_date, ",
-        "COALESCE(sl.available_number_of_packs, 0), l.code ",
-        "FROM stock_line sl JOIN item i ON i.id = sl.item_id LEFT JOIN location l ON l.id = sl.location_id ",
-        "WHERE sl.store_id IN ",
-        own_stores!(),
-        " ORDER BY sl.store_id, i.name, sl.expiry_date, sl.id"
-    ))
-    .bind(records::SITE_ID_KEY)
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .map(|(id, store_id, item_name, batch, expiry_date, available_packs, location_code)| StockLine {
-        id,
-        store_id,
-        item_name,
-        batch,
-        expiry_date,
-        available_packs,
-        location_code,
-    })
-    .collect();
+    let stock_lines =
+        sqlx::query_as::<_, (String, String, String, String, Option<String>, f64, Option<String>)>(concat!(
+            "SELECT sl.id, sl.store_id, COALESCE(i.name, ''), COALESCE(sl.batch, ''), sl.expiry_date, ",
+            "COALESCE(sl.available_number_of_packs, 0), l.code ",
+            "FROM stock_line sl JOIN item i ON i.id = sl.item_id LEFT JOIN location l ON l.id = sl.location_id ",
+            "WHERE sl.store_id IN ",
+            own_stores!(),
+            " ORDER BY sl.store_id, i.name, sl.expiry_date, sl.id"
+        ))
+        .bind(records::SITE_ID_KEY)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|(id, store_id, item_name, batch, expiry_date, available_packs, location_code)| StockLine {
+            id,
+            store_id,
+            item_name,
+            batch,
+            expiry_date,
+            available_packs,
+            location_code,
+        })
+        .collect();
     let invoices = sqlx::query_as::<_, (String, String, i64, String, String, String, i64)>(concat!(
         "SELECT inv.id, inv.store_id, COALESCE(inv.invoice_number, 0), COALESCE(inv.type, ''), ",
         "COALESCE(inv.status, ''), COALESCE(n.name, ''), ",
@@ -225,7 +226,10 @@ async fn check_location(conn: &mut SqliteConnection, id: String, input: Location
             .fetch_optional(&mut *conn)
             .await?;
     if clash.is_some() {
-        return Err(ApiError::validation("code", format!("Another location of this store already has the code {code:?}.")));
+        return Err(ApiError::validation(
+            "code",
+            format!("Another location of this store already has the code {code:?}."),
+        ));
     }
     Ok(Location { id, store_id: input.store_id, code, name, on_hold: input.on_hold })
 }
@@ -254,7 +258,12 @@ async fn check_store(conn: &mut SqliteConnection, store_id: &str) -> Result<(), 
 
 /// A record that is absent, or belongs to another site's store, is not found: this site may
 /// neither see nor change it.
-async fn require_own(conn: &mut SqliteConnection, store_id: Option<&str>, what: &str, id: &str) -> Result<(), ApiError> {
+async fn require_own(
+    conn: &mut SqliteConnection,
+    store_id: Option<&str>,
+    what: &str,
+    id: &str,
+) -> Result<(), ApiError> {
     let own = match store_id {
         Some(store_id) => records::own_store_ids(conn).await?.iter().any(|s| s == store_id),
         None => false,
