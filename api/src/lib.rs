@@ -269,3 +269,33 @@ pub struct StoreData {
     pub stock_lines: Vec<StockLine>,
     pub invoices: Vec<Invoice>,
 }
+
+/// `POST /api/store-data/locations` and `PUT /api/store-data/locations/{id}`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LocationInput {
+    /// Only on create, and optional: the server makes one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub store_id: String,
+    pub code: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub on_hold: bool,
+}
+
+/// `POST /api/store-data/assets` and `PUT /api/store-data/assets/{id}`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssetInput {
+    /// Only on create, and optional: the server makes one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub store_id: String,
+    pub code: String,
+    #[serde(default)]
+    pub serial_number: String,
+    #[serde(default)]
+    pub notes: String,
+}
