@@ -3,8 +3,8 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use outpost_api::{Asset, Location, StoreData};
-use serde_json::json;
+use outpost_api::{Asset, AssetInput, Location, LocationInput, StoreData};
+use serde::Serialize;
 
 use crate::api::{self, Failure};
 
@@ -61,7 +61,7 @@ fn text_input(id: &'static str, value: RwSignal<Draft>, get: fn(&Draft) -> Strin
     view! { <input id=id type="text" prop:value=move || get(&value.get()) on:input=move |e| value.update(|d| set(d, event_target_value(&e)))/> }
 }
 
-async fn save(kind: &str, draft: Draft, body: serde_json::Value) -> Result<(), Failure> {
+async fn save<B: Serialize>(kind: &str, draft: Draft, body: B) -> Result<(), Failure> {
     match draft.id {
         Some(id) => api::put::<_, serde_json::Value>(&format!("/api/store-data/{kind}/{id}"), &body).await.map(|_| ()),
         None => api::post::<_, serde_json::Value>(&format!("/api/store-data/{kind}"), &body).await.map(|_| ()),
@@ -77,7 +77,7 @@ fn Locations(data: StoreData, on_change: impl Fn() + Copy + Send + Sync + 'stati
     let submit = move |e: leptos::ev::SubmitEvent| {
         e.prevent_default();
         let d = draft.get_untracked();
-        let body = json!({"storeId": d.store_id, "code": d.a, "name": d.b, "onHold": d.flag});
+        let body = LocationInput { id: None, store_id: d.store_id.clone(), code: d.a.clone(), name: d.b.clone(), on_hold: d.flag };
         busy.set(true);
         spawn_local(async move {
             match save("locations", d.clone(), body).await {
@@ -143,7 +143,7 @@ fn Assets(data: StoreData, on_change: impl Fn() + Copy + Send + Sync + 'static) 
     let submit = move |e: leptos::ev::SubmitEvent| {
         e.prevent_default();
         let d = draft.get_untracked();
-        let body = json!({"storeId": d.store_id, "code": d.a, "serialNumber": d.b, "notes": d.c});
+        let body = AssetInput { id: None, store_id: d.store_id.clone(), code: d.a.clone(), serial_number: d.b.clone(), notes: d.c.clone() };
         busy.set(true);
         spawn_local(async move {
             match save("assets", d.clone(), body).await {
