@@ -25,6 +25,9 @@ pub mod route {
     pub const CENTRAL_RECORDS: &str = "central_records";
     pub const QUEUED_RECORDS: &str = "queued_records";
     pub const ACKNOWLEDGED_RECORDS: &str = "acknowledged_records";
+    /// Outpost addition (not in the reference): the ids of the stores active on the calling
+    /// site, so the V6 central can tell which rows a site may see and push.
+    pub const SITE_STORES: &str = "site_stores";
 }
 
 /// Error codes of the `{"error":{"code",...}}` envelope.
@@ -38,6 +41,10 @@ pub mod code {
     pub const SYNC_IS_RUNNING: &str = "sync_is_running";
     pub const SYNC_RECORD_REJECTED: &str = "sync_record_rejected";
     pub const INTEGRATION_ERROR: &str = "integration_error";
+    /// Outpost additions for failures the reference leaves unnamed.
+    pub const BAD_REQUEST: &str = "bad_request";
+    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    pub const INTERNAL_ERROR: &str = "internal_error";
 }
 
 /// `GET /sync/v5/site`
@@ -79,6 +86,14 @@ pub enum SiteStatusCode {
     SyncIsRunning,
     IntegrationInProgress,
     InitialisationInProgress,
+}
+
+/// `GET /sync/v5/site_stores` (Outpost addition) → this.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteStores {
+    pub site_id: i64,
+    pub store_ids: Vec<String>,
 }
 
 /// `POST /sync/v5/initialise` → this.
@@ -231,9 +246,15 @@ mod tests {
 
     #[test]
     fn central_record_on_delete_has_no_record_data() {
-        let r: CentralRecord = serde_json::from_value(json!({"ID":3,"tableName":"item","recordId":"a","action":"delete"})).unwrap();
+        let r: CentralRecord = serde_json::from_value(
+            json!({"ID":3,"tableName":"item","recordId":"a","action":"delete"}),
+        )
+        .unwrap();
         assert_eq!(r.action, Action::Delete);
-        assert_eq!(serde_json::to_value(&r).unwrap(), json!({"ID":3,"tableName":"item","recordId":"a","action":"delete"}));
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            json!({"ID":3,"tableName":"item","recordId":"a","action":"delete"})
+        );
     }
 
     #[test]
@@ -252,12 +273,20 @@ mod tests {
             serde_json::to_value(&push).unwrap(),
             json!({"queueLength":1,"data":[{"syncOutId":"7","tableName":"Location","recordId":"L1","action":"Update","recordData":{"ID":"L1"}}]})
         );
-        let ack = Acknowledge { sync_ids: vec!["1".into()] };
-        assert_eq!(serde_json::to_value(&ack).unwrap(), json!({"syncIDs":["1"]}));
+        let ack = Acknowledge {
+            sync_ids: vec!["1".into()],
+        };
+        assert_eq!(
+            serde_json::to_value(&ack).unwrap(),
+            json!({"syncIDs":["1"]})
+        );
     }
 
     #[test]
     fn password_hash_is_lower_case_hex_sha256() {
-        assert_eq!(password_sha256("pass"), "d74ff0ee8da3b9806b18c877dbf29bbde50b5bd8e4dad7a3a725000feb82e8f1");
+        assert_eq!(
+            password_sha256("pass"),
+            "d74ff0ee8da3b9806b18c877dbf29bbde50b5bd8e4dad7a3a725000feb82e8f1"
+        );
     }
 }
