@@ -11,11 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::{central_v5, central_v6, db, demo, serve, site};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "outpost",
-    version,
-    about = "Outpost: a site server that synchronises supply-chain data with two central servers."
-)]
+#[command(name = "outpost", version, about = "Outpost: a site server that synchronises supply-chain data with two central servers.")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -64,10 +60,7 @@ impl CentralDbArgs {
         match &self.database_url {
             Some(url) => url.clone(),
             None => {
-                let dir = self
-                    .data_dir
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from(default_dir));
+                let dir = self.data_dir.clone().unwrap_or_else(|| PathBuf::from(default_dir));
                 let _ = std::fs::create_dir_all(&dir);
                 db::sqlite_url(&dir, file)
             }
@@ -115,10 +108,7 @@ pub struct DemoArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -136,12 +126,8 @@ pub fn main() -> ExitCode {
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("OUTPOST_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = EnvFilter::try_from_env("OUTPOST_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -158,14 +144,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             serve::run_until_signal(vec![running]).await
         }
         Command::LegacyCentral(args) => {
-            let url = args
-                .db
-                .url("outpost-data/legacy-central", "legacy-central.db");
-            let running = central_v5::start(central_v5::CentralV5Config {
-                listen: args.listen,
-                database_url: url,
-            })
-            .await?;
+            let url = args.db.url("outpost-data/legacy-central", "legacy-central.db");
+            let running = central_v5::start(central_v5::CentralV5Config { listen: args.listen, database_url: url }).await?;
             serve::announce(&running, None);
             serve::run_until_signal(vec![running]).await
         }

@@ -31,10 +31,7 @@ pub async fn open_sqlite(path: &Path, migrator: &Migrator) -> anyhow::Result<Sql
         .connect_with(options)
         .await
         .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
-    migrator
-        .run(&pool)
-        .await
-        .context("cannot apply migrations")?;
+    migrator.run(&pool).await.context("cannot apply migrations")?;
     Ok(pool)
 }
 
@@ -54,11 +51,7 @@ pub struct CentralDb {
 
 /// Open a central database from a URL (`sqlite://…?mode=rwc` or `postgres://…`) and apply the
 /// migrations of its backend.
-pub async fn open_central(
-    url: &str,
-    sqlite: &Migrator,
-    postgres: &Migrator,
-) -> anyhow::Result<CentralDb> {
+pub async fn open_central(url: &str, sqlite: &Migrator, postgres: &Migrator) -> anyhow::Result<CentralDb> {
     install_default_drivers();
     let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Backend::Postgres
@@ -72,10 +65,7 @@ pub async fn open_central(
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
         pool.close().await;
     }
     let pool = AnyPoolOptions::new()
@@ -83,12 +73,8 @@ pub async fn open_central(
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
-                    sqlx::query("PRAGMA busy_timeout = 10000")
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("PRAGMA synchronous = NORMAL")
-                        .execute(&mut *conn)
-                        .await?;
+                    sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
                 }
                 Ok(())
             })
@@ -100,10 +86,7 @@ pub async fn open_central(
         Backend::Sqlite => sqlite,
         Backend::Postgres => postgres,
     };
-    migrator
-        .run(&pool)
-        .await
-        .context("cannot apply migrations")?;
+    migrator.run(&pool).await.context("cannot apply migrations")?;
     Ok(CentralDb { pool, backend })
 }
 

@@ -11,20 +11,14 @@ use serde_json::Value;
 pub fn legacy_v5_dir() -> anyhow::Result<PathBuf> {
     if let Some(shared) = std::env::var_os("OUTPOST_SHARED_DIR") {
         let dir = Path::new(&shared).join("fixtures/legacy-v5");
-        anyhow::ensure!(
-            dir.is_dir(),
-            "OUTPOST_SHARED_DIR has no fixtures/legacy-v5: {}",
-            dir.display()
-        );
+        anyhow::ensure!(dir.is_dir(), "OUTPOST_SHARED_DIR has no fixtures/legacy-v5: {}", dir.display());
         return Ok(dir);
     }
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest
         .ancestors()
         .map(|a| a.join("shared/fixtures/legacy-v5"))
-        .chain(std::iter::once(PathBuf::from(
-            "/work/shared/fixtures/legacy-v5",
-        )))
+        .chain(std::iter::once(PathBuf::from("/work/shared/fixtures/legacy-v5")))
         .find(|d| d.is_dir())
         .context("cannot find shared/fixtures/legacy-v5; set OUTPOST_SHARED_DIR")
 }
@@ -49,26 +43,11 @@ pub fn load_legacy_v5() -> anyhow::Result<Vec<FixtureFile>> {
         .into_iter()
         .map(|path| {
             let text = std::fs::read_to_string(&path)?;
-            let v: Value =
-                serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?;
-            let table = v["table"]
-                .as_str()
-                .context("fixture without \"table\"")?
-                .to_owned();
-            let records = v["records"]
-                .as_array()
-                .context("fixture without \"records\"")?
-                .clone();
-            let file = path
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            Ok(FixtureFile {
-                file,
-                table,
-                records,
-            })
+            let v: Value = serde_json::from_str(&text).with_context(|| format!("{}", path.display()))?;
+            let table = v["table"].as_str().context("fixture without \"table\"")?.to_owned();
+            let records = v["records"].as_array().context("fixture without \"records\"")?.clone();
+            let file = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            Ok(FixtureFile { file, table, records })
         })
         .collect()
 }

@@ -29,10 +29,7 @@ impl Running {
 
     /// Wait until the server ends (after a signal or `stop`).
     pub async fn wait(self) -> anyhow::Result<()> {
-        self.task
-            .await
-            .context("server task panicked")?
-            .context("server failed")
+        self.task.await.context("server task panicked")?.context("server failed")
     }
 
     /// A handle that asks the server to stop, usable while `wait` runs.
@@ -43,9 +40,7 @@ impl Running {
 
 /// Bind `addr` (port 0 picks a free port) and serve `router` in the background.
 pub async fn start(addr: SocketAddr, router: Router) -> anyhow::Result<Running> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let addr = listener.local_addr()?;
     let (stop, mut stopped) = watch::channel(false);
     let service = router.into_make_service_with_connect_info::<SocketAddr>();

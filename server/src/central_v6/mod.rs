@@ -10,10 +10,8 @@ use outpost_api::Health;
 use crate::db::{self, CentralDb};
 use crate::serve::{self, Running};
 
-pub static MIGRATIONS_SQLITE: sqlx::migrate::Migrator =
-    sqlx::migrate!("./migrations/central_v6/sqlite");
-pub static MIGRATIONS_POSTGRES: sqlx::migrate::Migrator =
-    sqlx::migrate!("./migrations/central_v6/postgres");
+pub static MIGRATIONS_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/central_v6/sqlite");
+pub static MIGRATIONS_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/central_v6/postgres");
 
 #[derive(Debug, Clone)]
 pub struct CentralV6Config {
@@ -35,26 +33,13 @@ pub async fn open_db(database_url: &str) -> anyhow::Result<CentralDb> {
 
 pub async fn start(config: CentralV6Config) -> anyhow::Result<Running> {
     let db = open_db(&config.database_url).await?;
-    serve::start(
-        config.listen,
-        router(V6State {
-            db,
-            legacy_url: config.legacy_url,
-        }),
-    )
-    .await
+    serve::start(config.listen, router(V6State { db, legacy_url: config.legacy_url })).await
 }
 
 pub fn router(state: V6State) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .with_state(state)
+    Router::new().route("/health", get(health)).with_state(state)
 }
 
 async fn health() -> Json<Health> {
-    Json(Health {
-        status: "ok".into(),
-        role: "central".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-    })
+    Json(Health { status: "ok".into(), role: "central".into(), version: env!("CARGO_PKG_VERSION").into() })
 }

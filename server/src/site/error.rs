@@ -30,10 +30,7 @@ impl From<sqlx::Error> for ApiError {
 
 impl ApiError {
     pub fn validation(field: &str, message: impl Into<String>) -> Self {
-        ApiError::Validation {
-            field: field.to_owned(),
-            message: message.into(),
-        }
+        ApiError::Validation { field: field.to_owned(), message: message.into() }
     }
 
     fn status_and_variant(&self) -> (StatusCode, &'static str) {
@@ -62,13 +59,7 @@ impl IntoResponse for ApiError {
             ApiError::Validation { field, .. } => Some(field),
             _ => None,
         };
-        let body = ApiErrorBody {
-            error: Body {
-                variant: variant.to_owned(),
-                message,
-                field,
-            },
-        };
+        let body = ApiErrorBody { error: Body { variant: variant.to_owned(), message, field } };
         (status, Json(body)).into_response()
     }
 }

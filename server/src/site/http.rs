@@ -28,17 +28,10 @@ pub fn router(state: SiteState, app_dir: &Path) -> Router {
         .precompressed_br()
         .precompressed_gzip()
         .fallback(ServeFile::new(app_dir.join("index.html")));
-    Router::new()
-        .nest("/api", api)
-        .fallback_service(app)
-        .layer(TraceLayer::new_for_http())
+    Router::new().nest("/api", api).fallback_service(app).layer(TraceLayer::new_for_http())
 }
 
 async fn health(State(state): State<SiteState>) -> Result<Json<Health>, ApiError> {
     sqlx::query("SELECT 1").execute(&state.db).await?;
-    Ok(Json(Health {
-        status: "ok".into(),
-        role: "site".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-    }))
+    Ok(Json(Health { status: "ok".into(), role: "site".into(), version: env!("CARGO_PKG_VERSION").into() }))
 }

@@ -40,10 +40,7 @@ pub struct SiteState {
 /// Open the database, apply migrations, and serve the API and the app in the background.
 pub async fn start(config: SiteConfig) -> anyhow::Result<Running> {
     let db = crate::db::open_sqlite(&config.data_dir.join("site.db"), &MIGRATIONS).await?;
-    let state = SiteState {
-        db,
-        public_url: config.public_url.clone(),
-    };
+    let state = SiteState { db, public_url: config.public_url.clone() };
     serve::start(config.listen, http::router(state, &config.app_dir)).await
 }
 

@@ -246,15 +246,9 @@ mod tests {
 
     #[test]
     fn central_record_on_delete_has_no_record_data() {
-        let r: CentralRecord = serde_json::from_value(
-            json!({"ID":3,"tableName":"item","recordId":"a","action":"delete"}),
-        )
-        .unwrap();
+        let r: CentralRecord = serde_json::from_value(json!({"ID":3,"tableName":"item","recordId":"a","action":"delete"})).unwrap();
         assert_eq!(r.action, Action::Delete);
-        assert_eq!(
-            serde_json::to_value(&r).unwrap(),
-            json!({"ID":3,"tableName":"item","recordId":"a","action":"delete"})
-        );
+        assert_eq!(serde_json::to_value(&r).unwrap(), json!({"ID":3,"tableName":"item","recordId":"a","action":"delete"}));
     }
 
     #[test]
@@ -273,20 +267,12 @@ mod tests {
             serde_json::to_value(&push).unwrap(),
             json!({"queueLength":1,"data":[{"syncOutId":"7","tableName":"Location","recordId":"L1","action":"Update","recordData":{"ID":"L1"}}]})
         );
-        let ack = Acknowledge {
-            sync_ids: vec!["1".into()],
-        };
-        assert_eq!(
-            serde_json::to_value(&ack).unwrap(),
-            json!({"syncIDs":["1"]})
-        );
+        let ack = Acknowledge { sync_ids: vec!["1".into()] };
+        assert_eq!(serde_json::to_value(&ack).unwrap(), json!({"syncIDs":["1"]}));
     }
 
     #[test]
     fn password_hash_is_lower_case_hex_sha256() {
-        assert_eq!(
-            password_sha256("pass"),
-            "d74ff0ee8da3b9806b18c877dbf29bbde50b5bd8e4dad7a3a725000feb82e8f1"
-        );
+        assert_eq!(password_sha256("pass"), "d74ff0ee8da3b9806b18c877dbf29bbde50b5bd8e4dad7a3a725000feb82e8f1");
     }
 }

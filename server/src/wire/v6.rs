@@ -130,24 +130,12 @@ mod tests {
 
     #[test]
     fn envelope_and_errors_are_externally_tagged_camel_case() {
-        let ok: Envelope<SiteStatusResult> = Envelope::Data(SiteStatusResult {
-            is_integrating: true,
-        });
-        assert_eq!(
-            serde_json::to_value(&ok).unwrap(),
-            json!({"data":{"is_integrating":true}})
-        );
+        let ok: Envelope<SiteStatusResult> = Envelope::Data(SiteStatusResult { is_integrating: true });
+        assert_eq!(serde_json::to_value(&ok).unwrap(), json!({"data":{"is_integrating":true}}));
         let e: Envelope<SiteStatusResult> = Envelope::Error(ErrorValue::IntegrationInProgress);
-        assert_eq!(
-            serde_json::to_value(&e).unwrap(),
-            json!({"error":"integrationInProgress"})
-        );
-        let e: Envelope<SiteStatusResult> =
-            Envelope::Error(ErrorValue::SyncVersionMismatch(0, 5, 9));
-        assert_eq!(
-            serde_json::to_value(&e).unwrap(),
-            json!({"error":{"syncVersionMismatch":[0,5,9]}})
-        );
+        assert_eq!(serde_json::to_value(&e).unwrap(), json!({"error":"integrationInProgress"}));
+        let e: Envelope<SiteStatusResult> = Envelope::Error(ErrorValue::SyncVersionMismatch(0, 5, 9));
+        assert_eq!(serde_json::to_value(&e).unwrap(), json!({"error":{"syncVersionMismatch":[0,5,9]}}));
     }
 
     #[test]
@@ -161,26 +149,11 @@ mod tests {
             app_name: "a".into(),
             sync_version: 14,
         };
-        let v = serde_json::to_value(PullRequest {
-            sync_v5_settings: settings,
-            sync_v6_version: 5,
-            cursor: 0,
-            batch_size: 500,
-            is_initialised: true,
-        })
-        .unwrap();
+        let v = serde_json::to_value(PullRequest { sync_v5_settings: settings, sync_v6_version: 5, cursor: 0, batch_size: 500, is_initialised: true }).unwrap();
         assert_eq!(v["syncV5Settings"]["passwordSha256"], "h");
         assert_eq!(v["batchSize"], 500);
         assert_eq!(v["isInitialised"], true);
-        let batch = SyncBatch {
-            end_cursor: 3,
-            total_records: 1,
-            records: vec![],
-            is_last_batch: true,
-        };
-        assert_eq!(
-            serde_json::to_value(batch).unwrap(),
-            json!({"end_cursor":3,"total_records":1,"records":[],"is_last_batch":true})
-        );
+        let batch = SyncBatch { end_cursor: 3, total_records: 1, records: vec![], is_last_batch: true };
+        assert_eq!(serde_json::to_value(batch).unwrap(), json!({"end_cursor":3,"total_records":1,"records":[],"is_last_batch":true}));
     }
 }
