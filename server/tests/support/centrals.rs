@@ -197,3 +197,108 @@ pub async fn v5_error(response: Response) -> (u16, String, Value) {
     let body: Value = response.json().await.unwrap();
     (status, body["error"]["code"].as_str().unwrap_or_default().to_owned(), body["error"]["data"].clone())
 }
+
+/// Both centrals, the V6 one checking credentials with the V5 one.
+pub struct Centrals {
+    pub v5: Running,
+    pub v5_state: V5State,
+    pub v6: Running,
+    pub v6_state: outpost::central_v6::V6State,
+    _v6_db: TestDb,
+}
+
+/// Start both centrals on `db` (V5) and a second fresh database of the same backend (V6).
+pub async fn start_both(db: &TestDb, tweak: impl FnOnce(&mut outpost::central_v6::V6State)) -> Centrals {
+    let (v5, v5_state) = start_v5(db).await;
+    let v6_db = databases().await.into_iter().find(|d| d.label == db.label).unwrap();
+    let mut v6_state = outpost::central_v6::V6State::open(&v6_db.url, &v5.url()).await.unwrap();
+    tweak(&mut v6_state);
+    let v6 = outpost::central_v6::serve_state("127.0.0.1:0".parse().unwrap(), v6_state.clone()).await.unwrap();
+    Centrals { v5, v5_state, v6, v6_state, _v6_db: v6_db }
+}
+
+/// A site talking V6: every body carries its V5 credentials.
+#[derive(Clone)]
+pub struct V6Site {
+    pub base: String,
+    pub v5: V5Site,
+    pub v6_version: u32,
+}
+
+impl V6Site {
+    pub fn new(v6_base: &str, v5: V5Site) -> Self {
+        V6Site { base: v6_base.into(), v5, v6_version: outpost::wire::v6::SYNC_V6_VERSION }
+    }
+
+    pub fn settings(&self) -> Value {
+        serde_json::json!({
+            "serverUrl": self.v5.base, "username": self.v5.name,
+            "passwordSha256": v5::password_sha256(&self.v5.password), "siteUuid": self.v5.hardware_id,
+            "appVersion": "0.1.0", "appName": v5::APP_NAME, "syncVersion": 14,
+        })
+    }
+
+    /// POST a route with `extra` merged into the common fields; returns the HTTP status and body.
+    pub async fn call(&self, route: &str, extra: Value) -> (u16, Value) {
+        let mut body = serde_json::json!({"syncV5Settings": self.settings(), "syncV6Version": self.v6_version});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let r = reqwest::Client::new().post(format!("{}/central/sync/{route}", self.base)).json(&body).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn data(&self, route: &str, extra: Value) -> Value {
+        let (status, body) = self.call(route, extra).await;
+        assert_eq!(status, 200);
+        assert!(body.get("data").is_some(), "expected data, got {body}");
+        body["data"].clone()
+    }
+
+    /// Every record a full pull from cursor 0 returns, following end_cursor.
+    pub async fn pull_all(&self, is_initialised: bool, batch: u32) -> Vec<Value> {
+        let mut cursor = 0;
+        let mut all = Vec::new();
+        loop {
+            let page = self.data("pull", serde_json::json!({"cursor": cursor, "batchSize": batch, "isInitialised": is_initialised})).await;
+            all.extend(page["records"].as_array().unwrap().iter().map(|r| r["record"].clone()));
+            cursor = page["end_cursor"].as_u64().unwrap() + 1;
+            if page["is_last_batch"].as_bool().unwrap() {
+                return all;
+            }
+        }
+    }
+
+    pub async fn is_integrating(&self) -> bool {
+        self.data("site_status", serde_json::json!({})).await["is_integrating"].as_bool().unwrap()
+    }
+
+    pub async fn wait_integrated(&self) {
+        for _ in 0..300 {
+            if !self.is_integrating().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("integration never finished");
+    }
+
+    pub async fn push(&self, records: Vec<Value>, is_last_batch: bool) -> Value {
+        let batch = serde_json::json!({"end_cursor": records.len(), "total_records": records.len(),
+            "records": records.iter().enumerate().map(|(i, r)| serde_json::json!({"cursor": i + 1, "record": r})).collect::<Vec<_>>(),
+            "is_last_batch": is_last_batch});
+        self.call("push", serde_json::json!({"batch": batch})).await.1
+    }
+}
+
+/// A V6 record (upsert) as a site pushes it.
+pub fn v6_record(table: &str, id: &str, data: Value) -> Value {
+    serde_json::json!({"tableName": table, "recordId": id, "action": "Upsert", "recordData": data})
+}
+
+/// An asset row of `store`, shaped like the shared fixture.
+pub fn asset(id: &str, store: &str) -> Value {
+    serde_json::json!({"id": id, "notes": format!("asset {id}"), "asset_number": id, "store_id": store,
+        "created_datetime": "2020-01-22T15:16:00", "modified_datetime": "2020-01-22T15:16:00"})
+}
