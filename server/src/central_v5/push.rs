@@ -171,6 +171,9 @@ pub async fn receive(
     })
 }
 
+/// (table, record id, action, owning store, legacy JSON) of one buffered push.
+type BufferedRow = (String, String, String, Option<String>, Option<String>);
+
 fn table_rank(table: &str) -> usize {
     STORE_TABLES
         .iter()
@@ -188,7 +191,7 @@ pub async fn integrate(state: &V5State, site_id: i64) -> anyhow::Result<usize> {
     .bind(site_id)
     .fetch_all(&mut *tx)
     .await?;
-    let mut rows: Vec<(String, String, String, Option<String>, Option<String>)> = rows
+    let mut rows: Vec<BufferedRow> = rows
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
         .collect();

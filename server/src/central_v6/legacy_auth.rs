@@ -23,11 +23,14 @@ pub struct Caller {
     pub store_ids: Vec<String>,
 }
 
+/// When the answer expires, and the answer.
+type CacheEntry = (Instant, Caller);
+
 #[derive(Clone)]
 pub struct LegacyAuth {
     legacy_url: String,
     http: reqwest::Client,
-    cache: Arc<Mutex<HashMap<[u8; 32], (Instant, Caller)>>>,
+    cache: Arc<Mutex<HashMap<[u8; 32], CacheEntry>>>,
 }
 
 impl LegacyAuth {
