@@ -1,17 +1,49 @@
 //! The V5 central: our implementation of the legacy mSupply central's sync API
-//! (`/sync/v5/...`, reference section 3.1), with its own database.
+//! (`/sync/v5/...`, reference section 3.1), with its own database (SQLite or PostgreSQL).
+//!
+//! - `auth`: version header, Basic credentials against Argon2id, hardware-id binding;
+//! - `data`: the record table, the central change log and the queues, written together;
+//! - `changelog`, `queue`, `push`: what the routes page through, drain and receive;
+//! - `activity`: which sites are initialising or integrating (→ 503 `sync_is_running`);
+//! - `admin`, `seed`: the `legacy-central` subcommands, also callable in-process.
+
+pub mod activity;
+pub mod admin;
+pub mod auth;
+pub mod changelog;
+pub mod data;
+pub mod error;
+pub mod push;
+pub mod queue;
+mod routes;
+pub mod seed;
+pub mod sites;
 
 use std::net::SocketAddr;
 
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use outpost_api::Health;
+use tower_http::compression::CompressionLayer;
+use tower_http::decompression::RequestDecompressionLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::db::{self, CentralDb};
 use crate::serve::{self, Running};
 
-pub static MIGRATIONS_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/central_v5/sqlite");
-pub static MIGRATIONS_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/central_v5/postgres");
+pub static MIGRATIONS_SQLITE: sqlx::migrate::Migrator =
+    sqlx::migrate!("./migrations/central_v5/sqlite");
+pub static MIGRATIONS_POSTGRES: sqlx::migrate::Migrator =
+    sqlx::migrate!("./migrations/central_v5/postgres");
+
+/// The legacy central's own site id, reported as `mSupplyCentralSiteId`. Sites are numbered
+/// from 1 and never get this id.
+pub const CENTRAL_SITE_ID: i64 = 1000;
+/// Largest page `central_records` and `queued_records` return, whatever `limit` asks for.
+pub const MAX_LIMIT: u64 = 5000;
+/// Largest request body accepted (after gzip decompression); larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct CentralV5Config {
@@ -22,6 +54,22 @@ pub struct CentralV5Config {
 #[derive(Clone)]
 pub struct V5State {
     pub db: CentralDb,
+    pub auth: auth::AuthCache,
+    pub activity: activity::Activities,
+}
+
+impl V5State {
+    pub fn new(db: CentralDb) -> Self {
+        V5State {
+            db,
+            auth: Default::default(),
+            activity: Default::default(),
+        }
+    }
+
+    pub async fn open(database_url: &str) -> anyhow::Result<Self> {
+        Ok(Self::new(open_db(database_url).await?))
+    }
 }
 
 pub async fn open_db(database_url: &str) -> anyhow::Result<CentralDb> {
@@ -29,14 +77,58 @@ pub async fn open_db(database_url: &str) -> anyhow::Result<CentralDb> {
 }
 
 pub async fn start(config: CentralV5Config) -> anyhow::Result<Running> {
-    let db = open_db(&config.database_url).await?;
-    serve::start(config.listen, router(V5State { db })).await
+    let state = V5State::open(&config.database_url).await?;
+    serve_state(config.listen, state).await
+}
+
+/// Serve an existing state (tests keep a clone to pause integration or inspect the database).
+pub async fn serve_state(listen: SocketAddr, state: V5State) -> anyhow::Result<Running> {
+    serve::start(listen, router(state)).await
 }
 
 pub fn router(state: V5State) -> Router {
-    Router::new().route("/health", get(health)).with_state(state)
+    let sync = Router::new()
+        .route("/site", get(routes::site))
+        .route("/site_stores", get(routes::site_stores))
+        .route("/site_status", get(routes::site_status))
+        .route("/initialise", post(routes::initialise))
+        .route("/central_records", get(routes::central_records))
+        .route(
+            "/queued_records",
+            get(routes::queued_records).post(routes::push_records),
+        )
+        .route("/acknowledged_records", post(routes::acknowledged_records));
+    Router::new()
+        .nest("/sync/v5", sync)
+        .route("/health", get(health))
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(RequestDecompressionLayer::new())
+        .layer(CompressionLayer::new())
+        .layer(request_log("legacy-central"))
+}
+
+/// Request logs carry method, path, status and latency only: never headers (credentials) or
+/// bodies (V6 bodies carry credentials too).
+pub(crate) fn request_log(
+    role: &'static str,
+) -> TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    impl Fn(&axum::http::Request<axum::body::Body>) -> tracing::Span + Clone,
+    tower_http::trace::DefaultOnRequest,
+    DefaultOnResponse,
+> {
+    TraceLayer::new_for_http()
+        .make_span_with(move |req: &axum::http::Request<axum::body::Body>| {
+            tracing::info_span!("request", role, method = %req.method(), path = %req.uri().path())
+        })
+        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(tower_http::LatencyUnit::Millis))
 }
 
 async fn health() -> Json<Health> {
-    Json(Health { status: "ok".into(), role: "legacy-central".into(), version: env!("CARGO_PKG_VERSION").into() })
+    Json(Health {
+        status: "ok".into(),
+        role: "legacy-central".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
 }

@@ -25,6 +25,9 @@ pub mod route {
     pub const CENTRAL_RECORDS: &str = "central_records";
     pub const QUEUED_RECORDS: &str = "queued_records";
     pub const ACKNOWLEDGED_RECORDS: &str = "acknowledged_records";
+    /// Outpost addition (not in the reference): the ids of the stores active on the calling
+    /// site, so the V6 central can tell which rows a site may see and push.
+    pub const SITE_STORES: &str = "site_stores";
 }
 
 /// Error codes of the `{"error":{"code",...}}` envelope.
@@ -38,6 +41,10 @@ pub mod code {
     pub const SYNC_IS_RUNNING: &str = "sync_is_running";
     pub const SYNC_RECORD_REJECTED: &str = "sync_record_rejected";
     pub const INTEGRATION_ERROR: &str = "integration_error";
+    /// Outpost additions for failures the reference leaves unnamed.
+    pub const BAD_REQUEST: &str = "bad_request";
+    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    pub const INTERNAL_ERROR: &str = "internal_error";
 }
 
 /// `GET /sync/v5/site`
@@ -79,6 +86,14 @@ pub enum SiteStatusCode {
     SyncIsRunning,
     IntegrationInProgress,
     InitialisationInProgress,
+}
+
+/// `GET /sync/v5/site_stores` (Outpost addition) → this.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteStores {
+    pub site_id: i64,
+    pub store_ids: Vec<String>,
 }
 
 /// `POST /sync/v5/initialise` → this.

@@ -1,0 +1,152 @@
+//! Administration of the legacy central, shared by the `outpost legacy-central …` subcommands,
+//! the demo and the tests: sites (with their stores and password), hardware-id resets, and
+//! direct upserts/deletes of central data that travel to sites like any central change.
+
+use anyhow::Context;
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use super::auth::hash_password_sha256;
+use super::sites::{self, SiteRow};
+use super::{CENTRAL_SITE_ID, data};
+use crate::db::CentralDb;
+use crate::wire::v5::password_sha256;
+
+#[derive(Debug, Clone)]
+pub struct NewSite {
+    pub name: String,
+    /// The plain password; only an Argon2id hash of its SHA-256 is stored.
+    pub password: String,
+    /// Stores to make active on the site; missing stores are created (with their name record).
+    pub store_ids: Vec<String>,
+    /// The V6 central URL the site is told about in `GET /sync/v5/site`.
+    pub central_v6_url: String,
+    /// The numeric site id; default: the next free one.
+    pub site_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteSummary {
+    #[serde(flatten)]
+    pub site: SiteRow,
+    pub store_ids: Vec<String>,
+}
+
+/// Register a site and make its stores active on it. Fails if the name is taken or a store is
+/// already active on another site.
+pub async fn add_site(db: &CentralDb, new: &NewSite) -> anyhow::Result<SiteRow> {
+    anyhow::ensure!(!new.name.trim().is_empty(), "site name must not be empty");
+    let hash = hash_password_sha256(&password_sha256(&new.password))?;
+    let mut tx = data::begin(db).await?;
+    anyhow::ensure!(
+        sites::by_name(&mut tx, &new.name).await?.is_none(),
+        "a site named {:?} already exists",
+        new.name
+    );
+    let site_id = match new.site_id {
+        Some(id) => id,
+        None => {
+            let row = sqlx::query("SELECT COALESCE(MAX(site_id), 0) FROM site WHERE site_id <> $1")
+                .bind(CENTRAL_SITE_ID)
+                .fetch_one(&mut *tx)
+                .await?;
+            let next = row.get::<i64, _>(0) + 1;
+            if next == CENTRAL_SITE_ID {
+                next + 1
+            } else {
+                next
+            }
+        }
+    };
+    anyhow::ensure!(
+        site_id > 0 && site_id != CENTRAL_SITE_ID,
+        "site id {site_id} is reserved"
+    );
+    sqlx::query(
+        "INSERT INTO site (site_id, site_uuid, name, code, password_hash, om_supply_central_server_url) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(site_id)
+    .bind(uuid::Uuid::new_v4().simple().to_string().to_uppercase())
+    .bind(&new.name)
+    .bind(new.name.to_uppercase())
+    .bind(hash)
+    .bind(&new.central_v6_url)
+    .execute(&mut *tx)
+    .await
+    .context("cannot add site (is the site id taken?)")?;
+    for store_id in &new.store_ids {
+        let existing = sqlx::query(
+            "SELECT data, active_site_id FROM record WHERE table_name = 'store' AND record_id = $1",
+        )
+        .bind(store_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let record = match existing {
+            Some(row) => {
+                let active: Option<i64> = row.get(1);
+                if let Some(other) = active.filter(|a| *a != site_id) {
+                    anyhow::bail!("store {store_id} is already active on site {other}");
+                }
+                let mut record: Value = serde_json::from_str(&row.get::<String, _>(0))?;
+                record["sync_id_remote_site"] = json!(site_id);
+                record
+            }
+            None => {
+                let name_id = format!("{store_id}_name");
+                data::central_upsert(&mut tx, "name", &store_name_record(&name_id, store_id))
+                    .await?;
+                json!({"ID": store_id, "name": store_id, "code": store_id.to_uppercase(), "name_ID": name_id,
+                       "sync_id_remote_site": site_id, "store_mode": "store", "disabled": false, "tags": ""})
+            }
+        };
+        data::central_upsert(&mut tx, "store", &record).await?;
+    }
+    let site = sites::by_name(&mut tx, &new.name)
+        .await?
+        .context("site vanished")?;
+    tx.commit().await?;
+    Ok(site)
+}
+
+fn store_name_record(id: &str, store_id: &str) -> Value {
+    json!({"ID": id, "name": store_id, "code": store_id.to_uppercase(), "type": "store", "customer": true,
+           "supplier": true, "manufacturer": false, "isDeleted": false})
+}
+
+/// Forget the hardware id a site is bound to, so the next device to call binds it anew.
+pub async fn reset_hardware_id(db: &CentralDb, name: &str) -> anyhow::Result<()> {
+    let done = sqlx::query("UPDATE site SET hardware_id = NULL WHERE name = $1")
+        .bind(name)
+        .execute(&db.pool)
+        .await?;
+    anyhow::ensure!(done.rows_affected() == 1, "no site named {name:?}");
+    Ok(())
+}
+
+/// Every site with the stores active on it.
+pub async fn list_sites(db: &CentralDb) -> anyhow::Result<Vec<SiteSummary>> {
+    let mut conn = db.pool.acquire().await?;
+    let mut out = Vec::new();
+    for site in sites::all(&mut conn).await? {
+        let store_ids = data::stores_of_site(&mut conn, site.site_id).await?;
+        out.push(SiteSummary { site, store_ids });
+    }
+    Ok(out)
+}
+
+/// Upsert central data (any table, legacy JSON with an `ID`); returns the record id.
+pub async fn upsert(db: &CentralDb, table: &str, record: &Value) -> anyhow::Result<String> {
+    let mut tx = data::begin(db).await?;
+    let id = data::central_upsert(&mut tx, table, record).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Delete central data; returns whether the record existed.
+pub async fn delete(db: &CentralDb, table: &str, record_id: &str) -> anyhow::Result<bool> {
+    let mut tx = data::begin(db).await?;
+    let existed = data::central_delete(&mut tx, table, record_id).await?;
+    tx.commit().await?;
+    Ok(existed)
+}

@@ -1,0 +1,168 @@
+//! Who is calling: the `version` header range check, HTTP Basic `name:sha256hex(password)`
+//! checked against an Argon2id hash, and the hardware-id binding (reference section 3.1).
+//!
+//! Argon2 is deliberately slow and a sync run makes many requests, so a verified
+//! (site, password, stored hash) triple is remembered for a short while. The cache key is a
+//! SHA-256 of that triple, so no password material sits in memory in usable form, and a changed
+//! stored hash (new password) misses the cache.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
+use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use super::V5State;
+use super::error::V5Error;
+use super::sites::{self, SiteRow};
+use crate::wire::v5::{HEADER_HARDWARE_ID, HEADER_VERSION, SUPPORTED_VERSIONS};
+
+const CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// Hash the SHA-256 hex a site sends as its password, for storage.
+pub fn hash_password_sha256(password_sha256: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password_sha256.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("cannot hash password: {e}"))
+}
+
+#[derive(Clone, Default)]
+pub struct AuthCache {
+    verified: Arc<Mutex<HashMap<[u8; 32], Instant>>>,
+}
+
+impl AuthCache {
+    fn key(name: &str, password_sha256: &str, stored_hash: &str) -> [u8; 32] {
+        let mut h = Sha256::new();
+        for part in [name, password_sha256, stored_hash] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        h.finalize().into()
+    }
+
+    fn hit(&self, key: &[u8; 32]) -> bool {
+        let mut map = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        map.retain(|_, expires| *expires > now);
+        map.contains_key(key)
+    }
+
+    fn remember(&self, key: [u8; 32]) {
+        self.verified
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, Instant::now() + CACHE_TTL);
+    }
+
+    /// Check `password_sha256` against the site's stored Argon2id hash.
+    pub async fn verify(&self, site: &SiteRow, password_sha256: &str) -> Result<bool, V5Error> {
+        let key = Self::key(&site.name, password_sha256, &site.password_hash);
+        if self.hit(&key) {
+            return Ok(true);
+        }
+        let stored = site.password_hash.clone();
+        let given = password_sha256.to_owned();
+        // Argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+        let ok = tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&stored).map(|parsed| {
+                Argon2::default()
+                    .verify_password(given.as_bytes(), &parsed)
+                    .is_ok()
+            })
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("password check panicked: {e}"))?
+        .map_err(|e| anyhow::anyhow!("stored password hash is invalid: {e}"))?;
+        if ok {
+            self.remember(key);
+        }
+        Ok(ok)
+    }
+}
+
+/// Refuse `version` header values outside the supported range (409).
+pub fn check_version(headers: &HeaderMap) -> Result<(), V5Error> {
+    let raw = headers
+        .get(HEADER_VERSION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match raw.as_deref().and_then(|v| v.trim().parse::<u32>().ok()) {
+        Some(v) if (SUPPORTED_VERSIONS.0..=SUPPORTED_VERSIONS.1).contains(&v) => Ok(()),
+        _ => Err(V5Error::VersionIncompatible(raw)),
+    }
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (name, password) = text.split_once(':')?;
+    Some((name.to_owned(), password.to_owned()))
+}
+
+/// An authenticated site; extracting it performs every check of section 3.1 in order:
+/// version, site name, password, hardware id.
+pub struct AuthSite(pub SiteRow);
+
+impl FromRequestParts<V5State> for AuthSite {
+    type Rejection = V5Error;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &V5State,
+    ) -> Result<Self, Self::Rejection> {
+        check_version(&parts.headers)?;
+        let (name, password_sha256) =
+            basic_credentials(&parts.headers).ok_or(V5Error::SiteNameNotFound)?;
+        let mut conn = state.db.pool.acquire().await?;
+        let site = sites::by_name(&mut conn, &name)
+            .await?
+            .ok_or(V5Error::SiteNameNotFound)?;
+        if !state
+            .auth
+            .verify(&site, &password_sha256.to_ascii_lowercase())
+            .await?
+        {
+            return Err(V5Error::IncorrectPassword);
+        }
+        let hardware_id = parts
+            .headers
+            .get(HEADER_HARDWARE_ID)
+            .and_then(|v| v.to_str().ok())
+            .filter(|s| !s.is_empty());
+        let bound = match (&site.hardware_id, hardware_id) {
+            (Some(bound), _) => Some(bound.clone()),
+            (None, Some(given)) => sites::bind_hardware_id(&mut conn, site.site_id, given).await?,
+            (None, None) => None,
+        };
+        if let Some(bound) = &bound
+            && Some(bound.as_str()) != hardware_id
+        {
+            return Err(V5Error::IncorrectHardwareId);
+        }
+        tracing::debug!(site_id = site.site_id, "site authenticated");
+        Ok(AuthSite(SiteRow {
+            hardware_id: bound,
+            ..site
+        }))
+    }
+}

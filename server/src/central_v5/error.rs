@@ -1,0 +1,97 @@
+//! The one error type of the V5 central, and its single mapping to HTTP: a status plus the
+//! legacy envelope `{"error":{"code","message","data"}}` (reference section 3.1), so every
+//! route reports failures the way a real legacy central does.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::wire::v5::{ErrorBody, ErrorEnvelope, SUPPORTED_VERSIONS, code};
+
+#[derive(Debug, thiserror::Error)]
+pub enum V5Error {
+    #[error("site name not found")]
+    SiteNameNotFound,
+    #[error("incorrect password")]
+    IncorrectPassword,
+    #[error("site is bound to another hardware id")]
+    IncorrectHardwareId,
+    #[error("sync API version {0:?} is not supported")]
+    VersionIncompatible(Option<String>),
+    #[error("sync is running for this site ({0})")]
+    SyncIsRunning(&'static str),
+    #[error("record rejected: {0}")]
+    RecordRejected(String),
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("request body too large (at most {0} bytes)")]
+    PayloadTooLarge(usize),
+    #[error("internal error: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for V5Error {
+    fn from(e: sqlx::Error) -> Self {
+        V5Error::Internal(e.into())
+    }
+}
+
+impl V5Error {
+    fn parts(&self) -> (StatusCode, &'static str, Option<Value>) {
+        match self {
+            V5Error::SiteNameNotFound => {
+                (StatusCode::UNAUTHORIZED, code::SITE_NAME_NOT_FOUND, None)
+            }
+            V5Error::IncorrectPassword => (
+                StatusCode::UNAUTHORIZED,
+                code::SITE_INCORRECT_PASSWORD,
+                None,
+            ),
+            V5Error::IncorrectHardwareId => (
+                StatusCode::UNAUTHORIZED,
+                code::SITE_INCORRECT_HARDWARE_ID,
+                None,
+            ),
+            V5Error::VersionIncompatible(received) => (
+                StatusCode::CONFLICT,
+                code::API_VERSION_INCOMPATIBLE,
+                Some(
+                    json!({"minVersion": SUPPORTED_VERSIONS.0, "maxVersion": SUPPORTED_VERSIONS.1, "receivedVersion": received}),
+                ),
+            ),
+            V5Error::SyncIsRunning(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, code::SYNC_IS_RUNNING, None)
+            }
+            V5Error::RecordRejected(_) => (StatusCode::FORBIDDEN, code::SYNC_RECORD_REJECTED, None),
+            V5Error::BadRequest(_) => (StatusCode::BAD_REQUEST, code::BAD_REQUEST, None),
+            V5Error::PayloadTooLarge(_) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, code::PAYLOAD_TOO_LARGE, None)
+            }
+            V5Error::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                code::INTERNAL_ERROR,
+                None,
+            ),
+        }
+    }
+}
+
+impl IntoResponse for V5Error {
+    fn into_response(self) -> Response {
+        let (status, code, data) = self.parts();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "legacy central request failed");
+        }
+        let body = ErrorEnvelope {
+            error: ErrorBody {
+                code: code.to_owned(),
+                message: self.to_string(),
+                data,
+            },
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+pub type V5Result<T> = Result<T, V5Error>;

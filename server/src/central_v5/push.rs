@@ -1,0 +1,229 @@
+//! `POST /sync/v5/queued_records`: what a site pushes. Each batch is checked (a site may only
+//! push data of the stores active on it) and kept in the site's push buffer; the final empty
+//! batch (`queueLength` 0) starts integration into the central's tables in the background,
+//! during which the site sees `integration_in_progress` / `sync_is_running`.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use sqlx::{AnyConnection, Row};
+
+use super::V5State;
+use super::activity::Activity;
+use super::data::{self, STORE_TABLES};
+use super::error::{V5Error, V5Result};
+use super::sites::SiteRow;
+use crate::wire::v5::{PushAction, PushRequest, PushResponse};
+
+async fn buffered_invoice_store(
+    conn: &mut AnyConnection,
+    site_id: i64,
+    invoice: &str,
+) -> sqlx::Result<Option<String>> {
+    let row = sqlx::query("SELECT store_id FROM push_buffer WHERE site_id = $1 AND table_name = 'transact' AND record_id = $2")
+        .bind(site_id)
+        .bind(invoice)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.and_then(|r| r.get::<Option<String>, _>(0)))
+}
+
+/// The store a pushed record belongs to, looking for a trans_line's invoice in this batch,
+/// then in what the site pushed before, then in the central's tables.
+async fn pushed_owner(
+    conn: &mut AnyConnection,
+    site_id: i64,
+    batch_invoices: &HashMap<String, Option<String>>,
+    table: &str,
+    record_id: &str,
+    action: PushAction,
+    data: Option<&Value>,
+) -> V5Result<Option<String>> {
+    if action == PushAction::Delete || data.is_none() {
+        return Ok(data::stored_owner(conn, table, record_id).await?.flatten());
+    }
+    let data = data.unwrap_or(&Value::Null);
+    if table == "trans_line"
+        && let Some(invoice) = data.get("transaction_ID").and_then(Value::as_str)
+    {
+        if let Some(store) = batch_invoices.get(invoice) {
+            return Ok(store.clone());
+        }
+        if let Some(store) = buffered_invoice_store(conn, site_id, invoice).await? {
+            return Ok(Some(store));
+        }
+    }
+    data::owning_store(conn, table, data)
+        .await?
+        .map_err(|e| V5Error::RecordRejected(format!("{table} {record_id}: {e}")))
+}
+
+/// Check and buffer one batch; start integration on the final empty batch.
+pub async fn receive(
+    state: &V5State,
+    site: &SiteRow,
+    request: PushRequest,
+) -> V5Result<PushResponse> {
+    let mut tx = state.db.pool.begin().await?;
+    let stores = data::stores_of_site(&mut tx, site.site_id).await?;
+    let mut batch_invoices = HashMap::new();
+    let mut checked = Vec::with_capacity(request.data.len());
+    for record in &request.data {
+        if record.action == PushAction::Update && record.record_data.is_none() {
+            return Err(V5Error::BadRequest(format!(
+                "{} {}: Update without recordData",
+                record.table_name, record.record_id
+            )));
+        }
+        let store = pushed_owner(
+            &mut tx,
+            site.site_id,
+            &batch_invoices,
+            &record.table_name,
+            &record.record_id,
+            record.action,
+            record.record_data.as_ref(),
+        )
+        .await?;
+        let rejected = |why: String| {
+            V5Error::RecordRejected(format!("{} {}: {why}", record.table_name, record.record_id))
+        };
+        if let Some(store) = &store
+            && !stores.contains(store)
+        {
+            return Err(rejected(format!(
+                "store {store} is not active on site {}",
+                site.name
+            )));
+        }
+        // Nor may it take over a record that today belongs to another site's store.
+        if let Some(Some(previous)) =
+            data::stored_owner(&mut tx, &record.table_name, &record.record_id).await?
+            && !stores.contains(&previous)
+        {
+            return Err(rejected(format!(
+                "record belongs to store {previous}, not active on site {}",
+                site.name
+            )));
+        }
+        if record.table_name == "store" {
+            // Store records are central data; a site may only touch its own stores, and may
+            // not move them to another site.
+            if !stores.contains(&record.record_id) {
+                return Err(rejected(format!(
+                    "store is not active on site {}",
+                    site.name
+                )));
+            }
+            if let Some(data) = &record.record_data
+                && data::store_active_site(data) != Some(site.site_id)
+            {
+                return Err(rejected(
+                    "sync_id_remote_site must stay this site's id".into(),
+                ));
+            }
+        }
+        if record.table_name == "transact" {
+            batch_invoices.insert(record.record_id.clone(), store.clone());
+        }
+        checked.push((record, store));
+    }
+    for (record, store) in checked {
+        let action = match record.action {
+            PushAction::Update => "update",
+            PushAction::Delete => "delete",
+        };
+        sqlx::query(
+            "INSERT INTO push_buffer (site_id, table_name, record_id, action, store_id, data) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (site_id, table_name, record_id) DO UPDATE SET action = excluded.action,
+             store_id = excluded.store_id, data = excluded.data",
+        )
+        .bind(site.site_id)
+        .bind(&record.table_name)
+        .bind(&record.record_id)
+        .bind(action)
+        .bind(store)
+        .bind(record.record_data.as_ref().map(Value::to_string))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    if request.queue_length > 0 || !request.data.is_empty() {
+        return Ok(PushResponse {
+            integration_started: false,
+        });
+    }
+    let guard = state
+        .activity
+        .begin(site.site_id, Activity::Integrating)
+        .map_err(|_| V5Error::SyncIsRunning("integration"))?;
+    let state = state.clone();
+    let site_id = site.site_id;
+    tokio::spawn(async move {
+        let _busy = guard;
+        let _permit = state.activity.integration_permit().await;
+        if let Err(e) = integrate(&state, site_id).await {
+            tracing::error!(site_id, error = %format!("{e:#}"), "integration of pushed records failed");
+        }
+    });
+    Ok(PushResponse {
+        integration_started: true,
+    })
+}
+
+fn table_rank(table: &str) -> usize {
+    STORE_TABLES
+        .iter()
+        .position(|t| *t == table)
+        .map_or(0, |p| p + 1)
+}
+
+/// Move the site's push buffer into the central's tables, in one transaction. Central data a
+/// site pushes goes on the change log so every site receives it; store data stays the site's.
+pub async fn integrate(state: &V5State, site_id: i64) -> anyhow::Result<usize> {
+    let mut tx = data::begin(&state.db).await?;
+    let rows = sqlx::query(
+        "SELECT table_name, record_id, action, store_id, data FROM push_buffer WHERE site_id = $1",
+    )
+    .bind(site_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut rows: Vec<(String, String, String, Option<String>, Option<String>)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
+    rows.sort_by_key(|r| (r.2 == "delete", table_rank(&r.0)));
+    for (table, id, action, store, raw) in &rows {
+        match (action.as_str(), raw) {
+            ("update", Some(raw)) => {
+                let value: Value = serde_json::from_str(raw)?;
+                let is_new = data::put_record(&mut tx, table, id, store.as_deref(), &value).await?;
+                if store.is_none() {
+                    data::log_central_change(
+                        &mut tx,
+                        table,
+                        id,
+                        if is_new { "insert" } else { "update" },
+                        Some(&value),
+                    )
+                    .await?;
+                }
+            }
+            _ => {
+                if data::stored_owner(&mut tx, table, id).await?.is_some() {
+                    data::remove_record(&mut tx, table, id).await?;
+                    if store.is_none() {
+                        data::log_central_change(&mut tx, table, id, "delete", None).await?;
+                    }
+                }
+            }
+        }
+    }
+    sqlx::query("DELETE FROM push_buffer WHERE site_id = $1")
+        .bind(site_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(site_id, records = rows.len(), "integrated pushed records");
+    Ok(rows.len())
+}

@@ -1,0 +1,118 @@
+//! Each site's outgoing queue (sync_out): filled with all of its stores' data on `initialise`,
+//! added to when the central changes store data, drained by `queued_records` and emptied by
+//! `acknowledged_records`. A row leaves the queue only when that same site acknowledges it.
+
+use serde_json::Value;
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
+
+use super::data::{self, STORE_TABLES};
+use crate::db::CentralDb;
+use crate::wire::v5::{Action, QueuedRecord, QueuedRecords};
+
+/// Replace the site's queue with every record of the stores active on it, in dependency order;
+/// returns the queue length.
+pub async fn initialise(db: &CentralDb, site_id: i64) -> anyhow::Result<u64> {
+    let mut tx = data::begin(db).await?;
+    sqlx::query("DELETE FROM sync_out WHERE site_id = $1")
+        .bind(site_id)
+        .execute(&mut *tx)
+        .await?;
+    let site_stores =
+        "SELECT s.record_id FROM record s WHERE s.table_name = 'store' AND s.active_site_id = $1";
+    for table in STORE_TABLES {
+        // Only constant table names and placeholders are spliced in.
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO sync_out (site_id, table_name, record_id, action, data)
+             SELECT $1, table_name, record_id, 'update', data FROM record
+             WHERE table_name = $2 AND store_id IN ({site_stores}) ORDER BY record_id"
+        )))
+        .bind(site_id)
+        .bind(table)
+        .execute(&mut *tx)
+        .await?;
+    }
+    // Store data of tables we do not know by name still belongs to the site.
+    let known = STORE_TABLES
+        .iter()
+        .map(|t| format!("'{t}'"))
+        .collect::<Vec<_>>()
+        .join(",");
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO sync_out (site_id, table_name, record_id, action, data)
+         SELECT $1, table_name, record_id, 'update', data FROM record
+         WHERE table_name NOT IN ({known}) AND store_id IN ({site_stores}) ORDER BY table_name, record_id"
+    )))
+    .bind(site_id)
+    .execute(&mut *tx)
+    .await?;
+    let length = queue_length(&mut tx, site_id).await?;
+    tx.commit().await?;
+    Ok(length)
+}
+
+pub async fn queue_length(conn: &mut AnyConnection, site_id: i64) -> sqlx::Result<u64> {
+    let row = sqlx::query("SELECT COUNT(*) FROM sync_out WHERE site_id = $1")
+        .bind(site_id)
+        .fetch_one(conn)
+        .await?;
+    Ok(row.get::<i64, _>(0).max(0) as u64)
+}
+
+fn parse_action(action: &str) -> Action {
+    match action {
+        "insert" => Action::Insert,
+        "delete" => Action::Delete,
+        "merge" => Action::Merge,
+        _ => Action::Update,
+    }
+}
+
+/// The first `limit` queued records and the queue length (including them).
+pub async fn read(
+    conn: &mut AnyConnection,
+    site_id: i64,
+    limit: u64,
+) -> anyhow::Result<QueuedRecords> {
+    let queue_length = queue_length(conn, site_id).await?;
+    let rows = sqlx::query("SELECT id, table_name, record_id, action, data FROM sync_out WHERE site_id = $1 ORDER BY id LIMIT $2")
+        .bind(site_id)
+        .bind(limit as i64)
+        .fetch_all(conn)
+        .await?;
+    let data = rows
+        .iter()
+        .map(|r| {
+            let raw: Option<String> = r.get(4);
+            Ok(QueuedRecord {
+                sync_out_id: r.get::<i64, _>(0).to_string(),
+                table_name: r.get(1),
+                record_id: r.get(2),
+                action: parse_action(&r.get::<String, _>(3)),
+                record_data: raw.map(|s| serde_json::from_str::<Value>(&s)).transpose()?,
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(QueuedRecords { queue_length, data })
+}
+
+/// Remove acknowledged rows of this site's queue. Ids of other sites' rows, and ids that are
+/// not numbers, match nothing: a site can only ever shorten its own queue.
+pub async fn acknowledge(db: &CentralDb, site_id: i64, ids: &[String]) -> anyhow::Result<u64> {
+    let ids: Vec<i64> = ids.iter().filter_map(|s| s.trim().parse().ok()).collect();
+    let mut tx = db.pool.begin().await?;
+    let mut removed = 0;
+    for chunk in ids.chunks(500) {
+        let placeholders = (0..chunk.len())
+            .map(|i| format!("${}", i + 2))
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql = format!("DELETE FROM sync_out WHERE site_id = $1 AND id IN ({placeholders})");
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(site_id);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        removed += q.execute(&mut *tx).await?.rows_affected();
+    }
+    tx.commit().await?;
+    Ok(removed)
+}

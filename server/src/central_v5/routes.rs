@@ -1,0 +1,191 @@
+//! The seven routes of the legacy sync API (reference section 3.1), plus the Outpost addition
+//! `site_stores` the V6 central relies on. Handlers only translate between the wire and the
+//! modules that do the work.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, Query, Request, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::activity::Activity;
+use super::auth::AuthSite;
+use super::error::{V5Error, V5Result};
+use super::{CENTRAL_SITE_ID, MAX_LIMIT, V5State, data, push, queue, sites};
+use crate::wire::v5::{
+    Acknowledge, CentralRecords, InitialiseResponse, PushRequest, PushResponse, QueuedRecords,
+    SiteInfo, SiteStatus, SiteStatusCode, SiteStores,
+};
+
+/// A JSON body whose rejections (bad JSON, too large) use the legacy error envelope.
+pub struct V5Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for V5Json<T> {
+    type Rejection = V5Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(V5Json(v)),
+            Err(e) => Err(json_rejection(e)),
+        }
+    }
+}
+
+fn json_rejection(e: JsonRejection) -> V5Error {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        V5Error::PayloadTooLarge(super::MAX_BODY_BYTES)
+    } else {
+        V5Error::BadRequest(e.body_text())
+    }
+}
+
+fn query_rejection(e: QueryRejection) -> V5Error {
+    V5Error::BadRequest(e.body_text())
+}
+
+fn ensure_idle(state: &V5State, site_id: i64) -> V5Result<()> {
+    match state.activity.current(site_id) {
+        None => Ok(()),
+        Some(Activity::Initialising) => Err(V5Error::SyncIsRunning("initialisation")),
+        Some(Activity::Integrating) => Err(V5Error::SyncIsRunning("integration")),
+    }
+}
+
+fn clamp_limit(limit: Option<u64>) -> u64 {
+    limit.unwrap_or(500).clamp(1, MAX_LIMIT)
+}
+
+pub async fn site(State(_): State<V5State>, AuthSite(site): AuthSite) -> Json<SiteInfo> {
+    Json(SiteInfo {
+        id: site.site_uuid.clone(),
+        site_id: site.site_id,
+        code: site.code.clone(),
+        name: site.name.clone(),
+        initialisation_status: site.status(),
+        is_om_supply_central_server: false,
+        om_supply_central_server_url: site.om_supply_central_server_url.clone(),
+        m_supply_central_site_id: CENTRAL_SITE_ID,
+    })
+}
+
+pub async fn site_stores(
+    State(state): State<V5State>,
+    AuthSite(site): AuthSite,
+) -> V5Result<Json<SiteStores>> {
+    let mut conn = state.db.pool.acquire().await?;
+    let store_ids = data::stores_of_site(&mut conn, site.site_id).await?;
+    Ok(Json(SiteStores {
+        site_id: site.site_id,
+        store_ids,
+    }))
+}
+
+pub async fn site_status(
+    State(state): State<V5State>,
+    AuthSite(site): AuthSite,
+) -> Json<SiteStatus> {
+    let (code, message) = match state.activity.current(site.site_id) {
+        None => (SiteStatusCode::Idle, "Idle"),
+        Some(Activity::Initialising) => (
+            SiteStatusCode::InitialisationInProgress,
+            "Initialisation in progress",
+        ),
+        Some(Activity::Integrating) => (
+            SiteStatusCode::IntegrationInProgress,
+            "Integration in progress",
+        ),
+    };
+    Json(SiteStatus {
+        code,
+        message: message.into(),
+        data: None,
+    })
+}
+
+pub async fn initialise(
+    State(state): State<V5State>,
+    AuthSite(site): AuthSite,
+) -> V5Result<Json<InitialiseResponse>> {
+    let _busy = state
+        .activity
+        .begin(site.site_id, Activity::Initialising)
+        .map_err(|_| V5Error::SyncIsRunning("initialisation"))?;
+    let _permit = state.activity.integration_permit().await;
+    {
+        let mut conn = state.db.pool.acquire().await?;
+        sites::set_status(&mut conn, site.site_id, "started").await?;
+    }
+    match queue::initialise(&state.db, site.site_id).await {
+        Ok(queue_length) => {
+            let mut conn = state.db.pool.acquire().await?;
+            sites::set_status(&mut conn, site.site_id, "completed").await?;
+            tracing::info!(
+                site_id = site.site_id,
+                queue_length,
+                "site queue initialised"
+            );
+            Ok(Json(InitialiseResponse { queue_length }))
+        }
+        Err(e) => {
+            let mut conn = state.db.pool.acquire().await?;
+            sites::set_status(&mut conn, site.site_id, "error").await?;
+            Err(V5Error::Internal(e))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CentralQuery {
+    cursor: Option<u64>,
+    limit: Option<u64>,
+}
+
+pub async fn central_records(
+    State(state): State<V5State>,
+    AuthSite(_site): AuthSite,
+    query: Result<Query<CentralQuery>, QueryRejection>,
+) -> V5Result<Json<CentralRecords>> {
+    let Query(q) = query.map_err(query_rejection)?;
+    let cursor = q.cursor.unwrap_or(0).min(i64::MAX as u64) as i64;
+    let limit = clamp_limit(q.limit);
+    let records = super::changelog::page(&state.db, cursor, limit).await?;
+    Ok(Json(records))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct QueueQuery {
+    limit: Option<u64>,
+}
+
+pub async fn queued_records(
+    State(state): State<V5State>,
+    AuthSite(site): AuthSite,
+    query: Result<Query<QueueQuery>, QueryRejection>,
+) -> V5Result<Json<QueuedRecords>> {
+    let Query(q) = query.map_err(query_rejection)?;
+    ensure_idle(&state, site.site_id)?;
+    let mut conn = state.db.pool.acquire().await?;
+    Ok(Json(
+        queue::read(&mut conn, site.site_id, clamp_limit(q.limit)).await?,
+    ))
+}
+
+pub async fn acknowledged_records(
+    State(state): State<V5State>,
+    AuthSite(site): AuthSite,
+    V5Json(ack): V5Json<Acknowledge>,
+) -> V5Result<StatusCode> {
+    ensure_idle(&state, site.site_id)?;
+    queue::acknowledge(&state.db, site.site_id, &ack.sync_ids).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn push_records(
+    State(state): State<V5State>,
+    AuthSite(site): AuthSite,
+    V5Json(request): V5Json<PushRequest>,
+) -> V5Result<Json<PushResponse>> {
+    ensure_idle(&state, site.site_id)?;
+    Ok(Json(push::receive(&state, &site, request).await?))
+}
