@@ -43,6 +43,7 @@ pub(crate) async fn drive(engine: SyncEngine, mut triggers: mpsc::Receiver<RunKi
 /// One run, unless sync is unconfigured or disabled (then nothing is logged: a disabled site
 /// has nothing to show, and must not look initialised).
 async fn run_once(engine: &SyncEngine, kind: RunKind) {
+    let covers = engine.requests_so_far();
     let db = engine.db();
     let stored = match settings::load(db).await {
         Ok(s) => s,
@@ -54,7 +55,7 @@ async fn run_once(engine: &SyncEngine, kind: RunKind) {
     let stored = match stored {
         Some(s) if !s.is_disabled || kind == RunKind::IntegrateOnly => s,
         _ => {
-            engine.run_completed();
+            engine.run_completed(covers);
             return;
         }
     };
@@ -62,7 +63,7 @@ async fn run_once(engine: &SyncEngine, kind: RunKind) {
         Ok(log) => log,
         Err(e) => {
             tracing::error!(error = %e, "cannot start a sync log row");
-            engine.run_completed();
+            engine.run_completed(covers);
             return;
         }
     };
@@ -87,7 +88,7 @@ async fn run_once(engine: &SyncEngine, kind: RunKind) {
     if let Err(e) = written {
         tracing::error!(error = %e, "cannot record the end of a sync run");
     }
-    engine.run_completed();
+    engine.run_completed(covers);
 }
 
 /// The step that was going when the run failed (started, not finished).

@@ -15,6 +15,7 @@ pub mod run;
 pub mod status;
 pub mod steps;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -85,6 +86,10 @@ pub(crate) struct Inner {
     trigger: mpsc::Sender<RunKind>,
     /// Completed runs so far, for callers that wait for a run.
     runs: watch::Sender<u64>,
+    /// Numbered requests for a run, and the highest request a finished run has covered (a run
+    /// covers every request made before it started), so a caller can wait for *its* run.
+    requested: AtomicU64,
+    covered: watch::Sender<u64>,
     /// `recordsToPush` for (end of changelog, V5 cursor, V6 cursor): the count is only redone
     /// when one of them moved, so polling the status stays cheap however big the changelog.
     push_count: Mutex<Option<((u64, u64, u64), u64)>>,
@@ -97,7 +102,18 @@ impl SyncEngine {
         let live = Arc::new(Mutex::new(status::load(&db, initialised).await?));
         let (trigger, triggers) = mpsc::channel(1);
         let (runs, _) = watch::channel(0);
-        let engine = SyncEngine { inner: Arc::new(Inner { db, config, live, trigger, runs, push_count: Mutex::new(None) }) };
+        let (covered, _) = watch::channel(0);
+        let inner = Inner {
+            db,
+            config,
+            live,
+            trigger,
+            runs,
+            requested: AtomicU64::new(0),
+            covered,
+            push_count: Mutex::new(None),
+        };
+        let engine = SyncEngine { inner: Arc::new(inner) };
         tokio::spawn(driver::drive(engine.clone(), triggers));
         Ok(engine)
     }
@@ -133,12 +149,17 @@ impl SyncEngine {
 
     /// Trigger a run and wait for it (and a run already going) to end; the run's error if any.
     pub async fn sync_and_wait(&self) -> Option<outpost_api::SyncError> {
-        let mut runs = self.inner.runs.subscribe();
-        let before = *runs.borrow_and_update();
-        let target = before + if self.is_running() { 2 } else { 1 };
-        let _ = self.inner.trigger.send(RunKind::Full).await;
-        let _ = runs.wait_for(|n| *n >= target).await;
+        let mut covered = self.inner.covered.subscribe();
+        let mine = self.inner.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        // Full channel: the queued trigger's run starts after this request, so it covers it.
+        let _ = self.inner.trigger.try_send(RunKind::Full);
+        let _ = covered.wait_for(|c| *c >= mine).await;
         self.latest_error()
+    }
+
+    /// Called by the driver as a run starts: the requests this run answers.
+    pub(crate) fn requests_so_far(&self) -> u64 {
+        self.inner.requested.load(Ordering::SeqCst)
     }
 
     /// Wait until `n` runs in total have completed since the engine started.
@@ -151,7 +172,8 @@ impl SyncEngine {
         *self.inner.runs.borrow()
     }
 
-    pub(crate) fn run_completed(&self) {
+    pub(crate) fn run_completed(&self, covered: u64) {
+        self.inner.covered.send_modify(|c| *c = (*c).max(covered));
         self.inner.runs.send_modify(|n| *n += 1);
     }
 

@@ -311,13 +311,16 @@ impl RunLog {
     }
 }
 
-fn step_state(run: &RunRecord, running: bool, step: &StepRecord) -> StepState {
+fn step_state(run: &RunRecord, running: bool, key: StepKey, step: &StepRecord) -> StepState {
     if step.skipped {
         StepState::Skipped
     } else if step.finished.is_some() {
         StepState::Done
     } else if step.started.is_some() {
         if running && run.error.is_none() { StepState::Active } else { StepState::Error }
+    } else if run.error.as_ref().is_some_and(|e| e.step == Some(key)) {
+        // Failed on the way in (e.g. no V6 central to pull from).
+        StepState::Error
     } else {
         StepState::Pending
     }
@@ -329,7 +332,7 @@ pub fn snapshot(live: &Live, configured: bool, records_to_push: u64) -> outpost_
         .into_iter()
         .map(|key| {
             let (state, record) = match &live.latest {
-                Some(run) => (step_state(run, live.running, run.step(key)), run.step(key).clone()),
+                Some(run) => (step_state(run, live.running, key, run.step(key)), run.step(key).clone()),
                 None => (StepState::Pending, StepRecord::default()),
             };
             SyncStep {
