@@ -48,10 +48,10 @@ pub struct SiteArgs {
 #[derive(Debug, Args)]
 pub struct CentralDbArgs {
     /// Folder for the central's SQLite database (ignored with --database-url).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub data_dir: Option<PathBuf>,
     /// Database URL: sqlite://FILE?mode=rwc or postgres://USER@HOST/DB.
-    #[arg(long, env = "OUTPOST_DATABASE_URL")]
+    #[arg(long, env = "OUTPOST_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
 }
 
@@ -75,6 +75,60 @@ pub struct LegacyCentralArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub db: CentralDbArgs,
+    /// Without a subcommand the legacy central serves; with one it administers its database.
+    #[command(subcommand)]
+    pub admin: Option<LegacyAdmin>,
+}
+
+/// Administration of the legacy central's database (works while it serves).
+#[derive(Debug, Subcommand)]
+pub enum LegacyAdmin {
+    /// Register a site with its password and the stores active on it.
+    AddSite {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        password: String,
+        /// A store to make active on the site (repeat for several); missing stores are created.
+        #[arg(long = "store")]
+        stores: Vec<String>,
+        /// The V6 central URL the site is told about.
+        #[arg(long, default_value = "http://127.0.0.1:8002")]
+        central_url: String,
+        /// The numeric site id (default: the next free one).
+        #[arg(long)]
+        site_id: Option<i64>,
+    },
+    /// Unbind a site's hardware id, so the next device that syncs binds it.
+    ResetHardwareId {
+        #[arg(long)]
+        name: String,
+    },
+    /// List sites, their stores, hardware ids and initialisation status (JSON lines).
+    ListSites,
+    /// Upsert one central record (legacy JSON with an "ID").
+    Upsert {
+        /// Legacy table name: unit, item, name, store, name_store_join, Location, item_line, transact, trans_line, ...
+        #[arg(long)]
+        table: String,
+        /// The record as JSON.
+        #[arg(long)]
+        json: String,
+    },
+    /// Delete one central record.
+    Delete {
+        #[arg(long)]
+        table: String,
+        #[arg(long)]
+        id: String,
+    },
+    /// Generate N records of realistic shape and mix (with a progress bar).
+    Seed {
+        n: u64,
+        /// Stores to give stock and invoices (default: every store active on a site).
+        #[arg(long = "store")]
+        stores: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -145,6 +199,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::LegacyCentral(args) => {
             let url = args.db.url("outpost-data/legacy-central", "legacy-central.db");
+            if let Some(admin) = args.admin {
+                return central_v5::admin::run_command(&url, admin).await;
+            }
             let running = central_v5::start(central_v5::CentralV5Config { listen: args.listen, database_url: url }).await?;
             serve::announce(&running, None);
             serve::run_until_signal(vec![running]).await

@@ -150,3 +150,49 @@ pub async fn delete(db: &CentralDb, table: &str, record_id: &str) -> anyhow::Res
     tx.commit().await?;
     Ok(existed)
 }
+
+/// Run one `outpost legacy-central <subcommand>` against the database at `database_url`.
+pub async fn run_command(database_url: &str, command: crate::cli::LegacyAdmin) -> anyhow::Result<()> {
+    use crate::cli::LegacyAdmin;
+    let db = super::open_db(database_url).await?;
+    match command {
+        LegacyAdmin::AddSite { name, password, stores, central_url, site_id } => {
+            let site = add_site(&db, &NewSite { name, password, store_ids: stores, central_v6_url: central_url, site_id }).await?;
+            println!("added site {} (id {}, uuid {})", site.name, site.site_id, site.site_uuid);
+        }
+        LegacyAdmin::ResetHardwareId { name } => {
+            reset_hardware_id(&db, &name).await?;
+            println!("hardware id of {name} reset");
+        }
+        LegacyAdmin::ListSites => {
+            for site in list_sites(&db).await? {
+                println!("{}", serde_json::to_string(&site)?);
+            }
+        }
+        LegacyAdmin::Upsert { table, json } => {
+            let record: Value = serde_json::from_str(&json).context("--json is not valid JSON")?;
+            println!("upserted {table} {}", upsert(&db, &table, &record).await?);
+        }
+        LegacyAdmin::Delete { table, id } => {
+            anyhow::ensure!(delete(&db, &table, &id).await?, "no {table} record {id}");
+            println!("deleted {table} {id}");
+        }
+        LegacyAdmin::Seed { n, stores } => {
+            let stores = if stores.is_empty() { list_sites(&db).await?.into_iter().flat_map(|s| s.store_ids).collect() } else { stores };
+            let bar = indicatif::ProgressBar::new(n);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} seeding [{bar:40}] {pos}/{len} records ({per_sec}, eta {eta})")?
+                    .progress_chars("=> "),
+            );
+            let summary = super::seed::seed_with_progress(&db, n, &stores, &bar).await?;
+            println!(
+                "seeded {} records: {} central, {} store data for {} store(s)",
+                summary.records,
+                summary.central,
+                summary.store_data,
+                stores.len()
+            );
+        }
+    }
+    Ok(())
+}
