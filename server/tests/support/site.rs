@@ -26,6 +26,8 @@ pub struct World {
     pub v5_url: String,
     pub v5_state: V5State,
     pub v6_url: String,
+    /// What the V6 stand-in holds (only while the real V6 central is not in).
+    pub v6_records: std::sync::Arc<std::sync::Mutex<Vec<outpost::wire::v6::BatchRecord>>>,
 }
 
 impl World {
@@ -34,8 +36,8 @@ impl World {
         let v5_state = V5State::open(&outpost::db::sqlite_url(dir.path(), "legacy.db")).await.unwrap();
         let v5 = central_v5::serve_state(any_port(), v5_state.clone()).await.unwrap();
         let v5_url = v5.url();
-        let v6_url = start_v6(dir.path(), &v5_url).await;
-        World { dir, v5: Some(v5), v5_url, v5_state, v6_url }
+        let (v6_url, v6_records) = start_v6(dir.path(), &v5_url).await;
+        World { dir, v5: Some(v5), v5_url, v5_state, v6_url, v6_records }
     }
 
     /// Register a site with its stores; it is told the V6 central's URL.
@@ -62,9 +64,48 @@ impl World {
     }
 }
 
-/// The V6 central, once it exists; until then an address nothing listens on.
-async fn start_v6(_dir: &std::path::Path, _legacy_url: &str) -> String {
-    "http://127.0.0.1:9".into()
+/// The V6 central. Until `central_v6` serves its sync API this is a minimal stand-in that
+/// keeps what sites push and returns it on an initialising pull, so the engine's side can be
+/// tested; it is replaced by the real central as soon as that lands.
+type V6Store = std::sync::Arc<std::sync::Mutex<Vec<outpost::wire::v6::BatchRecord>>>;
+
+async fn start_v6(_dir: &std::path::Path, _legacy_url: &str) -> (String, V6Store) {
+    use axum::routing::post;
+    use outpost::wire::v6::{BatchRecord, Envelope, PullRequest, PushRequest, PushResult, SiteStatusResult, SyncBatch};
+    use std::sync::{Arc, Mutex};
+    type Store = Arc<Mutex<Vec<BatchRecord>>>;
+    let store: Store = Arc::default();
+    let handle = store.clone();
+    let router = axum::Router::new()
+        .route(
+            "/central/sync/pull",
+            post(|axum::extract::State(s): axum::extract::State<Store>, axum::Json(r): axum::Json<PullRequest>| async move {
+                let all = s.lock().unwrap().clone();
+                let records: Vec<_> = if r.is_initialised { vec![] } else { all.into_iter().filter(|b| b.cursor >= r.cursor).collect() };
+                let end = records.last().map(|b| b.cursor).unwrap_or(r.cursor);
+                axum::Json(Envelope::Data(SyncBatch { end_cursor: end, total_records: records.len() as u64, records, is_last_batch: true }))
+            }),
+        )
+        .route(
+            "/central/sync/push",
+            post(|axum::extract::State(s): axum::extract::State<Store>, axum::Json(r): axum::Json<PushRequest>| async move {
+                let mut all = s.lock().unwrap();
+                let n = r.batch.records.len() as u64;
+                for mut rec in r.batch.records {
+                    all.retain(|b| b.record.record_id != rec.record.record_id);
+                    rec.cursor = all.iter().map(|b| b.cursor).max().unwrap_or(0) + 1;
+                    all.push(rec);
+                }
+                axum::Json(Envelope::Data(PushResult { records_pushed: n }))
+            }),
+        )
+        .route("/central/sync/site_status", post(|| async { axum::Json(Envelope::Data(SiteStatusResult { is_integrating: false })) }))
+        .with_state(store)
+        .layer(tower_http::decompression::RequestDecompressionLayer::new());
+    let running = outpost::serve::start(any_port(), router).await.unwrap();
+    let url = running.url();
+    std::mem::forget(running);
+    (url, handle)
 }
 
 /// Engine knobs for tests: short polls, no run at start, quick failure on a dead link.
@@ -134,9 +175,24 @@ impl TestSite {
         kv::set_string(&self.state.db, key, value).await.unwrap();
     }
 
+    pub async fn conn(&self) -> sqlx::pool::PoolConnection<sqlx::Sqlite> {
+        self.state.db.acquire().await.unwrap()
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&self.state.db).await.unwrap()
     }
+}
+
+/// Records the V5 central holds for a table (what sites pushed or the central wrote).
+pub async fn v5_count(world: &World, table: &str) -> i64 {
+    use sqlx::Row;
+    sqlx::query("SELECT COUNT(*) FROM record WHERE table_name = $1")
+        .bind(table)
+        .fetch_one(&world.v5_state.db.pool)
+        .await
+        .unwrap()
+        .get::<i64, _>(0)
 }
 
 /// Poll `check` every 20 ms until it holds, for at most `limit`.
