@@ -25,8 +25,8 @@ pub enum V5Error {
     RecordRejected(String),
     #[error("bad request: {0}")]
     BadRequest(String),
-    #[error("request body too large (at most {0} bytes)")]
-    PayloadTooLarge(usize),
+    #[error("request body too large for this central")]
+    PayloadTooLarge,
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
 }
@@ -65,7 +65,7 @@ impl V5Error {
             }
             V5Error::RecordRejected(_) => (StatusCode::FORBIDDEN, code::SYNC_RECORD_REJECTED, None),
             V5Error::BadRequest(_) => (StatusCode::BAD_REQUEST, code::BAD_REQUEST, None),
-            V5Error::PayloadTooLarge(_) => {
+            V5Error::PayloadTooLarge => {
                 (StatusCode::PAYLOAD_TOO_LARGE, code::PAYLOAD_TOO_LARGE, None)
             }
             V5Error::Internal(_) => (

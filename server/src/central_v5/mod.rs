@@ -56,15 +56,25 @@ pub struct V5State {
     pub db: CentralDb,
     pub auth: auth::AuthCache,
     pub activity: activity::Activities,
+    pub limits: Limits,
+}
+
+/// Caps on what one request may ask for or send; tests lower them to prove they hold.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_limit: u64,
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_limit: MAX_LIMIT, max_body_bytes: MAX_BODY_BYTES }
+    }
 }
 
 impl V5State {
     pub fn new(db: CentralDb) -> Self {
-        V5State {
-            db,
-            auth: Default::default(),
-            activity: Default::default(),
-        }
+        V5State { db, auth: Default::default(), activity: Default::default(), limits: Limits::default() }
     }
 
     pub async fn open(database_url: &str) -> anyhow::Result<Self> {
@@ -87,6 +97,7 @@ pub async fn serve_state(listen: SocketAddr, state: V5State) -> anyhow::Result<R
 }
 
 pub fn router(state: V5State) -> Router {
+    let max_body = state.limits.max_body_bytes;
     let sync = Router::new()
         .route("/site", get(routes::site))
         .route("/site_stores", get(routes::site_stores))
@@ -102,7 +113,7 @@ pub fn router(state: V5State) -> Router {
         .nest("/sync/v5", sync)
         .route("/health", get(health))
         .with_state(state)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestDecompressionLayer::new())
         .layer(CompressionLayer::new())
         .layer(request_log("legacy-central"))

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use super::activity::Activity;
 use super::auth::AuthSite;
 use super::error::{V5Error, V5Result};
-use super::{CENTRAL_SITE_ID, MAX_LIMIT, V5State, data, push, queue, sites};
+use super::{CENTRAL_SITE_ID, V5State, data, push, queue, sites};
 use crate::wire::v5::{
     Acknowledge, CentralRecords, InitialiseResponse, PushRequest, PushResponse, QueuedRecords,
     SiteInfo, SiteStatus, SiteStatusCode, SiteStores,
@@ -34,7 +34,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for V5Json<T> {
 
 fn json_rejection(e: JsonRejection) -> V5Error {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        V5Error::PayloadTooLarge(super::MAX_BODY_BYTES)
+        V5Error::PayloadTooLarge
     } else {
         V5Error::BadRequest(e.body_text())
     }
@@ -52,8 +52,8 @@ fn ensure_idle(state: &V5State, site_id: i64) -> V5Result<()> {
     }
 }
 
-fn clamp_limit(limit: Option<u64>) -> u64 {
-    limit.unwrap_or(500).clamp(1, MAX_LIMIT)
+fn clamp_limit(state: &V5State, limit: Option<u64>) -> u64 {
+    limit.unwrap_or(500).clamp(1, state.limits.max_limit)
 }
 
 pub async fn site(State(_): State<V5State>, AuthSite(site): AuthSite) -> Json<SiteInfo> {
@@ -148,7 +148,7 @@ pub async fn central_records(
 ) -> V5Result<Json<CentralRecords>> {
     let Query(q) = query.map_err(query_rejection)?;
     let cursor = q.cursor.unwrap_or(0).min(i64::MAX as u64) as i64;
-    let limit = clamp_limit(q.limit);
+    let limit = clamp_limit(&state, q.limit);
     let records = super::changelog::page(&state.db, cursor, limit).await?;
     Ok(Json(records))
 }
@@ -167,7 +167,7 @@ pub async fn queued_records(
     ensure_idle(&state, site.site_id)?;
     let mut conn = state.db.pool.acquire().await?;
     Ok(Json(
-        queue::read(&mut conn, site.site_id, clamp_limit(q.limit)).await?,
+        queue::read(&mut conn, site.site_id, clamp_limit(&state, q.limit)).await?,
     ))
 }
 

@@ -1,17 +1,40 @@
 //! The V6 central: our implementation of the Open mSupply central's sync API
 //! (`/central/sync/...`, reference sections 3.2 and 3.4), with its own database.
+//!
+//! - `legacy_auth`: credentials in each body, vouched for by the V5 central, cached briefly;
+//! - `records`: rows and their changelog, plus the library upserts (assets) for demo and tests;
+//! - `pull`: the per-site visibility query; `sync`: the routes, push buffer and integration;
+//! - `reply`: the `{data}|{error}` envelope.
+
+pub mod legacy_auth;
+pub mod pull;
+pub mod records;
+mod reply;
+pub mod sync;
 
 use std::net::SocketAddr;
 
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use outpost_api::Health;
+use tower_http::compression::CompressionLayer;
+use tower_http::decompression::RequestDecompressionLayer;
 
+use crate::central_v5::activity::Activities;
 use crate::db::{self, CentralDb};
 use crate::serve::{self, Running};
 
+pub use records::{delete_record, upsert_asset, upsert_record};
+
 pub static MIGRATIONS_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/central_v6/sqlite");
 pub static MIGRATIONS_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/central_v6/postgres");
+
+/// Largest pull page, whatever `batchSize` asks for.
+pub const MAX_BATCH: u64 = 5000;
+/// Largest request body accepted (after gzip decompression); larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct CentralV6Config {
@@ -25,6 +48,31 @@ pub struct CentralV6Config {
 pub struct V6State {
     pub db: CentralDb,
     pub legacy_url: String,
+    pub legacy: legacy_auth::LegacyAuth,
+    /// Which sites' pushes are being integrated (the reference's in-memory "integrating" set).
+    pub activity: Activities,
+    /// False makes every `/central` route answer 405, as a server that is not the central does.
+    pub is_central: bool,
+    pub max_batch: u64,
+    pub max_body_bytes: usize,
+}
+
+impl V6State {
+    pub fn new(db: CentralDb, legacy_url: &str) -> Self {
+        V6State {
+            db,
+            legacy_url: legacy_url.to_owned(),
+            legacy: legacy_auth::LegacyAuth::new(legacy_url),
+            activity: Activities::default(),
+            is_central: true,
+            max_batch: MAX_BATCH,
+            max_body_bytes: MAX_BODY_BYTES,
+        }
+    }
+
+    pub async fn open(database_url: &str, legacy_url: &str) -> anyhow::Result<Self> {
+        Ok(Self::new(open_db(database_url).await?, legacy_url))
+    }
 }
 
 pub async fn open_db(database_url: &str) -> anyhow::Result<CentralDb> {
@@ -32,12 +80,36 @@ pub async fn open_db(database_url: &str) -> anyhow::Result<CentralDb> {
 }
 
 pub async fn start(config: CentralV6Config) -> anyhow::Result<Running> {
-    let db = open_db(&config.database_url).await?;
-    serve::start(config.listen, router(V6State { db, legacy_url: config.legacy_url })).await
+    let state = V6State::open(&config.database_url, &config.legacy_url).await?;
+    serve_state(config.listen, state).await
+}
+
+/// Serve an existing state (tests keep a clone to pause integration or inspect the database).
+pub async fn serve_state(listen: SocketAddr, state: V6State) -> anyhow::Result<Running> {
+    serve::start(listen, router(state)).await
 }
 
 pub fn router(state: V6State) -> Router {
-    Router::new().route("/health", get(health)).with_state(state)
+    let max_body = state.max_body_bytes;
+    let central = if state.is_central {
+        Router::new()
+            .route("/central/sync/pull", post(sync::pull))
+            .route("/central/sync/push", post(sync::push))
+            .route("/central/sync/site_status", post(sync::site_status))
+    } else {
+        Router::new().route("/central/{*rest}", any(not_central))
+    };
+    central
+        .route("/health", get(health))
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(RequestDecompressionLayer::new())
+        .layer(CompressionLayer::new())
+        .layer(crate::central_v5::request_log("central"))
+}
+
+async fn not_central() -> (StatusCode, &'static str) {
+    (StatusCode::METHOD_NOT_ALLOWED, "Method only allowed on central server.")
 }
 
 async fn health() -> Json<Health> {

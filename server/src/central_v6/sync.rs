@@ -1,0 +1,157 @@
+//! The three `/central/sync` routes. Each one checks, in the reference's order, the version,
+//! the credentials (through the V5 central), and for pull/push whether the site's pushed data is
+//! still being integrated; `push` buffers per site and integrates in the background on the
+//! last batch.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sqlx::Row;
+
+use super::legacy_auth::Caller;
+use super::reply::{Reply, TOO_LARGE, internal};
+use super::{V6State, pull, records};
+use crate::wire::v6::{
+    Action, ErrorValue, PullRequest, PushRequest, PushResult, SUPPORTED_VERSIONS, SiteStatusRequest, SiteStatusResult, SyncBatch,
+};
+
+/// Parse the body, check the version and the credentials.
+async fn admit<T: DeserializeOwned>(state: &V6State, body: Result<Bytes, BytesRejection>) -> Result<(T, Caller), ErrorValue> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE { ErrorValue::OtherServerError(TOO_LARGE.into()) } else { ErrorValue::OtherServerError(e.body_text()) }
+    })?;
+    let value: Value = serde_json::from_slice(&body).map_err(|e| ErrorValue::OtherServerError(format!("body is not JSON: {e}")))?;
+    let version = value.get("syncV6Version").and_then(Value::as_u64);
+    match version {
+        Some(v) if (SUPPORTED_VERSIONS.0 as u64..=SUPPORTED_VERSIONS.1 as u64).contains(&v) => {}
+        other => {
+            let received = other.map_or(u32::MAX, |v| v.min(u32::MAX as u64) as u32);
+            return Err(ErrorValue::SyncVersionMismatch(SUPPORTED_VERSIONS.0, SUPPORTED_VERSIONS.1, received));
+        }
+    }
+    let request: T = serde_json::from_value(value).map_err(|e| ErrorValue::OtherServerError(format!("bad request body: {e}")))?;
+    let settings = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| serde_json::from_value(v.get("syncV5Settings")?.clone()).ok())
+        .ok_or_else(|| ErrorValue::OtherServerError("missing syncV5Settings".into()))?;
+    let caller = state.legacy.check(&settings).await?;
+    Ok((request, caller))
+}
+
+fn ensure_not_integrating(state: &V6State, caller: &Caller) -> Result<(), ErrorValue> {
+    if state.activity.current(caller.site_id).is_some() { Err(ErrorValue::IntegrationInProgress) } else { Ok(()) }
+}
+
+pub async fn pull(State(state): State<V6State>, body: Result<Bytes, BytesRejection>) -> Reply<SyncBatch> {
+    Reply(
+        async {
+            let (request, caller): (PullRequest, _) = admit(&state, body).await?;
+            ensure_not_integrating(&state, &caller)?;
+            let batch = request.batch_size.clamp(1, state.max_batch as u32) as u64;
+            let cursor = request.cursor.min(i64::MAX as u64) as i64;
+            pull::page(&state.db, &caller, cursor, batch, request.is_initialised).await.map_err(internal)
+        }
+        .await,
+    )
+}
+
+pub async fn site_status(State(state): State<V6State>, body: Result<Bytes, BytesRejection>) -> Reply<SiteStatusResult> {
+    Reply(
+        async {
+            let (_, caller): (SiteStatusRequest, _) = admit(&state, body).await?;
+            Ok(SiteStatusResult { is_integrating: state.activity.current(caller.site_id).is_some() })
+        }
+        .await,
+    )
+}
+
+pub async fn push(State(state): State<V6State>, body: Result<Bytes, BytesRejection>) -> Reply<PushResult> {
+    Reply(
+        async {
+            let (request, caller): (PushRequest, _) = admit(&state, body).await?;
+            ensure_not_integrating(&state, &caller)?;
+            let pushed = buffer(&state, &caller, &request).await?;
+            if request.batch.is_last_batch {
+                start_integration(&state, caller.site_id)?;
+            }
+            Ok(PushResult { records_pushed: pushed })
+        }
+        .await,
+    )
+}
+
+/// Keep the batch in the site's buffer, refusing rows of stores that are not the site's.
+async fn buffer(state: &V6State, caller: &Caller, request: &PushRequest) -> Result<u64, ErrorValue> {
+    let mut tx = state.db.pool.begin().await.map_err(internal)?;
+    for item in &request.batch.records {
+        let r = &item.record;
+        let store = records::store_of(&r.record_data);
+        let previous = records::stored_store(&mut tx, &r.table_name, &r.record_id).await.map_err(internal)?.flatten();
+        for s in store.iter().chain(previous.iter()) {
+            if !caller.store_ids.contains(s) {
+                return Err(ErrorValue::OtherServerError(format!(
+                    "{} {}: store {s} is not active on site {}",
+                    r.table_name, r.record_id, caller.site_id
+                )));
+            }
+        }
+        let action = if r.action == Action::Delete { "delete" } else { "upsert" };
+        sqlx::query(
+            "INSERT INTO sync_buffer (site_id, table_name, record_id, action, store_id, data) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (site_id, table_name, record_id) DO UPDATE SET action = excluded.action,
+             store_id = excluded.store_id, data = excluded.data",
+        )
+        .bind(caller.site_id)
+        .bind(&r.table_name)
+        .bind(&r.record_id)
+        .bind(action)
+        .bind(store)
+        .bind(r.record_data.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+    }
+    tx.commit().await.map_err(internal)?;
+    Ok(request.batch.records.len() as u64)
+}
+
+fn start_integration(state: &V6State, site_id: i64) -> Result<(), ErrorValue> {
+    let guard = state
+        .activity
+        .begin(site_id, crate::central_v5::activity::Activity::Integrating)
+        .map_err(|_| ErrorValue::IntegrationInProgress)?;
+    let state = state.clone();
+    tokio::spawn(async move {
+        let _busy = guard;
+        let _permit = state.activity.integration_permit().await;
+        if let Err(e) = integrate(&state, site_id).await {
+            tracing::error!(site_id, error = %format!("{e:#}"), "integration of pushed V6 records failed");
+        }
+    });
+    Ok(())
+}
+
+/// Apply the site's buffer in one transaction, stamping each change with the site as source.
+pub async fn integrate(state: &V6State, site_id: i64) -> anyhow::Result<usize> {
+    let mut tx = records::begin(&state.db).await?;
+    let rows = sqlx::query("SELECT table_name, record_id, action, data FROM sync_buffer WHERE site_id = $1 ORDER BY table_name, record_id")
+        .bind(site_id)
+        .fetch_all(&mut *tx)
+        .await?;
+    for r in &rows {
+        let (table, id, action): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+        if action == "delete" {
+            records::delete(&mut tx, &table, &id, Some(site_id)).await?;
+        } else {
+            let data: Value = serde_json::from_str(&r.get::<Option<String>, _>(3).unwrap_or_default())?;
+            records::upsert(&mut tx, &table, &id, &data, Some(site_id)).await?;
+        }
+    }
+    sqlx::query("DELETE FROM sync_buffer WHERE site_id = $1").bind(site_id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    tracing::info!(site_id, records = rows.len(), "integrated pushed V6 records");
+    Ok(rows.len())
+}

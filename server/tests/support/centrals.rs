@@ -1,0 +1,199 @@
+//! Shared helpers for the central servers' tests: one fresh database per test and backend
+//! (SQLite always, PostgreSQL too when `OUTPOST_TEST_POSTGRES_URL` is set), and a V5 client
+//! that sends the headers a site sends.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use base64::Engine;
+use outpost::central_v5::{self, V5State, admin};
+use outpost::serve::Running;
+use outpost::wire::v5;
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::Value;
+use sqlx::Connection;
+
+/// A fresh, empty database for one test.
+pub struct TestDb {
+    pub label: &'static str,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Every backend this run tests: SQLite, plus PostgreSQL when `OUTPOST_TEST_POSTGRES_URL` is set.
+pub async fn databases() -> Vec<TestDb> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut dbs = vec![TestDb { label: "sqlite", url: outpost::db::sqlite_url(dir.path(), "central.db"), _dir: Some(dir) }];
+    match std::env::var("OUTPOST_TEST_POSTGRES_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(&admin_url).await.expect("cannot reach OUTPOST_TEST_POSTGRES_URL");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+            let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin_url.clone());
+            dbs.push(TestDb { label: "postgres", url: format!("{base}/{name}"), _dir: None });
+        }
+        _ => eprintln!("note: OUTPOST_TEST_POSTGRES_URL is not set; testing on SQLite only"),
+    }
+    dbs
+}
+
+/// The V5 central on port 0 against `db`, with the state the test may inspect or pause.
+pub async fn start_v5(db: &TestDb) -> (Running, V5State) {
+    start_v5_with(db, |_| {}).await
+}
+
+pub async fn start_v5_with(db: &TestDb, tweak: impl FnOnce(&mut V5State)) -> (Running, V5State) {
+    let mut state = V5State::open(&db.url).await.unwrap();
+    tweak(&mut state);
+    let running = central_v5::serve_state("127.0.0.1:0".parse().unwrap(), state.clone()).await.unwrap();
+    (running, state)
+}
+
+/// Register a site with stores on the V5 central.
+pub async fn add_site(state: &V5State, name: &str, password: &str, stores: &[&str], v6_url: &str) -> i64 {
+    let new = admin::NewSite {
+        name: name.into(),
+        password: password.into(),
+        store_ids: stores.iter().map(|s| s.to_string()).collect(),
+        central_v6_url: v6_url.into(),
+        site_id: None,
+    };
+    admin::add_site(&state.db, &new).await.unwrap().site_id
+}
+
+/// A site talking V5: Basic `name:sha256(password)`, hardware id, app headers, API version.
+#[derive(Clone)]
+pub struct V5Site {
+    pub base: String,
+    pub name: String,
+    pub password: String,
+    pub hardware_id: String,
+    pub version: String,
+    pub http: reqwest::Client,
+}
+
+impl V5Site {
+    pub fn new(base: &str, name: &str, password: &str) -> Self {
+        V5Site {
+            base: base.into(),
+            name: name.into(),
+            password: password.into(),
+            hardware_id: format!("hw-{name}"),
+            version: v5::API_VERSION.to_string(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn request(&self, method: Method, route: &str) -> RequestBuilder {
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.name, v5::password_sha256(&self.password)));
+        self.http
+            .request(method, format!("{}/sync/v5/{route}", self.base))
+            .header("authorization", format!("Basic {auth}"))
+            .header(v5::HEADER_HARDWARE_ID, &self.hardware_id)
+            .header(v5::HEADER_APP_NAME, v5::APP_NAME)
+            .header(v5::HEADER_APP_VERSION, "0.1.0")
+            .header(v5::HEADER_VERSION, &self.version)
+    }
+
+    pub async fn get(&self, route: &str) -> Response {
+        self.request(Method::GET, route).send().await.unwrap()
+    }
+
+    pub async fn post(&self, route: &str, body: &Value) -> Response {
+        self.request(Method::POST, route).json(body).send().await.unwrap()
+    }
+
+    pub async fn ok_json<T: serde::de::DeserializeOwned>(response: Response) -> T {
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(status.is_success(), "expected success, got {status}: {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    }
+
+    pub async fn initialise(&self) -> u64 {
+        let r: v5::InitialiseResponse = Self::ok_json(self.post("initialise", &serde_json::json!({})).await).await;
+        r.queue_length
+    }
+
+    pub async fn push(&self, records: Vec<Value>) -> v5::PushResponse {
+        let body = serde_json::json!({"queueLength": records.len(), "data": records});
+        Self::ok_json(self.post("queued_records", &body).await).await
+    }
+
+    /// Push the final empty batch and wait until the central has integrated.
+    pub async fn push_end_and_wait(&self) {
+        let r = self.push(vec![]).await;
+        assert!(r.integration_started);
+        self.wait_idle().await;
+    }
+
+    pub async fn status(&self) -> v5::SiteStatusCode {
+        let s: v5::SiteStatus = Self::ok_json(self.get("site_status").await).await;
+        s.code
+    }
+
+    pub async fn wait_idle(&self) {
+        for _ in 0..300 {
+            if self.status().await == v5::SiteStatusCode::Idle {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("site {} never became idle", self.name);
+    }
+
+    /// Drain the queue in pages of `limit`, acknowledging each page; returns every record.
+    pub async fn drain(&self, limit: u64) -> Vec<v5::QueuedRecord> {
+        let mut all = Vec::new();
+        loop {
+            let page: v5::QueuedRecords = Self::ok_json(self.get(&format!("queued_records?limit={limit}")).await).await;
+            if page.data.is_empty() {
+                assert_eq!(page.queue_length, 0);
+                return all;
+            }
+            assert!(page.queue_length >= page.data.len() as u64);
+            let ids: Vec<String> = page.data.iter().map(|r| r.sync_out_id.clone()).collect();
+            let ack = self.post("acknowledged_records", &serde_json::json!({"syncIDs": ids})).await;
+            assert_eq!(ack.status(), 204);
+            all.extend(page.data);
+        }
+    }
+
+    /// Page through central_records from `cursor` with `limit`; returns every record.
+    pub async fn central_records(&self, mut cursor: u64, limit: u64) -> Vec<v5::CentralRecord> {
+        let mut all = Vec::new();
+        loop {
+            let page: v5::CentralRecords = Self::ok_json(self.get(&format!("central_records?cursor={cursor}&limit={limit}")).await).await;
+            assert!(page.data.len() as u64 <= limit);
+            match page.data.last() {
+                Some(last) => {
+                    assert!(page.data.windows(2).all(|w| w[0].id < w[1].id), "ids increase within a page");
+                    cursor = last.id;
+                    all.extend(page.data);
+                }
+                None => {
+                    assert_eq!(cursor, page.max_cursor, "an empty page comes only at the end");
+                    return all;
+                }
+            }
+        }
+    }
+}
+
+/// A V5 push record.
+pub fn push_record(table: &str, id: &str, data: Value) -> Value {
+    serde_json::json!({"syncOutId": "1", "tableName": table, "recordId": id, "action": "Update", "recordData": data})
+}
+
+/// A Location record of `store`.
+pub fn location(id: &str, store: &str) -> Value {
+    serde_json::json!({"ID": id, "code": id, "Description": "Shelf", "store_ID": store, "hold": false})
+}
+
+/// Read an error envelope: (status, code, data).
+pub async fn v5_error(response: Response) -> (u16, String, Value) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    (status, body["error"]["code"].as_str().unwrap_or_default().to_owned(), body["error"]["data"].clone())
+}
