@@ -89,6 +89,17 @@ async fn a_version_the_central_does_not_support_fails_as_api_version_incompatibl
 }
 
 #[tokio::test]
+async fn a_v6_version_the_central_does_not_support_fails_at_pull_v6() {
+    let world = World::start().await;
+    world.add_site("ver6", "secret", &["ver6-store"]).await;
+    let site = TestSite::start(outpost::site::sync::EngineConfig { v6_version: 99, ..fast() }).await;
+    site.configure(&world, "ver6", "secret").await;
+    let error = site.sync().await.expect("the run fails");
+    assert_eq!(error.variant, "V6_API_VERSION_INCOMPATIBLE");
+    assert_eq!(error.step, Some(StepKey::PullV6));
+}
+
+#[tokio::test]
 async fn a_central_that_is_down_fails_as_connection_error() {
     let mut world = World::start().await;
     let site = configured_site(&world, "down").await;

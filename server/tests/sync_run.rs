@@ -7,7 +7,7 @@ mod support;
 use outpost::records;
 use outpost_api::{Asset, Initialisation, Location, StepKey, StepState, SyncStatus};
 use serde_json::json;
-use support::{TestSite, World, fast, v5_count};
+use support::{TestSite, World, fast, v5_count, v6_count};
 
 fn step(status: &SyncStatus, key: StepKey) -> &outpost_api::SyncStep {
     status.steps.iter().find(|s| s.key == key).unwrap()
@@ -69,6 +69,7 @@ async fn two_locations_and_two_assets_are_processed_by_both_pushes_and_sent_once
     site.configure(&world, "route", "pw").await;
     assert_eq!(site.sync().await, None);
     let locations_before = v5_count(&world, "Location").await;
+    let assets_before = v6_count(&world, "asset").await;
     {
         let mut conn = site.conn().await;
         records::upsert_location(&mut conn, &location("l1", "route-store")).await.unwrap();
@@ -84,7 +85,32 @@ async fn two_locations_and_two_assets_are_processed_by_both_pushes_and_sent_once
     assert_eq!(step(&status, StepKey::Push).total, Some(4));
     assert_eq!(step(&status, StepKey::Push).done, Some(4));
     assert_eq!(v5_count(&world, "Location").await - locations_before, 2, "2 locations reach the V5 central");
-    let v6: Vec<String> = world.v6_records.lock().unwrap().iter().map(|r| r.record.record_id.clone()).collect();
-    assert_eq!(v6.len(), 2, "2 assets reach the V6 central: {v6:?}");
+    assert_eq!(v6_count(&world, "asset").await - assets_before, 2, "2 assets reach the V6 central");
     assert_eq!(status.records_to_push, 0);
+}
+
+#[tokio::test]
+async fn a_new_device_restores_the_sites_data_from_the_v5_queue_and_from_v6() {
+    let world = World::start().await;
+    world.add_site("restore", "pw", &["restore-store"]).await;
+    let old = TestSite::start(fast()).await;
+    old.configure(&world, "restore", "pw").await;
+    assert_eq!(old.sync().await, None);
+    {
+        let mut conn = old.conn().await;
+        records::upsert_location(&mut conn, &location("kept-loc", "restore-store")).await.unwrap();
+        records::upsert_asset(&mut conn, &asset("kept-asset", "restore-store")).await.unwrap();
+    }
+    assert_eq!(old.sync().await, None);
+    old.running.stop().await;
+
+    // The old device is gone; the site is unlocked for a new one with an empty database.
+    outpost::central_v5::admin::reset_hardware_id(&world.v5_state.db, "restore").await.unwrap();
+    let new = TestSite::start(fast()).await;
+    new.configure(&world, "restore", "pw").await;
+    new.state.sync.wait_for_runs(1).await;
+    assert_eq!(new.state.sync.latest_error(), None);
+    assert_eq!(new.count("SELECT COUNT(*) FROM location WHERE id = 'kept-loc'").await, 1, "from the V5 queue");
+    assert_eq!(new.count("SELECT COUNT(*) FROM asset WHERE id = 'kept-asset'").await, 1, "from V6");
+    assert_eq!(new.status().await.records_to_push, 0, "restored records are not pushed back");
 }

@@ -1,4 +1,4 @@
-//! Test helpers for the sync engine: the real V5 (and, when it exists, V6) central in-process
+//! Test helpers for the sync engine: the real V5 and V6 centrals in-process
 //! on port 0 with SQLite in a temporary folder, sites started the same way, and small tools
 //! (a silent server for timeouts, waiting for a condition instead of sleeping).
 #![allow(dead_code)]
@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use outpost::central_v5::{self, V5State};
+use outpost::central_v6::{self, V6State};
 use outpost::serve::Running;
 use outpost::site::sync::{EngineConfig, kv};
 use outpost::site::{self, SiteConfig, SiteState};
@@ -26,8 +27,7 @@ pub struct World {
     pub v5_url: String,
     pub v5_state: V5State,
     pub v6_url: String,
-    /// What the V6 stand-in holds (only while the real V6 central is not in).
-    pub v6_records: std::sync::Arc<std::sync::Mutex<Vec<outpost::wire::v6::BatchRecord>>>,
+    pub v6_state: V6State,
 }
 
 impl World {
@@ -36,8 +36,8 @@ impl World {
         let v5_state = V5State::open(&outpost::db::sqlite_url(dir.path(), "legacy.db")).await.unwrap();
         let v5 = central_v5::serve_state(any_port(), v5_state.clone()).await.unwrap();
         let v5_url = v5.url();
-        let (v6_url, v6_records) = start_v6(dir.path(), &v5_url).await;
-        World { dir, v5: Some(v5), v5_url, v5_state, v6_url, v6_records }
+        let (v6_url, v6_state) = start_v6(dir.path(), &v5_url).await;
+        World { dir, v5: Some(v5), v5_url, v5_state, v6_url, v6_state }
     }
 
     /// Register a site with its stores; it is told the V6 central's URL.
@@ -67,45 +67,14 @@ impl World {
 /// The V6 central. Until `central_v6` serves its sync API this is a minimal stand-in that
 /// keeps what sites push and returns it on an initialising pull, so the engine's side can be
 /// tested; it is replaced by the real central as soon as that lands.
-type V6Store = std::sync::Arc<std::sync::Mutex<Vec<outpost::wire::v6::BatchRecord>>>;
-
-async fn start_v6(_dir: &std::path::Path, _legacy_url: &str) -> (String, V6Store) {
-    use axum::routing::post;
-    use outpost::wire::v6::{BatchRecord, Envelope, PullRequest, PushRequest, PushResult, SiteStatusResult, SyncBatch};
-    use std::sync::{Arc, Mutex};
-    type Store = Arc<Mutex<Vec<BatchRecord>>>;
-    let store: Store = Arc::default();
-    let handle = store.clone();
-    let router = axum::Router::new()
-        .route(
-            "/central/sync/pull",
-            post(|axum::extract::State(s): axum::extract::State<Store>, axum::Json(r): axum::Json<PullRequest>| async move {
-                let all = s.lock().unwrap().clone();
-                let records: Vec<_> = if r.is_initialised { vec![] } else { all.into_iter().filter(|b| b.cursor >= r.cursor).collect() };
-                let end = records.last().map(|b| b.cursor).unwrap_or(r.cursor);
-                axum::Json(Envelope::Data(SyncBatch { end_cursor: end, total_records: records.len() as u64, records, is_last_batch: true }))
-            }),
-        )
-        .route(
-            "/central/sync/push",
-            post(|axum::extract::State(s): axum::extract::State<Store>, axum::Json(r): axum::Json<PushRequest>| async move {
-                let mut all = s.lock().unwrap();
-                let n = r.batch.records.len() as u64;
-                for mut rec in r.batch.records {
-                    all.retain(|b| b.record.record_id != rec.record.record_id);
-                    rec.cursor = all.iter().map(|b| b.cursor).max().unwrap_or(0) + 1;
-                    all.push(rec);
-                }
-                axum::Json(Envelope::Data(PushResult { records_pushed: n }))
-            }),
-        )
-        .route("/central/sync/site_status", post(|| async { axum::Json(Envelope::Data(SiteStatusResult { is_integrating: false })) }))
-        .with_state(store)
-        .layer(tower_http::decompression::RequestDecompressionLayer::new());
-    let running = outpost::serve::start(any_port(), router).await.unwrap();
+/// The real V6 central, in-process on port 0, vouching for sites through the V5 central.
+async fn start_v6(dir: &std::path::Path, legacy_url: &str) -> (String, V6State) {
+    let state = V6State::open(&outpost::db::sqlite_url(dir, "central.db"), legacy_url).await.unwrap();
+    let running = central_v6::serve_state(any_port(), state.clone()).await.unwrap();
     let url = running.url();
+    // The central lives as long as the test process; tests that need it down use their own.
     std::mem::forget(running);
-    (url, handle)
+    (url, state)
 }
 
 /// Engine knobs for tests: short polls, no run at start, quick failure on a dead link.
@@ -190,6 +159,17 @@ pub async fn v5_count(world: &World, table: &str) -> i64 {
     sqlx::query("SELECT COUNT(*) FROM record WHERE table_name = $1")
         .bind(table)
         .fetch_one(&world.v5_state.db.pool)
+        .await
+        .unwrap()
+        .get::<i64, _>(0)
+}
+
+/// Records the V6 central holds for a table.
+pub async fn v6_count(world: &World, table: &str) -> i64 {
+    use sqlx::Row;
+    sqlx::query("SELECT COUNT(*) FROM record WHERE table_name = $1")
+        .bind(table)
+        .fetch_one(&world.v6_state.db.pool)
         .await
         .unwrap()
         .get::<i64, _>(0)
