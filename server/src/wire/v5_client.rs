@@ -48,7 +48,7 @@ impl V5Client {
         format!("{}/sync/v5/{route}", self.creds.url.trim_end_matches('/'))
     }
 
-    async fn call<B: Serialize, T: DeserializeOwned>(
+    async fn call<B: Serialize>(
         &self,
         method: Method,
         route: &str,
@@ -77,12 +77,12 @@ impl V5Client {
     }
 
     async fn get_json<T: DeserializeOwned>(&self, route: &str, query: &[(&str, String)]) -> Result<T, CallError> {
-        let reply = self.call::<(), T>(Method::GET, route, query, None).await?;
+        let reply = self.call::<()>(Method::GET, route, query, None).await?;
         reply.json().map_err(|f| CallError::new(&self.creds.url, &format!("/sync/v5/{route}"), f))
     }
 
     async fn post_json<B: Serialize, T: DeserializeOwned>(&self, route: &str, body: &B) -> Result<T, CallError> {
-        let reply = self.call::<B, T>(Method::POST, route, &[], Some(body)).await?;
+        let reply = self.call::<B>(Method::POST, route, &[], Some(body)).await?;
         reply.json().map_err(|f| CallError::new(&self.creds.url, &format!("/sync/v5/{route}"), f))
     }
 
@@ -110,7 +110,7 @@ impl V5Client {
 
     /// Acknowledge a stored batch; the body of the reply is ignored, as in the reference.
     pub async fn acknowledge(&self, sync_ids: Vec<String>) -> Result<(), CallError> {
-        self.call::<_, ()>(Method::POST, route::ACKNOWLEDGED_RECORDS, &[], Some(&v5::Acknowledge { sync_ids }))
+        self.call(Method::POST, route::ACKNOWLEDGED_RECORDS, &[], Some(&v5::Acknowledge { sync_ids }))
             .await
             .map(|_| ())
     }

@@ -73,6 +73,9 @@ pub enum RunKind {
     IntegrateOnly,
 }
 
+/// (end of changelog, V5 push cursor, V6 push cursor).
+type PushCountKey = (u64, u64, u64);
+
 /// The engine handle: cheap to clone, shared by the HTTP handlers and the driver.
 #[derive(Clone)]
 pub struct SyncEngine {
@@ -92,7 +95,7 @@ pub(crate) struct Inner {
     covered: watch::Sender<u64>,
     /// `recordsToPush` for (end of changelog, V5 cursor, V6 cursor): the count is only redone
     /// when one of them moved, so polling the status stays cheap however big the changelog.
-    push_count: Mutex<Option<((u64, u64, u64), u64)>>,
+    push_count: Mutex<Option<(PushCountKey, u64)>>,
 }
 
 impl SyncEngine {

@@ -15,7 +15,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     let log = db("Error while logging");
     let store = db("Error while storing V6 records");
     // The V6 central itself has no V6 pull; the reference does not even log the step.
-    let Some(client) = ctx.v6.client().map_err(|e| e)? else { return Ok(()) };
+    let Some(client) = ctx.v6.client()? else { return Ok(()) };
     ctx.log.step_started(STEP).await.map_err(log)?;
     let mut cursor = kv::cursor(ctx.db, kv::V6_PULL_CURSOR).await.map_err(store)?;
     loop {
