@@ -35,13 +35,24 @@ pub struct SiteConfig {
 pub struct SiteState {
     pub db: SqlitePool,
     pub public_url: Option<String>,
+    /// The sync engine (its driver runs in the background).
+    pub sync: sync::SyncEngine,
 }
 
-/// Open the database, apply migrations, and serve the API and the app in the background.
+/// Open the database, apply migrations, start the sync engine, and serve the API and the app
+/// in the background.
 pub async fn start(config: SiteConfig) -> anyhow::Result<Running> {
+    Ok(start_with(config, sync::EngineConfig::default()).await?.0)
+}
+
+/// Like [`start`], with the engine's knobs, returning the state too, so a caller in the same
+/// process can configure sync ([`settings::save`]) or watch the engine.
+pub async fn start_with(config: SiteConfig, engine: sync::EngineConfig) -> anyhow::Result<(Running, SiteState)> {
     let db = crate::db::open_sqlite(&config.data_dir.join("site.db"), &MIGRATIONS).await?;
-    let state = SiteState { db, public_url: config.public_url.clone() };
-    serve::start(config.listen, http::router(state, &config.app_dir)).await
+    let sync = sync::SyncEngine::start(db.clone(), engine).await?;
+    let state = SiteState { db, public_url: config.public_url.clone(), sync };
+    let running = serve::start(config.listen, http::router(state.clone(), &config.app_dir)).await?;
+    Ok((running, state))
 }
 
 /// Where the built app lives when no `--app-dir` is given: `OUTPOST_APP_DIR`, else the

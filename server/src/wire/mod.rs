@@ -5,3 +5,6 @@
 
 pub mod v5;
 pub mod v6;
+pub mod client;
+pub mod v5_client;
+pub mod v6_client;

@@ -1,10 +1,241 @@
-//! The site's sync engine. (Filled in by the sync-engine issue.)
+//! The site's sync engine: a driver that decides when to run ([`driver`]), a run that walks the
+//! steps in the reference's order ([`run`], [`steps`]), the live status people watch
+//! ([`status`]), and the routes under `/api/sync`.
+//!
+//! The engine talks to the centrals only through the clients in `crate::wire`, so tests can
+//! point it at the real centrals in-process or through a fault-injecting proxy.
+
+pub mod api;
+pub mod buffer;
+pub mod changelog;
+pub mod driver;
+pub mod errors;
+pub mod kv;
+pub mod run;
+pub mod status;
+pub mod steps;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
+use sqlx::SqlitePool;
+use tokio::sync::{mpsc, watch};
 
 use super::SiteState;
+use crate::records::Central;
+use crate::wire::client::{ActivityHook, Timeouts};
+use crate::wire::v5_client::{V5Client, V5Credentials};
+use status::SharedLive;
+
+/// Knobs of the engine; the defaults are the reference's numbers. Tests shrink the waits.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// A run in which nothing moves for this long fails with `TIMEOUT`.
+    pub stall_timeout: Duration,
+    pub timeouts: Timeouts,
+    /// The V5 `version` header and V6 `syncV6Version` sent (tests provoke mismatches).
+    pub v5_api_version: u32,
+    pub v6_version: u32,
+    /// Prepare: how often to ask whether the central finished initialising, and for how long.
+    pub prepare_poll: Duration,
+    pub prepare_wait: Duration,
+    /// After a push: how often to ask whether the central integrated it, and for how long.
+    pub push_poll: Duration,
+    pub push_wait: Duration,
+    /// Start a run when the engine starts, if sync is configured.
+    pub run_at_start: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            stall_timeout: Duration::from_secs(60),
+            timeouts: Timeouts::default(),
+            v5_api_version: crate::wire::v5::API_VERSION,
+            v6_version: crate::wire::v6::SYNC_V6_VERSION,
+            prepare_poll: Duration::from_secs(15),
+            prepare_wait: Duration::from_secs(30 * 60),
+            push_poll: Duration::from_secs(1),
+            push_wait: Duration::from_secs(30),
+            run_at_start: true,
+        }
+    }
+}
+
+/// What a trigger asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    /// The whole run.
+    Full,
+    /// Only Integrate: re-try quarantined records without talking to a central.
+    IntegrateOnly,
+}
+
+/// (end of changelog, V5 push cursor, V6 push cursor).
+type PushCountKey = (u64, u64, u64);
+
+/// The engine handle: cheap to clone, shared by the HTTP handlers and the driver.
+#[derive(Clone)]
+pub struct SyncEngine {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub db: SqlitePool,
+    pub config: EngineConfig,
+    pub live: SharedLive,
+    trigger: mpsc::Sender<RunKind>,
+    /// Completed runs so far, for callers that wait for a run.
+    runs: watch::Sender<u64>,
+    /// Numbered requests for a run, and the highest request a finished run has covered (a run
+    /// covers every request made before it started), so a caller can wait for *its* run.
+    requested: AtomicU64,
+    covered: watch::Sender<u64>,
+    /// `recordsToPush` for (end of changelog, V5 cursor, V6 cursor): the count is only redone
+    /// when one of them moved, so polling the status stays cheap however big the changelog.
+    push_count: Mutex<Option<(PushCountKey, u64)>>,
+}
+
+impl SyncEngine {
+    /// Load the last status and start the driver.
+    pub async fn start(db: SqlitePool, config: EngineConfig) -> anyhow::Result<SyncEngine> {
+        let initialised = kv::get_bool(&db, kv::IS_INITIALISED).await?;
+        let live = Arc::new(Mutex::new(status::load(&db, initialised).await?));
+        let (trigger, triggers) = mpsc::channel(1);
+        let (runs, _) = watch::channel(0);
+        let (covered, _) = watch::channel(0);
+        let inner = Inner {
+            db,
+            config,
+            live,
+            trigger,
+            runs,
+            requested: AtomicU64::new(0),
+            covered,
+            push_count: Mutex::new(None),
+        };
+        let engine = SyncEngine { inner: Arc::new(inner) };
+        tokio::spawn(driver::drive(engine.clone(), triggers));
+        Ok(engine)
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
+    pub fn db(&self) -> &SqlitePool {
+        &self.inner.db
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.inner.live.lock().expect("status lock").running
+    }
+
+    /// Ask for a run. Returns true when a run was going and this queued the one follow-up run;
+    /// a press while a follow-up is already queued changes nothing (reference §1.1).
+    pub fn trigger(&self) -> bool {
+        let running = self.is_running();
+        self.inner.trigger.try_send(RunKind::Full).is_ok() && running
+    }
+
+    /// Queue an Integrate-only run for quarantined records. A queued full run integrates too,
+    /// so nothing is lost when the channel is already full.
+    pub fn retry_quarantine(&self) {
+        let _ = self.inner.trigger.try_send(RunKind::IntegrateOnly);
+    }
+
+    /// Trigger a run and wait for it (and a run already going) to end; the run's error if any.
+    pub async fn sync_and_wait(&self) -> Option<outpost_api::SyncError> {
+        let mut covered = self.inner.covered.subscribe();
+        let mine = self.inner.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        // Full channel: the queued trigger's run starts after this request, so it covers it.
+        let _ = self.inner.trigger.try_send(RunKind::Full);
+        let _ = covered.wait_for(|c| *c >= mine).await;
+        self.latest_error()
+    }
+
+    /// Called by the driver as a run starts: the requests this run answers.
+    pub(crate) fn requests_so_far(&self) -> u64 {
+        self.inner.requested.load(Ordering::SeqCst)
+    }
+
+    /// Wait until `n` runs in total have completed since the engine started.
+    pub async fn wait_for_runs(&self, n: u64) {
+        let mut runs = self.inner.runs.subscribe();
+        let _ = runs.wait_for(|done| *done >= n).await;
+    }
+
+    pub fn completed_runs(&self) -> u64 {
+        *self.inner.runs.borrow()
+    }
+
+    pub(crate) fn run_completed(&self, covered: u64) {
+        self.inner.covered.send_modify(|c| *c = (*c).max(covered));
+        self.inner.runs.send_modify(|n| *n += 1);
+    }
+
+    pub fn latest_error(&self) -> Option<outpost_api::SyncError> {
+        let live = self.inner.live.lock().expect("status lock");
+        live.latest.as_ref().and_then(|r| r.error.as_ref()).map(|e| e.to_api())
+    }
+
+    /// `GET /api/sync/status`.
+    pub async fn status(&self) -> anyhow::Result<outpost_api::SyncStatus> {
+        let configured = crate::site::settings::load(&self.inner.db).await?.is_some();
+        let to_push = self.records_to_push().await?;
+        let live = self.inner.live.lock().expect("status lock");
+        Ok(status::snapshot(&live, configured, to_push))
+    }
+
+    /// Records the next run will really send, to either central (cached per cursor state).
+    pub async fn records_to_push(&self) -> sqlx::Result<u64> {
+        let mut conn = self.inner.db.acquire().await?;
+        let key = (
+            changelog::end_cursor(&mut conn).await?,
+            kv::cursor(&mut *conn, kv::V5_PUSH_CURSOR).await?,
+            kv::cursor(&mut *conn, kv::V6_PUSH_CURSOR).await?,
+        );
+        if let Some((k, n)) = *self.inner.push_count.lock().expect("count lock")
+            && k == key
+        {
+            return Ok(n);
+        }
+        // Before the first sync nothing is pushed: both cursors jump past the initial data.
+        let n = if kv::get_bool(&mut *conn, kv::IS_INITIALISED).await? {
+            changelog::to_send(&mut conn, key.1, Central::V5).await? + changelog::to_send(&mut conn, key.2, Central::V6).await?
+        } else {
+            0
+        };
+        *self.inner.push_count.lock().expect("count lock") = Some((key, n));
+        Ok(n)
+    }
+
+    /// A V5 client for these credentials with this device's hardware id.
+    pub async fn v5_client(&self, url: &str, site_name: &str, password_sha256: &str) -> sqlx::Result<V5Client> {
+        let creds = V5Credentials {
+            url: url.to_owned(),
+            site_name: site_name.to_owned(),
+            password_sha256: password_sha256.to_owned(),
+            hardware_id: kv::hardware_id(&self.inner.db).await?,
+            api_version: self.inner.config.v5_api_version,
+        };
+        Ok(V5Client::new(creds, &self.inner.config.timeouts, Some(self.activity_hook())))
+    }
+
+    /// Bytes arriving from a central count as progress for the stall watchdog.
+    pub fn activity_hook(&self) -> ActivityHook {
+        let live = self.inner.live.clone();
+        Arc::new(move || status::beat(&live))
+    }
+}
 
 /// Routes under `/api/sync`.
 pub fn routes() -> Router<SiteState> {
-    Router::new()
+    api::routes()
 }

@@ -1,0 +1,85 @@
+//! One sync run, in the reference's order: the site-info call, then Prepare (first sync only),
+//! Push V6, Push, Pull Central, Pull Remote, Pull V6, Integrate. Any error ends the run at the
+//! step it happened in; cursors already stored make the next run resume, not restart.
+
+use outpost_api::StepKey;
+
+use super::errors::{RunError, Variant};
+use super::status::RunLog;
+use super::steps::{self, Ctx, V6};
+use super::{RunKind, SyncEngine, changelog, kv};
+use crate::site::settings::Stored;
+use crate::wire::v6_client::V6Client;
+
+pub(crate) async fn execute(engine: &SyncEngine, log: &RunLog, settings: &Stored, kind: RunKind) -> Result<(), RunError> {
+    let db = engine.db();
+    let dberr = |context: &'static str| move |e: sqlx::Error| RunError::db(context, e);
+    let initialised = kv::get_bool(db, kv::IS_INITIALISED).await.map_err(dberr("Error while reading sync state"))?;
+
+    if kind == RunKind::IntegrateOnly {
+        for key in StepKey::ALL.into_iter().filter(|k| *k != StepKey::Integration) {
+            log.step_skipped(key).await.map_err(dberr("Error while logging"))?;
+        }
+        return steps::integrate::run(db, log).await.map_err(|e| e.at(StepKey::Integration));
+    }
+
+    let v5 = engine
+        .v5_client(&settings.url, &settings.site_name, &settings.password_sha256)
+        .await
+        .map_err(dberr("Error while reading the hardware id"))?;
+    // Before any step: who are we, and where is the V6 central? A failure here is shown
+    // with no step highlighted, as in the reference.
+    let site = v5.site_info().await.map_err(|e| RunError::call("Error while fetching site info", &e))?;
+    if let Some(known) = kv::get_string(db, kv::SITE_UUID).await.map_err(dberr("Error while reading sync state"))?
+        && initialised
+        && known != site.id
+    {
+        return Err(RunError::new(
+            Variant::SiteUuidIsBeingChanged,
+            "Error while checking the site",
+            format!("this server belongs to site {known}, the central answered for site {}", site.id),
+        ));
+    }
+    kv::set_string(db, kv::SITE_UUID, &site.id).await.map_err(dberr("Error while storing site info"))?;
+    kv::set_int(db, kv::SITE_ID, site.site_id).await.map_err(dberr("Error while storing site info"))?;
+    kv::set_int(db, kv::CENTRAL_SERVER_SITE_ID, site.m_supply_central_site_id)
+        .await
+        .map_err(dberr("Error while storing site info"))?;
+
+    let v6 = if site.is_om_supply_central_server {
+        V6::IsCentral
+    } else {
+        match reqwest::Url::parse(&site.om_supply_central_server_url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => V6::At(V6Client::new(
+                &site.om_supply_central_server_url,
+                v5.credentials(),
+                engine.config().v6_version,
+                &engine.config().timeouts,
+                Some(engine.activity_hook()),
+            )),
+            _ => V6::NotConfigured(site.om_supply_central_server_url.clone()),
+        }
+    };
+
+    let ctx = Ctx { db, log, config: engine.config(), settings, v5: &v5, v6: &v6, site: &site, initialised };
+    let step = |key: StepKey| move |e: RunError| e.at(key);
+    steps::prepare::run(&ctx).await.map_err(step(StepKey::PrepareInitial))?;
+    steps::push_v6::run(&ctx).await.map_err(step(StepKey::PushV6))?;
+    steps::push::run(&ctx).await.map_err(step(StepKey::Push))?;
+    steps::pull_central::run(&ctx).await.map_err(step(StepKey::PullCentral))?;
+    steps::pull_remote::run(&ctx).await.map_err(step(StepKey::PullRemote))?;
+    steps::pull_v6::run(&ctx).await.map_err(step(StepKey::PullV6))?;
+    steps::integrate::run(db, log).await.map_err(step(StepKey::Integration))?;
+
+    if !initialised {
+        // What was just integrated came from the centrals: never push it back.
+        let mut tx = db.begin().await.map_err(dberr("Error while finishing initialisation"))?;
+        let end = changelog::end_cursor(&mut tx).await.map_err(dberr("Error while finishing initialisation"))?;
+        kv::set_cursor(&mut *tx, kv::V5_PUSH_CURSOR, end).await.map_err(dberr("Error while finishing initialisation"))?;
+        kv::set_cursor(&mut *tx, kv::V6_PUSH_CURSOR, end).await.map_err(dberr("Error while finishing initialisation"))?;
+        kv::set_bool(&mut *tx, kv::IS_INITIALISED, true).await.map_err(dberr("Error while finishing initialisation"))?;
+        tx.commit().await.map_err(dberr("Error while finishing initialisation"))?;
+        log.live().lock().expect("status lock").initialised = true;
+    }
+    Ok(())
+}

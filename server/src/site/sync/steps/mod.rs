@@ -1,0 +1,81 @@
+//! The steps of a run, one module each, all behind the same small interface: `run(&Ctx)`,
+//! which logs the step's start, progress and end through the run's log and returns a
+//! [`RunError`] on failure (the run attaches the step key).
+
+pub mod integrate;
+pub mod prepare;
+pub mod pull_central;
+pub mod pull_remote;
+pub mod pull_v6;
+pub mod push;
+pub mod push_v6;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use sqlx::SqlitePool;
+
+use super::EngineConfig;
+use super::errors::{RunError, Variant};
+use super::status::RunLog;
+use crate::site::settings::Stored;
+use crate::wire::v5::SiteInfo;
+use crate::wire::v5_client::V5Client;
+use crate::wire::v6_client::V6Client;
+
+/// How this run reaches the V6 central, as the V5 site info decided.
+pub enum V6 {
+    At(V6Client),
+    /// This server is the V6 central itself: no V6 steps.
+    IsCentral,
+    /// The V5 central gave no usable V6 URL (the value it gave).
+    NotConfigured(String),
+}
+
+impl V6 {
+    pub fn client(&self) -> Result<Option<&V6Client>, RunError> {
+        match self {
+            V6::At(c) => Ok(Some(c)),
+            V6::IsCentral => Ok(None),
+            V6::NotConfigured(url) => Err(RunError::new(
+                Variant::CentralV6NotConfigured,
+                "Error while reaching the V6 central",
+                format!("the V5 central gave no usable V6 central URL ({url:?})"),
+            )),
+        }
+    }
+}
+
+/// What every step can reach during a run.
+pub struct Ctx<'a> {
+    pub db: &'a SqlitePool,
+    pub log: &'a RunLog,
+    pub config: &'a EngineConfig,
+    pub settings: &'a Stored,
+    pub v5: &'a V5Client,
+    pub v6: &'a V6,
+    pub site: &'a SiteInfo,
+    pub initialised: bool,
+}
+
+pub(crate) fn db(context: &'static str) -> impl Fn(sqlx::Error) -> RunError + Copy {
+    move |e| RunError::db(context, e)
+}
+
+/// Poll `done` every `every` until it says yes or `limit` passes (then `on_timeout`).
+pub(crate) async fn wait_until<F, Fut>(every: Duration, limit: Duration, on_timeout: RunError, mut done: F) -> Result<(), RunError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<bool, RunError>>,
+{
+    let start = Instant::now();
+    loop {
+        if done().await? {
+            return Ok(());
+        }
+        if start.elapsed() >= limit {
+            return Err(on_timeout);
+        }
+        tokio::time::sleep(every).await;
+    }
+}

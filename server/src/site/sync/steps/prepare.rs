@@ -1,0 +1,44 @@
+//! Prepare (first sync only): ask the V5 central to fill this site's queue with everything the
+//! site should hold, then wait until it says it is idle. Done at most once per site database,
+//! even if a later step of that first run fails; skipped (and shown skipped) afterwards.
+
+use outpost_api::StepKey;
+
+use super::{Ctx, db, wait_until};
+use crate::site::sync::errors::{RunError, Variant};
+use crate::site::sync::kv;
+use crate::wire::client::{Failure, Problem};
+use crate::wire::v5::{InitialisationStatus, SiteStatusCode};
+
+const STEP: StepKey = StepKey::PrepareInitial;
+
+pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
+    let log = db("Error while logging");
+    if kv::get_bool(ctx.db, kv::QUEUE_INITIALISED).await.map_err(db("Error while reading sync state"))? {
+        return ctx.log.step_skipped(STEP).await.map_err(log);
+    }
+    ctx.log.step_started(STEP).await.map_err(log)?;
+    if ctx.site.initialisation_status != InitialisationStatus::Started {
+        // A long blocking call: a dropped connection or a timeout does not mean it failed, so
+        // carry on and let the status polling tell.
+        match ctx.v5.initialise().await {
+            Ok(_) => {}
+            Err(e) if matches!(e.problem, Problem::Transport(Failure::Connect(_) | Failure::Timeout(_))) => {
+                tracing::warn!(error = %crate::site::sync::errors::chain(&e), "initialise request failed; polling site status");
+            }
+            Err(e) => return Err(RunError::call("Error while initialising the site's queue", &e)),
+        }
+    }
+    let timeout = RunError::new(
+        Variant::Timeout,
+        "Error while waiting for the central to prepare this site",
+        format!("the central was still preparing after {} seconds", ctx.config.prepare_wait.as_secs()),
+    );
+    wait_until(ctx.config.prepare_poll, ctx.config.prepare_wait, timeout, || async {
+        let status = ctx.v5.site_status().await.map_err(|e| RunError::call("Error while polling the central's site status", &e))?;
+        Ok(status.code == SiteStatusCode::Idle)
+    })
+    .await?;
+    kv::set_bool(ctx.db, kv::QUEUE_INITIALISED, true).await.map_err(db("Error while storing sync state"))?;
+    ctx.log.step_done(STEP).await.map_err(log)
+}

@@ -1,0 +1,49 @@
+//! Pull Remote: drain this site's V5 queue (its own records on initialisation, store-specific
+//! central data, transfers) into sync_buffer. A batch is acknowledged only after it is stored;
+//! if the acknowledgement is lost the central sends it again and the upsert makes that harmless.
+
+use outpost_api::StepKey;
+
+use super::{Ctx, db};
+use crate::site::sync::buffer::{self, Incoming, Source};
+use crate::site::sync::errors::RunError;
+
+const STEP: StepKey = StepKey::PullRemote;
+
+pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
+    let log = db("Error while logging");
+    let store = db("Error while storing queued records");
+    ctx.log.step_started(STEP).await.map_err(log)?;
+    let source_site_id = Some(ctx.site.m_supply_central_site_id);
+    loop {
+        let page = ctx
+            .v5
+            .queued_records(ctx.settings.batch_size_pull)
+            .await
+            .map_err(|e| RunError::call("Error while pulling remote records", &e))?;
+        ctx.log.progress(STEP, page.queue_length).await.map_err(log)?;
+        if page.data.is_empty() {
+            break;
+        }
+        let batch_len = page.data.len() as u64;
+        let ids: Vec<String> = page.data.iter().map(|r| r.sync_out_id.clone()).collect();
+        let records: Vec<Incoming> = page
+            .data
+            .into_iter()
+            .map(|r| Incoming {
+                source: Source::V5,
+                wire_table: r.table_name,
+                record_id: r.record_id,
+                action: r.action.into(),
+                data: r.record_data,
+                source_site_id,
+            })
+            .collect();
+        let mut tx = ctx.db.begin().await.map_err(store)?;
+        buffer::store(&mut tx, &records).await.map_err(store)?;
+        tx.commit().await.map_err(store)?;
+        ctx.v5.acknowledge(ids).await.map_err(|e| RunError::call("Error while acknowledging remote records", &e))?;
+        ctx.log.progress(STEP, page.queue_length.saturating_sub(batch_len)).await.map_err(log)?;
+    }
+    ctx.log.step_done(STEP).await.map_err(log)
+}

@@ -1,0 +1,53 @@
+//! Pull V6: page through the V6 central's changelog by cursor into sync_buffer (assets). On
+//! the first sync `isInitialised` is false, so the central also returns records this site
+//! pushed before, which restores its data. Page and cursor are stored in one transaction.
+
+use outpost_api::StepKey;
+
+use super::{Ctx, db};
+use crate::site::sync::buffer::{self, Incoming, Source};
+use crate::site::sync::errors::RunError;
+use crate::site::sync::kv;
+
+const STEP: StepKey = StepKey::PullV6;
+
+pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
+    let log = db("Error while logging");
+    let store = db("Error while storing V6 records");
+    // The V6 central itself has no V6 pull; the reference does not even log the step.
+    let Some(client) = ctx.v6.client()? else { return Ok(()) };
+    ctx.log.step_started(STEP).await.map_err(log)?;
+    let mut cursor = kv::cursor(ctx.db, kv::V6_PULL_CURSOR).await.map_err(store)?;
+    loop {
+        let batch = client
+            .pull(cursor, ctx.settings.batch_size_pull, ctx.initialised)
+            .await
+            .map_err(|e| RunError::call("Error while pulling from the V6 central", &e))?;
+        ctx.log.progress(STEP, batch.total_records).await.map_err(log)?;
+        let records: Vec<Incoming> = batch
+            .records
+            .into_iter()
+            .map(|r| Incoming {
+                source: Source::V6,
+                wire_table: r.record.table_name,
+                record_id: r.record.record_id,
+                action: r.record.action.into(),
+                data: Some(r.record.record_data).filter(|d| !d.is_null()),
+                source_site_id: None,
+            })
+            .collect();
+        let count = records.len() as u64;
+        let next = batch.end_cursor + 1;
+        let mut tx = ctx.db.begin().await.map_err(store)?;
+        buffer::store(&mut tx, &records).await.map_err(store)?;
+        kv::set_cursor(&mut *tx, kv::V6_PULL_CURSOR, next.max(cursor)).await.map_err(store)?;
+        tx.commit().await.map_err(store)?;
+        cursor = next.max(cursor);
+        if batch.is_last_batch {
+            ctx.log.progress(STEP, 0).await.map_err(log)?;
+            break;
+        }
+        ctx.log.progress(STEP, batch.total_records.saturating_sub(count)).await.map_err(log)?;
+    }
+    ctx.log.step_done(STEP).await.map_err(log)
+}

@@ -1,0 +1,83 @@
+//! Push (to V5): the same pushable changelog rows as Push V6, from the V5 push cursor, sending
+//! the ones routed to the V5 central (locations, stock lines, invoices and their lines). As in
+//! the reference, a final push with `queueLength: 0` and no records asks the central to
+//! integrate, and the step waits until it says it is idle.
+
+use outpost_api::StepKey;
+
+use super::{Ctx, db, wait_until};
+use crate::records::{self, Central, ChangeAction};
+use crate::site::sync::errors::{RunError, Variant};
+use crate::site::sync::{changelog, kv};
+use crate::wire::v5::{PushAction, PushRecord, PushRequest, SiteStatusCode};
+
+const STEP: StepKey = StepKey::Push;
+
+pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
+    let log = db("Error while logging");
+    if !ctx.initialised {
+        return ctx.log.step_skipped(STEP).await.map_err(log);
+    }
+    ctx.log.step_started(STEP).await.map_err(log)?;
+    let read = db("Error while reading the changelog for Push");
+    let mut conn = ctx.db.acquire().await.map_err(read)?;
+    let mut cursor = kv::cursor(&mut *conn, kv::V5_PUSH_CURSOR).await.map_err(read)?;
+    loop {
+        let remaining = changelog::remaining(&mut conn, cursor).await.map_err(read)?;
+        ctx.log.progress(STEP, remaining).await.map_err(log)?;
+        if remaining == 0 {
+            let request = PushRequest { queue_length: 0, data: vec![] };
+            let reply = ctx.v5.push(&request).await.map_err(|e| RunError::call("Error while pushing records", &e))?;
+            if !reply.integration_started {
+                return Err(RunError::new(
+                    Variant::Unknown,
+                    "Error while pushing records",
+                    "Total remaining sent to server is 0 but integration not started",
+                ));
+            }
+            break;
+        }
+        let rows = changelog::batch(&mut conn, cursor, ctx.settings.batch_size_push).await.map_err(read)?;
+        let Some(last) = rows.last().map(|r| r.cursor) else { break };
+        let mut data = Vec::new();
+        for row in rows.iter().filter(|r| r.table.push_destination() == Some(Central::V5)) {
+            let Some(table_name) = row.table.v5_name() else { continue };
+            let record_data = match row.action {
+                ChangeAction::Delete => None,
+                ChangeAction::Upsert => match records::to_v5(&mut conn, row.table, &row.record_id).await {
+                    Ok(data) => data,
+                    Err(e) if e.is_db() => return Err(RunError::new(Variant::Unknown, "Error while translating for Push", e)),
+                    Err(e) => {
+                        tracing::warn!(table = table_name, id = %row.record_id, error = %e, "record cannot be pushed to V5; skipped");
+                        continue;
+                    }
+                },
+            };
+            data.push(PushRecord {
+                sync_out_id: row.cursor.to_string(),
+                table_name: table_name.to_owned(),
+                record_id: row.record_id.clone(),
+                action: if record_data.is_some() { PushAction::Update } else { PushAction::Delete },
+                record_data,
+            });
+        }
+        if !data.is_empty() {
+            let request = PushRequest { queue_length: remaining, data };
+            ctx.v5.push(&request).await.map_err(|e| RunError::call("Error while pushing records", &e))?;
+        }
+        cursor = last + 1;
+        kv::set_cursor(&mut *conn, kv::V5_PUSH_CURSOR, cursor).await.map_err(db("Error while storing the push cursor"))?;
+    }
+    drop(conn);
+    let timeout = RunError::new(
+        Variant::IntegrationTimeoutReached,
+        "Error while waiting for the V5 central to integrate",
+        format!("still integrating after {} seconds", ctx.config.push_wait.as_secs()),
+    );
+    wait_until(ctx.config.push_poll, ctx.config.push_wait, timeout, || async {
+        let status = ctx.v5.site_status().await.map_err(|e| RunError::call("Error while polling the central's site status", &e))?;
+        Ok(status.code == SiteStatusCode::Idle)
+    })
+    .await?;
+    ctx.log.step_done(STEP).await.map_err(log)
+}

@@ -1,0 +1,86 @@
+//! Push V6: walk the pushable changelog rows from the V6 push cursor and send the ones routed
+//! to the V6 central (assets), in batches; the cursor moves after each batch the central
+//! accepted. Every pushable row is processed (so Push V6 shows the same total as Push), but a
+//! row goes to one central only. Then wait for the central to integrate what it received.
+
+use outpost_api::StepKey;
+use serde_json::Value;
+
+use super::{Ctx, db, wait_until};
+use crate::records::{self, Central, ChangeAction};
+use crate::site::sync::errors::{RunError, Variant};
+use crate::site::sync::{changelog, kv};
+use crate::wire::v6::{Action, BatchRecord, Record, SyncBatch};
+
+const STEP: StepKey = StepKey::PushV6;
+
+pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
+    let log = db("Error while logging");
+    if !ctx.initialised {
+        return ctx.log.step_skipped(STEP).await.map_err(log);
+    }
+    let Some(client) = ctx.v6.client()? else {
+        return ctx.log.step_skipped(STEP).await.map_err(log);
+    };
+    ctx.log.step_started(STEP).await.map_err(log)?;
+    let read = db("Error while reading the changelog for Push V6");
+    let mut conn = ctx.db.acquire().await.map_err(read)?;
+    let mut cursor = kv::cursor(&mut *conn, kv::V6_PUSH_CURSOR).await.map_err(read)?;
+    let mut sent_any = false;
+    loop {
+        let remaining = changelog::remaining(&mut conn, cursor).await.map_err(read)?;
+        ctx.log.progress(STEP, remaining).await.map_err(log)?;
+        if remaining == 0 {
+            break;
+        }
+        let rows = changelog::batch(&mut conn, cursor, ctx.settings.batch_size_push).await.map_err(read)?;
+        let Some(last) = rows.last().map(|r| r.cursor) else { break };
+        let mut records = Vec::new();
+        for row in rows.iter().filter(|r| r.table.push_destination() == Some(Central::V6)) {
+            let Some(table_name) = row.table.v6_name() else { continue };
+            let data = match row.action {
+                ChangeAction::Delete => None,
+                ChangeAction::Upsert => match records::to_v6(&mut conn, row.table, &row.record_id).await {
+                    Ok(data) => data,
+                    Err(e) if e.is_db() => return Err(RunError::new(Variant::Unknown, "Error while translating for Push V6", e)),
+                    Err(e) => {
+                        tracing::warn!(table = table_name, id = %row.record_id, error = %e, "record cannot be pushed to V6; skipped");
+                        continue;
+                    }
+                },
+            };
+            let (action, record_data) = match data {
+                Some(d) => (Action::Upsert, d),
+                None => (Action::Delete, Value::Null),
+            };
+            records.push(BatchRecord {
+                cursor: row.cursor,
+                record: Record { table_name: table_name.to_owned(), record_id: row.record_id.clone(), action, record_data },
+            });
+        }
+        let is_last_batch = remaining <= rows.len() as u64;
+        // Batches with nothing for V6 are not sent, except the last one when earlier ones were:
+        // that one tells the central to integrate.
+        if !records.is_empty() || (is_last_batch && sent_any) {
+            sent_any |= !records.is_empty();
+            let batch = SyncBatch { end_cursor: last, total_records: remaining, records, is_last_batch };
+            client.push(batch).await.map_err(|e| RunError::call("Error while pushing to the V6 central", &e))?;
+        }
+        cursor = last + 1;
+        kv::set_cursor(&mut *conn, kv::V6_PUSH_CURSOR, cursor).await.map_err(db("Error while storing the V6 push cursor"))?;
+    }
+    drop(conn);
+    if sent_any {
+        let timeout = RunError::new(
+            Variant::IntegrationTimeoutReached,
+            "Error while waiting for the V6 central to integrate",
+            format!("still integrating after {} seconds", ctx.config.push_wait.as_secs()),
+        );
+        wait_until(ctx.config.push_poll, ctx.config.push_wait, timeout, || async {
+            let status = client.site_status().await.map_err(|e| RunError::call("Error while polling the V6 central", &e))?;
+            Ok(!status.is_integrating)
+        })
+        .await?;
+    }
+    ctx.log.step_done(STEP).await.map_err(log)
+}

@@ -1,0 +1,230 @@
+//! The HTTP plumbing both sync clients share: one `reqwest` client per connect-timeout tier,
+//! the reference's retry policy, gzip in both directions, and an idle-read timeout.
+//!
+//! Why an idle-read timeout and no wall-clock cap: a slow cellular link that keeps delivering
+//! bytes must be allowed to finish a big page, while a stalled connection must not hang a run
+//! forever (reference §1.9, upstream issues #7196/#7410).
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Called whenever bytes arrive, so the engine's stall watchdog knows the link is alive.
+pub type ActivityHook = Arc<dyn Fn() + Send + Sync>;
+
+/// How patient a client is.
+#[derive(Debug, Clone)]
+pub struct Timeouts {
+    /// Connect timeout of each attempt; the number of entries is the number of attempts.
+    pub connect: Vec<Duration>,
+    /// Longest silence tolerated while waiting for (more of) a response.
+    pub idle_read: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        // The reference's 2 s / 5 s / 10 s connect tiers; 60 s of silence matches the engine's
+        // stall limit, so a silent central becomes a TIMEOUT rather than a hung run.
+        Timeouts {
+            connect: vec![Duration::from_secs(2), Duration::from_secs(5), Duration::from_secs(10)],
+            idle_read: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Why a request failed, before any protocol meaning is attached.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("Connection problem: {0}")]
+    Connect(String),
+    #[error("Timed out waiting for the server: {0}")]
+    Timeout(String),
+    #[error("Unexpected HTTP status {status}: {body}")]
+    Status { status: u16, body: String },
+    #[error("Could not parse the server's reply: {error}; body starts with: {body}")]
+    Parse { error: String, body: String },
+    #[error("Could not encode the request: {0}")]
+    Encode(String),
+    #[error("Request failed: {0}")]
+    Other(String),
+}
+
+/// A raw reply: status plus the whole (decompressed) body.
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: bytes::Bytes,
+}
+
+impl Reply {
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Failure> {
+        serde_json::from_slice(&self.body).map_err(|e| Failure::Parse { error: e.to_string(), body: excerpt(&self.body) })
+    }
+
+    pub fn text(&self) -> String {
+        excerpt(&self.body)
+    }
+}
+
+/// The first few hundred characters of a body, for error messages.
+pub fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut s: String = text.chars().take(300).collect();
+    if text.chars().count() > 300 {
+        s.push('…');
+    }
+    s
+}
+
+/// A set of reqwest clients (one per connect tier) plus the activity hook.
+#[derive(Clone)]
+pub struct HttpClient {
+    tiers: Vec<reqwest::Client>,
+    activity: Option<ActivityHook>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient").field("attempts", &self.tiers.len()).finish()
+    }
+}
+
+impl HttpClient {
+    pub fn new(timeouts: &Timeouts, activity: Option<ActivityHook>) -> Self {
+        let tiers = timeouts
+            .connect
+            .iter()
+            .map(|connect| {
+                reqwest::Client::builder()
+                    .connect_timeout(*connect)
+                    .read_timeout(timeouts.idle_read)
+                    .gzip(true)
+                    .no_proxy()
+                    .build()
+                    .expect("a plain-HTTP reqwest client always builds")
+            })
+            .collect();
+        HttpClient { tiers, activity }
+    }
+
+    fn beat(&self) {
+        if let Some(hook) = &self.activity {
+            hook();
+        }
+    }
+
+    /// Send a request, with a gzip-compressed JSON body when `body` is given, retrying
+    /// connect errors, timeouts and HTTP 408 only (5xx is an answer, not a flaky link).
+    pub async fn send<B: Serialize>(
+        &self,
+        method: Method,
+        url: &str,
+        decorate: impl Fn(RequestBuilder) -> RequestBuilder,
+        body: Option<&B>,
+    ) -> Result<Reply, Failure> {
+        let payload = match body {
+            Some(b) => Some(gzip_json(b)?),
+            None => None,
+        };
+        let mut last = Failure::Other("no attempt made".into());
+        for client in &self.tiers {
+            let mut request = decorate(client.request(method.clone(), url));
+            if let Some(bytes) = &payload {
+                request = request
+                    .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                    .header(CONTENT_ENCODING, HeaderValue::from_static("gzip"))
+                    .body(bytes.clone());
+            }
+            match self.attempt(request).await {
+                Ok(reply) if reply.status == StatusCode::REQUEST_TIMEOUT => {
+                    last = Failure::Timeout(format!("HTTP 408 from {url}"));
+                }
+                Ok(reply) => return Ok(reply),
+                Err(failure @ (Failure::Connect(_) | Failure::Timeout(_))) => last = failure,
+                Err(other) => return Err(other),
+            }
+        }
+        Err(last)
+    }
+
+    async fn attempt(&self, request: RequestBuilder) -> Result<Reply, Failure> {
+        let mut response = request.send().await.map_err(classify)?;
+        self.beat();
+        let status = response.status();
+        let mut body = bytes::BytesMut::new();
+        while let Some(chunk) = response.chunk().await.map_err(classify)? {
+            self.beat();
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Reply { status, body: body.freeze() })
+    }
+}
+
+fn gzip_json<B: Serialize>(body: &B) -> Result<bytes::Bytes, Failure> {
+    let json = serde_json::to_vec(body).map_err(|e| Failure::Encode(e.to_string()))?;
+    let mut encoder = GzEncoder::new(Vec::with_capacity(json.len() / 4 + 64), Compression::fast());
+    encoder.write_all(&json).map_err(|e| Failure::Encode(e.to_string()))?;
+    Ok(encoder.finish().map_err(|e| Failure::Encode(e.to_string()))?.into())
+}
+
+/// Timeouts first: reqwest flags a connect timeout as both, and it is the waiting that matters.
+fn classify(e: reqwest::Error) -> Failure {
+    let text = error_chain(&e);
+    if e.is_timeout() {
+        Failure::Timeout(text)
+    } else if e.is_connect() {
+        Failure::Connect(text)
+    } else if e.is_decode() || e.is_body() {
+        // A connection cut mid-body is a link problem, retried like a connect error.
+        Failure::Connect(text)
+    } else {
+        Failure::Other(text)
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    s
+}
+
+/// A failed call to either central, with where it went: the reference's
+/// `Sync api error, url: '…', route: '…'` followed by the cause.
+#[derive(Debug, thiserror::Error)]
+#[error("Sync api error, url: '{url}', route: '{route}'")]
+pub struct CallError {
+    pub url: String,
+    pub route: String,
+    #[source]
+    pub problem: Problem,
+}
+
+/// What the central (or the link to it) said.
+#[derive(Debug, thiserror::Error)]
+pub enum Problem {
+    #[error(transparent)]
+    Transport(#[from] Failure),
+    /// The V5 error envelope `{"error":{"code","message","data"}}`.
+    #[error("V5 central answered {status} {}: {}", .error.code, .error.message)]
+    V5 { status: u16, error: super::v5::ErrorBody },
+    /// The V6 `{"error": …}` answer.
+    #[error("V6 central answered error {0:?}")]
+    V6(super::v6::ErrorValue),
+}
+
+impl CallError {
+    pub fn new(url: &str, route: &str, problem: impl Into<Problem>) -> Self {
+        CallError { url: url.to_owned(), route: route.to_owned(), problem: problem.into() }
+    }
+}

@@ -1,0 +1,121 @@
+//! The site's client of the V5 (legacy) central: the seven `/sync/v5/...` endpoints with the
+//! exact headers of reference §3.1, and the error envelope parsed into [`Problem::V5`].
+
+use reqwest::{Method, RequestBuilder};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::client::{ActivityHook, CallError, Failure, HttpClient, Problem, Reply, Timeouts};
+use super::v5::{self, route};
+
+/// Who the site is, as the V5 central knows it.
+#[derive(Debug, Clone)]
+pub struct V5Credentials {
+    pub url: String,
+    pub site_name: String,
+    pub password_sha256: String,
+    /// This device's id; the central binds the site to the first one it sees.
+    pub hardware_id: String,
+    /// The `version` header; [`v5::API_VERSION`] except in tests that provoke a mismatch.
+    pub api_version: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct V5Client {
+    creds: V5Credentials,
+    http: HttpClient,
+}
+
+impl V5Client {
+    pub fn new(creds: V5Credentials, timeouts: &Timeouts, activity: Option<ActivityHook>) -> Self {
+        V5Client { creds, http: HttpClient::new(timeouts, activity) }
+    }
+
+    pub fn credentials(&self) -> &V5Credentials {
+        &self.creds
+    }
+
+    fn decorate(&self, request: RequestBuilder) -> RequestBuilder {
+        request
+            .basic_auth(&self.creds.site_name, Some(&self.creds.password_sha256))
+            .header(v5::HEADER_HARDWARE_ID, &self.creds.hardware_id)
+            .header(v5::HEADER_APP_VERSION, env!("CARGO_PKG_VERSION"))
+            .header(v5::HEADER_APP_NAME, v5::APP_NAME)
+            .header(v5::HEADER_VERSION, self.creds.api_version.to_string())
+    }
+
+    fn url(&self, route: &str) -> String {
+        format!("{}/sync/v5/{route}", self.creds.url.trim_end_matches('/'))
+    }
+
+    async fn call<B: Serialize>(
+        &self,
+        method: Method,
+        route: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+    ) -> Result<Reply, CallError> {
+        let mut url = self.url(route);
+        // Query values here are numbers only, so no percent-encoding is needed.
+        for (i, (key, value)) in query.iter().enumerate() {
+            url.push(if i == 0 { '?' } else { '&' });
+            url.push_str(&format!("{key}={value}"));
+        }
+        let reply = self
+            .http
+            .send(method, &url, |r| self.decorate(r), body)
+            .await
+            .map_err(|f| CallError::new(&self.creds.url, &format!("/sync/v5/{route}"), f))?;
+        if reply.status.is_success() {
+            return Ok(reply);
+        }
+        let problem = match serde_json::from_slice::<v5::ErrorEnvelope>(&reply.body) {
+            Ok(envelope) => Problem::V5 { status: reply.status.as_u16(), error: envelope.error },
+            Err(_) => Problem::Transport(Failure::Status { status: reply.status.as_u16(), body: reply.text() }),
+        };
+        Err(CallError::new(&self.creds.url, &format!("/sync/v5/{route}"), problem))
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, route: &str, query: &[(&str, String)]) -> Result<T, CallError> {
+        let reply = self.call::<()>(Method::GET, route, query, None).await?;
+        reply.json().map_err(|f| CallError::new(&self.creds.url, &format!("/sync/v5/{route}"), f))
+    }
+
+    async fn post_json<B: Serialize, T: DeserializeOwned>(&self, route: &str, body: &B) -> Result<T, CallError> {
+        let reply = self.call::<B>(Method::POST, route, &[], Some(body)).await?;
+        reply.json().map_err(|f| CallError::new(&self.creds.url, &format!("/sync/v5/{route}"), f))
+    }
+
+    /// `GET /sync/v5/site`: who we are, and where the V6 central lives.
+    pub async fn site_info(&self) -> Result<v5::SiteInfo, CallError> {
+        self.get_json(route::SITE, &[]).await
+    }
+
+    pub async fn site_status(&self) -> Result<v5::SiteStatus, CallError> {
+        self.get_json(route::SITE_STATUS, &[]).await
+    }
+
+    /// `POST /sync/v5/initialise`: fill this site's queue with everything it should hold.
+    pub async fn initialise(&self) -> Result<v5::InitialiseResponse, CallError> {
+        self.post_json(route::INITIALISE, &serde_json::json!({})).await
+    }
+
+    pub async fn central_records(&self, cursor: u64, limit: u32) -> Result<v5::CentralRecords, CallError> {
+        self.get_json(route::CENTRAL_RECORDS, &[("cursor", cursor.to_string()), ("limit", limit.to_string())]).await
+    }
+
+    pub async fn queued_records(&self, limit: u32) -> Result<v5::QueuedRecords, CallError> {
+        self.get_json(route::QUEUED_RECORDS, &[("limit", limit.to_string())]).await
+    }
+
+    /// Acknowledge a stored batch; the body of the reply is ignored, as in the reference.
+    pub async fn acknowledge(&self, sync_ids: Vec<String>) -> Result<(), CallError> {
+        self.call(Method::POST, route::ACKNOWLEDGED_RECORDS, &[], Some(&v5::Acknowledge { sync_ids }))
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn push(&self, request: &v5::PushRequest) -> Result<v5::PushResponse, CallError> {
+        self.post_json(route::QUEUED_RECORDS, request).await
+    }
+}
