@@ -2,7 +2,7 @@
 // one process) on free ports, with its own temporary data. The binary comes from OUTPOST_BIN,
 // which scripts/test.sh sets to the debug build that `cargo test` already made.
 import { test as base, expect, type Page, type ConsoleMessage } from '@playwright/test';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,10 +50,7 @@ export async function startWorld(extraArgs: string[] = []): Promise<World> {
 }
 
 export async function stopWorld(world: World) {
-  if (world.process.exitCode !== null) return;
-  const exited = new Promise((resolve) => world.process.once('exit', resolve));
-  world.process.kill('SIGTERM');
-  await exited;
+  await stopProcess(world.process);
 }
 
 /** Console errors and uncaught exceptions of a page, collected for assertions. */
@@ -62,6 +59,57 @@ export function watchConsole(page: Page): string[] {
   page.on('console', (msg: ConsoleMessage) => { if (msg.type() === 'error') errors.push(msg.text()); });
   page.on('pageerror', (err) => errors.push(err.message));
   return errors;
+}
+
+/** Run `outpost ARGS` until it prints `listening on http://ADDR`; resolves with that URL. */
+function startRole(args: string[], log: string[]): Promise<{ url: string; child: ChildProcess }> {
+  const bin = process.env.OUTPOST_BIN!;
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OUTPOST_LOG: 'warn' } });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`outpost ${args[0]} did not start:\n${log.join('\n')}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) {
+        if (!line) continue;
+        log.push(`${args[0]}: ${line}`);
+        const m = line.match(/^listening on (http:\/\/\S+)/);
+        if (m) { clearTimeout(timer); resolve({ url: m[1], child }); }
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`outpost ${args[0]} exited (${code}):\n${log.join('\n')}`)); });
+  });
+}
+
+/** The three roles as separate processes (so one central can be stopped), with `demo-site`
+ * registered on the V5 central and the site configured to sync with it. */
+export type SplitWorld = { site: string; legacy: string; central: string; children: Record<string, ChildProcess>; log: string[] };
+
+export async function startSplitWorld(): Promise<SplitWorld> {
+  const bin = process.env.OUTPOST_BIN;
+  if (!bin) throw new Error('OUTPOST_BIN is not set: run the browser tests through scripts/test.sh');
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-e2e-split-'));
+  const log: string[] = [];
+  const legacy = await startRole(['legacy-central', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'v5')], log);
+  const central = await startRole(['central', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'v6'), '--legacy-url', legacy.url], log);
+  execFileSync(bin, ['legacy-central', '--data-dir', join(dir, 'v5'), 'add-site', '--name', 'demo-site', '--password', 'demo',
+    '--store', 'split_store', '--central-url', central.url], { stdio: 'pipe' });
+  const site = await startRole(['site', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'site')], log);
+  const saved = await fetch(site.url + '/api/settings/sync', {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ url: legacy.url, siteName: 'demo-site', password: 'demo', intervalSeconds: 300 }),
+  });
+  if (!saved.ok) throw new Error(`cannot configure the site: ${saved.status} ${await saved.text()}`);
+  site.child.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return { site: site.url, legacy: legacy.url, central: central.url, children: { site: site.child, legacy: legacy.child, central: central.child }, log };
+}
+
+export async function stopProcess(child: ChildProcess) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
 }
 
 export const test = base.extend<{ world: World }>({

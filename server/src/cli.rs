@@ -157,6 +157,12 @@ pub struct DemoArgs {
     /// Folder of the built browser app (default: target/site of the checkout).
     #[arg(long)]
     pub app_dir: Option<PathBuf>,
+    /// Records of generated data the V5 central holds for the demo site (first start only).
+    #[arg(long, default_value_t = 2000)]
+    pub seed_records: u64,
+    /// Delay every request from the site to the centrals by this much, like a slow link.
+    #[arg(long, default_value_t = 0)]
+    pub link_delay_ms: u64,
 }
 
 pub fn main() -> ExitCode {

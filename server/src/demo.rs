@@ -1,10 +1,26 @@
 //! `outpost demo`: the V5 central, the V6 central and a site in one process, on the default
-//! addresses, so the Sync page works on the first click.
+//! addresses, seeded so the Sync page works on the first click.
+//!
+//! The site `demo-site` (password `demo`) is registered on the V5 central with two stores;
+//! both centrals hold data for it (central records, store data in its V5 queue, assets on V6),
+//! and the site is configured but not yet initialised: the first Sync now! restores its data.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use anyhow::Context;
+use outpost_api::SyncSettingsInput;
+use serde_json::json;
+
+use crate::central_v5::{self, V5State, admin};
+use crate::central_v6::{self, V6State};
 use crate::cli::DemoArgs;
-use crate::{central_v5, central_v6, db, serve, site};
+use crate::site::{self, settings};
+use crate::{db, serve, slow_link};
+
+pub const SITE_NAME: &str = "demo-site";
+pub const SITE_PASSWORD: &str = "demo";
+pub const STORES: [&str; 2] = ["demo_main_store", "demo_ward_store"];
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     // Without --data-dir every start is a fresh world; the temporary folder goes when we stop.
@@ -18,27 +34,95 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data_dir)?;
     println!("demo data in {}", data_dir.display());
 
-    let legacy = central_v5::start(central_v5::CentralV5Config {
-        listen: args.legacy_listen,
-        database_url: db::sqlite_url(&data_dir, "legacy-central.db"),
-    })
+    let legacy_state = V5State::open(&db::sqlite_url(&data_dir, "legacy-central.db")).await?;
+    let legacy = central_v5::serve_state(args.legacy_listen, legacy_state.clone()).await?;
+    let central_state = V6State::open(&db::sqlite_url(&data_dir, "central.db"), &legacy.url()).await?;
+    let central = central_v6::serve_state(args.central_listen, central_state.clone()).await?;
+
+    // With --link-delay-ms the site reaches both centrals through relays that slow every
+    // request down, like a cellular line; the centrals talk to each other directly.
+    let delay = Duration::from_millis(args.link_delay_ms);
+    let relays = if delay.is_zero() {
+        None
+    } else {
+        Some((slow_link::start(legacy.addr, delay).await?, slow_link::start(central.addr, delay).await?))
+    };
+    let (v5_url, v6_url) = match &relays {
+        Some((v5, v6)) => (v5.url(), v6.url()),
+        None => (legacy.url(), central.url()),
+    };
+
+    seed_centrals(&legacy_state, &central_state, &v6_url, args.seed_records).await?;
+
+    let (site, site_state) = site::start_with(
+        site::SiteConfig {
+            listen: args.listen,
+            data_dir: data_dir.join("site"),
+            public_url: None,
+            app_dir: args.app_dir.unwrap_or_else(site::default_app_dir),
+        },
+        site::sync::EngineConfig::default(),
+    )
     .await?;
-    let central = central_v6::start(central_v6::CentralV6Config {
-        listen: args.central_listen,
-        database_url: db::sqlite_url(&data_dir, "central.db"),
-        legacy_url: legacy.url(),
-    })
-    .await?;
-    let site = site::start(site::SiteConfig {
-        listen: args.listen,
-        data_dir: data_dir.join("site"),
-        public_url: None,
-        app_dir: args.app_dir.unwrap_or_else(site::default_app_dir),
-    })
-    .await?;
+    let stored = settings::load(&site_state.db).await?;
+    if stored.is_none_or(|s| s.url != v5_url) {
+        let input = SyncSettingsInput {
+            url: v5_url,
+            site_name: SITE_NAME.into(),
+            password: SITE_PASSWORD.into(),
+            interval_seconds: 300,
+            ..Default::default()
+        };
+        settings::store(&site_state, input).await.map_err(|e| anyhow::anyhow!("cannot configure the demo site: {e}"))?;
+    }
+
     serve::announce(&legacy, Some("legacy-central"));
     serve::announce(&central, Some("central"));
     serve::announce(&site, Some("site"));
-    println!("open {} in a browser", site.url());
+    println!("open {} in a browser and press Sync now! (site {SITE_NAME}, password {SITE_PASSWORD})", site.url());
     serve::run_until_signal(vec![site, central, legacy]).await
+}
+
+/// Register `demo-site` and give both centrals data for it, once per data folder. The V6 URL
+/// the V5 central advertises is kept current, since ports can change between starts.
+async fn seed_centrals(legacy: &V5State, central: &V6State, v6_url: &str, records: u64) -> anyhow::Result<()> {
+    let sites = admin::list_sites(&legacy.db).await?;
+    if let Some(existing) = sites.iter().find(|s| s.site.name == SITE_NAME) {
+        if existing.site.om_supply_central_server_url != v6_url {
+            admin::set_central_v6_url(&legacy.db, SITE_NAME, v6_url).await?;
+        }
+        return Ok(());
+    }
+    let stores: Vec<String> = STORES.iter().map(|s| s.to_string()).collect();
+    let site = admin::add_site(
+        &legacy.db,
+        &admin::NewSite {
+            name: SITE_NAME.into(),
+            password: SITE_PASSWORD.into(),
+            store_ids: stores.clone(),
+            central_v6_url: v6_url.into(),
+            site_id: None,
+        },
+    )
+    .await
+    .context("cannot register the demo site")?;
+    central_v5::seed::seed(&legacy.db, records, &stores).await.context("cannot seed the V5 central")?;
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string();
+    for (i, (store, notes)) in [(STORES[0], "Vaccine fridge, cold room"), (STORES[0], "Ice-lined refrigerator"), (STORES[1], "Freezer, ward")]
+        .into_iter()
+        .enumerate()
+    {
+        let asset = json!({
+            "id": uuid::Uuid::new_v4().to_string(),
+            "store_id": store,
+            "asset_number": format!("CCE-{:03}", i + 1),
+            "serial_number": format!("SN-{}", 4_000 + i),
+            "notes": notes,
+            "created_datetime": now,
+            "modified_datetime": now,
+        });
+        // Assets the site made before: the V6 central gives them back on initialisation.
+        central_v6::upsert_asset(&central.db, &asset, Some(site.site_id)).await?;
+    }
+    Ok(())
 }

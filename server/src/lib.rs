@@ -15,4 +15,5 @@ pub mod fixtures;
 pub mod records;
 pub mod serve;
 pub mod site;
+pub mod slow_link;
 pub mod wire;

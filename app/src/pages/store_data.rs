@@ -103,6 +103,15 @@ fn Locations(data: StoreData, on_change: impl Fn() + Copy + Send + Sync + 'stati
     view! {
         <section class="card" aria-labelledby="locations-heading">
             <h2 id="locations-heading">"Locations"</h2>
+            <form class="inline-form" on:submit=submit data-testid="location-form">
+                <div class="field"><label for="loc-code">"Code"</label>{text_input("loc-code", draft, |d| d.a.clone(), |d, v| d.a = v)}</div>
+                <div class="field"><label for="loc-name">"Name"</label>{text_input("loc-name", draft, |d| d.b.clone(), |d, v| d.b = v)}</div>
+                <div class="field"><label for="loc-store">"Store"</label>{store_select(data.store_ids.clone(), draft, "loc-store")}</div>
+                <div class="field checkbox"><label><input type="checkbox" prop:checked=move || draft.get().flag on:change=move |e| draft.update(|d| d.flag = event_target_checked(&e))/>"On hold"</label></div>
+                <button class="button primary" type="submit" disabled=move || busy.get()>{move || if draft.get().id.is_some() { "Save location" } else { "Add location" }}</button>
+                {move || draft.get().id.is_some().then(|| view! { <button class="button" type="button" on:click=move |_| draft.update(|d| *d = Draft { store_id: d.store_id.clone(), ..Default::default() })>"Cancel"</button> })}
+            </form>
+            {move || error.get().map(|e| view! { <p class="error-text" role="alert">{e.message}</p> })}
             <table class="table" data-testid="locations">
                 <thead><tr><th>"Code"</th><th>"Name"</th><th>"Store"</th><th>"On hold"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
                 <tbody>
@@ -121,15 +130,6 @@ fn Locations(data: StoreData, on_change: impl Fn() + Copy + Send + Sync + 'stati
                     }).collect_view()}
                 </tbody>
             </table>
-            <form class="inline-form" on:submit=submit data-testid="location-form">
-                <div class="field"><label for="loc-code">"Code"</label>{text_input("loc-code", draft, |d| d.a.clone(), |d, v| d.a = v)}</div>
-                <div class="field"><label for="loc-name">"Name"</label>{text_input("loc-name", draft, |d| d.b.clone(), |d, v| d.b = v)}</div>
-                <div class="field"><label for="loc-store">"Store"</label>{store_select(data.store_ids.clone(), draft, "loc-store")}</div>
-                <div class="field checkbox"><label><input type="checkbox" prop:checked=move || draft.get().flag on:change=move |e| draft.update(|d| d.flag = event_target_checked(&e))/>"On hold"</label></div>
-                <button class="button primary" type="submit" disabled=move || busy.get()>{move || if draft.get().id.is_some() { "Save location" } else { "Add location" }}</button>
-                {move || draft.get().id.is_some().then(|| view! { <button class="button" type="button" on:click=move |_| draft.update(|d| *d = Draft { store_id: d.store_id.clone(), ..Default::default() })>"Cancel"</button> })}
-            </form>
-            {move || error.get().map(|e| view! { <p class="error-text" role="alert">{e.message}</p> })}
         </section>
     }
 }
@@ -169,6 +169,15 @@ fn Assets(data: StoreData, on_change: impl Fn() + Copy + Send + Sync + 'static) 
     view! {
         <section class="card" aria-labelledby="assets-heading">
             <h2 id="assets-heading">"Assets"</h2>
+            <form class="inline-form" on:submit=submit data-testid="asset-form">
+                <div class="field"><label for="asset-code">"Code"</label>{text_input("asset-code", draft, |d| d.a.clone(), |d, v| d.a = v)}</div>
+                <div class="field"><label for="asset-serial">"Serial number"</label>{text_input("asset-serial", draft, |d| d.b.clone(), |d, v| d.b = v)}</div>
+                <div class="field"><label for="asset-notes">"Notes"</label>{text_input("asset-notes", draft, |d| d.c.clone(), |d, v| d.c = v)}</div>
+                <div class="field"><label for="asset-store">"Store"</label>{store_select(data.store_ids.clone(), draft, "asset-store")}</div>
+                <button class="button primary" type="submit" disabled=move || busy.get()>{move || if draft.get().id.is_some() { "Save asset" } else { "Add asset" }}</button>
+                {move || draft.get().id.is_some().then(|| view! { <button class="button" type="button" on:click=move |_| draft.update(|d| *d = Draft { store_id: d.store_id.clone(), ..Default::default() })>"Cancel"</button> })}
+            </form>
+            {move || error.get().map(|e| view! { <p class="error-text" role="alert">{e.message}</p> })}
             <table class="table" data-testid="assets">
                 <thead><tr><th>"Code"</th><th>"Serial number"</th><th>"Notes"</th><th>"Store"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
                 <tbody>
@@ -187,15 +196,6 @@ fn Assets(data: StoreData, on_change: impl Fn() + Copy + Send + Sync + 'static) 
                     }).collect_view()}
                 </tbody>
             </table>
-            <form class="inline-form" on:submit=submit data-testid="asset-form">
-                <div class="field"><label for="asset-code">"Code"</label>{text_input("asset-code", draft, |d| d.a.clone(), |d, v| d.a = v)}</div>
-                <div class="field"><label for="asset-serial">"Serial number"</label>{text_input("asset-serial", draft, |d| d.b.clone(), |d, v| d.b = v)}</div>
-                <div class="field"><label for="asset-notes">"Notes"</label>{text_input("asset-notes", draft, |d| d.c.clone(), |d, v| d.c = v)}</div>
-                <div class="field"><label for="asset-store">"Store"</label>{store_select(data.store_ids.clone(), draft, "asset-store")}</div>
-                <button class="button primary" type="submit" disabled=move || busy.get()>{move || if draft.get().id.is_some() { "Save asset" } else { "Add asset" }}</button>
-                {move || draft.get().id.is_some().then(|| view! { <button class="button" type="button" on:click=move |_| draft.update(|d| *d = Draft { store_id: d.store_id.clone(), ..Default::default() })>"Cancel"</button> })}
-            </form>
-            {move || error.get().map(|e| view! { <p class="error-text" role="alert">{e.message}</p> })}
         </section>
     }
 }

@@ -124,6 +124,17 @@ pub async fn reset_hardware_id(db: &CentralDb, name: &str) -> anyhow::Result<()>
     Ok(())
 }
 
+/// Change the V6 central URL a site is told about in `GET /sync/v5/site`.
+pub async fn set_central_v6_url(db: &CentralDb, name: &str, url: &str) -> anyhow::Result<()> {
+    let done = sqlx::query("UPDATE site SET om_supply_central_server_url = $1 WHERE name = $2")
+        .bind(url)
+        .bind(name)
+        .execute(&db.pool)
+        .await?;
+    anyhow::ensure!(done.rows_affected() == 1, "no site named {name:?}");
+    Ok(())
+}
+
 /// Every site with the stores active on it.
 pub async fn list_sites(db: &CentralDb) -> anyhow::Result<Vec<SiteSummary>> {
     let mut conn = db.pool.acquire().await?;

@@ -233,7 +233,8 @@ impl Generator {
                 let id = self.id("loc");
                 vec![(
                     "Location",
-                    json!({"ID": id, "code": format!("Shelf.{:02}", self.counter % 100), "Description": "Shelf",
+                    // Codes are unique within a store, as people keep them (the counter never repeats).
+                    json!({"ID": id, "code": format!("Shelf.{:04}", self.counter), "Description": "Shelf",
                     "Comment": "", "Volume": 0, "type_ID": "", "object_type": "", "parent_id": "", "Colour": "",
                     "bottom_y_coordinate": 0, "summary_only": false, "store_ID": store, "priority": 0, "hold": false,
                     "replenishment_type": "", "asset_ID": ""}),

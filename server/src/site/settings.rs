@@ -87,9 +87,20 @@ async fn put_settings(State(state): State<SiteState>, Json(input): Json<SyncSett
     save(&state, input).await.map(Json)
 }
 
-/// Validate `input` (shape, then with the V5 central when the credentials changed), store it,
-/// and start a run. Bad input is a 422 naming the field.
+/// Validate and store `input` (see [`store`]), then start a run.
 pub async fn save(state: &SiteState, input: SyncSettingsInput) -> Result<SyncSettings, ApiError> {
+    let start_run = !input.is_disabled;
+    let saved = store(state, input).await?;
+    if start_run {
+        state.sync.trigger();
+    }
+    Ok(saved)
+}
+
+/// Validate `input` (shape, then with the V5 central when the credentials changed) and store
+/// it, without starting a run (the demo prepares a site that waits for its first Sync now!).
+/// Bad input is a 422 naming the field.
+pub async fn store(state: &SiteState, input: SyncSettingsInput) -> Result<SyncSettings, ApiError> {
     let db = &state.db;
     let url = input.url.trim().trim_end_matches('/').to_owned();
     let parsed = reqwest::Url::parse(&url).map_err(|e| ApiError::validation("url", format!("Invalid url: {e}")))?;
@@ -152,10 +163,6 @@ pub async fn save(state: &SiteState, input: SyncSettingsInput) -> Result<SyncSet
     kv::set_int(&mut *tx, kv::BATCH_SIZE_PULL, batch_size_pull.into()).await?;
     kv::set_bool(&mut *tx, kv::IS_DISABLED, input.is_disabled).await?;
     tx.commit().await?;
-
-    if !input.is_disabled {
-        state.sync.trigger();
-    }
     Ok(to_api(load(db).await?))
 }
 
