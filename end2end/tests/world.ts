@@ -83,7 +83,11 @@ function startRole(args: string[], log: string[]): Promise<{ url: string; child:
 
 /** The three roles as separate processes (so one central can be stopped), with `demo-site`
  * registered on the V5 central and the site configured to sync with it. */
-export type SplitWorld = { site: string; legacy: string; central: string; children: Record<string, ChildProcess>; log: string[] };
+export type SplitWorld = {
+  site: string; legacy: string; central: string; children: Record<string, ChildProcess>; log: string[];
+  /** Run `outpost legacy-central --data-dir <its dir> ARGS` (admin commands). */
+  legacyAdmin: (args: string[]) => string;
+};
 
 export async function startSplitWorld(): Promise<SplitWorld> {
   const bin = process.env.OUTPOST_BIN;
@@ -102,7 +106,9 @@ export async function startSplitWorld(): Promise<SplitWorld> {
   });
   if (!saved.ok) throw new Error(`cannot configure the site: ${saved.status} ${await saved.text()}`);
   site.child.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-  return { site: site.url, legacy: legacy.url, central: central.url, children: { site: site.child, legacy: legacy.child, central: central.child }, log };
+  const legacyAdmin = (args: string[]) =>
+    execFileSync(bin, ['legacy-central', '--data-dir', join(dir, 'v5'), ...args], { encoding: 'utf8' });
+  return { site: site.url, legacy: legacy.url, central: central.url, children: { site: site.child, legacy: legacy.child, central: central.child }, log, legacyAdmin };
 }
 
 export async function stopProcess(child: ChildProcess) {

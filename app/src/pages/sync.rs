@@ -50,7 +50,10 @@ pub fn SyncPage() -> impl IntoView {
                 pressed.set(None);
             }
         }
-        if status.get_untracked().is_some_and(|old| old.is_syncing && !s.is_syncing) {
+        // A run ended since the last poll (even one that started and ended between two polls):
+        // what integration set aside may have changed.
+        let run_key = |s: &SyncStatus| s.last_sync.as_ref().map(|l| (l.started.clone(), l.finished.clone()));
+        if !s.is_syncing && status.get_untracked().is_some_and(|old| old.is_syncing || run_key(&old) != run_key(&s)) {
             quarantine_version.update(|v| *v += 1);
         }
         match s.steps.iter().find(|st| st.state == StepState::Active) {
