@@ -4,7 +4,6 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use outpost_api::{Asset, AssetInput, Location, LocationInput, StoreData};
-use serde::Serialize;
 
 use crate::api::{self, Failure};
 
@@ -29,8 +28,8 @@ pub fn StoreDataPage() -> impl IntoView {
                     </p>
                 }.into_any(),
                 Some(Ok(d)) => view! {
-                    <Locations data=d.clone() on_change=reload/>
-                    <Assets data=d.clone() on_change=reload/>
+                    <Editable section=&LOCATIONS rows=d.locations.iter().cloned().map(location_row).collect() stores=d.store_ids.clone() on_change=reload/>
+                    <Editable section=&ASSETS rows=d.assets.iter().cloned().map(asset_row).collect() stores=d.store_ids.clone() on_change=reload/>
                     <ReadOnly data=d/>
                 }.into_any(),
             }}
@@ -38,50 +37,92 @@ pub fn StoreDataPage() -> impl IntoView {
     }
 }
 
-/// The shared edit form state of a section: `None` id = creating.
+/// What one editable section (locations, assets) shows and sends. Both sections share one
+/// component: a form to add or edit (up to three text fields, an optional checkbox, the store)
+/// above a table with Edit and Delete on every row.
+struct Section {
+    /// The API collection, `/api/store-data/{kind}`.
+    kind: &'static str,
+    noun: &'static str,
+    heading: &'static str,
+    /// Labels of the text fields, in the order of `Row::texts`.
+    fields: &'static [(&'static str, &'static str)],
+    /// Label of the checkbox, if the section has one.
+    flag: Option<&'static str>,
+    /// Column headings of the table (before Store).
+    columns: &'static [&'static str],
+    /// The request body for a draft.
+    body: fn(&Draft) -> serde_json::Value,
+}
+
+/// One row of a section, and the form's state (`id` None = creating).
 #[derive(Clone, Default, PartialEq)]
 struct Draft {
     id: Option<String>,
     store_id: String,
-    a: String,
-    b: String,
-    c: String,
+    texts: [String; 3],
     flag: bool,
 }
 
-fn store_select(stores: Vec<String>, value: RwSignal<Draft>, id: &'static str) -> impl IntoView {
-    view! {
-        <select id=id prop:value=move || value.get().store_id on:change=move |e| value.update(|d| d.store_id = event_target_value(&e))>
-            {stores.into_iter().map(|s| view! { <option value=s.clone()>{s.clone()}</option> }).collect_view()}
-        </select>
-    }
+const LOCATIONS: Section = Section {
+    kind: "locations",
+    noun: "location",
+    heading: "Locations",
+    fields: &[("loc-code", "Code"), ("loc-name", "Name")],
+    flag: Some("On hold"),
+    columns: &["Code", "Name"],
+    body: |d| {
+        let input = LocationInput { id: None, store_id: d.store_id.clone(), code: d.texts[0].clone(), name: d.texts[1].clone(), on_hold: d.flag };
+        serde_json::to_value(input).unwrap_or_default()
+    },
+};
+
+const ASSETS: Section = Section {
+    kind: "assets",
+    noun: "asset",
+    heading: "Assets",
+    fields: &[("asset-code", "Code"), ("asset-serial", "Serial number"), ("asset-notes", "Notes")],
+    flag: None,
+    columns: &["Code", "Serial number", "Notes"],
+    body: |d| {
+        let input = AssetInput {
+            id: None,
+            store_id: d.store_id.clone(),
+            code: d.texts[0].clone(),
+            serial_number: d.texts[1].clone(),
+            notes: d.texts[2].clone(),
+        };
+        serde_json::to_value(input).unwrap_or_default()
+    },
+};
+
+fn location_row(l: Location) -> Draft {
+    Draft { id: Some(l.id), store_id: l.store_id, texts: [l.code, l.name, String::new()], flag: l.on_hold }
 }
 
-fn text_input(id: &'static str, value: RwSignal<Draft>, get: fn(&Draft) -> String, set: fn(&mut Draft, String)) -> impl IntoView {
-    view! { <input id=id type="text" prop:value=move || get(&value.get()) on:input=move |e| value.update(|d| set(d, event_target_value(&e)))/> }
-}
-
-async fn save<B: Serialize>(kind: &str, draft: Draft, body: B) -> Result<(), Failure> {
-    match draft.id {
-        Some(id) => api::put::<_, serde_json::Value>(&format!("/api/store-data/{kind}/{id}"), &body).await.map(|_| ()),
-        None => api::post::<_, serde_json::Value>(&format!("/api/store-data/{kind}"), &body).await.map(|_| ()),
-    }
+fn asset_row(a: Asset) -> Draft {
+    Draft { id: Some(a.id), store_id: a.store_id, texts: [a.code, a.serial_number, a.notes], flag: false }
 }
 
 #[component]
-fn Locations(data: StoreData, on_change: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
-    let first_store = data.store_ids.first().cloned().unwrap_or_default();
-    let draft = RwSignal::new(Draft { store_id: first_store.clone(), ..Default::default() });
+fn Editable(section: &'static Section, rows: Vec<Draft>, stores: Vec<String>, on_change: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+    let blank = Draft { store_id: stores.first().cloned().unwrap_or_default(), ..Default::default() };
+    let draft = RwSignal::new(blank.clone());
     let error = RwSignal::new(None::<Failure>);
     let busy = RwSignal::new(false);
     let submit = move |e: leptos::ev::SubmitEvent| {
         e.prevent_default();
         let d = draft.get_untracked();
-        let body = LocationInput { id: None, store_id: d.store_id.clone(), code: d.a.clone(), name: d.b.clone(), on_hold: d.flag };
+        let body = (section.body)(&d);
         busy.set(true);
         spawn_local(async move {
-            match save("locations", d.clone(), body).await {
-                Ok(()) => {
+            let kind = section.kind;
+            let saved = match &d.id {
+                Some(id) => api::put::<_, serde_json::Value>(&format!("/api/store-data/{kind}/{id}"), &body).await,
+                None => api::post::<_, serde_json::Value>(&format!("/api/store-data/{kind}"), &body).await,
+            };
+            match saved {
+                Ok(_) => {
                     error.set(None);
                     draft.set(Draft { store_id: d.store_id, ..Default::default() });
                     on_change();
@@ -93,103 +134,63 @@ fn Locations(data: StoreData, on_change: impl Fn() + Copy + Send + Sync + 'stati
     };
     let remove = move |id: String| {
         spawn_local(async move {
-            match api::delete(&format!("/api/store-data/locations/{id}")).await {
+            match api::delete(&format!("/api/store-data/{}/{id}", section.kind)).await {
                 Ok(()) => on_change(),
                 Err(f) => error.set(Some(f)),
             }
         });
     };
-    let rows = data.locations.clone();
+    let heading_id = move || format!("{}-heading", section.kind);
+    let store_field = move || format!("{}-store", section.noun);
     view! {
-        <section class="card" aria-labelledby="locations-heading">
-            <h2 id="locations-heading">"Locations"</h2>
-            <form class="inline-form" on:submit=submit data-testid="location-form">
-                <div class="field"><label for="loc-code">"Code"</label>{text_input("loc-code", draft, |d| d.a.clone(), |d, v| d.a = v)}</div>
-                <div class="field"><label for="loc-name">"Name"</label>{text_input("loc-name", draft, |d| d.b.clone(), |d, v| d.b = v)}</div>
-                <div class="field"><label for="loc-store">"Store"</label>{store_select(data.store_ids.clone(), draft, "loc-store")}</div>
-                <div class="field checkbox"><label><input type="checkbox" prop:checked=move || draft.get().flag on:change=move |e| draft.update(|d| d.flag = event_target_checked(&e))/>"On hold"</label></div>
-                <button class="button primary" type="submit" disabled=move || busy.get()>{move || if draft.get().id.is_some() { "Save location" } else { "Add location" }}</button>
-                {move || draft.get().id.is_some().then(|| view! { <button class="button" type="button" on:click=move |_| draft.update(|d| *d = Draft { store_id: d.store_id.clone(), ..Default::default() })>"Cancel"</button> })}
+        <section class="card" aria-labelledby=heading_id()>
+            <h2 id=heading_id()>{section.heading}</h2>
+            <form class="inline-form" on:submit=submit data-testid=format!("{}-form", section.noun)>
+                {section.fields.iter().enumerate().map(|(i, (id, label))| view! {
+                    <div class="field">
+                        <label for=*id>{*label}</label>
+                        <input id=*id type="text" prop:value=move || draft.get().texts[i].clone() on:input=move |e| draft.update(|d| d.texts[i] = event_target_value(&e))/>
+                    </div>
+                }).collect_view()}
+                <div class="field">
+                    <label for=store_field()>"Store"</label>
+                    <select id=store_field() prop:value=move || draft.get().store_id on:change=move |e| draft.update(|d| d.store_id = event_target_value(&e))>
+                        {stores.iter().map(|s| view! { <option value=s.clone()>{s.clone()}</option> }).collect_view()}
+                    </select>
+                </div>
+                {section.flag.map(|label| view! {
+                    <div class="field checkbox"><label><input type="checkbox" prop:checked=move || draft.get().flag on:change=move |e| draft.update(|d| d.flag = event_target_checked(&e))/>{label}</label></div>
+                })}
+                <button class="button primary" type="submit" disabled=move || busy.get()>
+                    {move || format!("{} {}", if draft.get().id.is_some() { "Save" } else { "Add" }, section.noun)}
+                </button>
+                {move || draft.get().id.is_some().then(|| view! {
+                    <button class="button" type="button" on:click=move |_| draft.update(|d| *d = Draft { store_id: d.store_id.clone(), ..Default::default() })>"Cancel"</button>
+                })}
             </form>
             {move || error.get().map(|e| view! { <p class="error-text" role="alert">{e.message}</p> })}
-            <table class="table" data-testid="locations">
-                <thead><tr><th>"Code"</th><th>"Name"</th><th>"Store"</th><th>"On hold"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
+            <table class="table" data-testid=section.kind>
+                <thead>
+                    <tr>
+                        {section.columns.iter().map(|c| view! { <th>{*c}</th> }).collect_view()}
+                        <th>"Store"</th>
+                        {section.flag.map(|label| view! { <th>{label}</th> })}
+                        <th><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
                 <tbody>
-                    {rows.into_iter().map(|l: Location| {
-                        let edit = l.clone();
-                        let id = l.id.clone();
+                    {rows.into_iter().map(|row| {
+                        let code = row.texts[0].clone();
+                        let id = row.id.clone().unwrap_or_default();
+                        let edit = row.clone();
                         view! {
                             <tr>
-                                <td>{l.code.clone()}</td><td>{l.name.clone()}</td><td>{l.store_id.clone()}</td><td>{if l.on_hold { "Yes" } else { "No" }}</td>
+                                {row.texts.iter().take(section.columns.len()).map(|t| view! { <td>{t.clone()}</td> }).collect_view()}
+                                <td>{row.store_id.clone()}</td>
+                                {section.flag.map(|_| view! { <td>{if row.flag { "Yes" } else { "No" }}</td> })}
                                 <td class="actions">
-                                    <button class="button small" aria-label=format!("Edit location {}", l.code) on:click=move |_| draft.set(Draft { id: Some(edit.id.clone()), store_id: edit.store_id.clone(), a: edit.code.clone(), b: edit.name.clone(), c: String::new(), flag: edit.on_hold })>"Edit"</button>
-                                    <button class="button small danger" aria-label=format!("Delete location {}", l.code) on:click=move |_| remove(id.clone())>"Delete"</button>
-                                </td>
-                            </tr>
-                        }
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </section>
-    }
-}
-
-#[component]
-fn Assets(data: StoreData, on_change: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
-    let first_store = data.store_ids.first().cloned().unwrap_or_default();
-    let draft = RwSignal::new(Draft { store_id: first_store.clone(), ..Default::default() });
-    let error = RwSignal::new(None::<Failure>);
-    let busy = RwSignal::new(false);
-    let submit = move |e: leptos::ev::SubmitEvent| {
-        e.prevent_default();
-        let d = draft.get_untracked();
-        let body = AssetInput { id: None, store_id: d.store_id.clone(), code: d.a.clone(), serial_number: d.b.clone(), notes: d.c.clone() };
-        busy.set(true);
-        spawn_local(async move {
-            match save("assets", d.clone(), body).await {
-                Ok(()) => {
-                    error.set(None);
-                    draft.set(Draft { store_id: d.store_id, ..Default::default() });
-                    on_change();
-                }
-                Err(f) => error.set(Some(f)),
-            }
-            busy.set(false);
-        });
-    };
-    let remove = move |id: String| {
-        spawn_local(async move {
-            match api::delete(&format!("/api/store-data/assets/{id}")).await {
-                Ok(()) => on_change(),
-                Err(f) => error.set(Some(f)),
-            }
-        });
-    };
-    let rows = data.assets.clone();
-    view! {
-        <section class="card" aria-labelledby="assets-heading">
-            <h2 id="assets-heading">"Assets"</h2>
-            <form class="inline-form" on:submit=submit data-testid="asset-form">
-                <div class="field"><label for="asset-code">"Code"</label>{text_input("asset-code", draft, |d| d.a.clone(), |d, v| d.a = v)}</div>
-                <div class="field"><label for="asset-serial">"Serial number"</label>{text_input("asset-serial", draft, |d| d.b.clone(), |d, v| d.b = v)}</div>
-                <div class="field"><label for="asset-notes">"Notes"</label>{text_input("asset-notes", draft, |d| d.c.clone(), |d, v| d.c = v)}</div>
-                <div class="field"><label for="asset-store">"Store"</label>{store_select(data.store_ids.clone(), draft, "asset-store")}</div>
-                <button class="button primary" type="submit" disabled=move || busy.get()>{move || if draft.get().id.is_some() { "Save asset" } else { "Add asset" }}</button>
-                {move || draft.get().id.is_some().then(|| view! { <button class="button" type="button" on:click=move |_| draft.update(|d| *d = Draft { store_id: d.store_id.clone(), ..Default::default() })>"Cancel"</button> })}
-            </form>
-            {move || error.get().map(|e| view! { <p class="error-text" role="alert">{e.message}</p> })}
-            <table class="table" data-testid="assets">
-                <thead><tr><th>"Code"</th><th>"Serial number"</th><th>"Notes"</th><th>"Store"</th><th><span class="visually-hidden">"Actions"</span></th></tr></thead>
-                <tbody>
-                    {rows.into_iter().map(|a: Asset| {
-                        let edit = a.clone();
-                        let id = a.id.clone();
-                        view! {
-                            <tr>
-                                <td>{a.code.clone()}</td><td>{a.serial_number.clone()}</td><td>{a.notes.clone()}</td><td>{a.store_id.clone()}</td>
-                                <td class="actions">
-                                    <button class="button small" aria-label=format!("Edit asset {}", a.code) on:click=move |_| draft.set(Draft { id: Some(edit.id.clone()), store_id: edit.store_id.clone(), a: edit.code.clone(), b: edit.serial_number.clone(), c: edit.notes.clone(), flag: false })>"Edit"</button>
-                                    <button class="button small danger" aria-label=format!("Delete asset {}", a.code) on:click=move |_| remove(id.clone())>"Delete"</button>
+                                    <button class="button small" aria-label=format!("Edit {} {code}", section.noun) on:click=move |_| draft.set(edit.clone())>"Edit"</button>
+                                    <button class="button small danger" aria-label=format!("Delete {} {code}", section.noun) on:click=move |_| remove(id.clone())>"Delete"</button>
                                 </td>
                             </tr>
                         }
