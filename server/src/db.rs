@@ -90,6 +90,19 @@ pub async fn open_central(url: &str, sqlite: &Migrator, postgres: &Migrator) -> 
     Ok(CentralDb { pool, backend })
 }
 
+impl CentralDb {
+    /// Start a transaction that will write. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`), so concurrent requests queue on the busy timeout; a deferred
+    /// transaction that reads first and writes later fails at once with "database is locked"
+    /// when another writer got there between (many sites pushing at the same time).
+    pub async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+}
+
 /// The SQLite URL of `file` in `dir`.
 pub fn sqlite_url(dir: &Path, file: &str) -> String {
     format!("sqlite://{}?mode=rwc", dir.join(file).display())
