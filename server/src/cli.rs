@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::{central_v5, central_v6, db, demo, serve, site};
+use crate::{bench, central_v5, central_v6, db, demo, serve, site};
 
 #[derive(Debug, Parser)]
 #[command(name = "outpost", version, about = "Outpost: a site server that synchronises supply-chain data with two central servers.")]
@@ -27,6 +27,31 @@ pub enum Command {
     Central(CentralArgs),
     /// Run a seeded site and both centrals in one process, ready to click.
     Demo(DemoArgs),
+    /// Measure sync speed, wire bytes, memory, latency and scale on this machine (issue 7).
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Records seeded on the central for the initial sync.
+    #[arg(long, default_value_t = 100_000)]
+    pub records: u64,
+    /// One million records (overrides --records).
+    #[arg(long)]
+    pub million: bool,
+    /// Scenarios to run, comma-separated (default: all): initial_sync, peer, wire, memory,
+    /// latency, status_api, central_scale.
+    #[arg(long, value_delimiter = ',')]
+    pub scenarios: Vec<String>,
+    /// Tiny sizes: only checks that every scenario still works.
+    #[arg(long)]
+    pub smoke: bool,
+    /// PostgreSQL server for the central-scale scenario (`bash scripts/postgres.sh` prints one).
+    #[arg(long, env = "OUTPOST_BENCH_POSTGRES_URL")]
+    pub postgres_url: Option<String>,
+    /// Simulated sites of the central-scale scenario.
+    #[arg(long, default_value_t = 1000)]
+    pub sites: u64,
 }
 
 #[derive(Debug, Args)]
@@ -224,5 +249,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             serve::run_until_signal(vec![running]).await
         }
         Command::Demo(args) => demo::run(args).await,
+        Command::Bench(args) => {
+            let exe = std::env::current_exe()?;
+            let records = if args.million { 1_000_000 } else { args.records };
+            let mut options = if args.smoke { bench::BenchOptions::smoke(exe) } else { bench::BenchOptions::new(records, exe) };
+            options.scenarios = args.scenarios;
+            options.postgres_url = args.postgres_url;
+            if !args.smoke {
+                options.sites = args.sites;
+            }
+            bench::run(&options).await.map(|_| ())
+        }
     }
 }

@@ -25,7 +25,11 @@ pub async fn open_sqlite(path: &Path, migrator: &Migrator) -> anyhow::Result<Sql
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10));
+        .busy_timeout(Duration::from_secs(10))
+        // 16 MB of page cache per connection (SQLite's default is 2 MB): an initial sync
+        // touches every index page of tables with random ids, and a small cache turns that
+        // into a read syscall per page. Only connections that do such work ever fill it.
+        .pragma("cache_size", "-16384");
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .connect_with(options)
@@ -88,6 +92,19 @@ pub async fn open_central(url: &str, sqlite: &Migrator, postgres: &Migrator) -> 
     };
     migrator.run(&pool).await.context("cannot apply migrations")?;
     Ok(CentralDb { pool, backend })
+}
+
+impl CentralDb {
+    /// Start a transaction that will write. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`), so concurrent requests queue on the busy timeout; a deferred
+    /// transaction that reads first and writes later fails at once with "database is locked"
+    /// when another writer got there between (many sites pushing at the same time).
+    pub async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
 }
 
 /// The SQLite URL of `file` in `dir`.

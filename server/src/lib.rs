@@ -2,10 +2,11 @@
 //! (a V5 "legacy mSupply" central and a V6 "Open mSupply" central), and both of those centrals.
 //!
 //! Three floors, arrows pointing down only:
-//! - `cli` and `demo` choose and start roles;
+//! - `cli`, `demo` and `bench` choose and start roles;
 //! - `site`, `central_v5`, `central_v6` are the roles, one folder each;
 //! - `db`, `serve`, `wire`, `records` are foundations that know nothing of the roles.
 
+pub mod bench;
 pub mod central_v5;
 pub mod central_v6;
 pub mod cli;

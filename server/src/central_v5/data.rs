@@ -24,7 +24,7 @@ pub const CENTRAL_TABLES: [&str; 4] = ["unit", "item", "name", "store"];
 /// cursors commit in order: a reader that has passed cursor N never misses a later-committed
 /// N-1 (the reference guards the same race with a lock on read).
 pub async fn begin(db: &CentralDb) -> sqlx::Result<Transaction<'static, Any>> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     if db.backend == Backend::Postgres {
         sqlx::query("LOCK TABLE central_change IN SHARE ROW EXCLUSIVE MODE")
             .execute(&mut *tx)

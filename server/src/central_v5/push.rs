@@ -64,7 +64,7 @@ pub async fn receive(
     site: &SiteRow,
     request: PushRequest,
 ) -> V5Result<PushResponse> {
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.begin_write().await?;
     let stores = data::stores_of_site(&mut tx, site.site_id).await?;
     let mut batch_invoices = HashMap::new();
     let mut checked = Vec::with_capacity(request.data.len());

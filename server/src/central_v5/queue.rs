@@ -99,7 +99,7 @@ pub async fn read(
 /// not numbers, match nothing: a site can only ever shorten its own queue.
 pub async fn acknowledge(db: &CentralDb, site_id: i64, ids: &[String]) -> anyhow::Result<u64> {
     let ids: Vec<i64> = ids.iter().filter_map(|s| s.trim().parse().ok()).collect();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let mut removed = 0;
     for chunk in ids.chunks(500) {
         let placeholders = (0..chunk.len())

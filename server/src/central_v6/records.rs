@@ -10,7 +10,7 @@ use crate::db::{Backend, CentralDb};
 /// Start a write transaction; on PostgreSQL the changelog is locked so cursors commit in order
 /// (a puller that passed cursor N never misses a later-committed N-1).
 pub async fn begin(db: &CentralDb) -> sqlx::Result<Transaction<'static, Any>> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     if db.backend == Backend::Postgres {
         sqlx::query("LOCK TABLE changelog IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
     }

@@ -85,7 +85,7 @@ pub async fn push(State(state): State<V6State>, body: Result<Bytes, BytesRejecti
 
 /// Keep the batch in the site's buffer, refusing rows of stores that are not the site's.
 async fn buffer(state: &V6State, caller: &Caller, request: &PushRequest) -> Result<u64, ErrorValue> {
-    let mut tx = state.db.pool.begin().await.map_err(internal)?;
+    let mut tx = state.db.begin_write().await.map_err(internal)?;
     for item in &request.batch.records {
         let r = &item.record;
         let store = records::store_of(&r.record_data);

@@ -100,34 +100,54 @@ pub fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// Rows per INSERT: each statement is one hop to SQLite's worker thread, and those hops, not
+/// SQLite, were most of a pull's time (profile in BENCHMARKS.md). 7 binds a row stays far
+/// below SQLite's limit of 32,766 variables.
+const ROWS_PER_INSERT: usize = 200;
+
 /// Store a batch (inside the caller's transaction). A newer copy replaces an older one,
 /// pending or quarantined, and becomes pending again.
 pub async fn store(conn: &mut SqliteConnection, records: &[Incoming]) -> sqlx::Result<()> {
     let received = now();
-    for r in records {
-        sqlx::query(
-            "INSERT INTO sync_buffer (table_name, record_id, source, action, data, source_site_id, received_datetime)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (table_name, record_id) DO UPDATE SET source = excluded.source, action = excluded.action,
-               data = excluded.data, source_site_id = excluded.source_site_id,
-               received_datetime = excluded.received_datetime, integration_datetime = NULL, integration_error = NULL",
-        )
-        .bind(r.table_name())
-        .bind(&r.record_id)
-        .bind(r.source.as_str())
-        .bind(r.action.as_str())
-        .bind(r.data.as_ref().map(Value::to_string))
-        .bind(r.source_site_id)
-        .bind(&received)
-        .execute(&mut *conn)
-        .await?;
+    for chunk in records.chunks(ROWS_PER_INSERT) {
+        let mut q = sqlx::query(AssertSqlSafe(insert_sql(chunk.len())));
+        for r in chunk {
+            q = q
+                .bind(r.table_name())
+                .bind(&r.record_id)
+                .bind(r.source.as_str())
+                .bind(r.action.as_str())
+                .bind(r.data.as_ref().map(Value::to_string))
+                .bind(r.source_site_id)
+                .bind(&received);
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// The multi-row upsert for `rows` records; a full chunk's text is built once and reused, so
+/// the statement cache prepares it once.
+fn insert_sql(rows: usize) -> String {
+    static FULL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let build = |rows: usize| {
+        let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; rows].join(", ");
+        format!(
+            "INSERT INTO sync_buffer (table_name, record_id, source, action, data, source_site_id, received_datetime)
+             VALUES {values}
+             ON CONFLICT (table_name, record_id) DO UPDATE SET source = excluded.source, action = excluded.action,
+               data = excluded.data, source_site_id = excluded.source_site_id,
+               received_datetime = excluded.received_datetime, integration_datetime = NULL, integration_error = NULL"
+        )
+    };
+    if rows == ROWS_PER_INSERT { FULL.get_or_init(|| build(rows)).clone() } else { build(rows) }
 }
 
 /// One record to integrate.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Pending {
+    /// Where integration resumes paging (SQLite's row id of the buffer row).
+    pub rowid: i64,
     pub table_name: String,
     pub record_id: String,
     pub source: String,
@@ -138,14 +158,25 @@ pub struct Pending {
 
 const TO_DO: &str = "(integration_datetime IS NULL OR integration_error IS NOT NULL)";
 
-/// Records of one table and action still to integrate: pending and quarantined alike.
-pub async fn to_integrate(conn: &mut SqliteConnection, table_name: &str, action: BufferAction) -> sqlx::Result<Vec<Pending>> {
+/// Records of one table and action still to integrate, pending and quarantined alike, a page
+/// of `limit` after row id `after`: integration holds one page in memory, not the whole
+/// table (memory flat in dataset size). Order within a table does not matter: its rows only
+/// refer to rows of earlier tables.
+pub async fn to_integrate(
+    conn: &mut SqliteConnection,
+    table_name: &str,
+    action: BufferAction,
+    after: i64,
+    limit: u32,
+) -> sqlx::Result<Vec<Pending>> {
     sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT table_name, record_id, source, action, data, source_site_id FROM sync_buffer
-         WHERE table_name = ?1 AND action = ?2 AND {TO_DO} ORDER BY received_datetime, record_id"
+        "SELECT rowid, table_name, record_id, source, action, data, source_site_id FROM sync_buffer
+         WHERE table_name = ?1 AND action = ?2 AND {TO_DO} AND rowid > ?3 ORDER BY rowid LIMIT ?4"
     )))
     .bind(table_name)
     .bind(action.as_str())
+    .bind(after)
+    .bind(limit)
     .fetch_all(conn)
     .await
 }
@@ -154,7 +185,7 @@ pub async fn to_integrate(conn: &mut SqliteConnection, table_name: &str, action:
 pub async fn unknown_tables(conn: &mut SqliteConnection, known: &[&str]) -> sqlx::Result<Vec<Pending>> {
     let placeholders = vec!["?"; known.len()].join(",");
     let sql = format!(
-        "SELECT table_name, record_id, source, action, data, source_site_id FROM sync_buffer
+        "SELECT rowid, table_name, record_id, source, action, data, source_site_id FROM sync_buffer
          WHERE {TO_DO} AND (table_name NOT IN ({placeholders}) OR action = 'MERGE')"
     );
     let mut q = sqlx::query_as(AssertSqlSafe(sql));
@@ -168,6 +199,21 @@ pub async fn unknown_tables(conn: &mut SqliteConnection, known: &[&str]) -> sqlx
 pub async fn count_to_integrate(conn: &mut SqliteConnection) -> sqlx::Result<u64> {
     let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM sync_buffer WHERE {TO_DO}"))).fetch_one(conn).await?;
     Ok(n as u64)
+}
+
+/// Mark every record of one table and action still to do as integrated (the records that
+/// failed are marked with their reason after this, one by one): one statement for a whole pass.
+pub async fn mark_all_done(conn: &mut SqliteConnection, table_name: &str, action: BufferAction) -> sqlx::Result<()> {
+    sqlx::query(AssertSqlSafe(format!(
+        "UPDATE sync_buffer SET integration_datetime = ?3, integration_error = NULL
+         WHERE table_name = ?1 AND action = ?2 AND {TO_DO}"
+    )))
+    .bind(table_name)
+    .bind(action.as_str())
+    .bind(now())
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 pub async fn mark(conn: &mut SqliteConnection, table_name: &str, record_id: &str, error: Option<&str>) -> sqlx::Result<()> {

@@ -1,8 +1,13 @@
 //! Integrate: apply what sync_buffer holds to the site's tables, in one transaction so an
 //! invoice and its lines appear together. Upserts go in dependency order, deletes in reverse.
-//! Each record runs in its own SAVEPOINT: a record that cannot be applied is rolled back alone
-//! and kept in sync_buffer with its reason (quarantined), and the others carry on. Received
-//! rows are logged with `Origin::sync`, so they are never pushed back (echo prevention).
+//! A record that cannot be applied is kept in sync_buffer with its reason (quarantined), and the
+//! others carry on. No savepoint per record is needed for that: a record is checked (shape,
+//! parents) before anything is written, then written with one row statement and one changelog
+//! insert, and SQLite rolls back a failing statement on its own. Each statement is a hop to
+//! SQLite's worker thread, and those hops were most of integration's time (BENCHMARKS.md), so
+//! records are marked integrated with one statement per table pass, and read a page at a time
+//! (memory flat in dataset size). Received rows are logged with `Origin::sync`, so they are
+//! never pushed back (echo prevention).
 //!
 //! Progress goes to memory (other connections cannot see this transaction) at least every
 //! 1,000 records and every second, and to sync_log when the step ends.
@@ -22,6 +27,8 @@ use crate::site::sync::status::RunLog;
 const STEP: StepKey = StepKey::Integration;
 const REPORT_EVERY_RECORDS: u64 = 1000;
 const REPORT_EVERY: Duration = Duration::from_secs(1);
+/// Buffer rows read at a time.
+const PAGE: u32 = 1000;
 
 struct Progress<'a> {
     log: &'a RunLog,
@@ -56,16 +63,25 @@ pub async fn run(pool: &SqlitePool, log: &RunLog) -> Result<(), RunError> {
     // first write cannot make the transaction fail half-way.
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(fail)?;
     let mut progress = Progress { log, total, done: 0, reported: Instant::now(), reported_done: 0 };
-    for table in Table::ALL {
-        for row in buffer::to_integrate(&mut tx, table.name(), BufferAction::Upsert).await.map_err(fail)? {
-            apply(&mut tx, table, &row, BufferAction::Upsert).await?;
-            progress.tick();
+    let forwards = Table::ALL.into_iter().map(|t| (t, BufferAction::Upsert));
+    let backwards = Table::ALL.into_iter().rev().map(|t| (t, BufferAction::Delete));
+    for (table, action) in forwards.chain(backwards) {
+        let mut failed: Vec<(String, String)> = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = buffer::to_integrate(&mut tx, table.name(), action, after, PAGE).await.map_err(fail)?;
+            let Some(last) = page.last() else { break };
+            after = last.rowid;
+            for row in &page {
+                if let Some(reason) = apply(&mut tx, table, row, action).await? {
+                    failed.push((row.record_id.clone(), reason));
+                }
+                progress.tick();
+            }
         }
-    }
-    for table in Table::ALL.into_iter().rev() {
-        for row in buffer::to_integrate(&mut tx, table.name(), BufferAction::Delete).await.map_err(fail)? {
-            apply(&mut tx, table, &row, BufferAction::Delete).await?;
-            progress.tick();
+        buffer::mark_all_done(&mut tx, table.name(), action).await.map_err(fail)?;
+        for (record_id, reason) in &failed {
+            buffer::mark(&mut tx, table.name(), record_id, Some(reason)).await.map_err(fail)?;
         }
     }
     let known: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
@@ -83,30 +99,18 @@ pub async fn run(pool: &SqlitePool, log: &RunLog) -> Result<(), RunError> {
     log.step_done(STEP).await.map_err(logerr)
 }
 
-/// Apply one record inside its own savepoint and record the outcome on its buffer row.
-async fn apply(conn: &mut SqliteConnection, table: Table, row: &Pending, action: BufferAction) -> Result<(), RunError> {
-    let fail = |e: sqlx::Error| RunError::new(Variant::IntegrationError, "Error while integrating records", e);
-    sqlx::query("SAVEPOINT record").execute(&mut *conn).await.map_err(fail)?;
-    let outcome = integrate_one(conn, table, row, action).await;
-    let error = match outcome {
-        Ok(()) => {
-            sqlx::query("RELEASE record").execute(&mut *conn).await.map_err(fail)?;
-            None
-        }
-        Err(e) => {
-            sqlx::query("ROLLBACK TO record").execute(&mut *conn).await.map_err(fail)?;
-            sqlx::query("RELEASE record").execute(&mut *conn).await.map_err(fail)?;
-            if is_site_failure(&e) {
-                return Err(RunError::new(
-                    Variant::IntegrationError,
-                    "Error while integrating records",
-                    format!("{} {}: {e}", row.table_name, row.record_id),
-                ));
-            }
-            Some(e.to_string())
-        }
-    };
-    buffer::mark(conn, &row.table_name, &row.record_id, error.as_deref()).await.map_err(fail)
+/// Apply one record; `Some(reason)` when it must be quarantined. Errors that are about the
+/// site rather than the record end the run.
+async fn apply(conn: &mut SqliteConnection, table: Table, row: &Pending, action: BufferAction) -> Result<Option<String>, RunError> {
+    match integrate_one(conn, table, row, action).await {
+        Ok(()) => Ok(None),
+        Err(e) if is_site_failure(&e) => Err(RunError::new(
+            Variant::IntegrationError,
+            "Error while integrating records",
+            format!("{} {}: {e}", row.table_name, row.record_id),
+        )),
+        Err(e) => Ok(Some(e.to_string())),
+    }
 }
 
 async fn integrate_one(conn: &mut SqliteConnection, table: Table, row: &Pending, action: BufferAction) -> Result<(), RecordError> {

@@ -62,13 +62,20 @@ pub(crate) fn db(context: &'static str) -> impl Fn(sqlx::Error) -> RunError + Co
     move |e| RunError::db(context, e)
 }
 
-/// Poll `done` every `every` until it says yes or `limit` passes (then `on_timeout`).
+/// The first pause between polls; it doubles up to the configured interval.
+const FIRST_POLL: Duration = Duration::from_millis(2);
+
+/// Poll `done` until it says yes or `limit` passes (then `on_timeout`). The pause starts at
+/// [`FIRST_POLL`] and doubles up to `every`: a central that integrates a small push in a few
+/// milliseconds is not waited on for a whole interval (that made a run with nothing to do
+/// take a second), while a long wait still polls only every `every`.
 pub(crate) async fn wait_until<F, Fut>(every: Duration, limit: Duration, on_timeout: RunError, mut done: F) -> Result<(), RunError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<bool, RunError>>,
 {
     let start = Instant::now();
+    let mut pause = FIRST_POLL.min(every);
     loop {
         if done().await? {
             return Ok(());
@@ -76,6 +83,7 @@ where
         if start.elapsed() >= limit {
             return Err(on_timeout);
         }
-        tokio::time::sleep(every).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(every);
     }
 }

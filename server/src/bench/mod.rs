@@ -1,0 +1,109 @@
+//! `outpost bench`: builds a world on this machine (both centrals and a site, on loopback, each
+//! with its own database in a temporary folder) and measures the figures of issue 7.
+//!
+//! Why ratios: the machines this runs on are small and shared, so a bare timing says little.
+//! Every scenario reports its figure next to a reference measured in the same run (the raw
+//! write speed of the same records, PouchDB on the same data, one bare round trip), and the
+//! report prints both, plus whether the target of the issue is met.
+//!
+//! One file per scenario; [`world`] holds what they share. The site runs as a child process
+//! (`outpost site`) so its peak RSS is its own, not the bench's.
+
+pub mod central_scale;
+pub mod initial_sync;
+pub mod latency;
+pub mod limit;
+pub mod peer;
+pub mod report;
+pub mod status_api;
+pub mod wire_bytes;
+pub mod world;
+
+use std::path::PathBuf;
+
+pub use report::{Figure, Report};
+
+/// Every scenario, in the order they run.
+pub const SCENARIOS: [&str; 7] = ["initial_sync", "peer", "wire", "memory", "latency", "status_api", "central_scale"];
+
+/// What to run and how big.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Records the central is seeded with for the initial sync.
+    pub records: u64,
+    /// Scenario names to run (empty: all).
+    pub scenarios: Vec<String>,
+    /// The `outpost` binary to start the site from (the running one by default; tests pass
+    /// Cargo's path of the binary, because a test's own executable is not `outpost`).
+    pub site_exe: PathBuf,
+    /// PostgreSQL server for the central-scale scenario (SQLite when absent).
+    pub postgres_url: Option<String>,
+    /// Simulated sites of the central-scale scenario.
+    pub sites: u64,
+    /// Tiny sizes and short durations: only checks that every scenario still works.
+    pub smoke: bool,
+    /// Where `bench/pouchdb` (the peer's Node script) lives.
+    pub repo_dir: PathBuf,
+}
+
+impl BenchOptions {
+    pub fn new(records: u64, site_exe: PathBuf) -> Self {
+        BenchOptions {
+            records,
+            scenarios: vec![],
+            site_exe,
+            postgres_url: None,
+            sites: 1000,
+            smoke: false,
+            repo_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/..")),
+        }
+    }
+
+    /// Tiny N, a few sites, short polls: for CI.
+    pub fn smoke(site_exe: PathBuf) -> Self {
+        BenchOptions { smoke: true, sites: 5, ..BenchOptions::new(300, site_exe) }
+    }
+
+    pub fn wants(&self, scenario: &str) -> bool {
+        self.scenarios.is_empty() || self.scenarios.iter().any(|s| s == scenario)
+    }
+}
+
+/// Run the selected scenarios; figures are printed as they come (table rows on stderr, one
+/// JSON line per scenario on stdout) and returned.
+pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
+    for s in &options.scenarios {
+        anyhow::ensure!(SCENARIOS.contains(&s.as_str()), "unknown scenario {s:?} (known: {})", SCENARIOS.join(", "));
+    }
+    let mut report = Report::new(options);
+    let needs_site = ["initial_sync", "peer", "wire", "memory", "latency", "status_api"].iter().any(|s| options.wants(s));
+    if needs_site {
+        let world = world::World::start(options).await?;
+        let sync = initial_sync::run(options, &world).await?;
+        if options.wants("initial_sync") {
+            let limit = limit::run(&world, sync.records).await?;
+            report.add(initial_sync::figure(&sync, &limit));
+        }
+        if options.wants("memory") {
+            report.add(initial_sync::memory_figure(options, &sync));
+        }
+        if options.wants("wire") {
+            report.add(wire_bytes::run(&world, &sync).await?);
+        }
+        if options.wants("peer") {
+            report.add(peer::run(options, &world, &sync).await);
+        }
+        if options.wants("latency") {
+            report.add(latency::run(options, &world).await?);
+        }
+        if options.wants("status_api") {
+            report.add(status_api::run(options, &world).await?);
+        }
+        world.stop().await;
+    }
+    if options.wants("central_scale") {
+        report.add(central_scale::run(options).await?);
+    }
+    report.finish();
+    Ok(report)
+}
