@@ -218,6 +218,7 @@ fn init_logging() {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Site(args) => {
+            let signals = serve::Signals::install()?;
             let running = site::start(site::SiteConfig {
                 listen: args.listen,
                 data_dir: args.data_dir,
@@ -226,19 +227,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await?;
             serve::announce(&running, None);
-            serve::run_until_signal(vec![running]).await
+            serve::run_until_signal(signals, vec![running]).await
         }
         Command::LegacyCentral(args) => {
             let url = args.db.url("outpost-data/legacy-central", "legacy-central.db");
             if let Some(admin) = args.admin {
                 return central_v5::admin::run_command(&url, admin).await;
             }
+            let signals = serve::Signals::install()?;
             let running = central_v5::start(central_v5::CentralV5Config { listen: args.listen, database_url: url }).await?;
             serve::announce(&running, None);
-            serve::run_until_signal(vec![running]).await
+            serve::run_until_signal(signals, vec![running]).await
         }
         Command::Central(args) => {
             let url = args.db.url("outpost-data/central", "central.db");
+            let signals = serve::Signals::install()?;
             let running = central_v6::start(central_v6::CentralV6Config {
                 listen: args.listen,
                 database_url: url,
@@ -246,7 +249,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await?;
             serve::announce(&running, None);
-            serve::run_until_signal(vec![running]).await
+            serve::run_until_signal(signals, vec![running]).await
         }
         Command::Demo(args) => demo::run(args).await,
         Command::Bench(args) => {

@@ -23,6 +23,7 @@ pub const SITE_PASSWORD: &str = "demo";
 pub const STORES: [&str; 2] = ["demo_main_store", "demo_ward_store"];
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let signals = serve::Signals::install()?;
     // Without --data-dir every start is a fresh world; the temporary folder goes when we stop.
     let (data_dir, _temp): (PathBuf, Option<tempfile::TempDir>) = match args.data_dir {
         Some(dir) => (dir, None),
@@ -80,7 +81,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     serve::announce(&central, Some("central"));
     serve::announce(&site, Some("site"));
     println!("open {} in a browser and press Sync now! (site {SITE_NAME}, password {SITE_PASSWORD})", site.url());
-    serve::run_until_signal(vec![site, central, legacy]).await
+    serve::run_until_signal(signals, vec![site, central, legacy]).await
 }
 
 /// Register `demo-site` and give both centrals data for it, once per data folder. The V6 URL

@@ -55,24 +55,35 @@ pub async fn start(addr: SocketAddr, router: Router) -> anyhow::Result<Running> 
     Ok(Running { addr, stop, task })
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Ctrl-C and SIGTERM, listened for from the moment this is made: install it before printing
+/// `listening on`, or a signal sent right after that line would kill the process instead of
+/// stopping it gracefully.
+pub struct Signals {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    pub fn install() -> anyhow::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutdown requested, finishing in-flight requests");
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// Resolves when either signal arrives.
+    pub async fn recv(mut self) {
+        #[cfg(unix)]
+        tokio::select! { _ = self.interrupt.recv() => {}, _ = self.terminate.recv() => {} }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown requested, finishing in-flight requests");
+    }
 }
 
 /// Print the line other tools wait for. `role` is appended for the demo, which runs three.
@@ -84,10 +95,10 @@ pub fn announce(running: &Running, role: Option<&str>) {
 }
 
 /// Stop every server when a signal arrives; resolves once they have all stopped.
-pub async fn run_until_signal(servers: Vec<Running>) -> anyhow::Result<()> {
+pub async fn run_until_signal(signals: Signals, servers: Vec<Running>) -> anyhow::Result<()> {
     let stoppers: Vec<_> = servers.iter().map(Running::stopper).collect();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signals.recv().await;
         for s in stoppers {
             let _ = s.send(true);
         }
