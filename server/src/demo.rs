@@ -6,6 +6,10 @@ use std::path::PathBuf;
 use crate::cli::DemoArgs;
 use crate::{central_v5, central_v6, db, serve, site};
 
+/// The demo's documented admin password (README). A demo folder reused with `--data-dir` keeps
+/// whatever password it has.
+pub const DEMO_ADMIN_PASSWORD: &str = "admin";
+
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     // Without --data-dir every start is a fresh world; the temporary folder goes when we stop.
     let (data_dir, _temp): (PathBuf, Option<tempfile::TempDir>) = match args.data_dir {
@@ -34,6 +38,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         data_dir: data_dir.join("site"),
         public_url: None,
         app_dir: args.app_dir.unwrap_or_else(site::default_app_dir),
+        admin_password: Some(DEMO_ADMIN_PASSWORD.into()),
     })
     .await?;
     serve::announce(&legacy, Some("legacy-central"));
