@@ -45,7 +45,7 @@ async fn a_push_refused_while_the_central_is_still_integrating_waits_and_is_sent
         outpost::records::upsert_location(&mut conn, &l).await.unwrap();
     }
     // The previous integration (or a lost answer's) is still running when this run pushes.
-    let busy = world.v5_state.activity.begin(site_id, Activity::Integrating).ok().expect("idle before");
+    let busy = world.v5_state.activity.begin(site_id, Activity::Integrating).unwrap_or_else(|_| panic!("idle before"));
     tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         drop(busy);
