@@ -78,7 +78,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     ctx.log.step_done(STEP).await.map_err(log)
 }
 
-async fn v5_idle(ctx: &Ctx<'_>) -> Result<bool, RunError> {
+pub(crate) async fn v5_idle(ctx: &Ctx<'_>) -> Result<bool, RunError> {
     let status = ctx.v5.site_status().await.map_err(|e| RunError::call("Error while polling the central's site status", &e))?;
     Ok(status.code == SiteStatusCode::Idle)
 }
