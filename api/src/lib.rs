@@ -299,3 +299,22 @@ pub struct AssetInput {
     #[serde(default)]
     pub notes: String,
 }
+
+/// `POST /api/session`: sign in as the site's admin.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginInput {
+    pub password: String,
+}
+
+/// `GET /api/session` (and the answer to a login): whether this browser holds an admin session.
+/// The session itself travels only in an HttpOnly cookie, never in a body.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionInfo {
+    pub admin: bool,
+}
+
+/// The header every state-changing request must carry (or send a JSON body), so a form on
+/// another site cannot post to this one (CSRF).
+pub const CSRF_HEADER: &str = "x-outpost-csrf";

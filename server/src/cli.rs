@@ -60,14 +60,32 @@ pub struct SiteArgs {
     #[arg(long, default_value = "127.0.0.1:8000")]
     pub listen: SocketAddr,
     /// Folder for the site's database.
-    #[arg(long, default_value = "outpost-data/site")]
+    #[arg(long, default_value = "outpost-data/site", global = true)]
     pub data_dir: PathBuf,
+    /// The admin password, set on the first start only (later: `outpost site set-admin-password`).
+    /// Without one, the first start generates a password and prints it once.
+    #[arg(long, env = "OUTPOST_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
     /// The URL people use to reach this server, shown with its QR code (default: from the request).
     #[arg(long)]
     pub public_url: Option<String>,
     /// Folder of the built browser app (default: target/site of the checkout).
     #[arg(long)]
     pub app_dir: Option<PathBuf>,
+    /// Without a subcommand the site serves; with one it administers its database.
+    #[command(subcommand)]
+    pub admin: Option<SiteAdmin>,
+}
+
+/// Administration of a site's database (works while it serves).
+#[derive(Debug, Subcommand)]
+pub enum SiteAdmin {
+    /// Replace the admin password (only its Argon2id hash is stored) and end every admin session.
+    SetAdminPassword {
+        /// The new password (else OUTPOST_ADMIN_PASSWORD, else one line read from stdin).
+        #[arg(long, env = "OUTPOST_ADMIN_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -218,12 +236,16 @@ fn init_logging() {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Site(args) => {
+            if let Some(SiteAdmin::SetAdminPassword { password }) = args.admin {
+                return set_admin_password(&args.data_dir, password).await;
+            }
             let signals = serve::Signals::install()?;
             let running = site::start(site::SiteConfig {
                 listen: args.listen,
                 data_dir: args.data_dir,
                 public_url: args.public_url,
                 app_dir: args.app_dir.unwrap_or_else(site::default_app_dir),
+                admin_password: args.admin_password,
             })
             .await?;
             serve::announce(&running, None);
@@ -264,4 +286,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             bench::run(&options).await.map(|_| ())
         }
     }
+}
+
+async fn set_admin_password(data_dir: &std::path::Path, password: Option<String>) -> anyhow::Result<()> {
+    let password = match password {
+        Some(p) => p,
+        None => {
+            eprintln!("new admin password (one line):");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let db = db::open_sqlite(&data_dir.join("site.db"), &site::MIGRATIONS).await?;
+    site::admin::set_password(&db, &password).await?;
+    println!("admin password changed; every admin session was ended");
+    Ok(())
 }

@@ -22,6 +22,10 @@ pub const SITE_NAME: &str = "demo-site";
 pub const SITE_PASSWORD: &str = "demo";
 pub const STORES: [&str; 2] = ["demo_main_store", "demo_ward_store"];
 
+/// The demo's documented admin password (README). A demo folder reused with `--data-dir` keeps
+/// whatever password it has.
+pub const DEMO_ADMIN_PASSWORD: &str = "admin";
+
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let signals = serve::Signals::install()?;
     // Without --data-dir every start is a fresh world; the temporary folder goes when we stop.
@@ -61,6 +65,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             data_dir: data_dir.join("site"),
             public_url: None,
             app_dir: args.app_dir.unwrap_or_else(site::default_app_dir),
+            admin_password: Some(DEMO_ADMIN_PASSWORD.into()),
         },
         site::sync::EngineConfig::default(),
     )

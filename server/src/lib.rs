@@ -4,7 +4,7 @@
 //! Three floors, arrows pointing down only:
 //! - `cli`, `demo` and `bench` choose and start roles;
 //! - `site`, `central_v5`, `central_v6` are the roles, one folder each;
-//! - `db`, `serve`, `wire`, `records` are foundations that know nothing of the roles.
+//! - `db`, `serve`, `ratelimit`, `wire`, `records` are foundations that know nothing of the roles.
 
 pub mod bench;
 pub mod central_v5;
@@ -12,6 +12,7 @@ pub mod central_v6;
 pub mod cli;
 pub mod db;
 pub mod demo;
+pub mod ratelimit;
 pub mod fixtures;
 pub mod records;
 pub mod serve;

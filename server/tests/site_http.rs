@@ -21,6 +21,7 @@ async fn start_site(public_url: Option<&str>) -> Site {
         data_dir: data.path().to_path_buf(),
         public_url: public_url.map(str::to_owned),
         app_dir: app.path().to_path_buf(),
+        admin_password: Some("site-http-admin".into()),
     })
     .await
     .unwrap();

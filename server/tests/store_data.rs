@@ -1,6 +1,9 @@
 //! The Store data API against a real site server on port 0: lists only the site's own stores,
 //! validates with a 422 that names the field, and sends every write through the changelog.
 
+#[path = "support/admin.rs"]
+mod admin;
+
 use outpost::records::{self, ChangeAction, Origin, Table};
 use outpost::site::{SiteConfig, start};
 use outpost_api::{ApiErrorBody, Asset, Location, StoreData};
@@ -34,6 +37,7 @@ async fn site() -> Site {
         data_dir: dir.path().to_owned(),
         public_url: None,
         app_dir: dir.path().to_owned(),
+        admin_password: Some(admin::ADMIN_PASSWORD.into()),
     };
     let running = start(config).await.unwrap();
     let url = format!("{}/api/store-data", running.url());
@@ -77,7 +81,8 @@ async fn site() -> Site {
             .await;
         }
     }
-    Site { _dir: dir, _server: running, url, db, http: reqwest::Client::new() }
+    let http = admin::admin_client(&running.url()).await;
+    Site { _dir: dir, _server: running, url, db, http }
 }
 
 impl Site {

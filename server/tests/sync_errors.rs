@@ -45,7 +45,7 @@ async fn saving_settings_with_a_wrong_password_is_refused_on_the_password_field(
         interval_seconds: 60,
         ..Default::default()
     };
-    let reply = reqwest::Client::new().put(format!("{}/api/settings/sync", site.url)).json(&input).send().await.unwrap();
+    let reply = site.admin().await.put(format!("{}/api/settings/sync", site.url)).json(&input).send().await.unwrap();
     assert_eq!(reply.status().as_u16(), 422);
     let body: outpost_api::ApiErrorBody = reply.json().await.unwrap();
     assert_eq!(body.error.field.as_deref(), Some("password"));
@@ -162,7 +162,8 @@ async fn a_run_with_no_progress_for_the_stall_limit_fails_as_timeout() {
 #[tokio::test]
 async fn sync_now_before_configuring_is_a_clear_not_configured_error() {
     let site = TestSite::start(fast()).await;
-    let reply = reqwest::Client::new().post(format!("{}/api/sync/run", site.url)).send().await.unwrap();
+    // Sync now needs no admin, only the CSRF header every state-changing request carries.
+    let reply = reqwest::Client::new().post(format!("{}/api/sync/run", site.url)).header(outpost_api::CSRF_HEADER, "1").send().await.unwrap();
     assert_eq!(reply.status().as_u16(), 409);
     let body: outpost_api::ApiErrorBody = reply.json().await.unwrap();
     assert_eq!(body.error.variant, "NOT_CONFIGURED");

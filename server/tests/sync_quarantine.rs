@@ -37,7 +37,7 @@ async fn a_poison_record_is_quarantined_while_others_integrate_and_integrates_on
     assert!(!held[0].reason.is_empty());
 
     // Retried on the next run (still bad: still quarantined, nothing else affected).
-    let retry = reqwest::Client::new().post(format!("{}/api/sync/quarantine/retry", site.url)).send().await.unwrap();
+    let retry = site.admin().await.post(format!("{}/api/sync/quarantine/retry", site.url)).send().await.unwrap();
     assert_eq!(retry.status().as_u16(), 202);
     assert_eq!(site.sync().await, None);
     assert_eq!(quarantine(&site).await.len(), 1);

@@ -14,7 +14,9 @@ use argon2::Argon2;
 use argon2::password_hash::{
     PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
 };
-use axum::extract::FromRequestParts;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use base64::Engine;
@@ -23,7 +25,7 @@ use sha2::{Digest, Sha256};
 use super::V5State;
 use super::error::V5Error;
 use super::sites::{self, SiteRow};
-use crate::wire::v5::{HEADER_HARDWARE_ID, HEADER_VERSION, SUPPORTED_VERSIONS};
+use crate::wire::v5::{HEADER_FORWARDED_FOR, HEADER_HARDWARE_ID, HEADER_VERSION, SUPPORTED_VERSIONS};
 
 const CACHE_TTL: Duration = Duration::from_secs(60);
 
@@ -91,6 +93,13 @@ impl AuthCache {
     }
 }
 
+fn limited(state: &V5State, keys: &[String]) -> Result<(), V5Error> {
+    state
+        .failures
+        .check(keys)
+        .map_err(|wait| V5Error::TooManyAttempts(crate::ratelimit::retry_after_seconds(wait)))
+}
+
 /// Refuse `version` header values outside the supported range (409).
 pub fn check_version(headers: &HeaderMap) -> Result<(), V5Error> {
     let raw = headers
@@ -119,8 +128,27 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((name.to_owned(), password.to_owned()))
 }
 
+/// The address failures are counted against: the peer, or, when the peer is this machine (the
+/// V6 central vouching for its callers through us), the caller it names in
+/// [`HEADER_FORWARDED_FOR`]. Without that, ten bad passwords sent to the V6 central would lock
+/// every site out of it. A remote peer cannot use the header to spread its failures.
+fn source_address(parts: &Parts) -> String {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let forwarded = parts
+        .headers
+        .get(HEADER_FORWARDED_FOR)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<IpAddr>().ok());
+    match (peer, forwarded) {
+        (Some(peer), Some(caller)) if peer.is_loopback() => caller.to_string(),
+        (Some(peer), _) => peer.to_string(),
+        (None, _) => "unknown".to_owned(),
+    }
+}
+
 /// An authenticated site; extracting it performs every check of section 3.1 in order:
-/// version, site name, password, hardware id.
+/// version, the failure limit, site name, password, hardware id. Unknown names and wrong
+/// passwords count as failures for the name and for the source address.
 pub struct AuthSite(pub SiteRow);
 
 impl FromRequestParts<V5State> for AuthSite {
@@ -131,17 +159,27 @@ impl FromRequestParts<V5State> for AuthSite {
         state: &V5State,
     ) -> Result<Self, Self::Rejection> {
         check_version(&parts.headers)?;
-        let (name, password_sha256) =
-            basic_credentials(&parts.headers).ok_or(V5Error::SiteNameNotFound)?;
+        let address = format!("addr:{}", source_address(parts));
+        let Some((name, password_sha256)) = basic_credentials(&parts.headers) else {
+            let keys = [address];
+            limited(state, &keys)?;
+            state.failures.fail(&keys);
+            return Err(V5Error::SiteNameNotFound);
+        };
+        let keys = [format!("site:{name}"), address];
+        limited(state, &keys)?;
         let mut conn = state.db.pool.acquire().await?;
-        let site = sites::by_name(&mut conn, &name)
-            .await?
-            .ok_or(V5Error::SiteNameNotFound)?;
+        let Some(site) = sites::by_name(&mut conn, &name).await? else {
+            state.failures.fail(&keys);
+            return Err(V5Error::SiteNameNotFound);
+        };
         if !state
             .auth
             .verify(&site, &password_sha256.to_ascii_lowercase())
             .await?
         {
+            state.failures.fail(&keys);
+            tracing::info!(site_id = site.site_id, "site authentication failed");
             return Err(V5Error::IncorrectPassword);
         }
         let hardware_id = parts

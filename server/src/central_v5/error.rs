@@ -27,6 +27,9 @@ pub enum V5Error {
     BadRequest(String),
     #[error("request body too large for this central")]
     PayloadTooLarge,
+    /// Too many failed logins for this site or from this address (see `crate::ratelimit`).
+    #[error("too many failed authentication attempts; retry in {0} seconds")]
+    TooManyAttempts(u64),
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
 }
@@ -65,6 +68,7 @@ impl V5Error {
             }
             V5Error::RecordRejected(_) => (StatusCode::FORBIDDEN, code::SYNC_RECORD_REJECTED, None),
             V5Error::BadRequest(_) => (StatusCode::BAD_REQUEST, code::BAD_REQUEST, None),
+            V5Error::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, code::SITE_AUTH_TIMEOUT, None),
             V5Error::PayloadTooLarge => {
                 (StatusCode::PAYLOAD_TOO_LARGE, code::PAYLOAD_TOO_LARGE, None)
             }
@@ -83,14 +87,21 @@ impl IntoResponse for V5Error {
         if status.is_server_error() {
             tracing::error!(error = %self, "legacy central request failed");
         }
+        let message = self.to_string();
         let body = ErrorEnvelope {
             error: ErrorBody {
                 code: code.to_owned(),
-                message: self.to_string(),
+                message,
                 data,
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let V5Error::TooManyAttempts(seconds) = self
+            && let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, value);
+        }
+        response
     }
 }
 

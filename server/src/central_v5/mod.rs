@@ -57,6 +57,8 @@ pub struct V5State {
     pub auth: auth::AuthCache,
     pub activity: activity::Activities,
     pub limits: Limits,
+    /// Failed logins per site name and per source address (429 past the limit).
+    pub failures: crate::ratelimit::FailureLimiter,
 }
 
 /// Caps on what one request may ask for or send; tests lower them to prove they hold.
@@ -74,7 +76,7 @@ impl Default for Limits {
 
 impl V5State {
     pub fn new(db: CentralDb) -> Self {
-        V5State { db, auth: Default::default(), activity: Default::default(), limits: Limits::default() }
+        V5State { db, auth: Default::default(), activity: Default::default(), limits: Limits::default(), failures: Default::default() }
     }
 
     pub async fn open(database_url: &str) -> anyhow::Result<Self> {

@@ -5,6 +5,7 @@
 //! makes many calls; the cache key is a hash of the credentials, never the credentials.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -48,7 +49,9 @@ impl LegacyAuth {
         h.finalize().into()
     }
 
-    pub async fn check(&self, settings: &SyncV5Settings) -> Result<Caller, ErrorValue> {
+    /// Vouch for `settings`; `caller` is the address the request came from, passed on so the V5
+    /// central counts failures against it (not against this central).
+    pub async fn check(&self, settings: &SyncV5Settings, caller: Option<IpAddr>) -> Result<Caller, ErrorValue> {
         let key = Self::key(settings);
         {
             let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -58,18 +61,20 @@ impl LegacyAuth {
                 return Ok(caller.clone());
             }
         }
-        let info: SiteInfo = self.get(settings, v5::route::SITE).await?;
-        let stores: SiteStores = self.get(settings, v5::route::SITE_STORES).await?;
+        let info: SiteInfo = self.get(settings, v5::route::SITE, caller).await?;
+        let stores: SiteStores = self.get(settings, v5::route::SITE_STORES, caller).await?;
         let caller = Caller { site_id: info.site_id, store_ids: stores.store_ids };
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, (Instant::now() + TTL, caller.clone()));
         Ok(caller)
     }
 
-    async fn get<T: serde::de::DeserializeOwned>(&self, s: &SyncV5Settings, route: &str) -> Result<T, ErrorValue> {
+    async fn get<T: serde::de::DeserializeOwned>(&self, s: &SyncV5Settings, route: &str, caller: Option<IpAddr>) -> Result<T, ErrorValue> {
         let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", s.username, s.password_sha256));
-        let response = self
-            .http
-            .get(format!("{}/sync/v5/{route}", self.legacy_url))
+        let mut request = self.http.get(format!("{}/sync/v5/{route}", self.legacy_url));
+        if let Some(caller) = caller {
+            request = request.header(v5::HEADER_FORWARDED_FOR, caller.to_string());
+        }
+        let response = request
             .header("authorization", format!("Basic {auth}"))
             .header(v5::HEADER_HARDWARE_ID, &s.site_uuid)
             .header(v5::HEADER_APP_NAME, &s.app_name)
@@ -79,10 +84,17 @@ impl LegacyAuth {
             .await
             .map_err(|e| ErrorValue::CannotConnectToLegacyServer(format!("{}: {e}", self.legacy_url)))?;
         let status = response.status();
+        let retry_after = response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         let text = response.text().await.map_err(|e| ErrorValue::OtherLegacyServerError(e.to_string()))?;
         if !status.is_success() {
             return Err(match serde_json::from_str::<ErrorEnvelope>(&text) {
-                Ok(envelope) => ErrorValue::LegacyServerError(envelope.error),
+                // A lock-out keeps its wait, so this central can answer 429 with Retry-After too.
+                Ok(mut envelope) => {
+                    if let Some(seconds) = retry_after {
+                        envelope.error.data = Some(serde_json::json!({ "retryAfter": seconds }));
+                    }
+                    ErrorValue::LegacyServerError(envelope.error)
+                }
                 Err(_) => ErrorValue::OtherLegacyServerError(format!("{status}: {text}")),
             });
         }

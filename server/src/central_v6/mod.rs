@@ -55,6 +55,8 @@ pub struct V6State {
     pub is_central: bool,
     pub max_batch: u64,
     pub max_body_bytes: usize,
+    /// Failed logins per site name and per caller address (429 past the limit).
+    pub failures: crate::ratelimit::FailureLimiter,
 }
 
 impl V6State {
@@ -67,6 +69,7 @@ impl V6State {
             is_central: true,
             max_batch: MAX_BATCH,
             max_body_bytes: MAX_BODY_BYTES,
+            failures: Default::default(),
         }
     }
 

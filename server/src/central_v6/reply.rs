@@ -1,11 +1,13 @@
 //! The V6 envelope, in one place: every answer is HTTP 200 with `{"data": …}` or
-//! `{"error": …}` (reference section 3.2); only an oversized body gets its own status (413).
+//! `{"error": …}` (reference section 3.2); only an oversized body (413) and a lock-out after too
+//! many failed logins (429 with `Retry-After`) get their own status.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::wire::v5::code;
 use crate::wire::v6::{Envelope, ErrorValue};
 
 pub struct Reply<T>(pub Result<T, ErrorValue>);
@@ -16,6 +18,16 @@ impl<T: Serialize> IntoResponse for Reply<T> {
             Ok(data) => Json(Envelope::Data(data)).into_response(),
             Err(ErrorValue::OtherServerError(message)) if message == TOO_LARGE => {
                 (StatusCode::PAYLOAD_TOO_LARGE, Json(Envelope::<T>::Error(ErrorValue::OtherServerError(message)))).into_response()
+            }
+            Err(ErrorValue::LegacyServerError(body)) if body.code == code::SITE_AUTH_TIMEOUT => {
+                let seconds = body.data.as_ref().and_then(|d| d.get("retryAfter")).and_then(|v| v.as_u64()).unwrap_or(60);
+                tracing::info!("central request refused: too many failed authentication attempts");
+                let mut response =
+                    (StatusCode::TOO_MANY_REQUESTS, Json(Envelope::<T>::Error(ErrorValue::LegacyServerError(body)))).into_response();
+                if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+                response
             }
             Err(error) => {
                 tracing::info!(error = ?error_kind(&error), "central request refused");

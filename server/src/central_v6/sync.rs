@@ -4,7 +4,10 @@
 //! last batch.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
@@ -14,12 +17,25 @@ use sqlx::Row;
 use super::legacy_auth::Caller;
 use super::reply::{Reply, TOO_LARGE, internal};
 use super::{V6State, pull, records};
-use crate::wire::v6::{
+use crate::wire::v5::{ErrorBody, code};
+use crate::wire::v6::{SyncV5Settings, 
     Action, ErrorValue, PullRequest, PushRequest, PushResult, SUPPORTED_VERSIONS, SiteStatusRequest, SiteStatusResult, SyncBatch,
 };
 
-/// Parse the body, check the version and the credentials.
-async fn admit<T: DeserializeOwned>(state: &V6State, body: Result<Bytes, BytesRejection>) -> Result<(T, Caller), ErrorValue> {
+/// The caller's address, when the server was started with connect info (always, outside tests
+/// that drive the router directly).
+pub struct Peer(Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())))
+    }
+}
+
+/// Parse the body, check the version and the credentials (within the failure limit).
+async fn admit<T: DeserializeOwned>(state: &V6State, peer: Peer, body: Result<Bytes, BytesRejection>) -> Result<(T, Caller), ErrorValue> {
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE { ErrorValue::OtherServerError(TOO_LARGE.into()) } else { ErrorValue::OtherServerError(e.body_text()) }
     })?;
@@ -37,18 +53,38 @@ async fn admit<T: DeserializeOwned>(state: &V6State, body: Result<Bytes, BytesRe
         .ok()
         .and_then(|v| serde_json::from_value(v.get("syncV5Settings")?.clone()).ok())
         .ok_or_else(|| ErrorValue::OtherServerError("missing syncV5Settings".into()))?;
-    let caller = state.legacy.check(&settings).await?;
+    let settings: SyncV5Settings = settings;
+    let keys = [format!("site:{}", settings.username), format!("addr:{}", peer.0.map_or("unknown".into(), |ip| ip.to_string()))];
+    if let Err(wait) = state.failures.check(&keys) {
+        return Err(too_many_attempts(crate::ratelimit::retry_after_seconds(wait)));
+    }
+    let caller = state.legacy.check(&settings, peer.0).await.inspect_err(|e| {
+        if let ErrorValue::LegacyServerError(body) = e
+            && matches!(body.code.as_str(), code::SITE_NAME_NOT_FOUND | code::SITE_INCORRECT_PASSWORD)
+        {
+            state.failures.fail(&keys);
+        }
+    })?;
     Ok((request, caller))
+}
+
+/// The V5 central's lock-out, in its own words, so the site shows the same variant either way.
+fn too_many_attempts(seconds: u64) -> ErrorValue {
+    ErrorValue::LegacyServerError(ErrorBody {
+        code: code::SITE_AUTH_TIMEOUT.into(),
+        message: format!("too many failed authentication attempts; retry in {seconds} seconds"),
+        data: Some(serde_json::json!({ "retryAfter": seconds })),
+    })
 }
 
 fn ensure_not_integrating(state: &V6State, caller: &Caller) -> Result<(), ErrorValue> {
     if state.activity.current(caller.site_id).is_some() { Err(ErrorValue::IntegrationInProgress) } else { Ok(()) }
 }
 
-pub async fn pull(State(state): State<V6State>, body: Result<Bytes, BytesRejection>) -> Reply<SyncBatch> {
+pub async fn pull(State(state): State<V6State>, peer: Peer, body: Result<Bytes, BytesRejection>) -> Reply<SyncBatch> {
     Reply(
         async {
-            let (request, caller): (PullRequest, _) = admit(&state, body).await?;
+            let (request, caller): (PullRequest, _) = admit(&state, peer, body).await?;
             ensure_not_integrating(&state, &caller)?;
             let batch = request.batch_size.clamp(1, state.max_batch as u32) as u64;
             let cursor = request.cursor.min(i64::MAX as u64) as i64;
@@ -58,20 +94,20 @@ pub async fn pull(State(state): State<V6State>, body: Result<Bytes, BytesRejecti
     )
 }
 
-pub async fn site_status(State(state): State<V6State>, body: Result<Bytes, BytesRejection>) -> Reply<SiteStatusResult> {
+pub async fn site_status(State(state): State<V6State>, peer: Peer, body: Result<Bytes, BytesRejection>) -> Reply<SiteStatusResult> {
     Reply(
         async {
-            let (_, caller): (SiteStatusRequest, _) = admit(&state, body).await?;
+            let (_, caller): (SiteStatusRequest, _) = admit(&state, peer, body).await?;
             Ok(SiteStatusResult { is_integrating: state.activity.current(caller.site_id).is_some() })
         }
         .await,
     )
 }
 
-pub async fn push(State(state): State<V6State>, body: Result<Bytes, BytesRejection>) -> Reply<PushResult> {
+pub async fn push(State(state): State<V6State>, peer: Peer, body: Result<Bytes, BytesRejection>) -> Reply<PushResult> {
     Reply(
         async {
-            let (request, caller): (PushRequest, _) = admit(&state, body).await?;
+            let (request, caller): (PushRequest, _) = admit(&state, peer, body).await?;
             ensure_not_integrating(&state, &caller)?;
             let pushed = buffer(&state, &caller, &request).await?;
             if request.batch.is_last_batch {

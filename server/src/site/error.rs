@@ -2,7 +2,9 @@
 //! the server as `{"error": {"variant", "message", "field"?}}` with a fitting status.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use serde::de::DeserializeOwned;
 use axum::response::{IntoResponse, Response};
 use outpost_api::{ApiError as Body, ApiErrorBody};
 
@@ -18,6 +20,19 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     BadRequest(String),
+    /// No admin session (or a wrong admin password).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Refused whoever asks (a request that fails the CSRF rule).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many failed logins from this address: wait this many seconds.
+    #[error("Too many failed sign-in attempts; try again in {0} seconds.")]
+    TooManyRequests(u64),
+    #[error("The request body is larger than this server accepts ({0} bytes).")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    MethodNotAllowed(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -40,6 +55,11 @@ impl ApiError {
             ApiError::NotConfigured(_) => (StatusCode::CONFLICT, "NOT_CONFIGURED"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+            ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS"),
+            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
         }
     }
@@ -55,11 +75,39 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
+        let retry_after = match &self {
+            ApiError::TooManyRequests(seconds) => Some(*seconds),
+            _ => None,
+        };
         let field = match self {
             ApiError::Validation { field, .. } => Some(field),
             _ => None,
         };
         let body = ApiErrorBody { error: Body { variant: variant.to_owned(), message, field } };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(value) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+/// Largest request body the site's API accepts; larger ones get 413. Settings and store-data
+/// forms are a few hundred bytes, so a megabyte is generous and still cheap to refuse.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A JSON body whose rejections (bad JSON, wrong shape, too large) are `ApiError`s, so every
+/// failure of the API has the one JSON shape.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES)),
+            Err(e) => Err(ApiError::BadRequest(format!("The request body is not valid: {}", e.body_text()))),
+        }
     }
 }

@@ -1,9 +1,16 @@
 //! The site's HTTP surface: the JSON API under `/api`, and the browser app for every other
 //! path (client-side routes fall back to `index.html`).
+//!
+//! Who may do what: the Sync page's data (`/api/sync/status`, `/api/sync/run`, the quarantine
+//! list), health, server info and reading store data are open to anyone who can reach the
+//! server; sync settings, store-data writes and the quarantine retry need an admin session
+//! (`session::Admin`). Every state-changing request passes the CSRF guard first.
 
 use std::path::Path;
 
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::Method;
+use axum::middleware;
 use axum::routing::get;
 use axum::{Json, Router};
 use outpost_api::Health;
@@ -11,8 +18,8 @@ use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
-use super::error::ApiError;
-use super::{SiteState, server_info, settings, store_data, sync};
+use super::error::{ApiError, MAX_BODY_BYTES};
+use super::{SiteState, server_info, session, settings, store_data, sync};
 
 pub fn router(state: SiteState, app_dir: &Path) -> Router {
     let api = Router::new()
@@ -21,8 +28,14 @@ pub fn router(state: SiteState, app_dir: &Path) -> Router {
         .nest("/sync", sync::routes())
         .nest("/settings", settings::routes())
         .nest("/store-data", store_data::routes())
+        .nest("/session", session::routes())
         .fallback(|| async { ApiError::NotFound("no such API route".into()) })
+        .method_not_allowed_fallback(|method: Method| async move {
+            ApiError::MethodNotAllowed(format!("{method} is not supported on this API route."))
+        })
         .with_state(state)
+        .layer(middleware::from_fn(session::csrf_guard))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CompressionLayer::new());
     let app = ServeDir::new(app_dir)
         .precompressed_br()

@@ -1,9 +1,11 @@
 //! The site server: the database of one site, its JSON API, the browser app, and (in `sync`)
 //! the engine that synchronises it with the two centrals.
 
+pub mod admin;
 pub mod error;
 pub mod http;
 pub mod server_info;
+pub mod session;
 pub mod settings;
 pub mod store_data;
 pub mod sync;
@@ -28,6 +30,9 @@ pub struct SiteConfig {
     pub public_url: Option<String>,
     /// The built browser app (index.html, pkg/, style/).
     pub app_dir: PathBuf,
+    /// The admin password to set on first start (ignored once one is stored). `None` on a
+    /// first start generates one and prints it once.
+    pub admin_password: Option<String>,
 }
 
 /// What every request handler can reach.
@@ -37,6 +42,8 @@ pub struct SiteState {
     pub public_url: Option<String>,
     /// The sync engine (its driver runs in the background).
     pub sync: sync::SyncEngine,
+    /// Failed admin logins per source address.
+    pub login_failures: crate::ratelimit::FailureLimiter,
 }
 
 /// Open the database, apply migrations, start the sync engine, and serve the API and the app
@@ -49,8 +56,12 @@ pub async fn start(config: SiteConfig) -> anyhow::Result<Running> {
 /// process can configure sync ([`settings::save`]) or watch the engine.
 pub async fn start_with(config: SiteConfig, engine: sync::EngineConfig) -> anyhow::Result<(Running, SiteState)> {
     let db = crate::db::open_sqlite(&config.data_dir.join("site.db"), &MIGRATIONS).await?;
+    if let Some(generated) = admin::ensure_password(&db, config.admin_password.as_deref()).await? {
+        // Deliberately stdout, not the log: shown once to whoever started the server.
+        println!("admin password (generated, shown only this once): {generated}");
+    }
     let sync = sync::SyncEngine::start(db.clone(), engine).await?;
-    let state = SiteState { db, public_url: config.public_url.clone(), sync };
+    let state = SiteState { db, public_url: config.public_url.clone(), sync, login_failures: Default::default() };
     let running = serve::start(config.listen, http::router(state.clone(), &config.app_dir)).await?;
     Ok((running, state))
 }

@@ -11,7 +11,8 @@ use outpost_api::{SyncSettings, SyncSettingsInput};
 use sqlx::SqlitePool;
 
 use super::SiteState;
-use super::error::ApiError;
+use super::error::{ApiError, ApiJson};
+use super::session::Admin;
 use super::sync::errors::{RunError, Variant};
 use super::sync::kv;
 
@@ -79,11 +80,11 @@ pub fn routes() -> Router<SiteState> {
     Router::new().route("/sync", get(get_settings).put(put_settings))
 }
 
-async fn get_settings(State(state): State<SiteState>) -> Result<Json<SyncSettings>, ApiError> {
+async fn get_settings(_: Admin, State(state): State<SiteState>) -> Result<Json<SyncSettings>, ApiError> {
     Ok(Json(to_api(load(&state.db).await?)))
 }
 
-async fn put_settings(State(state): State<SiteState>, Json(input): Json<SyncSettingsInput>) -> Result<Json<SyncSettings>, ApiError> {
+async fn put_settings(_: Admin, State(state): State<SiteState>, ApiJson(input): ApiJson<SyncSettingsInput>) -> Result<Json<SyncSettings>, ApiError> {
     save(&state, input).await.map(Json)
 }
 

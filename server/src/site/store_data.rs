@@ -2,8 +2,8 @@
 //! write, every write through the changelog so the next sync pushes it) and its stock lines and
 //! invoices (read-only). Only the site's own stores are visible or writable: other stores' data
 //! belongs to other sites, and an edit here would be pushed as if this site owned it.
+//! Reading is open like the Sync page; every write needs an admin session.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
@@ -12,7 +12,8 @@ use outpost_api::{Asset, AssetInput, Invoice, Location, LocationInput, StockLine
 use sqlx::SqliteConnection;
 
 use super::SiteState;
-use super::error::ApiError;
+use super::error::{ApiError, ApiJson};
+use super::session::Admin;
 use crate::records::{self, RecordError};
 
 /// Routes under `/api/store-data`.
@@ -139,10 +140,10 @@ async fn get_asset(conn: &mut SqliteConnection, id: &str) -> Result<Option<Asset
 }
 
 async fn create_location(
+    _: Admin,
     State(state): State<SiteState>,
-    body: Result<Json<LocationInput>, JsonRejection>,
+    ApiJson(input): ApiJson<LocationInput>,
 ) -> Result<(StatusCode, Json<Location>), ApiError> {
-    let input = body.map_err(bad_body)?.0;
     let mut conn = state.db.acquire().await?;
     let id = new_id(input.id.as_deref());
     if get_location(&mut conn, &id).await?.is_some() {
@@ -154,11 +155,11 @@ async fn create_location(
 }
 
 async fn update_location(
+    _: Admin,
     State(state): State<SiteState>,
     Path(id): Path<String>,
-    body: Result<Json<LocationInput>, JsonRejection>,
+    ApiJson(input): ApiJson<LocationInput>,
 ) -> Result<Json<Location>, ApiError> {
-    let input = body.map_err(bad_body)?.0;
     let mut conn = state.db.acquire().await?;
     let existing = get_location(&mut conn, &id).await?;
     require_own(&mut conn, existing.as_ref().map(|l| l.store_id.as_str()), "location", &id).await?;
@@ -167,7 +168,7 @@ async fn update_location(
     Ok(Json(location))
 }
 
-async fn delete_location(State(state): State<SiteState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_location(_: Admin, State(state): State<SiteState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let mut conn = state.db.acquire().await?;
     let existing = get_location(&mut conn, &id).await?;
     require_own(&mut conn, existing.as_ref().map(|l| l.store_id.as_str()), "location", &id).await?;
@@ -176,10 +177,10 @@ async fn delete_location(State(state): State<SiteState>, Path(id): Path<String>)
 }
 
 async fn create_asset(
+    _: Admin,
     State(state): State<SiteState>,
-    body: Result<Json<AssetInput>, JsonRejection>,
+    ApiJson(input): ApiJson<AssetInput>,
 ) -> Result<(StatusCode, Json<Asset>), ApiError> {
-    let input = body.map_err(bad_body)?.0;
     let mut conn = state.db.acquire().await?;
     let id = new_id(input.id.as_deref());
     if get_asset(&mut conn, &id).await?.is_some() {
@@ -191,11 +192,11 @@ async fn create_asset(
 }
 
 async fn update_asset(
+    _: Admin,
     State(state): State<SiteState>,
     Path(id): Path<String>,
-    body: Result<Json<AssetInput>, JsonRejection>,
+    ApiJson(input): ApiJson<AssetInput>,
 ) -> Result<Json<Asset>, ApiError> {
-    let input = body.map_err(bad_body)?.0;
     let mut conn = state.db.acquire().await?;
     let existing = get_asset(&mut conn, &id).await?;
     require_own(&mut conn, existing.as_ref().map(|a| a.store_id.as_str()), "asset", &id).await?;
@@ -204,7 +205,7 @@ async fn update_asset(
     Ok(Json(asset))
 }
 
-async fn delete_asset(State(state): State<SiteState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_asset(_: Admin, State(state): State<SiteState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let mut conn = state.db.acquire().await?;
     let existing = get_asset(&mut conn, &id).await?;
     require_own(&mut conn, existing.as_ref().map(|a| a.store_id.as_str()), "asset", &id).await?;
@@ -281,10 +282,6 @@ fn new_id(given: Option<&str>) -> String {
         Some(id) if !id.is_empty() => id.to_owned(),
         _ => uuid::Uuid::new_v4().to_string(),
     }
-}
-
-fn bad_body(rejection: JsonRejection) -> ApiError {
-    ApiError::BadRequest(format!("The request body is not valid: {}", rejection.body_text()))
 }
 
 fn record_error(e: RecordError) -> ApiError {

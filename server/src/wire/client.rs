@@ -180,8 +180,10 @@ fn classify(e: reqwest::Error) -> Failure {
         Failure::Timeout(text)
     } else if e.is_connect() {
         Failure::Connect(text)
-    } else if e.is_decode() || e.is_body() {
-        // A connection cut mid-body is a link problem, retried like a connect error.
+    } else if e.is_decode() || e.is_body() || e.is_request() {
+        // A connection cut mid-body, or closed before the answer came ("connection closed
+        // before message completed"), is a link problem, retried like a connect error. The
+        // fault harness found the latter ending runs as UNKNOWN on a single dropped connection.
         Failure::Connect(text)
     } else {
         Failure::Other(text)

@@ -11,6 +11,9 @@ pub const API_VERSION: u32 = 14;
 /// The range of `version` header values our V5 central accepts.
 pub const SUPPORTED_VERSIONS: (u32, u32) = (12, 14);
 
+/// Outpost addition: the V6 central names the address of the site it vouches for, so the V5
+/// central's failure limit counts that site's address, not the V6 central's.
+pub const HEADER_FORWARDED_FOR: &str = "x-outpost-forwarded-for";
 pub const HEADER_HARDWARE_ID: &str = "msupply-site-uuid";
 pub const HEADER_APP_VERSION: &str = "app-version";
 pub const HEADER_APP_NAME: &str = "app-name";

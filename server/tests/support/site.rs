@@ -3,6 +3,9 @@
 //! (a silent server for timeouts, waiting for a condition instead of sleeping).
 #![allow(dead_code)]
 
+#[path = "admin.rs"]
+pub mod admin;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -109,6 +112,7 @@ impl TestSite {
             data_dir: dir.path().to_path_buf(),
             public_url: None,
             app_dir: dir.path().join("no-app"),
+            admin_password: Some(admin::ADMIN_PASSWORD.into()),
         };
         let (running, state) = site::start_with(site_config, config).await.unwrap();
         let url = running.url();
@@ -138,6 +142,11 @@ impl TestSite {
         let reply = reqwest::get(format!("{}/api/sync/status", self.url)).await.unwrap();
         assert!(reply.status().is_success());
         reply.json().await.unwrap()
+    }
+
+    /// A client signed in as this site's admin.
+    pub async fn admin(&self) -> reqwest::Client {
+        admin::admin_client(&self.url).await
     }
 
     pub async fn set_kv_string(&self, key: &str, value: &str) {

@@ -10,6 +10,7 @@ use outpost_api::{QuarantinedRecord, RunQueued, SyncStatus};
 use super::buffer;
 use crate::site::SiteState;
 use crate::site::error::ApiError;
+use crate::site::session::Admin;
 use crate::site::settings;
 
 pub fn routes() -> Router<SiteState> {
@@ -42,7 +43,7 @@ async fn quarantine(State(state): State<SiteState>) -> Result<Json<Vec<Quarantin
 }
 
 /// Integrate the quarantined records again now (they are also retried by every run).
-async fn retry(State(state): State<SiteState>) -> Result<(StatusCode, Json<RunQueued>), ApiError> {
+async fn retry(_: Admin, State(state): State<SiteState>) -> Result<(StatusCode, Json<RunQueued>), ApiError> {
     let running = state.sync.is_running();
     state.sync.retry_quarantine();
     Ok((StatusCode::ACCEPTED, Json(RunQueued { queued: running })))

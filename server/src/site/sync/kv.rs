@@ -24,6 +24,8 @@ pub const HARDWARE_ID: &str = "SyncHardwareId";
 /// Set when the first run succeeded (the reference derives this from sync_log; a flag cannot
 /// be fooled by a disabled run that is "finished" without doing anything).
 pub const IS_INITIALISED: &str = "SyncIsInitialised";
+/// The Argon2id PHC string of the site's admin password (never the password).
+pub const ADMIN_PASSWORD_ARGON2ID: &str = "AdminPasswordArgon2id";
 /// Set when Prepare finished, so the central is asked to initialise the queue only once.
 pub const QUEUE_INITIALISED: &str = "SyncQueueInitialised";
 

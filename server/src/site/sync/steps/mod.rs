@@ -62,6 +62,41 @@ pub(crate) fn db(context: &'static str) -> impl Fn(sqlx::Error) -> RunError + Co
     move |e| RunError::db(context, e)
 }
 
+/// Whether a central refused a call because it is still integrating this site's last push.
+pub(crate) fn central_is_busy(e: &crate::wire::client::CallError) -> bool {
+    use crate::wire::client::Problem;
+    match &e.problem {
+        Problem::V5 { error, .. } => error.code == crate::wire::v5::code::SYNC_IS_RUNNING,
+        Problem::V6(crate::wire::v6::ErrorValue::IntegrationInProgress) => true,
+        _ => false,
+    }
+}
+
+/// Send a push; when the central answers that it is still integrating (a retried final push
+/// whose first answer was lost, or the previous run's integration), wait until it is idle and
+/// send the same batch again. Buffering is an upsert, so a batch that did arrive the first
+/// time is not doubled; one that did not arrive is not lost by treating "busy" as success.
+pub(crate) async fn push_when_idle<T, P, PF, I, IF>(ctx: &Ctx<'_>, context: &'static str, mut push: P, mut idle: I) -> Result<T, RunError>
+where
+    P: FnMut() -> PF,
+    PF: Future<Output = Result<T, crate::wire::client::CallError>>,
+    I: FnMut() -> IF,
+    IF: Future<Output = Result<bool, RunError>>,
+{
+    let mut attempts = 0;
+    loop {
+        match push().await {
+            Ok(reply) => return Ok(reply),
+            Err(e) if central_is_busy(&e) && attempts < 3 => {
+                attempts += 1;
+                let timeout = RunError::call(context, &e);
+                wait_until(ctx.config.push_poll, ctx.config.push_wait, timeout, &mut idle).await?;
+            }
+            Err(e) => return Err(RunError::call(context, &e)),
+        }
+    }
+}
+
 /// The first pause between polls; it doubles up to the configured interval.
 const FIRST_POLL: Duration = Duration::from_millis(2);
 

@@ -4,7 +4,8 @@
 
 use outpost_api::StepKey;
 
-use super::{Ctx, db};
+use super::push::v5_idle;
+use super::{Ctx, db, push_when_idle};
 use crate::site::sync::buffer::{self, Incoming, Source};
 use crate::site::sync::errors::RunError;
 
@@ -16,11 +17,10 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     ctx.log.step_started(STEP).await.map_err(log)?;
     let source_site_id = Some(ctx.site.m_supply_central_site_id);
     loop {
-        let page = ctx
-            .v5
-            .queued_records(ctx.settings.batch_size_pull)
-            .await
-            .map_err(|e| RunError::call("Error while pulling remote records", &e))?;
+        // A central still integrating (a duplicated final push, a restart) answers "sync is
+        // running": wait for it, as the push steps do, instead of failing the run.
+        let page = push_when_idle(ctx, "Error while pulling remote records", || ctx.v5.queued_records(ctx.settings.batch_size_pull), || v5_idle(ctx))
+            .await?;
         ctx.log.progress(STEP, page.queue_length).await.map_err(log)?;
         if page.data.is_empty() {
             break;
@@ -42,7 +42,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         let mut tx = ctx.db.begin().await.map_err(store)?;
         buffer::store(&mut tx, &records).await.map_err(store)?;
         tx.commit().await.map_err(store)?;
-        ctx.v5.acknowledge(ids).await.map_err(|e| RunError::call("Error while acknowledging remote records", &e))?;
+        push_when_idle(ctx, "Error while acknowledging remote records", || ctx.v5.acknowledge(ids.clone()), || v5_idle(ctx)).await?;
         ctx.log.progress(STEP, page.queue_length.saturating_sub(batch_len)).await.map_err(log)?;
     }
     ctx.log.step_done(STEP).await.map_err(log)

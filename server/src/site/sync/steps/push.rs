@@ -5,7 +5,7 @@
 
 use outpost_api::StepKey;
 
-use super::{Ctx, db, wait_until};
+use super::{Ctx, db, push_when_idle, wait_until};
 use crate::records::{self, Central, ChangeAction};
 use crate::site::sync::errors::{RunError, Variant};
 use crate::site::sync::{changelog, kv};
@@ -27,7 +27,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         ctx.log.progress(STEP, remaining).await.map_err(log)?;
         if remaining == 0 {
             let request = PushRequest { queue_length: 0, data: vec![] };
-            let reply = ctx.v5.push(&request).await.map_err(|e| RunError::call("Error while pushing records", &e))?;
+            let reply = push_when_idle(ctx, "Error while pushing records", || ctx.v5.push(&request), || v5_idle(ctx)).await?;
             if !reply.integration_started {
                 return Err(RunError::new(
                     Variant::Unknown,
@@ -63,7 +63,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         }
         if !data.is_empty() {
             let request = PushRequest { queue_length: remaining, data };
-            ctx.v5.push(&request).await.map_err(|e| RunError::call("Error while pushing records", &e))?;
+            push_when_idle(ctx, "Error while pushing records", || ctx.v5.push(&request), || v5_idle(ctx)).await?;
         }
         cursor = last + 1;
         kv::set_cursor(&mut *conn, kv::V5_PUSH_CURSOR, cursor).await.map_err(db("Error while storing the push cursor"))?;
@@ -74,10 +74,11 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         "Error while waiting for the V5 central to integrate",
         format!("still integrating after {} seconds", ctx.config.push_wait.as_secs()),
     );
-    wait_until(ctx.config.push_poll, ctx.config.push_wait, timeout, || async {
-        let status = ctx.v5.site_status().await.map_err(|e| RunError::call("Error while polling the central's site status", &e))?;
-        Ok(status.code == SiteStatusCode::Idle)
-    })
-    .await?;
+    wait_until(ctx.config.push_poll, ctx.config.push_wait, timeout, || v5_idle(ctx)).await?;
     ctx.log.step_done(STEP).await.map_err(log)
+}
+
+pub(crate) async fn v5_idle(ctx: &Ctx<'_>) -> Result<bool, RunError> {
+    let status = ctx.v5.site_status().await.map_err(|e| RunError::call("Error while polling the central's site status", &e))?;
+    Ok(status.code == SiteStatusCode::Idle)
 }

@@ -6,7 +6,7 @@
 use outpost_api::StepKey;
 use serde_json::Value;
 
-use super::{Ctx, db, wait_until};
+use super::{Ctx, db, push_when_idle, wait_until};
 use crate::records::{self, Central, ChangeAction};
 use crate::site::sync::errors::{RunError, Variant};
 use crate::site::sync::{changelog, kv};
@@ -64,7 +64,11 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         if !records.is_empty() || (is_last_batch && sent_any) {
             sent_any |= !records.is_empty();
             let batch = SyncBatch { end_cursor: last, total_records: remaining, records, is_last_batch };
-            client.push(batch).await.map_err(|e| RunError::call("Error while pushing to the V6 central", &e))?;
+            let idle = || async {
+                let status = client.site_status().await.map_err(|e| RunError::call("Error while polling the V6 central", &e))?;
+                Ok(!status.is_integrating)
+            };
+            push_when_idle(ctx, "Error while pushing to the V6 central", || client.push(batch.clone()), idle).await?;
         }
         cursor = last + 1;
         kv::set_cursor(&mut *conn, kv::V6_PUSH_CURSOR, cursor).await.map_err(db("Error while storing the V6 push cursor"))?;

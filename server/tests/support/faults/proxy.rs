@@ -1,0 +1,162 @@
+//! A fault-injecting TCP proxy in front of a central. It forwards raw bytes, and for every
+//! HTTP request it sees (the site never pipelines: a request starts when the client speaks
+//! after the server did) it draws a fault from the run's seeded schedule:
+//! drop the request, drop the response after the central committed, cut the request or the
+//! response half way, delay it, or deliver it twice. The upstream address can change, so a
+//! central can restart on a new port behind the same proxy URL.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    Pass,
+    DropRequest,
+    DropResponse,
+    CutRequest,
+    CutResponse,
+    Delay(u64),
+    Duplicate,
+}
+
+/// The seeded source of faults shared by a run's proxies, and what it injected.
+#[derive(Clone)]
+pub struct Schedule {
+    rng: Arc<Mutex<StdRng>>,
+    /// Chance that a request is faulted at all (0 after the fault phase, for quiescence).
+    rate: Arc<Mutex<f64>>,
+    pub injected: Arc<Mutex<Vec<Fault>>>,
+}
+
+impl Schedule {
+    pub fn new(seed: u64, rate: f64) -> Self {
+        Schedule { rng: Arc::new(Mutex::new(StdRng::seed_from_u64(seed))), rate: Arc::new(Mutex::new(rate)), injected: Arc::default() }
+    }
+
+    pub fn set_rate(&self, rate: f64) {
+        *self.rate.lock().unwrap() = rate;
+    }
+
+    fn draw(&self) -> Fault {
+        let rate = *self.rate.lock().unwrap();
+        let mut rng = self.rng.lock().unwrap();
+        if !rng.random_bool(rate.clamp(0.0, 1.0)) {
+            return Fault::Pass;
+        }
+        let fault = match rng.random_range(0..6) {
+            0 => Fault::DropRequest,
+            1 => Fault::DropResponse,
+            2 => Fault::CutRequest,
+            3 => Fault::CutResponse,
+            4 => Fault::Delay(rng.random_range(10..150)),
+            _ => Fault::Duplicate,
+        };
+        drop(rng);
+        self.injected.lock().unwrap().push(fault);
+        fault
+    }
+}
+
+#[derive(Clone)]
+pub struct FaultProxy {
+    pub url: String,
+    upstream: Arc<Mutex<SocketAddr>>,
+}
+
+impl FaultProxy {
+    pub async fn start(upstream: SocketAddr, schedule: Schedule) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = Arc::new(Mutex::new(upstream));
+        let target = upstream.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let to = *target.lock().unwrap();
+                tokio::spawn(relay(client, to, schedule.clone()));
+            }
+        });
+        FaultProxy { url, upstream }
+    }
+
+    /// Point new connections at a restarted central.
+    pub fn retarget(&self, upstream: SocketAddr) {
+        *self.upstream.lock().unwrap() = upstream;
+    }
+}
+
+async fn relay(mut client: TcpStream, to: SocketAddr, schedule: Schedule) {
+    let Ok(mut upstream) = TcpStream::connect(to).await else { return };
+    let (mut cbuf, mut ubuf) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
+    // Whether the server has spoken since the client last did: then the client's next bytes
+    // start a new request, which gets a fault of its own.
+    let mut responding = true;
+    let mut fault = Fault::Pass;
+    let mut request = Vec::new();
+    let mut duplicated = false;
+    loop {
+        tokio::select! {
+            read = client.read(&mut cbuf) => {
+                let n = match read { Ok(0) | Err(_) => return, Ok(n) => n };
+                if responding {
+                    responding = false;
+                    fault = schedule.draw();
+                    request.clear();
+                    duplicated = false;
+                    if let Fault::Delay(ms) = fault {
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                    }
+                }
+                match fault {
+                    Fault::DropRequest => return,
+                    Fault::CutRequest => {
+                        let _ = upstream.write_all(&cbuf[..n / 2]).await;
+                        return;
+                    }
+                    _ => {
+                        request.extend_from_slice(&cbuf[..n]);
+                        if upstream.write_all(&cbuf[..n]).await.is_err() { return; }
+                    }
+                }
+            }
+            read = upstream.read(&mut ubuf) => {
+                let n = match read { Ok(0) | Err(_) => return, Ok(n) => n };
+                responding = true;
+                match fault {
+                    // The central answered, so it has done (and committed) the work.
+                    Fault::DropResponse => return,
+                    Fault::CutResponse => {
+                        let _ = client.write_all(&ubuf[..n / 2]).await;
+                        return;
+                    }
+                    Fault::Duplicate if !duplicated => {
+                        duplicated = true;
+                        let copy = request.clone();
+                        tokio::spawn(async move {
+                            if let Ok(mut second) = TcpStream::connect(to).await {
+                                let _ = second.write_all(&copy).await;
+                                let mut sink = vec![0u8; 16 * 1024];
+                                let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                                    while matches!(second.read(&mut sink).await, Ok(n) if n > 0) {}
+                                }).await;
+                            }
+                        });
+                    }
+                    _ => {}
+                }
+                if client.write_all(&ubuf[..n]).await.is_err() { return; }
+            }
+        }
+    }
+}
+
+/// Used by the soak to spread runs: a stable seed per run index from the base seed.
+pub fn run_seed(base: u64, index: u64) -> u64 {
+    let mut rng = StdRng::seed_from_u64(base ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    rng.random()
+}
