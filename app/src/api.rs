@@ -2,8 +2,8 @@
 //! server's own message (and the form field it concerns), so pages can always say what went
 //! wrong and what to do.
 
-use gloo_net::http::{Request, Response};
-use outpost_api::ApiErrorBody;
+use gloo_net::http::{Request, RequestBuilder, Response};
+use outpost_api::{ApiErrorBody, CSRF_HEADER};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -24,25 +24,38 @@ impl Failure {
     }
 }
 
+/// Every request says it comes from this app: the server refuses state-changing requests
+/// without it (a form on another site cannot set the header), which keeps CSRF out.
+fn from_app(request: RequestBuilder) -> RequestBuilder {
+    request.header(CSRF_HEADER, "1")
+}
+
 pub async fn get<T: DeserializeOwned>(url: &str) -> Result<T, Failure> {
-    let response = Request::get(url).send().await.map_err(Failure::network)?;
+    let response = from_app(Request::get(url)).send().await.map_err(Failure::network)?;
     read(response).await
 }
 
 pub async fn post<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> Result<T, Failure> {
-    let request = Request::post(url).json(body).map_err(Failure::network)?;
+    let request = from_app(Request::post(url)).json(body).map_err(Failure::network)?;
     read(request.send().await.map_err(Failure::network)?).await
 }
 
 pub async fn put<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> Result<T, Failure> {
-    let request = Request::put(url).json(body).map_err(Failure::network)?;
+    let request = from_app(Request::put(url)).json(body).map_err(Failure::network)?;
     read(request.send().await.map_err(Failure::network)?).await
 }
 
 pub async fn delete(url: &str) -> Result<(), Failure> {
-    let response = Request::delete(url).send().await.map_err(Failure::network)?;
-    read::<serde_json::Value>(response).await.map(|_| ())
+    let response = from_app(Request::delete(url)).send().await.map_err(Failure::network)?;
+    read::<Ignored>(response).await.map(|_| ())
 }
+
+/// An answer whose body does not matter (it is still checked for an error).
+pub type Ignored = serde::de::IgnoredAny;
+
+/// The body of a POST that carries nothing: `{}`.
+#[derive(Serialize)]
+pub struct Empty {}
 
 async fn read<T: DeserializeOwned>(response: Response) -> Result<T, Failure> {
     let status = response.status();

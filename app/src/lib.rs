@@ -13,6 +13,7 @@ use leptos_router::components::{A, Redirect, Route, Router, Routes};
 use leptos_router::path;
 use wasm_bindgen::prelude::wasm_bindgen;
 
+use components::admin_gate::AdminGate;
 use components::server_qr::ServerQr;
 use pages::settings::SettingsPage;
 use pages::store_data::StoreDataPage;
@@ -51,8 +52,8 @@ fn App() -> impl IntoView {
                     <Routes fallback=|| view! { <NotFound/> }>
                         <Route path=path!("/") view=|| view! { <Redirect path="/sync"/> }/>
                         <Route path=path!("/sync") view=SyncPage/>
-                        <Route path=path!("/admin/sync") view=SettingsPage/>
-                        <Route path=path!("/store-data") view=StoreDataPage/>
+                        <Route path=path!("/admin/sync") view=|| view! { <AdminGate><SettingsPage/></AdminGate> }/>
+                        <Route path=path!("/store-data") view=|| view! { <AdminGate><StoreDataPage/></AdminGate> }/>
                     </Routes>
                 </main>
             </div>

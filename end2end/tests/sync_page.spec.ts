@@ -2,7 +2,7 @@
 // them counted and pushed, lose the V5 central and read why, keep screenshots for review.
 import type { Page } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
-import { test, expect, startWorld, stopWorld, startSplitWorld, stopProcess, watchConsole } from './world';
+import { test, expect, startWorld, stopWorld, startSplitWorld, stopProcess, watchConsole, signInAsAdmin } from './world';
 
 const SIZES = [{ width: 1366, height: 768 }, { width: 768, height: 1024 }];
 const SHOTS = 'artifacts/screenshots';
@@ -77,6 +77,7 @@ test('change_two_locations_and_two_assets_then_sync_sends_four_records', async (
     await expect(page.getByTestId('records-to-push')).toHaveText('0');
 
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Store data' }).click();
+    await signInAsAdmin(page);
     const locations = page.getByTestId('locations');
     for (const [row, name] of [[0, 'Cold room'], [1, 'Dispensary']] as const) {
       await locations.getByRole('button', { name: /^Edit location/ }).nth(row).click();
@@ -161,6 +162,7 @@ test('tap_the_error_icon_on_a_tablet_to_read_why', async ({ browser }) => {
 
 test('save_settings_with_a_bad_url_shows_the_error_beside_the_field', async ({ page, world }) => {
   await page.goto(world.site + '/admin/sync');
+  await signInAsAdmin(page);
   await expect(page.getByLabel('Site password')).toHaveValue('');
   const url = page.getByLabel('Central server URL');
 

@@ -81,6 +81,17 @@ function startRole(args: string[], log: string[]): Promise<{ url: string; child:
   });
 }
 
+/** Admin passwords: `outpost demo` documents `admin`; the split world sets its own. */
+export const DEMO_ADMIN_PASSWORD = 'admin';
+const SPLIT_ADMIN_PASSWORD = 'e2e-admin';
+
+/** Sign in on a page that shows the admin sign-in form (Admin › Synchronisation, Store data). */
+export async function signInAsAdmin(page: Page, password = DEMO_ADMIN_PASSWORD) {
+  await page.getByLabel('Admin password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByTestId('sign-out')).toBeVisible();
+}
+
 /** The three roles as separate processes (so one central can be stopped), with `demo-site`
  * registered on the V5 central and the site configured to sync with it. */
 export type SplitWorld = {
@@ -98,10 +109,17 @@ export async function startSplitWorld(): Promise<SplitWorld> {
   const central = await startRole(['central', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'v6'), '--legacy-url', legacy.url], log);
   execFileSync(bin, ['legacy-central', '--data-dir', join(dir, 'v5'), 'add-site', '--name', 'demo-site', '--password', 'demo',
     '--store', 'split_store', '--central-url', central.url], { stdio: 'pipe' });
-  const site = await startRole(['site', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'site')], log);
+  const site = await startRole(['site', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'site'), '--admin-password', SPLIT_ADMIN_PASSWORD], log);
+  const login = await fetch(site.url + '/api/session', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ password: SPLIT_ADMIN_PASSWORD }),
+  });
+  if (!login.ok) throw new Error(`cannot sign in to the site: ${login.status} ${await login.text()}`);
+  const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
   const saved = await fetch(site.url + '/api/settings/sync', {
     method: 'PUT',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', cookie, 'x-outpost-csrf': '1' },
     body: JSON.stringify({ url: legacy.url, siteName: 'demo-site', password: 'demo', intervalSeconds: 300 }),
   });
   if (!saved.ok) throw new Error(`cannot configure the site: ${saved.status} ${await saved.text()}`);

@@ -1,5 +1,6 @@
 //! Pieces of the pages that are big enough to deserve a name.
 
+pub mod admin_gate;
 pub mod error_details;
 pub mod server_qr;
 pub mod stepper;

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use outpost_api::{Asset, AssetInput, Location, LocationInput, StoreData};
+use serde::Serialize;
 
 use crate::api::{self, Failure};
 
@@ -52,7 +53,15 @@ struct Section {
     /// Column headings of the table (before Store).
     columns: &'static [&'static str],
     /// The request body for a draft.
-    body: fn(&Draft) -> serde_json::Value,
+    body: fn(&Draft) -> Input,
+}
+
+/// The request body of either section, sent as the bare input object.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Input {
+    Location(LocationInput),
+    Asset(AssetInput),
 }
 
 /// One row of a section, and the form's state (`id` None = creating).
@@ -73,7 +82,7 @@ const LOCATIONS: Section = Section {
     columns: &["Code", "Name"],
     body: |d| {
         let input = LocationInput { id: None, store_id: d.store_id.clone(), code: d.texts[0].clone(), name: d.texts[1].clone(), on_hold: d.flag };
-        serde_json::to_value(input).unwrap_or_default()
+        Input::Location(input)
     },
 };
 
@@ -92,7 +101,7 @@ const ASSETS: Section = Section {
             serial_number: d.texts[1].clone(),
             notes: d.texts[2].clone(),
         };
-        serde_json::to_value(input).unwrap_or_default()
+        Input::Asset(input)
     },
 };
 
@@ -118,8 +127,8 @@ fn Editable(section: &'static Section, rows: Vec<Draft>, stores: Vec<String>, on
         spawn_local(async move {
             let kind = section.kind;
             let saved = match &d.id {
-                Some(id) => api::put::<_, serde_json::Value>(&format!("/api/store-data/{kind}/{id}"), &body).await,
-                None => api::post::<_, serde_json::Value>(&format!("/api/store-data/{kind}"), &body).await,
+                Some(id) => api::put::<_, api::Ignored>(&format!("/api/store-data/{kind}/{id}"), &body).await,
+                None => api::post::<_, api::Ignored>(&format!("/api/store-data/{kind}"), &body).await,
             };
             match saved {
                 Ok(_) => {

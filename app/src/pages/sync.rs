@@ -127,7 +127,7 @@ pub fn SyncPage() -> impl IntoView {
         pressed.set(Some((before, time::now_ms())));
         press_error.set(None);
         spawn_local(async move {
-            match api::post::<_, RunQueued>("/api/sync/run", &serde_json::json!({})).await {
+            match api::post::<_, RunQueued>("/api/sync/run", &api::Empty {}).await {
                 Ok(_) => poll_now(),
                 Err(e) => {
                     pressed.set(None);
@@ -265,7 +265,7 @@ fn Quarantine(version: RwSignal<u32>) -> impl IntoView {
         retrying.set(true);
         retry_error.set(None);
         spawn_local(async move {
-            if let Err(e) = api::post::<_, serde_json::Value>("/api/sync/quarantine/retry", &serde_json::json!({})).await {
+            if let Err(e) = api::post::<_, api::Ignored>("/api/sync/quarantine/retry", &api::Empty {}).await {
                 retry_error.set(Some(e));
             }
             retrying.set(false);

@@ -98,7 +98,7 @@ impl World {
         eprintln!("seeding {} records on the V5 central...", options.records);
         let seeded = central_v5::seed::seed(&v5_state.db, options.records, &stores).await?.records;
         let site = SiteProcess::start(&options.site_exe, dir.path().join("site")).await?;
-        let http = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(1024).build()?;
+        let http = admin_client(&site.url).await?;
         Ok(World { dir, v5, v5_state, v6, v6_state, v5_url, v5_bytes, v6_bytes, site, http, seeded })
     }
 
@@ -170,7 +170,7 @@ pub struct SiteProcess {
 impl SiteProcess {
     pub async fn start(exe: &std::path::Path, data_dir: PathBuf) -> anyhow::Result<SiteProcess> {
         let mut child = Command::new(exe)
-            .args(["site", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["site", "--listen", "127.0.0.1:0", "--admin-password", ADMIN_PASSWORD, "--data-dir"])
             .arg(&data_dir)
             .arg("--app-dir")
             .arg(data_dir.join("no-app"))
@@ -219,4 +219,26 @@ impl SiteProcess {
             let _ = self.child.kill().await;
         }
     }
+}
+
+/// The admin password of the bench's site (settings and store-data writes need the admin).
+const ADMIN_PASSWORD: &str = "bench-admin";
+
+/// A client signed in as the site's admin: its session cookie and the CSRF header go with every
+/// request, as the browser app sends them.
+async fn admin_client(site_url: &str) -> anyhow::Result<reqwest::Client> {
+    let login = reqwest::Client::builder().no_proxy().build()?;
+    let reply = login.post(format!("{site_url}/api/session")).json(&json!({"password": ADMIN_PASSWORD})).send().await?;
+    anyhow::ensure!(reply.status().is_success(), "admin login: HTTP {}", reply.status());
+    let cookie = reply
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .and_then(|c| c.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .context("the login set no session cookie")?
+        .to_owned();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::COOKIE, reqwest::header::HeaderValue::from_str(&cookie)?);
+    headers.insert(outpost_api::CSRF_HEADER, reqwest::header::HeaderValue::from_static("1"));
+    Ok(reqwest::Client::builder().no_proxy().pool_max_idle_per_host(1024).default_headers(headers).build()?)
 }
