@@ -20,10 +20,10 @@ use crate::records::{self, RecordError};
 pub fn routes() -> Router<SiteState> {
     Router::new()
         .route("/", get(list))
-        .route("/locations", post(create_location))
-        .route("/locations/{id}", put(update_location).delete(delete_location))
-        .route("/assets", post(create_asset))
-        .route("/assets/{id}", put(update_asset).delete(delete_asset))
+        .route("/locations", post(create::<Location>))
+        .route("/locations/{id}", put(update::<Location>).delete(delete::<Location>))
+        .route("/assets", post(create::<Asset>))
+        .route("/assets/{id}", put(update::<Asset>).delete(delete::<Asset>))
 }
 
 /// The site's stores, as a subquery: `store.site_id` = this site's id; bind `SITE_ID_KEY`.
@@ -139,77 +139,102 @@ async fn get_asset(conn: &mut SqliteConnection, id: &str) -> Result<Option<Asset
     Ok(row.map(asset))
 }
 
-async fn create_location(
-    _: Admin,
-    State(state): State<SiteState>,
-    ApiJson(input): ApiJson<LocationInput>,
-) -> Result<(StatusCode, Json<Location>), ApiError> {
-    let mut conn = state.db.acquire().await?;
-    let id = new_id(input.id.as_deref());
-    if get_location(&mut conn, &id).await?.is_some() {
-        return Err(ApiError::validation("id", format!("A location with id {id:?} already exists.")));
-    }
-    let location = check_location(&mut conn, id, input).await?;
-    records::upsert_location(&mut conn, &location).await.map_err(record_error)?;
-    Ok((StatusCode::CREATED, Json(location)))
+/// What the create, update and delete handlers need of a kind of record people edit here
+/// (locations, assets): one set of handlers serves both.
+trait Editable: serde::Serialize + Sized + Send + 'static {
+    type Input: serde::de::DeserializeOwned + Send + 'static;
+    /// The record's name in messages ("location").
+    const NOUN: &'static str;
+    fn store_id(&self) -> &str;
+    fn requested_id(input: &Self::Input) -> Option<&str>;
+    fn get(conn: &mut SqliteConnection, id: &str) -> impl Future<Output = Result<Option<Self>, ApiError>> + Send;
+    /// The validated record to write, or a 422 naming the first bad field.
+    fn check(conn: &mut SqliteConnection, id: String, input: Self::Input) -> impl Future<Output = Result<Self, ApiError>> + Send;
+    /// Write it (and its changelog row, in one transaction).
+    fn write(conn: &mut SqliteConnection, row: &Self) -> impl Future<Output = Result<(), RecordError>> + Send;
+    fn remove(conn: &mut SqliteConnection, id: &str) -> impl Future<Output = Result<bool, RecordError>> + Send;
 }
 
-async fn update_location(
+impl Editable for Location {
+    type Input = LocationInput;
+    const NOUN: &'static str = "location";
+    fn store_id(&self) -> &str {
+        &self.store_id
+    }
+    fn requested_id(input: &LocationInput) -> Option<&str> {
+        input.id.as_deref()
+    }
+    async fn get(conn: &mut SqliteConnection, id: &str) -> Result<Option<Location>, ApiError> {
+        get_location(conn, id).await
+    }
+    async fn check(conn: &mut SqliteConnection, id: String, input: LocationInput) -> Result<Location, ApiError> {
+        check_location(conn, id, input).await
+    }
+    async fn write(conn: &mut SqliteConnection, row: &Location) -> Result<(), RecordError> {
+        records::upsert_location(conn, row).await
+    }
+    async fn remove(conn: &mut SqliteConnection, id: &str) -> Result<bool, RecordError> {
+        records::delete_location(conn, id).await
+    }
+}
+
+impl Editable for Asset {
+    type Input = AssetInput;
+    const NOUN: &'static str = "asset";
+    fn store_id(&self) -> &str {
+        &self.store_id
+    }
+    fn requested_id(input: &AssetInput) -> Option<&str> {
+        input.id.as_deref()
+    }
+    async fn get(conn: &mut SqliteConnection, id: &str) -> Result<Option<Asset>, ApiError> {
+        get_asset(conn, id).await
+    }
+    async fn check(conn: &mut SqliteConnection, id: String, input: AssetInput) -> Result<Asset, ApiError> {
+        check_asset(conn, id, input).await
+    }
+    async fn write(conn: &mut SqliteConnection, row: &Asset) -> Result<(), RecordError> {
+        records::upsert_asset(conn, row).await
+    }
+    async fn remove(conn: &mut SqliteConnection, id: &str) -> Result<bool, RecordError> {
+        records::delete_asset(conn, id).await
+    }
+}
+
+async fn create<T: Editable>(
+    _: Admin,
+    State(state): State<SiteState>,
+    ApiJson(input): ApiJson<T::Input>,
+) -> Result<(StatusCode, Json<T>), ApiError> {
+    let mut conn = state.db.acquire().await?;
+    let id = new_id(T::requested_id(&input));
+    if T::get(&mut conn, &id).await?.is_some() {
+        return Err(ApiError::validation("id", format!("There is already a {} with id {id:?}.", T::NOUN)));
+    }
+    let row = T::check(&mut conn, id, input).await?;
+    T::write(&mut conn, &row).await.map_err(record_error)?;
+    Ok((StatusCode::CREATED, Json(row)))
+}
+
+async fn update<T: Editable>(
     _: Admin,
     State(state): State<SiteState>,
     Path(id): Path<String>,
-    ApiJson(input): ApiJson<LocationInput>,
-) -> Result<Json<Location>, ApiError> {
+    ApiJson(input): ApiJson<T::Input>,
+) -> Result<Json<T>, ApiError> {
     let mut conn = state.db.acquire().await?;
-    let existing = get_location(&mut conn, &id).await?;
-    require_own(&mut conn, existing.as_ref().map(|l| l.store_id.as_str()), "location", &id).await?;
-    let location = check_location(&mut conn, id, input).await?;
-    records::upsert_location(&mut conn, &location).await.map_err(record_error)?;
-    Ok(Json(location))
+    let existing = T::get(&mut conn, &id).await?;
+    require_own(&mut conn, existing.as_ref().map(T::store_id), T::NOUN, &id).await?;
+    let row = T::check(&mut conn, id, input).await?;
+    T::write(&mut conn, &row).await.map_err(record_error)?;
+    Ok(Json(row))
 }
 
-async fn delete_location(_: Admin, State(state): State<SiteState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete<T: Editable>(_: Admin, State(state): State<SiteState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let mut conn = state.db.acquire().await?;
-    let existing = get_location(&mut conn, &id).await?;
-    require_own(&mut conn, existing.as_ref().map(|l| l.store_id.as_str()), "location", &id).await?;
-    records::delete_location(&mut conn, &id).await.map_err(record_error)?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn create_asset(
-    _: Admin,
-    State(state): State<SiteState>,
-    ApiJson(input): ApiJson<AssetInput>,
-) -> Result<(StatusCode, Json<Asset>), ApiError> {
-    let mut conn = state.db.acquire().await?;
-    let id = new_id(input.id.as_deref());
-    if get_asset(&mut conn, &id).await?.is_some() {
-        return Err(ApiError::validation("id", format!("An asset with id {id:?} already exists.")));
-    }
-    let asset = check_asset(&mut conn, id, input).await?;
-    records::upsert_asset(&mut conn, &asset).await.map_err(record_error)?;
-    Ok((StatusCode::CREATED, Json(asset)))
-}
-
-async fn update_asset(
-    _: Admin,
-    State(state): State<SiteState>,
-    Path(id): Path<String>,
-    ApiJson(input): ApiJson<AssetInput>,
-) -> Result<Json<Asset>, ApiError> {
-    let mut conn = state.db.acquire().await?;
-    let existing = get_asset(&mut conn, &id).await?;
-    require_own(&mut conn, existing.as_ref().map(|a| a.store_id.as_str()), "asset", &id).await?;
-    let asset = check_asset(&mut conn, id, input).await?;
-    records::upsert_asset(&mut conn, &asset).await.map_err(record_error)?;
-    Ok(Json(asset))
-}
-
-async fn delete_asset(_: Admin, State(state): State<SiteState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    let mut conn = state.db.acquire().await?;
-    let existing = get_asset(&mut conn, &id).await?;
-    require_own(&mut conn, existing.as_ref().map(|a| a.store_id.as_str()), "asset", &id).await?;
-    records::delete_asset(&mut conn, &id).await.map_err(record_error)?;
+    let existing = T::get(&mut conn, &id).await?;
+    require_own(&mut conn, existing.as_ref().map(T::store_id), T::NOUN, &id).await?;
+    T::remove(&mut conn, &id).await.map_err(record_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
