@@ -3,8 +3,8 @@
 
 #[path = "support/centrals.rs"]
 mod centrals;
-
-use std::io::Write;
+#[path = "support/logs.rs"]
+mod logs;
 
 use outpost::central_v5::admin;
 use outpost::wire::v5;
@@ -12,31 +12,11 @@ use centrals::*;
 
 const V6_URL: &str = "http://v6.example:8002";
 
-/// Collects log output in memory so a test can read what the server logged.
-#[derive(Clone, Default)]
-struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn request_logs_name_route_and_status_but_never_credentials() {
     // A current-thread test runtime runs the server's tasks on this thread, so a thread-local
     // subscriber sees every request log line.
-    let logs = LogBuffer::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_ansi(false).with_writer(move || writer.clone()).finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    // Other tests in this binary may already have cached "no subscriber is interested" for the
-    // server's log call sites; make tracing ask again now that ours is installed.
-    tracing::callsite::rebuild_interest_cache();
+    let (logs, _guard) = logs::capture();
     let db = databases().await.remove(0);
     let (server, state) = start_v5(&db).await;
     add_site(&state, "north", "secret-password", &["store_n"], V6_URL).await;
@@ -48,7 +28,7 @@ async fn request_logs_name_route_and_status_but_never_credentials() {
     wrong.get("site").await;
     server.stop().await;
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(text.contains("/sync/v5/site") && text.contains("401"), "request lines are logged: {text}");
     let stored_hash = admin::list_sites(&state.db).await.unwrap();
     assert!(stored_hash[0].site.password_hash.starts_with("$argon2id$"), "the password is kept as an Argon2id hash");

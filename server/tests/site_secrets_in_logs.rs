@@ -4,32 +4,15 @@
 
 #[path = "support/site.rs"]
 mod support;
-
-use std::io::Write;
+#[path = "support/logs.rs"]
+mod logs;
 
 use support::admin::{ADMIN_PASSWORD, login_cookie};
 use support::{TestSite, World, fast};
 
-#[derive(Clone, Default)]
-struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl Write for LogBuffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn no_password_hash_or_session_appears_in_logs_or_responses() {
-    let logs = LogBuffer::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_ansi(false).with_writer(move || writer.clone()).finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    tracing::callsite::rebuild_interest_cache();
+    let (logs, _guard) = logs::capture();
 
     let world = World::start().await;
     world.add_site("leak", "sync-secret-pw", &["leak-store"]).await;
@@ -54,7 +37,7 @@ async fn no_password_hash_or_session_appears_in_logs_or_responses() {
         .await
         .unwrap();
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(text.contains("admin signed in"), "the log was captured: {text}");
     let sha = outpost::wire::v5::password_sha256("sync-secret-pw");
     let secrets = [ADMIN_PASSWORD, "wrong-admin-guess", admin_hash.as_str(), token.as_str(), "sync-secret-pw", "wrong-sync-pw", sha.as_str(), "$argon2"];
