@@ -85,7 +85,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     serve::announce(&legacy, Some("legacy-central"));
     serve::announce(&central, Some("central"));
     serve::announce(&site, Some("site"));
-    println!("open {} in a browser and press Sync now! (site {SITE_NAME}, password {SITE_PASSWORD})", site.url());
+    println!(
+        "open {} in a browser and press Sync now! (site {SITE_NAME}, password {SITE_PASSWORD}; admin password {DEMO_ADMIN_PASSWORD})",
+        site.url()
+    );
     serve::run_until_signal(signals, vec![site, central, legacy]).await
 }
 
