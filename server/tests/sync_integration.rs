@@ -1,6 +1,6 @@
-//! Integration as a whole: a database failure part-way through commits nothing (no invoice
-//! without its lines is ever visible to another connection) and the next run integrates every
-//! buffered record exactly once; and echo prevention — what a central sent is never pushed
+//! Integration as a whole: a database failure part-way through, or a run stopped part-way by
+//! the stall watchdog, commits nothing (no invoice without its lines is ever visible to another
+//! connection) and the next run integrates every buffered record exactly once; and echo prevention — what a central sent is never pushed
 //! back, while a later local edit of it is.
 
 #[path = "support/site.rs"]
@@ -78,14 +78,68 @@ async fn an_integration_failing_part_way_commits_nothing_and_the_next_run_integr
     assert!(looks > 0);
     assert_eq!(partial, 0, "an invoice was visible without all its lines");
 
+    assert_integrated_exactly_once(&site, buffered).await;
+}
+
+/// Every buffered record integrated once, and each invoice complete.
+async fn assert_integrated_exactly_once(site: &TestSite, buffered: i64) {
     assert_eq!(site.count("SELECT COUNT(*) FROM sync_buffer WHERE integration_datetime IS NULL OR integration_error IS NOT NULL").await, 0);
-    // Exactly once: one received changelog row per buffered record, none twice.
     assert_eq!(site.count("SELECT COUNT(*) FROM changelog WHERE is_sync_update = 1").await, buffered);
     assert_eq!(site.count("SELECT COUNT(*) FROM (SELECT DISTINCT table_name, record_id FROM changelog)").await, buffered);
     let lines = site.count("SELECT COUNT(*) FROM sync_buffer WHERE table_name = 'invoice_line'").await;
     assert!(lines > 0);
     assert_eq!(site.count("SELECT COUNT(*) FROM invoice_line").await, lines);
     assert_eq!(site.count(PARTIAL_INVOICES).await, 0);
+}
+
+#[tokio::test]
+async fn an_integration_stopped_part_way_by_the_stall_watchdog_commits_nothing_and_resumes_after_a_restart() {
+    let world = World::start().await;
+    world.add_site("stop", "pw", &["stop-store"]).await;
+    outpost::central_v5::seed::seed(&world.v5_state.db, 600, &["stop-store".to_owned()]).await.unwrap();
+    // First, only buffer: the run is cut at Integrate (as above) so everything waits in sync_buffer.
+    let first = TestSite::start(fast()).await;
+    sqlx::query("CREATE TRIGGER hold_back BEFORE INSERT ON unit BEGIN SELECT RAISE(ABORT, 'not yet'); END")
+        .execute(&first.state.db)
+        .await
+        .unwrap();
+    first.configure(&world, "stop", "pw").await;
+    first.state.sync.wait_for_runs(1).await;
+    assert_eq!(first.state.sync.latest_error().map(|e| e.variant).as_deref(), Some("INTEGRATION_ERROR"));
+    let buffered = first.count("SELECT COUNT(*) FROM sync_buffer").await;
+    let dir = first.dir;
+    first.running.stop().await;
+
+    // Then a site whose watchdog allows 150 ms without progress, and one statement part-way
+    // through integration (after invoices and some lines) that keeps SQLite busy far longer.
+    let config = outpost::site::sync::EngineConfig { stall_timeout: std::time::Duration::from_millis(150), ..fast() };
+    let site = TestSite::start_in(dir, config).await;
+    sqlx::query("DROP TRIGGER hold_back").execute(&site.state.db).await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER stall_part_way BEFORE INSERT ON invoice_line WHEN (SELECT COUNT(*) FROM invoice_line) = 8
+         BEGIN SELECT COUNT(*) FROM (SELECT 1 FROM sync_buffer a, sync_buffer b, sync_buffer c LIMIT 10000000); END",
+    )
+    .execute(&site.state.db)
+    .await
+    .unwrap();
+    // Integrate only: no central is involved, so nothing but integration can stall.
+    site.state.sync.retry_quarantine();
+    site.state.sync.wait_for_runs(1).await;
+    let error = site.state.sync.latest_error().expect("the watchdog ends the run");
+    assert_eq!((error.variant.as_str(), error.step), ("TIMEOUT", Some(StepKey::Integration)), "{error:?}");
+    let stored: Option<String> = sqlx::query_scalar("SELECT error_code FROM sync_log ORDER BY id DESC LIMIT 1").fetch_one(&site.state.db).await.unwrap();
+    assert_eq!(stored.as_deref(), Some("TIMEOUT"));
+    for table in ["unit", "invoice", "invoice_line", "changelog"] {
+        assert_eq!(site.count(&format!("SELECT COUNT(*) FROM {table}")).await, 0, "{table}: the stopped transaction left rows");
+    }
+
+    // Restarted with the usual limits, the next run integrates everything, once.
+    sqlx::query("DROP TRIGGER stall_part_way").execute(&site.state.db).await.unwrap();
+    let dir = site.dir;
+    site.running.stop().await;
+    let site = TestSite::start_in(dir, fast()).await;
+    assert_eq!(site.sync().await, None);
+    assert_integrated_exactly_once(&site, buffered).await;
 }
 
 async fn central_field(pool: &sqlx::AnyPool, table: &str, id: &str, field: &str) -> String {
