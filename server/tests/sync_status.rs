@@ -1,6 +1,7 @@
 //! The status the Sync page polls, checked from another HTTP client while runs go on: step
 //! progress is visible mid-step (integration included, though it holds one long transaction)
-//! and follows the rule "first report sets the total, later ones set done"; and
+//! and follows the rule "first report sets the total, later ones set done" (done never goes
+//! back, even when a central grows during the pull); and
 //! `recordsToPush` counts the records a run will send, not changelog rows.
 
 #[path = "support/proxy.rs"]
@@ -135,4 +136,50 @@ async fn records_to_push_counts_records_that_will_be_sent_not_changelog_rows() {
     assert_eq!(site.status().await.records_to_push, 2);
     assert_eq!(site.sync().await, None);
     assert_eq!(site.status().await.records_to_push, 0);
+}
+
+fn done(status: &SyncStatus, key: StepKey) -> Option<u64> {
+    status.steps.iter().find(|s| s.key == key).unwrap().done
+}
+
+#[tokio::test]
+async fn pull_progress_never_goes_back_when_the_central_grows_during_the_pull() {
+    let world = World::start().await;
+    world.add_site("grow", "pw", &["grow-store"]).await;
+    outpost::central_v5::seed::seed(&world.v5_state.db, 30, &[]).await.unwrap();
+    let v5 = Proxy::start(&world.v5_url).await;
+    let site = TestSite::start(fast()).await;
+    let input = SyncSettingsInput {
+        url: v5.url.clone(),
+        site_name: "grow".into(),
+        password: "pw".into(),
+        interval_seconds: 3600,
+        batch_size_push: None,
+        batch_size_pull: Some(3),
+        is_disabled: true,
+    };
+    // Saved disabled so no run starts on its own; enabled without a trigger.
+    outpost::site::settings::save(&site.state, input).await.unwrap();
+    outpost::site::sync::kv::set_bool(&site.state.db, outpost::site::sync::kv::IS_DISABLED, false).await.unwrap();
+
+    // Catch Pull Central between pages: after page 1 is stored, more central data arrives.
+    v5.hold("/sync/v5/central_records");
+    let engine = site.state.sync.clone();
+    let run = tokio::spawn(async move { engine.sync_and_wait().await });
+    v5.wait_held(1).await;
+    v5.release(1);
+    v5.wait_held(2).await;
+    let before = done(&site.status().await, StepKey::PullCentral).expect("page 1 reported");
+    assert!(before > 0);
+    outpost::central_v5::seed::seed(&world.v5_state.db, 30, &[]).await.unwrap();
+    v5.release(1);
+    v5.wait_held(3).await;
+    let after = done(&site.status().await, StepKey::PullCentral).unwrap();
+    assert!(after >= before, "done went back from {before} to {after}");
+
+    v5.release_all();
+    assert_eq!(run.await.unwrap(), None);
+    let status = site.status().await;
+    let pull = status.steps.iter().find(|s| s.key == StepKey::PullCentral).unwrap();
+    assert_eq!(pull.done, pull.total, "the step ends complete");
 }
