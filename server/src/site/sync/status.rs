@@ -4,7 +4,7 @@
 //! uncommitted rows, and SQLite lets only one connection write).
 //!
 //! The rule from the reference: the first progress report of a step sets its total, later
-//! reports set done = total − remaining (the total never changes).
+//! reports set done = total − remaining (the total never changes, and done never goes back).
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -237,7 +237,12 @@ impl RunLog {
                 s.total = Some(remaining);
                 s.done = Some(0);
             }
-            Some(total) => s.done = Some(total.saturating_sub(remaining)),
+            // A source that grows during the step (a central writing while we pull) makes
+            // `remaining` jump up; done still only moves forward, so progress never goes back.
+            Some(total) => {
+                let now = total.saturating_sub(remaining);
+                s.done = Some(s.done.map_or(now, |done| done.max(now)));
+            }
         })
     }
 
