@@ -29,7 +29,8 @@ pub use error::RecordError;
 pub use local::{delete_asset, delete_location, upsert_asset, upsert_location};
 pub use table::{Central, Table};
 
-use schema::Spec;
+pub(crate) use changelog::{Entry as ChangelogEntry, write_many as write_changelog};
+pub(crate) use schema::{Kind, Spec, StoreOf};
 
 /// The key of this site's numeric id in key_value_store (from V5 `/sync/v5/site`).
 pub const SITE_ID_KEY: &str = "SettingsSyncSiteId";
