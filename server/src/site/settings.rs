@@ -17,10 +17,7 @@ use super::sync::kv;
 
 pub const DEFAULT_INTERVAL_SECONDS: u64 = 300;
 pub const DEFAULT_BATCH_SIZE_PUSH: u32 = 1024;
-/// Records per pull request: each page is a round trip, a buffer commit and (V5 queue) an
-/// acknowledgement, so a big page makes a first sync several times faster; 5,000 is the most
-/// both centrals send at once, and a page of that size is a few MB in memory.
-pub const DEFAULT_BATCH_SIZE_PULL: u32 = 5000;
+pub const DEFAULT_BATCH_SIZE_PULL: u32 = 500;
 const MAX_BATCH_SIZE: u32 = 10_000;
 const MAX_INTERVAL_SECONDS: u64 = 7 * 24 * 3600;
 
