@@ -12,9 +12,14 @@ use super::error::RecordError;
 use super::schema::Spec;
 use super::{Table, translate};
 
+/// Each local write reads (its store, the old row) before it writes. A deferred transaction
+/// whose snapshot is older than a commit of the sync engine cannot upgrade to a writer
+/// (`SQLITE_BUSY_SNAPSHOT`, which no busy timeout retries), so take the write lock up front.
+const WRITE: &str = "BEGIN IMMEDIATE";
+
 /// Create or update a location, logged for Push (V5).
 pub async fn upsert_location(conn: &mut SqliteConnection, location: &Location) -> Result<(), RecordError> {
-    let mut tx = conn.begin().await?;
+    let mut tx = conn.begin_with(WRITE).await?;
     require_store(&mut tx, Table::Location, &location.store_id).await?;
     sqlx::query(
         "INSERT INTO location (id, store_id, code, name, on_hold) VALUES (?, ?, ?, ?, ?) \
@@ -45,7 +50,7 @@ pub async fn upsert_location(conn: &mut SqliteConnection, location: &Location) -
 /// `created_datetime` is set on creation, in the V6 central's naive UTC format.
 pub async fn upsert_asset(conn: &mut SqliteConnection, asset: &Asset) -> Result<(), RecordError> {
     let now = chrono::Utc::now().naive_utc().format("%Y-%m-%dT%H:%M:%S").to_string();
-    let mut tx = conn.begin().await?;
+    let mut tx = conn.begin_with(WRITE).await?;
     require_store(&mut tx, Table::Asset, &asset.store_id).await?;
     sqlx::query(
         "INSERT INTO asset (id, store_id, code, serial_number, notes, created_datetime, modified_datetime) \
@@ -79,7 +84,7 @@ pub async fn delete_asset(conn: &mut SqliteConnection, id: &str) -> Result<bool,
 }
 
 async fn delete(conn: &mut SqliteConnection, table: Table, id: &str) -> Result<bool, RecordError> {
-    let mut tx = conn.begin().await?;
+    let mut tx = conn.begin_with(WRITE).await?;
     let before = changes(&mut tx).await?;
     translate::apply(&mut tx, Spec::of(table), id, ChangeAction::Delete, None, Origin::LOCAL).await?;
     let deleted = changes(&mut tx).await? != before;

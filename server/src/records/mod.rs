@@ -2,11 +2,13 @@
 //! the V5 (legacy) and V6 translators, and writes that keep the changelog in the same
 //! transaction as the change.
 //!
-//! The sync engine calls [`integrate_v5`]/[`integrate_v6`] for received records (inside its
-//! own transaction and per-record savepoints, so nothing here begins or commits) and
+//! The sync engine integrates received records a page at a time with [`batch::integrate_page`]
+//! (inside its own transaction, so nothing here begins or commits); [`integrate_v5`]/
+//! [`integrate_v6`] apply one record with the same semantics, and the engine calls
 //! [`to_v5`]/[`to_v6`] for records to push. The Store data API uses the local writes in
 //! [`local`], which do run their own transaction.
 
+pub mod batch;
 mod changelog;
 mod error;
 pub mod local;
@@ -14,6 +16,8 @@ mod schema;
 mod table;
 mod translate;
 
+#[cfg(test)]
+mod batch_tests;
 #[cfg(test)]
 mod tests;
 
@@ -25,7 +29,8 @@ pub use error::RecordError;
 pub use local::{delete_asset, delete_location, upsert_asset, upsert_location};
 pub use table::{Central, Table};
 
-use schema::Spec;
+pub(crate) use changelog::{Entry as ChangelogEntry, write_many as write_changelog};
+pub(crate) use schema::{Kind, Spec, StoreOf};
 
 /// The key of this site's numeric id in key_value_store (from V5 `/sync/v5/site`).
 pub const SITE_ID_KEY: &str = "SettingsSyncSiteId";

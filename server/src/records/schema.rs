@@ -274,26 +274,37 @@ impl Spec {
         key == self.id_key || self.fields.iter().any(|f| f.key == key)
     }
 
-    /// `INSERT … ON CONFLICT(id) DO UPDATE`: binds are the id, every field in order, the
-    /// parent's store for `StoreOf::Parent`, then the extra JSON.
+    /// The columns an upsert writes, in bind order: the id, every field in order, the parent's
+    /// store for `StoreOf::Parent`, then the extra JSON.
+    pub fn columns(&self) -> Vec<&'static str> {
+        let mut columns = vec!["id"];
+        columns.extend(self.fields.iter().map(|f| f.column));
+        if self.store == StoreOf::Parent {
+            columns.push("store_id");
+        }
+        columns.push(self.extra_column);
+        columns
+    }
+
+    /// `INSERT … ON CONFLICT(id) DO UPDATE` of one row, binds as in [`Spec::columns`].
     pub fn upsert_sql(&'static self) -> &'static str {
-        self.upsert.get_or_init(|| {
-            let mut columns = vec!["id"];
-            columns.extend(self.fields.iter().map(|f| f.column));
-            if self.store == StoreOf::Parent {
-                columns.push("store_id");
-            }
-            columns.push(self.extra_column);
-            let marks = vec!["?"; columns.len()].join(", ");
-            let mut sql = format!(
-                "INSERT INTO {} ({}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET ",
-                self.table.name(),
-                columns.join(", ")
-            );
-            let updates: Vec<String> = columns[1..].iter().map(|c| format!("{c} = excluded.{c}")).collect();
-            sql.push_str(&updates.join(", "));
-            sql
-        })
+        self.upsert.get_or_init(|| self.upsert_rows_sql(1))
+    }
+
+    /// The same upsert for `rows` rows in one statement (SQLite applies them in order, so a
+    /// later copy of an id updates the earlier one, as two statements would).
+    pub fn upsert_rows_sql(&self, rows: usize) -> String {
+        let columns = self.columns();
+        let marks = format!("({})", vec!["?"; columns.len()].join(", "));
+        let mut sql = format!(
+            "INSERT INTO {} ({}) VALUES {} ON CONFLICT (id) DO UPDATE SET ",
+            self.table.name(),
+            columns.join(", "),
+            vec![marks; rows].join(", ")
+        );
+        let updates: Vec<String> = columns[1..].iter().map(|c| format!("{c} = excluded.{c}")).collect();
+        sql.push_str(&updates.join(", "));
+        sql
     }
 
     /// Every field's column in order, then the extra JSON, of one row by id.

@@ -17,7 +17,7 @@ use super::error::RecordError;
 use super::schema::{Field, Kind, Spec, StoreOf, parent_sql};
 
 /// A value about to be bound; borrows from the wire JSON so parsing does not copy strings.
-enum Val<'a> {
+pub(super) enum Val<'a> {
     Null,
     Text(&'a str),
     Owned(Option<String>),
@@ -136,14 +136,7 @@ async fn upsert(
 
     let mut query = sqlx::query(spec.upsert_sql()).bind(id);
     for val in &vals {
-        query = match val {
-            Val::Null => query.bind(None::<&str>),
-            Val::Text(s) => query.bind(*s),
-            Val::Owned(s) => query.bind(s.as_deref()),
-            Val::Int(i) => query.bind(*i),
-            Val::Real(r) => query.bind(*r),
-            Val::Bool(b) => query.bind(*b),
-        };
+        query = bind(query, val);
     }
     query.bind(extra).execute(&mut *conn).await?;
 
@@ -160,8 +153,23 @@ async fn upsert(
     Ok(())
 }
 
+/// Bind one value, as its SQLite type.
+pub(super) fn bind<'q>(
+    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    val: &Val<'_>,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    match val {
+        Val::Null => query.bind(None::<&str>),
+        Val::Text(s) => query.bind(*s),
+        Val::Owned(s) => query.bind(s.as_deref()),
+        Val::Int(i) => query.bind(*i),
+        Val::Real(r) => query.bind(*r),
+        Val::Bool(b) => query.bind(*b),
+    }
+}
+
 /// A non-reference field's value; a type we cannot store is a malformed record.
-fn parse_plain<'a>(spec: &Spec, field: &Field, kind: Kind, raw: Option<&'a Value>) -> Result<Val<'a>, RecordError> {
+pub(super) fn parse_plain<'a>(spec: &Spec, field: &Field, kind: Kind, raw: Option<&'a Value>) -> Result<Val<'a>, RecordError> {
     let Some(raw) = raw else { return Ok(Val::Null) };
     let wrong = |what: &str| malformed(spec, format!("{} should be {what}, not {raw}", field.key));
     Ok(match (kind, raw) {
@@ -190,7 +198,7 @@ fn parse_plain<'a>(spec: &Spec, field: &Field, kind: Kind, raw: Option<&'a Value
 
 /// What a NULL column is sent back as when no original value was kept: the value 4D itself
 /// uses for "nothing" in a field of that kind.
-fn default_of(kind: Kind) -> Value {
+pub(super) fn default_of(kind: Kind) -> Value {
     match kind {
         Kind::Text => Value::Null,
         Kind::Bool => Value::Bool(false),
@@ -202,10 +210,10 @@ fn default_of(kind: Kind) -> Value {
 
 /// The extra column's JSON: every field of `obj` except the modelled ones (and the id), plus
 /// the modelled ones listed in `keep`. Serialised straight from the borrowed record.
-struct Extra<'a> {
-    obj: &'a Map<String, Value>,
-    spec: &'a Spec,
-    keep: &'a [&'static str],
+pub(super) struct Extra<'a> {
+    pub obj: &'a Map<String, Value>,
+    pub spec: &'a Spec,
+    pub keep: &'a [&'static str],
 }
 
 impl Serialize for Extra<'_> {
@@ -262,6 +270,6 @@ fn real_to_json(x: f64) -> Value {
     }
 }
 
-fn malformed(spec: &Spec, why: String) -> RecordError {
+pub(super) fn malformed(spec: &Spec, why: String) -> RecordError {
     RecordError::Malformed(format!("{} record: {why}", spec.table.name()))
 }

@@ -1,26 +1,25 @@
 //! Integrate: apply what sync_buffer holds to the site's tables, in one transaction so an
 //! invoice and its lines appear together. Upserts go in dependency order, deletes in reverse.
 //! A record that cannot be applied is kept in sync_buffer with its reason (quarantined), and the
-//! others carry on. No savepoint per record is needed for that: a record is checked (shape,
-//! parents) before anything is written, then written with one row statement and one changelog
-//! insert, and SQLite rolls back a failing statement on its own. Each statement is a hop to
-//! SQLite's worker thread, and those hops were most of integration's time (BENCHMARKS.md), so
-//! records are marked integrated with one statement per table pass, and read a page at a time
-//! (memory flat in dataset size). Received rows are logged with `Origin::sync`, so they are
-//! never pushed back (echo prevention).
+//! others carry on. Each statement is a hop to SQLite's worker thread, and those hops were most
+//! of integration's time (BENCHMARKS.md), so records go a page of one table at a time through
+//! the batched write path ([`records::batch`]: a few statements per page, same outcome per
+//! record as one by one), are marked integrated with one statement per table pass, and are read
+//! a page at a time (memory flat in dataset size). Received rows are logged with
+//! `Origin::sync`, so they are never pushed back (echo prevention).
 //!
-//! Progress goes to memory (other connections cannot see this transaction) at least every
-//! 1,000 records and every second, and to sync_log when the step ends.
+//! Progress goes to memory (other connections cannot see this transaction) after every page
+//! and at least every second, and to sync_log when the step ends.
 
 use std::time::{Duration, Instant};
 
 use outpost_api::StepKey;
-use serde_json::Value;
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::SqlitePool;
 
 use super::db;
-use crate::records::{self, Origin, RecordError, Table};
-use crate::site::sync::buffer::{self, BufferAction, Pending};
+use crate::records::batch::{self, Received, Wire};
+use crate::records::{Origin, RecordError, Table};
+use crate::site::sync::buffer::{self, BufferAction};
 use crate::site::sync::errors::{RunError, Variant};
 use crate::site::sync::status::RunLog;
 
@@ -39,8 +38,8 @@ struct Progress<'a> {
 }
 
 impl Progress<'_> {
-    fn tick(&mut self) {
-        self.done += 1;
+    fn tick(&mut self, records: u64) {
+        self.done += records;
         if self.done - self.reported_done >= REPORT_EVERY_RECORDS || self.reported.elapsed() >= REPORT_EVERY {
             self.log.progress_live(STEP, self.total.saturating_sub(self.done));
             self.reported = Instant::now();
@@ -72,12 +71,13 @@ pub async fn run(pool: &SqlitePool, log: &RunLog) -> Result<(), RunError> {
             let page = buffer::to_integrate(&mut tx, table.name(), action, after, PAGE).await.map_err(fail)?;
             let Some(last) = page.last() else { break };
             after = last.rowid;
-            for row in &page {
-                if let Some(reason) = apply(&mut tx, table, row, action).await? {
+            let outcomes = apply(&mut tx, table, &page, action).await?;
+            for (row, outcome) in page.iter().zip(outcomes) {
+                if let Some(reason) = outcome {
                     failed.push((row.record_id.clone(), reason));
                 }
-                progress.tick();
             }
+            progress.tick(page.len() as u64);
         }
         buffer::mark_all_done(&mut tx, table.name(), action).await.map_err(fail)?;
         for (record_id, reason) in &failed {
@@ -92,39 +92,44 @@ pub async fn run(pool: &SqlitePool, log: &RunLog) -> Result<(), RunError> {
             RecordError::UnknownTable(row.table_name.clone()).to_string()
         };
         buffer::mark(&mut tx, &row.table_name, &row.record_id, Some(&reason)).await.map_err(fail)?;
-        progress.tick();
+        progress.tick(1);
     }
     tx.commit().await.map_err(fail)?;
     log.progress(STEP, 0).await.map_err(logerr)?;
     log.step_done(STEP).await.map_err(logerr)
 }
 
-/// Apply one record; `Some(reason)` when it must be quarantined. Errors that are about the
-/// site rather than the record end the run.
-async fn apply(conn: &mut SqliteConnection, table: Table, row: &Pending, action: BufferAction) -> Result<Option<String>, RunError> {
-    match integrate_one(conn, table, row, action).await {
-        Ok(()) => Ok(None),
-        Err(e) if is_site_failure(&e) => Err(RunError::new(
-            Variant::IntegrationError,
-            "Error while integrating records",
-            format!("{} {}: {e}", row.table_name, row.record_id),
-        )),
-        Err(e) => Ok(Some(e.to_string())),
-    }
-}
-
-async fn integrate_one(conn: &mut SqliteConnection, table: Table, row: &Pending, action: BufferAction) -> Result<(), RecordError> {
-    let data: Option<Value> = match &row.data {
-        Some(text) => Some(serde_json::from_str(text).map_err(|e| RecordError::Malformed(format!("record data is not JSON: {e}")))?),
-        None => None,
-    };
-    let change = action.change().ok_or_else(|| RecordError::Refused("merge records are not supported".into()))?;
-    let origin = Origin::sync(row.source_site_id);
-    if row.source == "v6" {
-        records::integrate_v6(conn, table, &row.record_id, change, data.as_ref(), origin).await
-    } else {
-        records::integrate_v5(conn, table, &row.record_id, change, data.as_ref(), origin).await
-    }
+/// Apply a page of one table and action; per record, `Some(reason)` when it must be
+/// quarantined. Errors that are about the site rather than the record end the run.
+async fn apply(
+    conn: &mut sqlx::SqliteConnection,
+    table: Table,
+    page: &[buffer::Pending],
+    action: BufferAction,
+) -> Result<Vec<Option<String>>, RunError> {
+    let site_failure = |what: String| RunError::new(Variant::IntegrationError, "Error while integrating records", what);
+    // Passes are only ever for upserts and deletes; merges are refused with the unknown tables.
+    let change = action.change().ok_or_else(|| site_failure(format!("{} pass of {}", action.as_str(), table.name())))?;
+    let received: Vec<Received<'_>> = page
+        .iter()
+        .map(|row| Received {
+            record_id: &row.record_id,
+            wire: if row.source == "v6" { Wire::V6 } else { Wire::V5 },
+            data: row.data.as_deref(),
+            origin: Origin::sync(row.source_site_id),
+        })
+        .collect();
+    let outcomes = batch::integrate_page(conn, table, change, &received)
+        .await
+        .map_err(|e| site_failure(format!("{} page: {e}", table.name())))?;
+    page.iter()
+        .zip(outcomes)
+        .map(|(row, outcome)| match outcome {
+            Ok(()) => Ok(None),
+            Err(e) if is_site_failure(&e) => Err(site_failure(format!("{} {}: {e}", row.table_name, row.record_id))),
+            Err(e) => Ok(Some(e.to_string())),
+        })
+        .collect()
 }
 
 /// A constraint violation is about the record (quarantine it); anything else the database
