@@ -117,7 +117,7 @@ async fn an_integration_stopped_part_way_by_the_stall_watchdog_commits_nothing_a
     sqlx::query("DROP TRIGGER hold_back").execute(&site.state.db).await.unwrap();
     sqlx::query(
         "CREATE TRIGGER stall_part_way BEFORE INSERT ON invoice_line WHEN (SELECT COUNT(*) FROM invoice_line) = 8
-         BEGIN SELECT COUNT(*) FROM (SELECT 1 FROM sync_buffer a, sync_buffer b, sync_buffer c LIMIT 10000000); END",
+         BEGIN SELECT COUNT(*) FROM (SELECT 1 FROM sync_buffer a, sync_buffer b, sync_buffer c LIMIT 200000000); END",
     )
     .execute(&site.state.db)
     .await
