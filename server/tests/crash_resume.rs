@@ -154,3 +154,86 @@ async fn kill_9_mid_push_v6_after_the_central_buffered_a_batch_resends_only_that
     let point = KillPoint { name: "Push V6", step: StepKey::PushV6, v6: true, method: Method::POST, path, skip: 1, with_records: true, when: When::After, counted: (Method::POST, path) };
     kill_and_resume(point, true).await;
 }
+
+/// Poll the status API until `key` is active with at least `min_done` done; returns when.
+async fn wait_step(site: &SiteProcess, key: StepKey, min_done: u64) -> (Instant, outpost_api::SyncStep) {
+    let start = Instant::now();
+    loop {
+        let status = crash::status(site).await;
+        let step = status.steps.iter().find(|s| s.key == key).cloned().unwrap();
+        if step.state == StepState::Active && step.done.unwrap_or(0) >= min_done {
+            return (Instant::now(), step);
+        }
+        assert!(start.elapsed() < QUIET, "{key:?} never became active with {min_done} done: {status:#?}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_integration_rolls_it_back_and_the_next_run_integrates_everything() {
+    let started = Instant::now();
+    // Enough records that integration (one transaction) reports progress before it commits.
+    let world = World::start(Seed { items: 5000, invoices: 12, lines: 2, assets: 8, batch_push: 4, batch_pull: 1000 }).await;
+    let mut site = SiteProcess::start(&world.site_dir()).await;
+    world.configure(&site).await;
+    let (_, step) = wait_step(&site, StepKey::Integration, 1).await;
+    site.kill9();
+    let (total, done) = (step.total.unwrap(), step.done.unwrap());
+    let db = checks::site_db(&world).await;
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&db).await.unwrap() }
+    };
+    // The transaction had applied `done` records when the process died; none of them stayed.
+    let (items, pending) = (count("SELECT COUNT(*) FROM item").await, count("SELECT COUNT(*) FROM sync_buffer WHERE integration_datetime IS NULL").await);
+    assert!(done < total, "killed before the commit ({done} of {total})");
+    assert_eq!((items, pending), (0, total as i64), "integration rolled back: no item kept, every record still to integrate");
+    let (killed_run, ..) = checks::latest_run(&db).await;
+
+    world.set_generation(2);
+    let site = SiteProcess::start(&world.site_dir()).await;
+    let (resumed, _) = wait_step(&site, StepKey::Integration, 0).await;
+    crash::wait_quiet(&site, None, QUIET).await;
+    let (fetched_again, _) = world.v5_gate.redone(&Method::GET, "/sync/v5/central_records", 2);
+    let (queued_again, _) = world.v5_gate.redone(&Method::GET, "/sync/v5/queued_records", 2);
+    println!(
+        "crash Integration: killed at {done}/{total} applied; integration restarted {:.3} s after spawn, quiet after {:.3} s; \
+         pull batches fetched again {}; integration is one transaction, so all {total} records were applied again; test {:.1} s",
+        resumed.duration_since(site.spawned).as_secs_f64(),
+        site.spawned.elapsed().as_secs_f64(),
+        fetched_again + queued_again,
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(fetched_again + queued_again, 0, "nothing pulled before the kill is fetched again");
+    let run = checks::run_by_id(&db, killed_run).await;
+    assert_eq!((run.2.as_deref(), run.3.as_deref()), (Some("INTERRUPTED"), Some("integration")));
+    let problems = checks::problems(&world, &db, 0).await;
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_kill_9_the_status_api_shows_the_killed_run_as_interrupted_at_its_step() {
+    use outpost::site::sync::kv;
+    let world = World::start(small()).await;
+    let mut site = SiteProcess::start(&world.site_dir()).await;
+    world.v5_gate.hold(Method::GET, "/sync/v5/central_records", 1, false, When::Before);
+    world.configure(&site).await;
+    assert!(world.v5_gate.held(QUIET).await, "Pull Central never reached its second page");
+    site.kill9();
+    world.v5_gate.release(false);
+    // Restart with sync disabled, so no new run replaces the killed one on the status API.
+    let db = checks::site_db(&world).await;
+    kv::set_bool(&db, kv::IS_DISABLED, true).await.unwrap();
+    let site = SiteProcess::start(&world.site_dir()).await;
+    let status = crash::status(&site).await;
+    let error = status.error.clone().expect("the killed run shows an error");
+    assert_eq!((error.variant.as_str(), error.step), ("INTERRUPTED", Some(StepKey::PullCentral)), "{error:?}");
+    assert!(!error.message.is_empty() && error.hint.is_some(), "{error:?}");
+    assert!(!status.is_syncing);
+    assert_eq!(step_state(&status, StepKey::PullCentral), StepState::Error);
+    // Enabled again, the next run finishes the job.
+    kv::set_bool(&db, kv::IS_DISABLED, false).await.unwrap();
+    crash::sync_again(&site).await;
+    let problems = checks::problems(&world, &db, 0).await;
+    assert!(problems.is_empty(), "{problems:#?}");
+}
