@@ -48,6 +48,8 @@ pub struct Entry {
     pub keys: Vec<String>,
     /// Whether those records got across: a push reached the central, a pull's answer the site.
     pub transferred: bool,
+    /// The central's HTTP status (0 while held or when the gate dropped it).
+    pub status: u16,
     pub at: Instant,
 }
 
@@ -217,7 +219,7 @@ async fn forward(State(gate): State<Gate>, method: Method, uri: Uri, headers: He
     // connection closes, and what it did must still count.
     let log = |keys: Vec<String>, transferred: bool| {
         let mut log = gate.inner.log.lock().unwrap();
-        log.push(Entry { generation, method: method.clone(), path: path.clone(), keys, transferred, at: Instant::now() });
+        log.push(Entry { generation, method: method.clone(), path: path.clone(), keys, transferred, status: 0, at: Instant::now() });
         log.len() - 1
     };
     let mut logged = None;
@@ -238,7 +240,7 @@ async fn forward(State(gate): State<Gate>, method: Method, uri: Uri, headers: He
     // A push got across once the central accepted it; a pull only once the site has the answer.
     let held = when == Some(When::After);
     let transferred = status.is_success() && (in_request || !held);
-    let at = match logged {
+    let at: usize = match logged {
         // Released after a hold: the same request, now forwarded.
         Some(at) => {
             let mut log = gate.inner.log.lock().unwrap();
@@ -247,6 +249,7 @@ async fn forward(State(gate): State<Gate>, method: Method, uri: Uri, headers: He
         }
         None => log(keys, transferred),
     };
+    gate.inner.log.lock().unwrap()[at].status = status.as_u16();
     if held && !wait_release(&gate).await {
         return (StatusCode::SERVICE_UNAVAILABLE, "answer held and dropped by the gate").into_response();
     }
