@@ -38,6 +38,8 @@ struct KillPoint {
     /// Count only requests that carry records (skips a push's final empty "integrate" call).
     with_records: bool,
     when: When,
+    /// Site changes with all assets first (see `World::site_changes`).
+    grouped: bool,
     /// The route whose records are counted for "redone" and "resumed" (the held one, except
     /// for Pull Remote, held at its acknowledgement and counted at its fetch).
     counted: (Method, &'static str),
@@ -54,7 +56,7 @@ async fn kill_and_resume(point: KillPoint, initialised: bool) {
     if initialised {
         world.configure(&site).await;
         crash::wait_quiet(&site, None, QUIET).await;
-        world.site_changes(&site, CHANGES).await;
+        world.site_changes(&site, CHANGES, point.grouped).await;
         gate.hold(point.method.clone(), point.path, point.skip, point.with_records, point.when);
         crash::trigger(&site).await;
     } else {
@@ -77,7 +79,7 @@ async fn kill_and_resume(point: KillPoint, initialised: bool) {
     let site = SiteProcess::start(&world.site_dir()).await;
     crash::wait_quiet(&site, None, QUIET).await;
     let (counted_method, counted_path) = &point.counted;
-    let resumed = gate.first_progress(counted_method, counted_path, 2).map(|t| t.duration_since(site.spawned).as_secs_f64());
+    let resumed = gate.first_call(counted_method, counted_path, 2).map(|t| t.duration_since(site.spawned).as_secs_f64());
     let (batches, records) = gate.redone(counted_method, counted_path, 2);
     let batch = gate.largest_batch(counted_method, counted_path);
     let quiet = site.spawned.elapsed().as_secs_f64();
@@ -93,7 +95,7 @@ async fn kill_and_resume(point: KillPoint, initialised: bool) {
         resumed.unwrap_or(f64::NAN),
         started.elapsed().as_secs_f64()
     );
-    assert!(resumed.is_some(), "{}: the restarted run never moved records on {counted_path}", point.name);
+    assert!(resumed.is_some(), "{}: the restarted run never called {counted_path}", point.name);
     assert!(batches <= 1 && records <= batch, "{}: redid {batches} batches ({records} records), more than one", point.name);
 
     assert_eq!(
@@ -110,6 +112,19 @@ async fn kill_and_resume(point: KillPoint, initialised: bool) {
     assert_eq!(checks::central_activity(&world).await, before, "{}: a settled run changed the centrals", point.name);
 }
 
+/// Push V6 sends a batch without records only when it is the last and earlier ones were sent
+/// (it tells the central to integrate). Killed just before that last batch, with nothing for the
+/// V6 central left after the resume point, the restarted run must still send it, or the
+/// central keeps the earlier batches buffered and never integrates them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_before_push_v6_last_batch_still_tells_the_central_to_integrate() {
+    let path = "/central/sync/push";
+    // Assets first: batches 1-3 carry assets, the rest only locations; the 4th call is the
+    // final batch without records.
+    let point = KillPoint { name: "Push V6 last batch", step: StepKey::PushV6, v6: true, method: Method::POST, path, skip: 3, with_records: false, when: When::Before, grouped: true, counted: (Method::POST, path) };
+    kill_and_resume(point, true).await;
+}
+
 fn step_state(status: &outpost_api::SyncStatus, key: StepKey) -> StepState {
     status.steps.iter().find(|s| s.key == key).map(|s| s.state).unwrap()
 }
@@ -121,7 +136,7 @@ fn step_name(key: StepKey) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_pull_central_resumes_from_the_stored_cursor_and_loses_nothing() {
     let path = "/sync/v5/central_records";
-    let point = KillPoint { name: "Pull Central", step: StepKey::PullCentral, v6: false, method: Method::GET, path, skip: 2, with_records: false, when: When::Before, counted: (Method::GET, path) };
+    let point = KillPoint { name: "Pull Central", step: StepKey::PullCentral, v6: false, method: Method::GET, path, skip: 2, with_records: false, when: When::Before, grouped: false, counted: (Method::GET, path) };
     kill_and_resume(point, false).await;
 }
 
@@ -136,6 +151,7 @@ async fn kill_9_mid_pull_remote_before_the_acknowledgement_redoes_one_batch_at_m
         skip: 1,
         with_records: false,
         when: When::Before,
+        grouped: false,
         counted: (Method::GET, "/sync/v5/queued_records"),
     };
     kill_and_resume(point, false).await;
@@ -144,14 +160,14 @@ async fn kill_9_mid_pull_remote_before_the_acknowledgement_redoes_one_batch_at_m
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_push_after_the_central_buffered_a_batch_resends_only_that_batch() {
     let path = "/sync/v5/queued_records";
-    let point = KillPoint { name: "Push", step: StepKey::Push, v6: false, method: Method::POST, path, skip: 1, with_records: true, when: When::After, counted: (Method::POST, path) };
+    let point = KillPoint { name: "Push", step: StepKey::Push, v6: false, method: Method::POST, path, skip: 1, with_records: true, when: When::After, grouped: false, counted: (Method::POST, path) };
     kill_and_resume(point, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_push_v6_after_the_central_buffered_a_batch_resends_only_that_batch() {
     let path = "/central/sync/push";
-    let point = KillPoint { name: "Push V6", step: StepKey::PushV6, v6: true, method: Method::POST, path, skip: 1, with_records: true, when: When::After, counted: (Method::POST, path) };
+    let point = KillPoint { name: "Push V6", step: StepKey::PushV6, v6: true, method: Method::POST, path, skip: 1, with_records: true, when: When::After, grouped: false, counted: (Method::POST, path) };
     kill_and_resume(point, true).await;
 }
 

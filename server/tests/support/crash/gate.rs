@@ -136,9 +136,9 @@ impl Gate {
         (requests, records)
     }
 
-    /// When generation `g` first moved records on `method path`.
-    pub fn first_progress(&self, method: &Method, path: &str, g: u32) -> Option<Instant> {
-        self.entries().into_iter().find(|e| e.generation == g && e.method == *method && e.path.ends_with(path) && !e.keys.is_empty()).map(|e| e.at)
+    /// When generation `g` first called `method path` (its step resumed).
+    pub fn first_call(&self, method: &Method, path: &str, g: u32) -> Option<Instant> {
+        self.entries().into_iter().find(|e| e.generation == g && e.method == *method && e.path.ends_with(path)).map(|e| e.at)
     }
 
     /// Largest number of records one request of `method path` moved (the batch size in effect).

@@ -104,17 +104,22 @@ impl World {
     }
 
     /// Site changes for the push steps: locations (V5) and assets (V6), interleaved so every
-    /// push batch holds some of each.
-    pub async fn site_changes(&self, site: &SiteProcess, each: usize) {
+    /// push batch holds some of each, or (`grouped`) all assets first, so the last push
+    /// batches hold nothing for the V6 central.
+    pub async fn site_changes(&self, site: &SiteProcess, each: usize, grouped: bool) {
         let admin = admin_client(&site.url).await;
         let api = format!("{}/api/store-data", site.url);
+        let mut writes = Vec::new();
         for n in 0..each {
-            let location = json!({"id": format!("sl{n:03}"), "storeId": STORE, "code": format!("S{n}"), "name": format!("site {n}")});
-            let r = admin.post(format!("{api}/locations")).json(&location).send().await.unwrap();
-            assert!(r.status().is_success(), "site location: {}", r.text().await.unwrap());
-            let asset = json!({"id": format!("sa{n:03}"), "storeId": STORE, "code": format!("A{n}"), "serialNumber": "", "notes": format!("site {n}")});
-            let r = admin.post(format!("{api}/assets")).json(&asset).send().await.unwrap();
-            assert!(r.status().is_success(), "site asset: {}", r.text().await.unwrap());
+            writes.push(("locations", json!({"id": format!("sl{n:03}"), "storeId": STORE, "code": format!("S{n}"), "name": format!("site {n}")})));
+            writes.push(("assets", json!({"id": format!("sa{n:03}"), "storeId": STORE, "code": format!("A{n}"), "serialNumber": "", "notes": format!("site {n}")})));
+        }
+        if grouped {
+            writes.sort_by_key(|(kind, _)| *kind != "assets");
+        }
+        for (kind, body) in writes {
+            let r = admin.post(format!("{api}/{kind}")).json(&body).send().await.unwrap();
+            assert!(r.status().is_success(), "site {kind}: {}", r.text().await.unwrap());
         }
     }
 
