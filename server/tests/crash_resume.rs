@@ -98,12 +98,8 @@ async fn kill_and_resume(point: KillPoint, initialised: bool) {
     assert!(resumed.is_some(), "{}: the restarted run never called {counted_path}", point.name);
     assert!(batches <= 1 && records <= batch, "{}: redid {batches} batches ({records} records), more than one", point.name);
 
-    assert_eq!(
-        checks::run_by_id(&db, killed_run).await.2.zip(checks::run_by_id(&db, killed_run).await.3),
-        Some(("INTERRUPTED".to_owned(), step_name(point.step))),
-        "{}: the killed run is stored as interrupted at its step",
-        point.name
-    );
+    let (_, _, code, step) = checks::run_by_id(&db, killed_run).await;
+    assert_eq!((code, step), (Some("INTERRUPTED".to_owned()), Some(step_name(point.step))), "{}: the killed run is stored as interrupted at its step", point.name);
     let problems = checks::problems(&world, &db, if initialised { CHANGES } else { 0 }).await;
     assert!(problems.is_empty(), "{}: {problems:#?}", point.name);
     // A settled site changes nothing more on either central (no echo, no re-send).
