@@ -3,6 +3,9 @@
 
 #[path = "support/site.rs"]
 mod support;
+#[path = "support/crash/gate.rs"]
+#[allow(dead_code)]
+mod gate;
 
 use outpost::site::sync::kv;
 use support::{TestSite, World, fast};
@@ -52,4 +55,63 @@ async fn a_push_refused_while_the_central_is_still_integrating_waits_and_is_sent
     });
     assert_eq!(site.sync().await, None, "the push waited for the central instead of failing");
     assert_eq!(support::v5_count(&world, "Location").await, 1);
+}
+
+/// Soak seed 9221416561697227009: a duplicated final push started a second integration on the
+/// V5 central after Push had seen it idle, so Pull Remote's call met `sync_is_running` and the
+/// run failed as UNKNOWN. Reproduced exactly: the gate holds Pull Remote's call (`method path`),
+/// the final push is delivered again while the central's integration is paused, and the held
+/// call then reaches a central that is still integrating. The run must wait and succeed.
+async fn pull_remote_call_meets_a_central_still_integrating(method: axum::http::Method, path: &'static str) {
+    use gate::{Gate, When};
+    use outpost::central_v5::activity::Activity;
+    let world = World::start().await;
+    let site_id = world.add_site("remote-busy", "pw", &["rb-store"]).await;
+    let v5 = Gate::start(&world.v5_url).await;
+    let site = TestSite::start(fast()).await;
+    let input = outpost_api::SyncSettingsInput {
+        url: v5.url.clone(),
+        site_name: "remote-busy".into(),
+        password: "pw".into(),
+        interval_seconds: 3600,
+        batch_size_push: Some(2),
+        batch_size_pull: Some(2),
+        is_disabled: true,
+    };
+    outpost::site::settings::save(&site.state, input).await.unwrap();
+    kv::set_bool(&site.state.db, kv::IS_DISABLED, false).await.unwrap();
+    assert_eq!(site.sync().await, None);
+    // Store data for the site's queue, so Pull Remote fetches and acknowledges a page.
+    let location = serde_json::json!({"ID": "rb-loc", "code": "RB", "Description": "Shelf", "store_ID": "rb-store", "hold": false});
+    outpost::central_v5::admin::upsert(&world.v5_state.db, "Location", &location).await.unwrap();
+
+    v5.hold(method.clone(), path, 0, false, When::Before);
+    let run = tokio::spawn({
+        let state = site.state.clone();
+        async move { state.sync.sync_and_wait().await }
+    });
+    assert!(v5.held(std::time::Duration::from_secs(20)).await, "Pull Remote never called {path}");
+    let paused = world.v5_state.activity.pause_integration().await;
+    assert_eq!(v5.replay_last(axum::http::Method::POST, "/sync/v5/queued_records").await, 200, "the final push delivered again");
+    support::eventually(std::time::Duration::from_secs(5), || async { world.v5_state.activity.current(site_id) == Some(Activity::Integrating) }).await;
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        drop(paused);
+    });
+    v5.release(true);
+    let error = run.await.unwrap();
+    assert_eq!(error, None, "Pull Remote waited for the central instead of failing");
+    let refused = v5.entries().iter().filter(|e| e.method == method && e.path.ends_with(path) && e.status == 503).count();
+    assert!(refused >= 1, "the central refused {path} while integrating (else this test proves nothing)");
+    assert_eq!(site.count("SELECT COUNT(*) FROM location WHERE id = 'rb-loc'").await, 1);
+}
+
+#[tokio::test]
+async fn pull_remote_waits_while_the_central_integrates_instead_of_failing() {
+    pull_remote_call_meets_a_central_still_integrating(axum::http::Method::GET, "/sync/v5/queued_records").await;
+}
+
+#[tokio::test]
+async fn pull_remote_acknowledgement_waits_while_the_central_integrates_instead_of_failing() {
+    pull_remote_call_meets_a_central_still_integrating(axum::http::Method::POST, "/sync/v5/acknowledged_records").await;
 }

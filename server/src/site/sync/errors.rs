@@ -26,11 +26,13 @@ pub enum Variant {
     SiteUuidIsBeingChanged,
     InvalidUrl,
     Timeout,
+    /// The server stopped (crash, power cut, kill) while the run was going; set on restart.
+    Interrupted,
     Unknown,
 }
 
 impl Variant {
-    pub const ALL: [Variant; 15] = [
+    pub const ALL: [Variant; 16] = [
         Variant::ConnectionError,
         Variant::SiteNameNotFound,
         Variant::IncorrectPassword,
@@ -45,6 +47,7 @@ impl Variant {
         Variant::SiteUuidIsBeingChanged,
         Variant::InvalidUrl,
         Variant::Timeout,
+        Variant::Interrupted,
         Variant::Unknown,
     ];
 
@@ -65,6 +68,7 @@ impl Variant {
             Variant::SiteUuidIsBeingChanged => "SITE_UUID_IS_BEING_CHANGED",
             Variant::InvalidUrl => "INVALID_URL",
             Variant::Timeout => "TIMEOUT",
+            Variant::Interrupted => "INTERRUPTED",
             Variant::Unknown => "UNKNOWN",
         }
     }
@@ -91,6 +95,7 @@ impl Variant {
             Variant::SiteUuidIsBeingChanged => "Site mismatch",
             Variant::InvalidUrl => "Invalid url",
             Variant::Timeout => "The server took too long to answer",
+            Variant::Interrupted => "Sync was interrupted: this server stopped during the run",
             Variant::Unknown => "Unknown sync error",
         }
     }
@@ -119,6 +124,7 @@ impl Variant {
             Variant::Timeout => {
                 "The connection stalled. Nothing is lost; the next sync resumes where this one stopped."
             }
+            Variant::Interrupted => "Nothing is lost; the next sync resumes where this one stopped.",
             Variant::Unknown => "See the full error for details, and contact support if it persists.",
         }
     }

@@ -28,6 +28,9 @@ pub const IS_INITIALISED: &str = "SyncIsInitialised";
 pub const ADMIN_PASSWORD_ARGON2ID: &str = "AdminPasswordArgon2id";
 /// Set when Prepare finished, so the central is asked to initialise the queue only once.
 pub const QUEUE_INITIALISED: &str = "SyncQueueInitialised";
+/// Set while the V6 central holds batches of this site's push that no last batch has closed
+/// yet, so a run resumed after a crash still sends the last batch that makes it integrate them.
+pub const V6_PUSH_UNFINISHED: &str = "SyncPushV6Unfinished";
 
 pub async fn get_string<'e>(db: impl Executor<'e, Database = Sqlite>, key: &str) -> sqlx::Result<Option<String>> {
     let row: Option<(Option<String>,)> =

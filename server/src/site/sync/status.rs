@@ -82,11 +82,16 @@ fn times(started: DateTime<Utc>, finished: Option<DateTime<Utc>>) -> RunTimes {
 }
 
 /// Load what the last process left: the latest run, the last success, and mark a run that was
-/// cut short by a stop as failed, so it is not shown as syncing forever.
+/// cut short by a stop (a crash, a power cut, `kill -9`) as failed with `INTERRUPTED` and the
+/// step it was in, so it is neither shown as syncing forever nor failed silently.
 pub async fn load(db: &SqlitePool, initialised: bool) -> sqlx::Result<Live> {
-    let interrupted = RunError::new(Variant::Unknown, "Run interrupted", "the server stopped during this run");
+    let interrupted = RunError::new(Variant::Interrupted, "Run interrupted", "the server stopped during this run");
+    // The step: the last one started and neither finished nor skipped (steps run in order).
     sqlx::query(
-        "UPDATE sync_log SET error_code = ?1, error_message = ?2, error_full = ?3, error_hint = ?4
+        "UPDATE sync_log SET error_code = ?1, error_message = ?2, error_full = ?3, error_hint = ?4,
+           error_step = (SELECT s.step FROM sync_log_step s WHERE s.sync_log_id = sync_log.id
+                         AND s.started_datetime IS NOT NULL AND s.finished_datetime IS NULL AND s.skipped = 0
+                         ORDER BY s.started_datetime DESC LIMIT 1)
          WHERE finished_datetime IS NULL AND error_code IS NULL",
     )
     .bind(interrupted.variant.code())

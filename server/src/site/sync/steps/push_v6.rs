@@ -2,6 +2,10 @@
 //! to the V6 central (assets), in batches; the cursor moves after each batch the central
 //! accepted. Every pushable row is processed (so Push V6 shows the same total as Push), but a
 //! row goes to one central only. Then wait for the central to integrate what it received.
+//!
+//! Whether batches were sent that no last batch has closed yet is stored (not just known to
+//! this run): a run killed after sending batches, resumed where only rows for the V5 central
+//! remain, must still send the last batch, or the V6 central never integrates what it holds.
 
 use outpost_api::StepKey;
 use serde_json::Value;
@@ -26,7 +30,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     let read = db("Error while reading the changelog for Push V6");
     let mut conn = ctx.db.acquire().await.map_err(read)?;
     let mut cursor = kv::cursor(&mut *conn, kv::V6_PUSH_CURSOR).await.map_err(read)?;
-    let mut sent_any = false;
+    let mut sent_any = kv::get_bool(&mut *conn, kv::V6_PUSH_UNFINISHED).await.map_err(read)?;
     loop {
         let remaining = changelog::remaining(&mut conn, cursor).await.map_err(read)?;
         ctx.log.progress(STEP, remaining).await.map_err(log)?;
@@ -69,6 +73,8 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
                 Ok(!status.is_integrating)
             };
             push_when_idle(ctx, "Error while pushing to the V6 central", || client.push(batch.clone()), idle).await?;
+            // Before the cursor moves: a crash in between resends this batch, never skips it.
+            kv::set_bool(&mut *conn, kv::V6_PUSH_UNFINISHED, !is_last_batch).await.map_err(db("Error while storing the V6 push state"))?;
         }
         cursor = last + 1;
         kv::set_cursor(&mut *conn, kv::V6_PUSH_CURSOR, cursor).await.map_err(db("Error while storing the V6 push cursor"))?;
