@@ -15,6 +15,7 @@ use outpost_api::StepKey;
 use super::{Ctx, db};
 use crate::site::sync::buffer::{self, Incoming, Source};
 use crate::site::sync::errors::RunError;
+use crate::wire::v5::RawJson;
 use crate::site::sync::kv;
 use crate::wire::client::CallError;
 use crate::wire::v5::CentralRecords;
@@ -55,7 +56,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
                 wire_table: r.table_name,
                 record_id: r.record_id,
                 action: r.action.into(),
-                data: r.record_data,
+                data: r.record_data.map(RawJson::into_string),
                 source_site_id,
             })
             .collect();
