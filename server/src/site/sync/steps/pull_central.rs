@@ -68,10 +68,11 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             tx.commit().await.map_err(store)?;
             ctx.log.progress(STEP, max_cursor.saturating_sub(last_id)).await.map_err(log)
         };
-        // The store decides: a failed store ends the run whatever the prefetch brought, and a
-        // failed prefetch is reported only when its page is needed, as an unprefetched one was.
-        let (stored, next) = tokio::join!(stored, fetch(last_id));
-        stored?;
+        // The store decides: a failed store ends the run at once (the prefetch is dropped, not
+        // waited for), and a failed prefetch is reported only when its page is needed, as an
+        // unprefetched one was.
+        let next = async { Ok::<_, RunError>(fetch(last_id).await) };
+        let ((), next) = tokio::try_join!(stored, next)?;
         prefetched = Some(next);
         cursor = last_id;
     }
