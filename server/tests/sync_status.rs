@@ -169,8 +169,13 @@ async fn pull_progress_never_goes_back_when_the_central_grows_during_the_pull() 
     v5.wait_held(1).await;
     v5.release(1);
     v5.wait_held(2).await;
-    let before = done(&site.status().await, StepKey::PullCentral).expect("page 1 reported");
-    assert!(before > 0);
+    // Pull Central asks for page 2 while it stores page 1: wait for page 1's report.
+    let before = loop {
+        if let Some(d) = done(&site.status().await, StepKey::PullCentral).filter(|d| *d > 0) {
+            break d;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    };
     outpost::central_v5::seed::seed(&world.v5_state.db, 30, &[]).await.unwrap();
     v5.release(1);
     v5.wait_held(3).await;

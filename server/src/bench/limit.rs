@@ -15,7 +15,7 @@ use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 use super::world::{STORES, World};
 use crate::central_v5::data::STORE_TABLES;
 use crate::records::{self, ChangeAction, ChangelogEntry, Kind, Origin, Spec, StoreOf, Table};
-use crate::wire::v5::{Action, CentralRecord, CentralRecords};
+use crate::wire::v5::{Action, CentralRecord, CentralRecords, RawJson};
 
 #[derive(Debug, Clone)]
 pub struct Limit {
@@ -45,7 +45,7 @@ pub async fn wire_pages(world: &World) -> anyhow::Result<Vec<Vec<u8>>> {
             table_name: row.get(1),
             record_id: row.get(2),
             action: Action::Update,
-            record_data: data.map(|d| serde_json::from_str(&d)).transpose()?,
+            record_data: data.map(RawJson::from_string).transpose()?,
         });
     }
     let stores = STORES.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(",");
@@ -58,7 +58,7 @@ pub async fn wire_pages(world: &World) -> anyhow::Result<Vec<Vec<u8>>> {
                 table_name: table.to_owned(),
                 record_id: row.get(0),
                 action: Action::Update,
-                record_data: data.map(|d| serde_json::from_str(&d)).transpose()?,
+                record_data: data.map(RawJson::from_string).transpose()?,
             });
         }
     }
@@ -66,6 +66,22 @@ pub async fn wire_pages(world: &World) -> anyhow::Result<Vec<Vec<u8>>> {
     all.chunks(PAGE)
         .map(|page| Ok(serde_json::to_vec(&CentralRecords { max_cursor, data: page.to_vec() })?))
         .collect()
+}
+
+/// A `central_records` page with every record parsed into a tree: the limit parses each
+/// record's fields as integration must, whatever shape the site's wire types keep them in.
+#[derive(serde::Deserialize)]
+struct ParsedPage {
+    data: Vec<ParsedRecord>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ParsedRecord {
+    table_name: String,
+    record_id: String,
+    #[serde(default)]
+    record_data: Option<Value>,
 }
 
 pub async fn run(world: &World, _site_records: u64) -> anyhow::Result<Limit> {
@@ -76,7 +92,7 @@ pub async fn run(world: &World, _site_records: u64) -> anyhow::Result<Limit> {
     let mut tx = db.begin().await?;
     let mut records = 0;
     for page in &pages {
-        let page: CentralRecords = serde_json::from_slice(page)?;
+        let page: ParsedPage = serde_json::from_slice(page)?;
         let mut rest = &page.data[..];
         while let Some(first) = rest.first() {
             let run = rest.iter().take_while(|r| r.table_name == first.table_name).count();
@@ -94,7 +110,7 @@ pub async fn run(world: &World, _site_records: u64) -> anyhow::Result<Limit> {
 }
 
 /// Insert records of one table with their changelog rows; returns how many.
-async fn write(conn: &mut SqliteConnection, table: Table, recs: &[CentralRecord], origin: Origin) -> anyhow::Result<u64> {
+async fn write(conn: &mut SqliteConnection, table: Table, recs: &[ParsedRecord], origin: Origin) -> anyhow::Result<u64> {
     let spec = Spec::of(table);
     let objects: Vec<(&str, &Map<String, Value>)> =
         recs.iter().filter_map(|r| Some((r.record_id.as_str(), r.record_data.as_ref()?.as_object()?))).collect();

@@ -14,7 +14,7 @@ use flate2::write::GzEncoder;
 use super::initial_sync::InitialSync;
 use super::report::Figure;
 use super::world::World;
-use crate::wire::v5::{Action, CentralRecord, CentralRecords};
+use crate::wire::v5::{Action, CentralRecord, CentralRecords, RawJson};
 
 /// Site-owned records pushed for the "up" figure (more would only time the V5 central).
 const PUSH_RECORDS: i64 = 20_000;
@@ -99,7 +99,7 @@ fn fixtures_per_record() -> anyhow::Result<f64> {
                     table_name: file.table.clone(),
                     record_id: r.get("ID").and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
                     action: Action::Update,
-                    record_data: Some(r.clone()),
+                    record_data: Some(RawJson::from_value(r)),
                 }
             })
             .collect();

@@ -1,11 +1,10 @@
 //! The global change log of central data (unit, item, name, store, ...), paged by cursor for
 //! `GET /sync/v5/central_records`. The cursor is the log row id; a page holds rows after it.
 
-use serde_json::Value;
 use sqlx::Row;
 
 use crate::db::CentralDb;
-use crate::wire::v5::{Action, CentralRecord, CentralRecords};
+use crate::wire::v5::{Action, CentralRecord, CentralRecords, RawJson};
 
 pub async fn max_cursor(db: &CentralDb) -> sqlx::Result<i64> {
     let row = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM central_change")
@@ -43,7 +42,7 @@ pub async fn page(db: &CentralDb, cursor: i64, limit: u64) -> anyhow::Result<Cen
                 record_data: if action == Action::Delete {
                     None
                 } else {
-                    raw.map(|s| serde_json::from_str::<Value>(&s)).transpose()?
+                    raw.map(RawJson::from_string).transpose()?
                 },
             })
         })

@@ -2,12 +2,11 @@
 //! added to when the central changes store data, drained by `queued_records` and emptied by
 //! `acknowledged_records`. A row leaves the queue only when that same site acknowledges it.
 
-use serde_json::Value;
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use super::data::{self, STORE_TABLES};
 use crate::db::CentralDb;
-use crate::wire::v5::{Action, QueuedRecord, QueuedRecords};
+use crate::wire::v5::{Action, QueuedRecord, QueuedRecords, RawJson};
 
 /// Replace the site's queue with every record of the stores active on it, in dependency order;
 /// returns the queue length.
@@ -88,7 +87,7 @@ pub async fn read(
                 table_name: r.get(1),
                 record_id: r.get(2),
                 action: parse_action(&r.get::<String, _>(3)),
-                record_data: raw.map(|s| serde_json::from_str::<Value>(&s)).transpose()?,
+                record_data: raw.map(RawJson::from_string).transpose()?,
             })
         })
         .collect::<anyhow::Result<_>>()?;

@@ -1,10 +1,14 @@
 //! V5 (legacy mSupply central) messages, reference section 3.1.
 //!
-//! Record payloads (`recordData`) stay `serde_json::Value`: they carry legacy 4D table and
-//! field names, and translating them is the job of `records`, not of the wire layer.
+//! Record payloads (`recordData`) are not translated here: they carry legacy 4D table and
+//! field names, and translating them is the job of `records`, not of the wire layer. Pushed
+//! ones are `serde_json::Value` (the central looks inside them); pulled ones are [`RawJson`],
+//! the text as received, because the site only stores them for integration.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+pub use super::raw::RawJson;
 
 /// The sync API version a site sends in the `version` header.
 pub const API_VERSION: u32 = 14;
@@ -138,7 +142,7 @@ pub struct CentralRecord {
     pub action: Action,
     /// Absent on delete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub record_data: Option<Value>,
+    pub record_data: Option<RawJson>,
 }
 
 /// `GET /sync/v5/queued_records?limit=N` → this.
@@ -158,7 +162,7 @@ pub struct QueuedRecord {
     pub record_id: String,
     pub action: Action,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub record_data: Option<Value>,
+    pub record_data: Option<RawJson>,
 }
 
 /// `POST /sync/v5/acknowledged_records`

@@ -4,7 +4,6 @@
 //! again on every run until it integrates or a newer copy replaces it.
 
 use chrono::{SecondsFormat, Utc};
-use serde_json::Value;
 // Dynamic SQL here is built from constants only; values are always bound.
 use sqlx::{AssertSqlSafe, SqliteConnection, SqlitePool};
 
@@ -80,7 +79,8 @@ pub struct Incoming {
     pub wire_table: String,
     pub record_id: String,
     pub action: BufferAction,
-    pub data: Option<Value>,
+    /// The record's JSON text, as it goes into `sync_buffer.data`.
+    pub data: Option<String>,
     pub source_site_id: Option<i64>,
 }
 
@@ -117,7 +117,7 @@ pub async fn store(conn: &mut SqliteConnection, records: &[Incoming]) -> sqlx::R
                 .bind(&r.record_id)
                 .bind(r.source.as_str())
                 .bind(r.action.as_str())
-                .bind(r.data.as_ref().map(Value::to_string))
+                .bind(r.data.as_deref())
                 .bind(r.source_site_id)
                 .bind(&received);
         }

@@ -1,13 +1,24 @@
 //! Pull Central: page through the V5 central's change log (central data: units, items, names,
 //! stores) by cursor into sync_buffer. Each page and the cursor after it are stored in one
 //! transaction, so an interrupted pull neither loses nor repeats a page.
+//!
+//! Why the next page is fetched while the current one is stored: the pull was a strict
+//! sequence (the central reads and compresses, the site parses, then writes) with both cores
+//! half idle. The next page's request only needs the cursor the current page ends at, which
+//! the page itself tells, and a `central_records` request changes nothing on the central, so
+//! it can run beside the store. At most one page is stored and one fetched at a time (memory
+//! stays flat), and the cursor still advances only in the transaction that stores its page:
+//! a run that stops mid-way throws the prefetched page away and asks for it again.
 
 use outpost_api::StepKey;
 
 use super::{Ctx, db};
 use crate::site::sync::buffer::{self, Incoming, Source};
 use crate::site::sync::errors::RunError;
+use crate::wire::v5::RawJson;
 use crate::site::sync::kv;
+use crate::wire::client::CallError;
+use crate::wire::v5::CentralRecords;
 
 const STEP: StepKey = StepKey::PullCentral;
 
@@ -17,12 +28,15 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     ctx.log.step_started(STEP).await.map_err(log)?;
     let mut cursor = kv::cursor(ctx.db, kv::CENTRAL_PULL_CURSOR).await.map_err(store)?;
     let source_site_id = Some(ctx.site.m_supply_central_site_id);
+    let limit = ctx.settings.batch_size_pull;
+    let fetch = |from: u64| ctx.v5.central_records(from, limit);
+    let mut prefetched: Option<Result<CentralRecords, CallError>> = None;
     loop {
-        let page = ctx
-            .v5
-            .central_records(cursor, ctx.settings.batch_size_pull)
-            .await
-            .map_err(|e| RunError::call("Error while pulling central records", &e))?;
+        let page = match prefetched.take() {
+            Some(page) => page,
+            None => fetch(cursor).await,
+        }
+        .map_err(|e| RunError::call("Error while pulling central records", &e))?;
         ctx.log.progress(STEP, page.max_cursor.saturating_sub(cursor)).await.map_err(log)?;
         let Some(last_id) = page.data.iter().map(|r| r.id).max() else {
             if cursor >= page.max_cursor {
@@ -33,6 +47,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             kv::set_cursor(ctx.db, kv::CENTRAL_PULL_CURSOR, cursor).await.map_err(store)?;
             continue;
         };
+        let max_cursor = page.max_cursor;
         let records: Vec<Incoming> = page
             .data
             .into_iter()
@@ -41,16 +56,25 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
                 wire_table: r.table_name,
                 record_id: r.record_id,
                 action: r.action.into(),
-                data: r.record_data,
+                data: r.record_data.map(RawJson::into_string),
                 source_site_id,
             })
             .collect();
-        let mut tx = ctx.db.begin().await.map_err(store)?;
-        buffer::store(&mut tx, &records).await.map_err(store)?;
-        kv::set_cursor(&mut *tx, kv::CENTRAL_PULL_CURSOR, last_id).await.map_err(store)?;
-        tx.commit().await.map_err(store)?;
+        // The page's progress is reported as soon as it is stored, not when the prefetch ends.
+        let stored = async {
+            let mut tx = ctx.db.begin().await.map_err(store)?;
+            buffer::store(&mut tx, &records).await.map_err(store)?;
+            kv::set_cursor(&mut *tx, kv::CENTRAL_PULL_CURSOR, last_id).await.map_err(store)?;
+            tx.commit().await.map_err(store)?;
+            ctx.log.progress(STEP, max_cursor.saturating_sub(last_id)).await.map_err(log)
+        };
+        // The store decides: a failed store ends the run at once (the prefetch is dropped, not
+        // waited for), and a failed prefetch is reported only when its page is needed, as an
+        // unprefetched one was.
+        let next = async { Ok::<_, RunError>(fetch(last_id).await) };
+        let ((), next) = tokio::try_join!(stored, next)?;
+        prefetched = Some(next);
         cursor = last_id;
-        ctx.log.progress(STEP, page.max_cursor.saturating_sub(cursor)).await.map_err(log)?;
     }
     ctx.log.step_done(STEP).await.map_err(log)
 }

@@ -8,6 +8,7 @@ use super::push::v5_idle;
 use super::{Ctx, db, push_when_idle};
 use crate::site::sync::buffer::{self, Incoming, Source};
 use crate::site::sync::errors::RunError;
+use crate::wire::v5::RawJson;
 
 const STEP: StepKey = StepKey::PullRemote;
 
@@ -35,7 +36,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
                 wire_table: r.table_name,
                 record_id: r.record_id,
                 action: r.action.into(),
-                data: r.record_data,
+                data: r.record_data.map(RawJson::into_string),
                 source_site_id,
             })
             .collect();

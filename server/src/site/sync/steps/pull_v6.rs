@@ -32,7 +32,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
                 wire_table: r.record.table_name,
                 record_id: r.record.record_id,
                 action: r.record.action.into(),
-                data: Some(r.record.record_data).filter(|d| !d.is_null()),
+                data: Some(r.record.record_data).filter(|d| !d.is_null()).map(|d| d.to_string()),
                 source_site_id: None,
             })
             .collect();
