@@ -59,6 +59,9 @@ async fn pushed_owner(
         .map_err(|e| V5Error::RecordRejected(format!("{table} {record_id}: {e}")))
 }
 
+/// How long the final push waits for its integration before answering.
+pub const INTEGRATION_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Check and buffer one batch; start integration on the final empty batch.
 pub async fn receive(
     state: &V5State,
@@ -155,13 +158,21 @@ pub async fn receive(
         .map_err(|_| V5Error::SyncIsRunning("integration"))?;
     let state = state.clone();
     let site_id = site.site_id;
+    let (done, finished) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
-        let _busy = guard;
+        let busy = guard;
         let _permit = state.activity.integration_permit().await;
         if let Err(e) = integrate(&state, site_id).await {
             tracing::error!(site_id, error = %format!("{e:#}"), "integration of pushed records failed");
         }
+        drop(busy);
+        let _ = done.send(());
     });
+    // A site's next call is a `site_status` poll, repeated until it sees the integration end.
+    // A push of a usual size integrates in milliseconds, so answer once it has (or after a
+    // short while): the first poll then finds the site idle, and a fleet of sites does not
+    // spend its round trips polling. Integration still runs on its own task either way.
+    let _ = tokio::time::timeout(INTEGRATION_WAIT, finished).await;
     Ok(PushResponse {
         integration_started: true,
     })
