@@ -10,6 +10,7 @@
 pub mod activity;
 pub mod admin;
 pub mod auth;
+mod bulk;
 pub mod changelog;
 pub mod data;
 pub mod error;

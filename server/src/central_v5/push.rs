@@ -10,10 +10,12 @@ use sqlx::{AnyConnection, Row};
 
 use super::V5State;
 use super::activity::Activity;
+use super::bulk::{self, Owners};
 use super::data::{self, STORE_TABLES};
 use super::error::{V5Error, V5Result};
 use super::sites::SiteRow;
-use crate::wire::v5::{PushAction, PushRequest, PushResponse};
+use crate::db::Backend;
+use crate::wire::v5::{PushAction, PushRecord, PushRequest, PushResponse};
 
 async fn buffered_invoice_store(
     conn: &mut AnyConnection,
@@ -34,13 +36,12 @@ async fn pushed_owner(
     conn: &mut AnyConnection,
     site_id: i64,
     batch_invoices: &HashMap<String, Option<String>>,
-    table: &str,
-    record_id: &str,
-    action: PushAction,
-    data: Option<&Value>,
+    previous: &Owners,
+    record: &PushRecord,
 ) -> V5Result<Option<String>> {
-    if action == PushAction::Delete || data.is_none() {
-        return Ok(data::stored_owner(conn, table, record_id).await?.flatten());
+    let (table, record_id, data) = (record.table_name.as_str(), record.record_id.as_str(), record.record_data.as_ref());
+    if record.action == PushAction::Delete || data.is_none() {
+        return Ok(previous.get(&(table.to_owned(), record_id.to_owned())).cloned().flatten());
     }
     let data = data.unwrap_or(&Value::Null);
     if table == "trans_line"
@@ -58,6 +59,9 @@ async fn pushed_owner(
         .map_err(|e| V5Error::RecordRejected(format!("{table} {record_id}: {e}")))
 }
 
+/// How long the final push waits for its integration before answering.
+pub const INTEGRATION_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Check and buffer one batch; start integration on the final empty batch.
 pub async fn receive(
     state: &V5State,
@@ -66,6 +70,10 @@ pub async fn receive(
 ) -> V5Result<PushResponse> {
     let mut tx = state.db.begin_write().await?;
     let stores = data::stores_of_site(&mut tx, site.site_id).await?;
+    // What the batch's records belong to today, looked up once for the whole batch (records
+    // earlier in this batch are only buffered, so this is what a lookup per record would see).
+    let keys = request.data.iter().map(|r| (r.table_name.as_str(), r.record_id.as_str()));
+    let previous = bulk::stored_owners(&mut tx, state.db.backend, keys).await?;
     let mut batch_invoices = HashMap::new();
     let mut checked = Vec::with_capacity(request.data.len());
     for record in &request.data {
@@ -79,10 +87,8 @@ pub async fn receive(
             &mut tx,
             site.site_id,
             &batch_invoices,
-            &record.table_name,
-            &record.record_id,
-            record.action,
-            record.record_data.as_ref(),
+            &previous,
+            record,
         )
         .await?;
         let rejected = |why: String| {
@@ -98,8 +104,8 @@ pub async fn receive(
         }
         // Nor may it take over a record that today belongs to another site's store.
         if let Some(Some(previous)) =
-            data::stored_owner(&mut tx, &record.table_name, &record.record_id).await?
-            && !stores.contains(&previous)
+            previous.get(&(record.table_name.clone(), record.record_id.clone()))
+            && !stores.contains(previous)
         {
             return Err(rejected(format!(
                 "record belongs to store {previous}, not active on site {}",
@@ -128,25 +134,18 @@ pub async fn receive(
         }
         checked.push((record, store));
     }
-    for (record, store) in checked {
-        let action = match record.action {
-            PushAction::Update => "update",
-            PushAction::Delete => "delete",
-        };
-        sqlx::query(
-            "INSERT INTO push_buffer (site_id, table_name, record_id, action, store_id, data) VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (site_id, table_name, record_id) DO UPDATE SET action = excluded.action,
-             store_id = excluded.store_id, data = excluded.data",
-        )
-        .bind(site.site_id)
-        .bind(&record.table_name)
-        .bind(&record.record_id)
-        .bind(action)
-        .bind(store)
-        .bind(record.record_data.as_ref().map(Value::to_string))
-        .execute(&mut *tx)
-        .await?;
-    }
+    let rows = checked
+        .iter()
+        .map(|(record, store)| {
+            let action = match record.action {
+                PushAction::Update => "update",
+                PushAction::Delete => "delete",
+            };
+            let data = record.record_data.as_ref().map(Value::to_string);
+            (record.table_name.as_str(), record.record_id.as_str(), action, store.as_deref(), data)
+        })
+        .collect();
+    bulk::buffer_pushes(&mut tx, state.db.backend, site.site_id, rows).await?;
     tx.commit().await?;
     if request.queue_length > 0 || !request.data.is_empty() {
         return Ok(PushResponse {
@@ -159,13 +158,21 @@ pub async fn receive(
         .map_err(|_| V5Error::SyncIsRunning("integration"))?;
     let state = state.clone();
     let site_id = site.site_id;
+    let (done, finished) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
-        let _busy = guard;
+        let busy = guard;
         let _permit = state.activity.integration_permit().await;
         if let Err(e) = integrate(&state, site_id).await {
             tracing::error!(site_id, error = %format!("{e:#}"), "integration of pushed records failed");
         }
+        drop(busy);
+        let _ = done.send(());
     });
+    // A site's next call is a `site_status` poll, repeated until it sees the integration end.
+    // A push of a usual size integrates in milliseconds, so answer once it has (or after a
+    // short while): the first poll then finds the site idle, and a fleet of sites does not
+    // spend its round trips polling. Integration still runs on its own task either way.
+    let _ = tokio::time::timeout(INTEGRATION_WAIT, finished).await;
     Ok(PushResponse {
         integration_started: true,
     })
@@ -183,8 +190,12 @@ fn table_rank(table: &str) -> usize {
 
 /// Move the site's push buffer into the central's tables, in one transaction. Central data a
 /// site pushes goes on the change log so every site receives it; store data stays the site's.
+/// The records are written with one statement; only the change log is written per row, and
+/// only a push that carries central data locks it (store data never touches it, so the
+/// fleet's integrations need not queue behind each other).
 pub async fn integrate(state: &V5State, site_id: i64) -> anyhow::Result<usize> {
-    let mut tx = data::begin(&state.db).await?;
+    let backend = state.db.backend;
+    let mut tx = state.db.begin_write().await?;
     let rows = sqlx::query(
         "SELECT table_name, record_id, action, store_id, data FROM push_buffer WHERE site_id = $1",
     )
@@ -196,30 +207,43 @@ pub async fn integrate(state: &V5State, site_id: i64) -> anyhow::Result<usize> {
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
         .collect();
     rows.sort_by_key(|r| (r.2 == "delete", table_rank(&r.0)));
+    if backend == Backend::Postgres && rows.iter().any(|r| r.3.is_none()) {
+        // Same lock as `data::begin`, taken before this transaction's first change-log row.
+        sqlx::query("LOCK TABLE central_change IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+    }
+    let keys = rows.iter().map(|r| (r.0.as_str(), r.1.as_str()));
+    let owners = bulk::stored_owners(&mut tx, backend, keys).await?;
+    let exists = |table: &str, id: &str| owners.contains_key(&(table.to_owned(), id.to_owned()));
+    let mut puts = Vec::new();
+    let mut logged = Vec::new();
     for (table, id, action, store, raw) in &rows {
-        match (action.as_str(), raw) {
-            ("update", Some(raw)) => {
-                let value: Value = serde_json::from_str(raw)?;
-                let is_new = data::put_record(&mut tx, table, id, store.as_deref(), &value).await?;
-                if store.is_none() {
-                    data::log_central_change(
-                        &mut tx,
-                        table,
-                        id,
-                        if is_new { "insert" } else { "update" },
-                        Some(&value),
-                    )
-                    .await?;
-                }
+        if let ("update", Some(raw)) = (action.as_str(), raw) {
+            // Parsed only where something reads it: a store's site, a change-log row.
+            let value: Option<Value> = if table == "store" || store.is_none() {
+                Some(serde_json::from_str(raw)?)
+            } else {
+                None
+            };
+            let active_site = value.as_ref().filter(|_| table == "store").and_then(data::store_active_site);
+            puts.push((table.as_str(), id.as_str(), store.as_deref(), active_site, raw.as_str()));
+            if let (None, Some(value)) = (store, value) {
+                logged.push((table.as_str(), id.as_str(), if exists(table, id) { "update" } else { "insert" }, value));
             }
-            _ => {
-                if data::stored_owner(&mut tx, table, id).await?.is_some() {
-                    data::remove_record(&mut tx, table, id).await?;
-                    if store.is_none() {
-                        data::log_central_change(&mut tx, table, id, "delete", None).await?;
-                    }
-                }
-            }
+        }
+    }
+    bulk::put_records(&mut tx, backend, &puts).await?;
+    for (table, id, action, value) in &logged {
+        data::log_central_change(&mut tx, table, id, action, Some(value)).await?;
+    }
+    for (table, id, action, store, raw) in &rows {
+        if matches!((action.as_str(), raw), ("update", Some(_))) || !exists(table, id) {
+            continue;
+        }
+        data::remove_record(&mut tx, table, id).await?;
+        if store.is_none() {
+            data::log_central_change(&mut tx, table, id, "delete", None).await?;
         }
     }
     sqlx::query("DELETE FROM push_buffer WHERE site_id = $1")

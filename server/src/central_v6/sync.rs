@@ -111,7 +111,10 @@ pub async fn push(State(state): State<V6State>, peer: Peer, body: Result<Bytes, 
             ensure_not_integrating(&state, &caller)?;
             let pushed = buffer(&state, &caller, &request).await?;
             if request.batch.is_last_batch {
-                start_integration(&state, caller.site_id)?;
+                // Like the V5 central, answer once integrated (or after a short while), so the
+                // site's first status poll usually finds it done.
+                let finished = start_integration(&state, caller.site_id)?;
+                let _ = tokio::time::timeout(crate::central_v5::push::INTEGRATION_WAIT, finished).await;
             }
             Ok(PushResult { records_pushed: pushed })
         }
@@ -154,20 +157,24 @@ async fn buffer(state: &V6State, caller: &Caller, request: &PushRequest) -> Resu
     Ok(request.batch.records.len() as u64)
 }
 
-fn start_integration(state: &V6State, site_id: i64) -> Result<(), ErrorValue> {
+/// Integrate in the background; the receiver resolves when the site is no longer busy.
+fn start_integration(state: &V6State, site_id: i64) -> Result<tokio::sync::oneshot::Receiver<()>, ErrorValue> {
     let guard = state
         .activity
         .begin(site_id, crate::central_v5::activity::Activity::Integrating)
         .map_err(|_| ErrorValue::IntegrationInProgress)?;
     let state = state.clone();
+    let (done, finished) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
-        let _busy = guard;
+        let busy = guard;
         let _permit = state.activity.integration_permit().await;
         if let Err(e) = integrate(&state, site_id).await {
             tracing::error!(site_id, error = %format!("{e:#}"), "integration of pushed V6 records failed");
         }
+        drop(busy);
+        let _ = done.send(());
     });
-    Ok(())
+    Ok(finished)
 }
 
 /// Apply the site's buffer in one transaction, stamping each change with the site as source.
