@@ -85,6 +85,24 @@ pub struct Incoming {
 }
 
 impl Incoming {
+    /// A record from the V5 central: its change log and its queue carry the same fields.
+    pub fn v5(
+        wire_table: String,
+        record_id: String,
+        action: crate::wire::v5::Action,
+        data: Option<crate::wire::v5::RawJson>,
+        source_site_id: Option<i64>,
+    ) -> Incoming {
+        Incoming {
+            source: Source::V5,
+            wire_table,
+            record_id,
+            action: action.into(),
+            data: data.map(crate::wire::v5::RawJson::into_string),
+            source_site_id,
+        }
+    }
+
     /// The site's name for the table, so the same record from either central shares one key.
     /// A table this site does not know keeps its wire name and is quarantined at integration.
     pub fn table_name(&self) -> String {

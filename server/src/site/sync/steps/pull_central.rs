@@ -13,9 +13,8 @@
 use outpost_api::StepKey;
 
 use super::{Ctx, db};
-use crate::site::sync::buffer::{self, Incoming, Source};
+use crate::site::sync::buffer::{self, Incoming};
 use crate::site::sync::errors::RunError;
-use crate::wire::v5::RawJson;
 use crate::site::sync::kv;
 use crate::wire::client::CallError;
 use crate::wire::v5::CentralRecords;
@@ -51,14 +50,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         let records: Vec<Incoming> = page
             .data
             .into_iter()
-            .map(|r| Incoming {
-                source: Source::V5,
-                wire_table: r.table_name,
-                record_id: r.record_id,
-                action: r.action.into(),
-                data: r.record_data.map(RawJson::into_string),
-                source_site_id,
-            })
+            .map(|r| Incoming::v5(r.table_name, r.record_id, r.action, r.record_data, source_site_id))
             .collect();
         // The page's progress is reported as soon as it is stored, not when the prefetch ends.
         let stored = async {

@@ -6,9 +6,8 @@ use outpost_api::StepKey;
 
 use super::push::v5_idle;
 use super::{Ctx, db, push_when_idle};
-use crate::site::sync::buffer::{self, Incoming, Source};
+use crate::site::sync::buffer::{self, Incoming};
 use crate::site::sync::errors::RunError;
-use crate::wire::v5::RawJson;
 
 const STEP: StepKey = StepKey::PullRemote;
 
@@ -31,14 +30,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         let records: Vec<Incoming> = page
             .data
             .into_iter()
-            .map(|r| Incoming {
-                source: Source::V5,
-                wire_table: r.table_name,
-                record_id: r.record_id,
-                action: r.action.into(),
-                data: r.record_data.map(RawJson::into_string),
-                source_site_id,
-            })
+            .map(|r| Incoming::v5(r.table_name, r.record_id, r.action, r.record_data, source_site_id))
             .collect();
         let mut tx = ctx.db.begin().await.map_err(store)?;
         buffer::store(&mut tx, &records).await.map_err(store)?;
