@@ -1,6 +1,8 @@
 //! Prepare (first sync only): ask the V5 central to fill this site's queue with everything the
-//! site should hold, then wait until it says it is idle. Done at most once per site database,
-//! even if a later step of that first run fails; skipped (and shown skipped) afterwards.
+//! site should hold, then wait until it says it is idle, and check that it says the site is
+//! prepared. Done at most once per site database, even if a later step of that first run
+//! fails; skipped (and shown skipped) afterwards. Never marked done unless the central reports
+//! the preparation completed: otherwise the site would count as initialised without its data.
 
 use outpost_api::StepKey;
 
@@ -18,13 +20,24 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         return ctx.log.step_skipped(STEP).await.map_err(log);
     }
     ctx.log.step_started(STEP).await.map_err(log)?;
-    if ctx.site.initialisation_status != InitialisationStatus::Started {
+    // "Started" with an idle central means an earlier preparation died part-way (a central
+    // restart): ask again rather than wait for it forever.
+    let needs_initialise = match ctx.site.initialisation_status {
+        InitialisationStatus::Started => {
+            let status = ctx.v5.site_status().await.map_err(|e| RunError::call("Error while polling the central's site status", &e))?;
+            status.code == SiteStatusCode::Idle
+        }
+        _ => true,
+    };
+    let mut lost_answer = None;
+    if needs_initialise {
         // A long blocking call: a dropped connection or a timeout does not mean it failed, so
-        // carry on and let the status polling tell.
+        // carry on and let the status polling (and the check after it) tell.
         match ctx.v5.initialise().await {
             Ok(_) => {}
             Err(e) if matches!(e.problem, Problem::Transport(Failure::Connect(_) | Failure::Timeout(_))) => {
                 tracing::warn!(error = %crate::site::sync::errors::chain(&e), "initialise request failed; polling site status");
+                lost_answer = Some(e);
             }
             Err(e) => return Err(RunError::call("Error while initialising the site's queue", &e)),
         }
@@ -39,6 +52,18 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         Ok(status.code == SiteStatusCode::Idle)
     })
     .await?;
+    let info = ctx.v5.site_info().await.map_err(|e| RunError::call("Error while checking the site's preparation", &e))?;
+    if info.initialisation_status != InitialisationStatus::Completed {
+        return Err(match lost_answer {
+            // The request never got through: say so, with its own variant.
+            Some(e) => RunError::call("Error while initialising the site's queue", &e),
+            None => RunError::new(
+                Variant::Unknown,
+                "Error while initialising the site's queue",
+                format!("the central reports this site's preparation as {:?}, not completed", info.initialisation_status),
+            ),
+        });
+    }
     kv::set_bool(ctx.db, kv::QUEUE_INITIALISED, true).await.map_err(db("Error while storing sync state"))?;
     ctx.log.step_done(STEP).await.map_err(log)
 }
