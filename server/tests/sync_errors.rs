@@ -53,6 +53,29 @@ async fn saving_settings_with_a_wrong_password_is_refused_on_the_password_field(
 }
 
 #[tokio::test]
+async fn the_saved_password_is_never_reused_for_another_url() {
+    let world = World::start().await;
+    world.add_site("moving", "secret", &["moving-store"]).await;
+    let site = TestSite::start(fast()).await;
+    site.configure(&world, "moving", "secret").await;
+    let elsewhere = SyncSettingsInput {
+        url: "http://127.0.0.1:9".into(),
+        site_name: "moving".into(),
+        password: String::new(),
+        interval_seconds: 60,
+        ..Default::default()
+    };
+    let reply = site.admin().await.put(format!("{}/api/settings/sync", site.url)).json(&elsewhere).send().await.unwrap();
+    assert_eq!(reply.status().as_u16(), 422);
+    let body: outpost_api::ApiErrorBody = reply.json().await.unwrap();
+    assert_eq!(body.error.field.as_deref(), Some("password"));
+    // Same URL and name: an empty password keeps the saved one.
+    let same = SyncSettingsInput { url: world.v5_url.clone(), ..elsewhere };
+    let reply = site.admin().await.put(format!("{}/api/settings/sync", site.url)).json(&same).send().await.unwrap();
+    assert_eq!(reply.status().as_u16(), 200, "{}", reply.text().await.unwrap());
+}
+
+#[tokio::test]
 async fn unknown_site_fails_as_site_name_not_found() {
     let world = World::start().await;
     let site = configured_site(&world, "known").await;

@@ -123,10 +123,15 @@ pub async fn store(state: &SiteState, input: SyncSettingsInput) -> Result<SyncSe
     let batch_size_pull = batch("batchSizePull", input.batch_size_pull, DEFAULT_BATCH_SIZE_PULL)?;
 
     let previous = load(db).await?;
-    // An empty password keeps the saved one, so changing only the interval needs no retyping.
+    // An empty password keeps the saved one, so changing only the interval needs no retyping;
+    // but never for a new URL or site name: the saved hash is this site's credential and must
+    // not be sent to another server.
     let password_sha256 = match (input.password.is_empty(), &previous) {
         (false, _) => crate::wire::v5::password_sha256(&input.password),
-        (true, Some(p)) => p.password_sha256.clone(),
+        (true, Some(p)) if p.url == url && p.site_name == site_name => p.password_sha256.clone(),
+        (true, Some(_)) => {
+            return Err(ApiError::validation("password", "Enter the site password again: the URL or site name changed"));
+        }
         (true, None) => return Err(ApiError::validation("password", "Enter the site password")),
     };
     let credentials_changed = previous
