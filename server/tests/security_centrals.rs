@@ -150,3 +150,22 @@ async fn v6_pull_and_push_a_site_cannot_reach_another_sites_store_data() {
     b.wait_integrated().await;
     assert!(a.pull_all(false, 100).await.iter().any(|r| r["recordId"] == "asset-a" && r["recordData"]["store_id"] == "store_a"));
 }
+
+#[tokio::test]
+async fn v6_push_a_site_cannot_write_or_delete_the_centrals_own_rows() {
+    let db = databases().await.remove(0);
+    let c = start_both(&db, |_| {}).await;
+    add_site(&c.v5_state, "a", "pa", &["store_a"], &c.v6.url()).await;
+    outpost::central_v6::upsert_record(&c.v6_state.db, "asset_class", "class-1", &json!({"id": "class-1", "name": "Fridge"}))
+        .await
+        .unwrap();
+    let a = V6Site::new(&c.v6.url(), V5Site::new(&c.v5.url(), "a", "pa"));
+    let overwrite = a.push(vec![v6_record("asset_class", "class-1", json!({"id": "class-1", "name": "Hijacked"}))], true).await;
+    assert!(overwrite.get("error").is_some(), "{overwrite}");
+    let delete = json!({"tableName": "asset_class", "recordId": "class-1", "action": "Delete", "recordData": null});
+    let deleted = a.push(vec![delete], true).await;
+    assert!(deleted.get("error").is_some(), "{deleted}");
+    a.wait_integrated().await;
+    let rows = a.pull_all(false, 100).await;
+    assert!(rows.iter().any(|r| r["recordId"] == "class-1" && r["recordData"]["name"] == "Fridge"), "{rows:?}");
+}

@@ -129,6 +129,13 @@ async fn buffer(state: &V6State, caller: &Caller, request: &PushRequest) -> Resu
         let r = &item.record;
         let store = records::store_of(&r.record_data);
         let previous = records::stored_store(&mut tx, &r.table_name, &r.record_id).await.map_err(internal)?.flatten();
+        // A row of no store is the central's own: no site may write or delete it.
+        if store.is_none() && previous.is_none() {
+            return Err(ErrorValue::OtherServerError(format!(
+                "{} {}: a record of no store belongs to the central; site {} may only push its stores' records",
+                r.table_name, r.record_id, caller.site_id
+            )));
+        }
         for s in store.iter().chain(previous.iter()) {
             if !caller.store_ids.contains(s) {
                 return Err(ErrorValue::OtherServerError(format!(
