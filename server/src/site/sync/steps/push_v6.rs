@@ -30,11 +30,23 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     let read = db("Error while reading the changelog for Push V6");
     let mut conn = ctx.db.acquire().await.map_err(read)?;
     let mut cursor = kv::cursor(&mut *conn, kv::V6_PUSH_CURSOR).await.map_err(read)?;
-    let mut sent_any = kv::get_bool(&mut *conn, kv::V6_PUSH_UNFINISHED).await.map_err(read)?;
+    let mut unfinished = kv::get_bool(&mut *conn, kv::V6_PUSH_UNFINISHED).await.map_err(read)?;
+    let mut sent_any = unfinished;
+    let idle = || async {
+        let status = client.site_status().await.map_err(|e| RunError::call("Error while polling the V6 central", &e))?;
+        Ok(!status.is_integrating)
+    };
     loop {
         let remaining = changelog::remaining(&mut conn, cursor).await.map_err(read)?;
         ctx.log.progress(STEP, remaining).await.map_err(log)?;
         if remaining == 0 {
+            if unfinished {
+                // Batches went out but the rows that were to follow are gone (superseded since):
+                // the central still needs the last batch to integrate what it holds.
+                let batch = SyncBatch { end_cursor: cursor.saturating_sub(1), total_records: 0, records: Vec::new(), is_last_batch: true };
+                push_when_idle(ctx, "Error while pushing to the V6 central", || client.push(batch.clone()), idle).await?;
+                kv::set_bool(&mut *conn, kv::V6_PUSH_UNFINISHED, false).await.map_err(db("Error while storing the V6 push state"))?;
+            }
             break;
         }
         let rows = changelog::batch(&mut conn, cursor, ctx.settings.batch_size_push).await.map_err(read)?;
@@ -68,13 +80,10 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         if !records.is_empty() || (is_last_batch && sent_any) {
             sent_any |= !records.is_empty();
             let batch = SyncBatch { end_cursor: last, total_records: remaining, records, is_last_batch };
-            let idle = || async {
-                let status = client.site_status().await.map_err(|e| RunError::call("Error while polling the V6 central", &e))?;
-                Ok(!status.is_integrating)
-            };
             push_when_idle(ctx, "Error while pushing to the V6 central", || client.push(batch.clone()), idle).await?;
             // Before the cursor moves: a crash in between resends this batch, never skips it.
-            kv::set_bool(&mut *conn, kv::V6_PUSH_UNFINISHED, !is_last_batch).await.map_err(db("Error while storing the V6 push state"))?;
+            unfinished = !is_last_batch;
+            kv::set_bool(&mut *conn, kv::V6_PUSH_UNFINISHED, unfinished).await.map_err(db("Error while storing the V6 push state"))?;
         }
         cursor = last + 1;
         kv::set_cursor(&mut *conn, kv::V6_PUSH_CURSOR, cursor).await.map_err(db("Error while storing the V6 push cursor"))?;
