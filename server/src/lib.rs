@@ -3,17 +3,20 @@
 //!
 //! Three floors, arrows pointing down only:
 //! - `cli`, `demo` and `bench` choose and start roles;
-//! - `site`, `central_v5`, `central_v6` are the roles, one folder each;
-//! - `db`, `serve`, `ratelimit`, `wire`, `records` are foundations that know nothing of the roles.
+//! - `site`, `central_v5`, `central_v6` are the roles, one folder each; what the two centrals
+//!   share lives in `central_shared`, so neither reaches into the other;
+//! - `db`, `serve`, `ratelimit`, `wire`, `records`, `fixtures`, `slow_link` are foundations that
+//!   know nothing of the roles.
 
 pub mod bench;
+pub mod central_shared;
 pub mod central_v5;
 pub mod central_v6;
 pub mod cli;
 pub mod db;
 pub mod demo;
-pub mod ratelimit;
 pub mod fixtures;
+pub mod ratelimit;
 pub mod records;
 pub mod serve;
 pub mod site;

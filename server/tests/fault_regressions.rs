@@ -36,7 +36,7 @@ async fn a_connection_closed_before_the_answer_is_a_connection_error_not_unknown
 
 #[tokio::test]
 async fn a_push_refused_while_the_central_is_still_integrating_waits_and_is_sent_again() {
-    use outpost::central_v5::activity::Activity;
+    use outpost::central_shared::activity::Activity;
     let world = World::start().await;
     let site_id = world.add_site("busy", "pw", &["busy-store"]).await;
     let site = TestSite::start(fast()).await;
@@ -64,7 +64,7 @@ async fn a_push_refused_while_the_central_is_still_integrating_waits_and_is_sent
 /// call then reaches a central that is still integrating. The run must wait and succeed.
 async fn pull_remote_call_meets_a_central_still_integrating(method: axum::http::Method, path: &'static str) {
     use gate::{Gate, When};
-    use outpost::central_v5::activity::Activity;
+    use outpost::central_shared::activity::Activity;
     let world = World::start().await;
     let site_id = world.add_site("remote-busy", "pw", &["rb-store"]).await;
     let v5 = Gate::start(&world.v5_url).await;

@@ -7,7 +7,6 @@
 //! - `activity`: which sites are initialising or integrating (→ 503 `sync_is_running`);
 //! - `admin`, `seed`: the `legacy-central` subcommands, also callable in-process.
 
-pub mod activity;
 pub mod admin;
 pub mod auth;
 mod bulk;
@@ -28,7 +27,6 @@ use axum::{Json, Router};
 use outpost_api::Health;
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::db::{self, CentralDb};
 use crate::serve::{self, Running};
@@ -56,7 +54,7 @@ pub struct CentralV5Config {
 pub struct V5State {
     pub db: CentralDb,
     pub auth: auth::AuthCache,
-    pub activity: activity::Activities,
+    pub activity: crate::central_shared::activity::Activities,
     pub limits: Limits,
     /// Failed logins per site name and per source address (429 past the limit).
     pub failures: crate::ratelimit::FailureLimiter,
@@ -119,24 +117,7 @@ pub fn router(state: V5State) -> Router {
         .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestDecompressionLayer::new())
         .layer(CompressionLayer::new())
-        .layer(request_log("legacy-central"))
-}
-
-/// Request logs carry method, path, status and latency only: never headers (credentials) or
-/// bodies (V6 bodies carry credentials too).
-pub(crate) fn request_log(
-    role: &'static str,
-) -> TraceLayer<
-    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
-    impl Fn(&axum::http::Request<axum::body::Body>) -> tracing::Span + Clone,
-    tower_http::trace::DefaultOnRequest,
-    DefaultOnResponse,
-> {
-    TraceLayer::new_for_http()
-        .make_span_with(move |req: &axum::http::Request<axum::body::Body>| {
-            tracing::info_span!("request", role, method = %req.method(), path = %req.uri().path())
-        })
-        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(tower_http::LatencyUnit::Millis))
+        .layer(crate::central_shared::request_log("legacy-central"))
 }
 
 async fn health() -> Json<Health> {

@@ -9,7 +9,8 @@ use serde_json::Value;
 use sqlx::{AnyConnection, Row};
 
 use super::V5State;
-use super::activity::Activity;
+use crate::central_shared::INTEGRATION_WAIT;
+use crate::central_shared::activity::Activity;
 use super::bulk::{self, Owners};
 use super::data::{self, STORE_TABLES};
 use super::error::{V5Error, V5Result};
@@ -58,9 +59,6 @@ async fn pushed_owner(
         .await?
         .map_err(|e| V5Error::RecordRejected(format!("{table} {record_id}: {e}")))
 }
-
-/// How long the final push waits for its integration before answering.
-pub const INTEGRATION_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Check and buffer one batch; start integration on the final empty batch.
 pub async fn receive(

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::activity::Activity;
+use crate::central_shared::activity::Activity;
 use super::auth::AuthSite;
 use super::error::{V5Error, V5Result};
 use super::{CENTRAL_SITE_ID, V5State, data, push, queue, sites};

@@ -22,7 +22,7 @@ use outpost_api::Health;
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 
-use crate::central_v5::activity::Activities;
+use crate::central_shared::activity::Activities;
 use crate::db::{self, CentralDb};
 use crate::serve::{self, Running};
 
@@ -108,7 +108,7 @@ pub fn router(state: V6State) -> Router {
         .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestDecompressionLayer::new())
         .layer(CompressionLayer::new())
-        .layer(crate::central_v5::request_log("central"))
+        .layer(crate::central_shared::request_log("central"))
 }
 
 async fn not_central() -> (StatusCode, &'static str) {

@@ -114,7 +114,7 @@ pub async fn push(State(state): State<V6State>, peer: Peer, body: Result<Bytes, 
                 // Like the V5 central, answer once integrated (or after a short while), so the
                 // site's first status poll usually finds it done.
                 let finished = start_integration(&state, caller.site_id)?;
-                let _ = tokio::time::timeout(crate::central_v5::push::INTEGRATION_WAIT, finished).await;
+                let _ = tokio::time::timeout(crate::central_shared::INTEGRATION_WAIT, finished).await;
             }
             Ok(PushResult { records_pushed: pushed })
         }
@@ -168,7 +168,7 @@ async fn buffer(state: &V6State, caller: &Caller, request: &PushRequest) -> Resu
 fn start_integration(state: &V6State, site_id: i64) -> Result<tokio::sync::oneshot::Receiver<()>, ErrorValue> {
     let guard = state
         .activity
-        .begin(site_id, crate::central_v5::activity::Activity::Integrating)
+        .begin(site_id, crate::central_shared::activity::Activity::Integrating)
         .map_err(|_| ErrorValue::IntegrationInProgress)?;
     let state = state.clone();
     let (done, finished) = tokio::sync::oneshot::channel();
