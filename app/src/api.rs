@@ -18,7 +18,9 @@ impl Failure {
     fn network(e: gloo_net::Error) -> Self {
         Failure {
             variant: "NETWORK".into(),
-            message: format!("Cannot reach the Outpost server ({e}). Check that it is running and that this device is on its network."),
+            message: format!(
+                "Cannot reach the Outpost server ({e}). Check that it is running and that this device is on its network."
+            ),
             field: None,
         }
     }

@@ -11,7 +11,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::{bench, central_v5, central_v6, db, demo, serve, site};
 
 #[derive(Debug, Parser)]
-#[command(name = "outpost", version, about = "Outpost: a site server that synchronises supply-chain data with two central servers.")]
+#[command(
+    name = "outpost",
+    version,
+    about = "Outpost: a site server that synchronises supply-chain data with two central servers."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -229,7 +233,8 @@ pub fn main() -> ExitCode {
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("OUTPOST_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let filter =
+        EnvFilter::try_from_env("OUTPOST_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
@@ -257,7 +262,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 return central_v5::admin::run_command(&url, admin).await;
             }
             let signals = serve::Signals::install()?;
-            let running = central_v5::start(central_v5::CentralV5Config { listen: args.listen, database_url: url }).await?;
+            let running =
+                central_v5::start(central_v5::CentralV5Config { listen: args.listen, database_url: url }).await?;
             serve::announce(&running, None);
             serve::run_until_signal(signals, vec![running]).await
         }
@@ -277,7 +283,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => {
             let exe = std::env::current_exe()?;
             let records = if args.million { 1_000_000 } else { args.records };
-            let mut options = if args.smoke { bench::BenchOptions::smoke(exe) } else { bench::BenchOptions::new(records, exe) };
+            let mut options =
+                if args.smoke { bench::BenchOptions::smoke(exe) } else { bench::BenchOptions::new(records, exe) };
             options.scenarios = args.scenarios;
             options.postgres_url = args.postgres_url;
             if !args.smoke {

@@ -66,9 +66,7 @@ pub async fn open_central(url: &str, sqlite: &Migrator, postgres: &Migrator) -> 
     };
     if backend == Backend::Sqlite {
         // Create the file and switch it to WAL once; the setting sticks to the file.
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal);
+        let options = SqliteConnectOptions::from_str(url)?.create_if_missing(true).journal_mode(SqliteJournalMode::Wal);
         let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
         pool.close().await;
     }

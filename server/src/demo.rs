@@ -79,7 +79,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             interval_seconds: 300,
             ..Default::default()
         };
-        settings::store(&site_state, input).await.map_err(|e| anyhow::anyhow!("cannot configure the demo site: {e}"))?;
+        settings::store(&site_state, input)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot configure the demo site: {e}"))?;
     }
 
     serve::announce(&legacy, Some("legacy-central"));
@@ -117,9 +119,10 @@ async fn seed_centrals(legacy: &V5State, central: &V6State, v6_url: &str, record
     .context("cannot register the demo site")?;
     central_v5::seed::seed(&legacy.db, records, &stores).await.context("cannot seed the V5 central")?;
     let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string();
-    for (i, (store, notes)) in [(STORES[0], "Vaccine fridge, cold room"), (STORES[0], "Ice-lined refrigerator"), (STORES[1], "Freezer, ward")]
-        .into_iter()
-        .enumerate()
+    for (i, (store, notes)) in
+        [(STORES[0], "Vaccine fridge, cold room"), (STORES[0], "Ice-lined refrigerator"), (STORES[1], "Freezer, ward")]
+            .into_iter()
+            .enumerate()
     {
         let asset = json!({
             "id": uuid::Uuid::new_v4().to_string(),

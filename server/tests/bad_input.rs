@@ -21,9 +21,17 @@ fn any_json() -> impl Strategy<Value = Value> {
         any::<String>().prop_map(Value::from),
     ];
     let keys = prop_oneof![
-        Just("data".to_owned()), Just("tableName".to_owned()), Just("recordId".to_owned()), Just("action".to_owned()),
-        Just("recordData".to_owned()), Just("queueLength".to_owned()), Just("records".to_owned()), Just("end_cursor".to_owned()),
-        Just("error".to_owned()), Just("ID".to_owned()), any::<String>(),
+        Just("data".to_owned()),
+        Just("tableName".to_owned()),
+        Just("recordId".to_owned()),
+        Just("action".to_owned()),
+        Just("recordData".to_owned()),
+        Just("queueLength".to_owned()),
+        Just("records".to_owned()),
+        Just("end_cursor".to_owned()),
+        Just("error".to_owned()),
+        Just("ID".to_owned()),
+        any::<String>(),
     ];
     leaf.prop_recursive(4, 64, 8, move |inner| {
         prop_oneof![
@@ -82,14 +90,27 @@ fn the_site_api_answers_any_body_with_a_4xx_json_error() {
         let admin = site.admin().await;
         (site, admin)
     });
-    let routes = ["/api/store-data/locations", "/api/store-data/assets", "/api/settings/sync", "/api/session", "/api/store-data/locations/x"];
+    let routes = [
+        "/api/store-data/locations",
+        "/api/store-data/assets",
+        "/api/settings/sync",
+        "/api/session",
+        "/api/store-data/locations/x",
+    ];
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: 96, ..ProptestConfig::default() });
-    let strategy = (0..routes.len(), prop_oneof![any_json().prop_map(|v| v.to_string().into_bytes()), prop::collection::vec(any::<u8>(), 0..256)]);
+    let strategy = (
+        0..routes.len(),
+        prop_oneof![any_json().prop_map(|v| v.to_string().into_bytes()), prop::collection::vec(any::<u8>(), 0..256)],
+    );
     runner
         .run(&strategy, |(route, body)| {
             let path = routes[route];
             let (status, text) = runtime.block_on(async {
-                let request = if path.ends_with("/x") { admin.put(format!("{}{path}", site.url)) } else { admin.post(format!("{}{path}", site.url)) };
+                let request = if path.ends_with("/x") {
+                    admin.put(format!("{}{path}", site.url))
+                } else {
+                    admin.post(format!("{}{path}", site.url))
+                };
                 let r = request.header("content-type", "application/json").body(body.clone()).send().await.unwrap();
                 (r.status(), r.text().await.unwrap())
             });
@@ -108,7 +129,10 @@ async fn unknown_actions_are_refused_and_unknown_tables_quarantined_with_a_clear
     let world = support::World::start().await;
     world.add_site("odd", "pw", &["odd-store"]).await;
     let client = reqwest::Client::new();
-    let auth = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("odd:{}", v5::password_sha256("pw")));
+    let auth = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("odd:{}", v5::password_sha256("pw")),
+    );
     let push = |record: Value| {
         client
             .post(format!("{}/sync/v5/queued_records", world.v5_url))
@@ -118,7 +142,11 @@ async fn unknown_actions_are_refused_and_unknown_tables_quarantined_with_a_clear
             .json(&json!({"queueLength": 1, "data": [record]}))
             .send()
     };
-    let unknown_action = push(json!({"syncOutId": "1", "tableName": "Location", "recordId": "x", "action": "Explode", "recordData": {}})).await.unwrap();
+    let unknown_action = push(
+        json!({"syncOutId": "1", "tableName": "Location", "recordId": "x", "action": "Explode", "recordData": {}}),
+    )
+    .await
+    .unwrap();
     assert_eq!(unknown_action.status(), 400);
     let body: Value = unknown_action.json().await.unwrap();
     assert!(body["error"]["message"].as_str().unwrap().contains("Explode"), "{body}");

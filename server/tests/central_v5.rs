@@ -9,11 +9,11 @@ mod centrals;
 use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Write};
 
+use centrals::*;
 use outpost::central_v5::{CENTRAL_SITE_ID, admin, seed};
 use outpost::wire::v5::{self, InitialisationStatus, SiteInfo, SiteStatusCode, SiteStores};
 use reqwest::Method;
 use serde_json::{Value, json};
-use centrals::*;
 
 const V6_URL: &str = "http://v6.example:8002";
 
@@ -31,7 +31,16 @@ async fn site_route_reports_identity_status_and_v6_url() {
         assert!(!info.is_om_supply_central_server);
         assert_eq!(info.m_supply_central_site_id, CENTRAL_SITE_ID);
         let raw: Value = site.get("site").await.json().await.unwrap();
-        for field in ["id", "siteId", "code", "name", "initialisationStatus", "isOmSupplyCentralServer", "omSupplyCentralServerUrl", "mSupplyCentralSiteId"] {
+        for field in [
+            "id",
+            "siteId",
+            "code",
+            "name",
+            "initialisationStatus",
+            "isOmSupplyCentralServer",
+            "omSupplyCentralServerUrl",
+            "mSupplyCentralSiteId",
+        ] {
             assert!(raw.get(field).is_some(), "missing {field} in {raw}");
         }
         site.initialise().await;
@@ -54,7 +63,12 @@ async fn wrong_name_password_and_hardware_id_get_their_401_codes() {
         let wrong = V5Site::new(&server.url(), "north", "not-the-password");
         let (status, code, _) = v5_error(wrong.get("site").await).await;
         assert_eq!((status, code.as_str()), (401, v5::code::SITE_INCORRECT_PASSWORD), "{}", db.label);
-        let no_auth = reqwest::Client::new().get(format!("{}/sync/v5/site", server.url())).header("version", "14").send().await.unwrap();
+        let no_auth = reqwest::Client::new()
+            .get(format!("{}/sync/v5/site", server.url()))
+            .header("version", "14")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(v5_error(no_auth).await.1, v5::code::SITE_NAME_NOT_FOUND);
 
         // The first successful call binds the hardware id; another device is refused after that.
@@ -120,11 +134,26 @@ async fn initialise_then_central_pages_then_queue_drained_and_acknowledged_until
         }
         // The seed's central records, plus the store and name add_site created.
         assert_eq!(central.len() as u64, summary.central + 2);
-        assert!(central.iter().all(|r| r.record_data.as_ref().map(|d| d.to_value()).and_then(|d| d.get("ID").cloned()).is_some()));
+        assert!(
+            central.iter().all(|r| r
+                .record_data
+                .as_ref()
+                .map(|d| d.to_value())
+                .and_then(|d| d.get("ID").cloned())
+                .is_some())
+        );
 
         let queued = site.drain(40).await;
         assert_eq!(queued.len() as u64, queue_length);
-        assert!(queued.iter().all(|r| r.record_data.as_ref().map(|d| d.to_value()).and_then(|d| d.get("ID").cloned()).as_ref().and_then(Value::as_str) == Some(r.record_id.as_str())));
+        assert!(queued.iter().all(|r| {
+            r.record_data
+                .as_ref()
+                .map(|d| d.to_value())
+                .and_then(|d| d.get("ID").cloned())
+                .as_ref()
+                .and_then(Value::as_str)
+                == Some(r.record_id.as_str())
+        }));
         let queue_tables: HashSet<&str> = queued.iter().map(|r| r.table_name.as_str()).collect();
         for t in ["name_store_join", "Location", "item_line", "transact", "trans_line"] {
             assert!(queue_tables.contains(t), "{t} missing from the queue");
@@ -166,9 +195,23 @@ async fn pushed_store_data_returns_on_reinitialisation_and_never_reaches_another
         a.push_end_and_wait().await;
 
         // B may neither push A's store data nor overwrite A's record by claiming its own store.
-        let (status, code, _) = v5_error(b.post("queued_records", &json!({"queueLength": 1, "data": [push_record("Location", "b_fake", location("b_fake", "store_a"))]})).await).await;
+        let (status, code, _) = v5_error(
+            b.post(
+                "queued_records",
+                &json!({"queueLength": 1, "data": [push_record("Location", "b_fake", location("b_fake", "store_a"))]}),
+            )
+            .await,
+        )
+        .await;
         assert_eq!((status, code.as_str()), (403, v5::code::SYNC_RECORD_REJECTED), "{}", db.label);
-        let (status, _, _) = v5_error(b.post("queued_records", &json!({"queueLength": 1, "data": [push_record("Location", "a_loc", location("a_loc", "store_b"))]})).await).await;
+        let (status, _, _) = v5_error(
+            b.post(
+                "queued_records",
+                &json!({"queueLength": 1, "data": [push_record("Location", "a_loc", location("a_loc", "store_b"))]}),
+            )
+            .await,
+        )
+        .await;
         assert_eq!(status, 403);
 
         // B's queue holds only B's record; acknowledging A's queue ids does nothing to A's queue.
@@ -212,7 +255,8 @@ async fn every_fixture_record_is_accepted_by_push_and_comes_back_unchanged() {
         expected.insert(("transact".into(), "outbound_shipment_a".into()), parent);
         for f in fixtures.iter().filter(|f| f.table != "asset") {
             for (i, record) in f.records.iter().enumerate() {
-                let id = record.get("ID").and_then(Value::as_str).map(str::to_owned).unwrap_or(format!("{}_{i}", f.table));
+                let id =
+                    record.get("ID").and_then(Value::as_str).map(str::to_owned).unwrap_or(format!("{}_{i}", f.table));
                 batch.push(push_record(&f.table, &id, record.clone()));
                 expected.insert((f.table.clone(), id), record.clone());
             }
@@ -267,7 +311,10 @@ async fn sync_is_running_503_while_integration_or_initialisation_runs() {
         while site.status().await != SiteStatusCode::InitialisationInProgress {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        assert_eq!(v5_error(site.post("queued_records", &json!({"queueLength": 0, "data": []})).await).await.1, v5::code::SYNC_IS_RUNNING);
+        assert_eq!(
+            v5_error(site.post("queued_records", &json!({"queueLength": 0, "data": []})).await).await.1,
+            v5::code::SYNC_IS_RUNNING
+        );
         assert_eq!(v5_error(site.post("acknowledged_records", &json!({"syncIDs": []})).await).await.0, 503);
         drop(pause);
         assert_eq!(init.await.unwrap(), 1, "the pushed Location is queued");
@@ -292,7 +339,12 @@ async fn gzip_both_ways_and_limits_hold() {
         assert_eq!(page.data.len(), 3, "{}: limit is capped", db.label);
 
         site.http = reqwest::Client::builder().no_gzip().build().unwrap();
-        let r = site.request(Method::GET, "central_records?cursor=0&limit=3").header("accept-encoding", "gzip").send().await.unwrap();
+        let r = site
+            .request(Method::GET, "central_records?cursor=0&limit=3")
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"));
         let mut body = Vec::new();
         flate2::read::GzDecoder::new(&r.bytes().await.unwrap()[..]).read_to_end(&mut body).unwrap();

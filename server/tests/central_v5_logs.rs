@@ -6,9 +6,9 @@ mod centrals;
 #[path = "support/logs.rs"]
 mod logs;
 
+use centrals::*;
 use outpost::central_v5::admin;
 use outpost::wire::v5;
-use centrals::*;
 
 const V6_URL: &str = "http://v6.example:8002";
 
@@ -34,7 +34,14 @@ async fn request_logs_name_route_and_status_but_never_credentials() {
     assert!(stored_hash[0].site.password_hash.starts_with("$argon2id$"), "the password is kept as an Argon2id hash");
     let sha = v5::password_sha256("secret-password");
     let basic = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("north:{sha}"));
-    for secret in ["secret-password", "other-secret", sha.as_str(), basic.as_str(), stored_hash[0].site.password_hash.as_str(), "$argon2"] {
+    for secret in [
+        "secret-password",
+        "other-secret",
+        sha.as_str(),
+        basic.as_str(),
+        stored_hash[0].site.password_hash.as_str(),
+        "$argon2",
+    ] {
         assert!(!text.contains(secret), "logs contain {secret}");
     }
 }

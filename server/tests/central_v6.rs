@@ -33,7 +33,14 @@ async fn pull_shows_central_rows_and_own_store_rows_only() {
     for db in databases().await {
         let c = start_both(&db, |_| {}).await;
         let (a, b) = two_sites(&c).await;
-        central_v6::upsert_record(&c.v6_state.db, "asset_class", "class_1", &json!({"id": "class_1", "name": "Cold chain"})).await.unwrap();
+        central_v6::upsert_record(
+            &c.v6_state.db,
+            "asset_class",
+            "class_1",
+            &json!({"id": "class_1", "name": "Cold chain"}),
+        )
+        .await
+        .unwrap();
         central_v6::upsert_asset(&c.v6_state.db, &asset("asset_a", "store_a"), None).await.unwrap();
         central_v6::upsert_asset(&c.v6_state.db, &asset("asset_b", "store_b"), None).await.unwrap();
         assert_eq!(ids(&a.pull_all(true, 500).await), set(&["class_1", "asset_a"]), "{}", db.label);
@@ -52,7 +59,9 @@ async fn pull_shows_central_rows_and_own_store_rows_only() {
         assert_eq!(past["end_cursor"], 3);
 
         // Many edits of one row come out once (latest wins); a delete comes out as a delete.
-        central_v6::upsert_asset(&c.v6_state.db, &json!({"id": "asset_a", "store_id": "store_a", "notes": "v2"}), None).await.unwrap();
+        central_v6::upsert_asset(&c.v6_state.db, &json!({"id": "asset_a", "store_id": "store_a", "notes": "v2"}), None)
+            .await
+            .unwrap();
         let records = a.pull_all(true, 500).await;
         assert_eq!(records.iter().filter(|r| r["recordId"] == "asset_a").count(), 1);
         assert!(records.iter().any(|r| r["recordData"]["notes"] == "v2"));
@@ -70,7 +79,9 @@ async fn push_integrates_in_background_and_own_rows_return_only_during_initialis
     for db in databases().await {
         let c = start_both(&db, |_| {}).await;
         let (a, b) = two_sites(&c).await;
-        let fixture = outpost::fixtures::load_legacy_v5().unwrap().into_iter().find(|f| f.table == "asset").unwrap().records[0].clone();
+        let fixture =
+            outpost::fixtures::load_legacy_v5().unwrap().into_iter().find(|f| f.table == "asset").unwrap().records[0]
+                .clone();
         let fixture_id = fixture["id"].as_str().unwrap().to_owned();
 
         let pause = c.v6_state.activity.pause_integration().await;
@@ -80,7 +91,10 @@ async fn push_integrates_in_background_and_own_rows_return_only_during_initialis
         let r = a.push(vec![v6_record("asset", "asset_a2", asset("asset_a2", "store_a"))], true).await;
         assert_eq!(r["data"]["records_pushed"], 1);
         assert!(a.is_integrating().await);
-        assert_eq!(a.call("pull", json!({"cursor": 0, "batchSize": 10, "isInitialised": true})).await.1, json!({"error": "integrationInProgress"}));
+        assert_eq!(
+            a.call("pull", json!({"cursor": 0, "batchSize": 10, "isInitialised": true})).await.1,
+            json!({"error": "integrationInProgress"})
+        );
         assert_eq!(a.push(vec![], true).await, json!({"error": "integrationInProgress"}));
         assert!(!b.is_integrating().await, "another site is not held up");
         drop(pause);
@@ -124,7 +138,11 @@ async fn version_mismatch_and_bad_credentials_come_back_in_the_error_envelope() 
         assert_eq!(body["error"]["legacyServerError"]["code"], "site_incorrect_password", "{body}");
         let mut unknown = a.clone();
         unknown.v5.name = "nobody".into();
-        assert_eq!(unknown.call("pull", json!({"cursor": 0, "batchSize": 1, "isInitialised": true})).await.1["error"]["legacyServerError"]["code"], "site_name_not_found");
+        assert_eq!(
+            unknown.call("pull", json!({"cursor": 0, "batchSize": 1, "isInitialised": true})).await.1["error"]["legacyServerError"]
+                ["code"],
+            "site_name_not_found"
+        );
         assert!(a.data("site_status", json!({})).await["is_integrating"] == false);
         c.v6.stop().await;
         c.v5.stop().await;
@@ -146,7 +164,12 @@ async fn a_server_that_is_not_the_central_answers_405_on_central_routes() {
         let c = start_both(&db, |s| s.is_central = false).await;
         let (a, _) = two_sites(&c).await;
         for route in ["pull", "push", "site_status"] {
-            let r = reqwest::Client::new().post(format!("{}/central/sync/{route}", c.v6.url())).json(&json!({})).send().await.unwrap();
+            let r = reqwest::Client::new()
+                .post(format!("{}/central/sync/{route}", c.v6.url()))
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), 405, "{}", db.label);
             assert_eq!(r.text().await.unwrap(), "Method only allowed on central server.");
         }
@@ -171,7 +194,12 @@ async fn pull_batch_is_capped_and_oversized_bodies_get_413() {
         let page = a.data("pull", json!({"cursor": 0, "batchSize": 500, "isInitialised": true})).await;
         assert_eq!(page["records"].as_array().unwrap().len(), 2, "{}", db.label);
         assert_eq!(page["is_last_batch"], false);
-        let big = a.push(vec![v6_record("asset", "big", json!({"id": "big", "store_id": "store_a", "notes": "x".repeat(4000)}))], true).await;
+        let big = a
+            .push(
+                vec![v6_record("asset", "big", json!({"id": "big", "store_id": "store_a", "notes": "x".repeat(4000)}))],
+                true,
+            )
+            .await;
         assert!(big["error"]["otherServerError"].as_str().unwrap().contains("too large"), "{big}");
         let (status, _) = a.call("push", json!({"batch": {"end_cursor": 0, "total_records": 0, "records": [], "is_last_batch": false}, "pad": "y".repeat(4000)})).await;
         assert_eq!(status, 413);

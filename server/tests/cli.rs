@@ -49,7 +49,10 @@ async fn each_role_listens_on_a_free_port_answers_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let d = |sub: &str| dir.path().join(sub).to_string_lossy().into_owned();
     let cases: Vec<(Vec<String>, &str)> = vec![
-        (vec!["legacy-central".into(), "--listen".into(), "127.0.0.1:0".into(), "--data-dir".into(), d("v5")], "/health"),
+        (
+            vec!["legacy-central".into(), "--listen".into(), "127.0.0.1:0".into(), "--data-dir".into(), d("v5")],
+            "/health",
+        ),
         (vec!["central".into(), "--listen".into(), "127.0.0.1:0".into(), "--data-dir".into(), d("v6")], "/health"),
         (vec!["site".into(), "--listen".into(), "127.0.0.1:0".into(), "--data-dir".into(), d("site")], "/api/health"),
     ];
@@ -68,7 +71,19 @@ async fn demo_starts_three_servers_with_demo_site_configured() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_string_lossy().into_owned();
     let mut child = Command::new(BIN)
-        .args(["demo", "--data-dir", &data, "--listen", "127.0.0.1:0", "--legacy-listen", "127.0.0.1:0", "--central-listen", "127.0.0.1:0", "--seed-records", "50"])
+        .args([
+            "demo",
+            "--data-dir",
+            &data,
+            "--listen",
+            "127.0.0.1:0",
+            "--legacy-listen",
+            "127.0.0.1:0",
+            "--central-listen",
+            "127.0.0.1:0",
+            "--seed-records",
+            "50",
+        ])
         .env("OUTPOST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
@@ -89,7 +104,8 @@ async fn demo_starts_three_servers_with_demo_site_configured() {
         }
     }
     assert_eq!(roles, ["(legacy-central)", "(central)", "(site)"]);
-    let status: serde_json::Value = reqwest::get(format!("{}/api/sync/status", site.unwrap())).await.unwrap().json().await.unwrap();
+    let status: serde_json::Value =
+        reqwest::get(format!("{}/api/sync/status", site.unwrap())).await.unwrap().json().await.unwrap();
     assert_eq!(status["configured"], true);
     assert_eq!(status["initialisation"], "preInitialisation");
     stop_with_sigterm(child);

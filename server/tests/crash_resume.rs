@@ -6,10 +6,10 @@
 //! It prints how long after the spawn the resumed step made progress (the "≤ 2 s" figure of
 //! RELIABILITY.md); timing is printed, never asserted.
 
-#[path = "support/site.rs"]
-mod support;
 #[path = "support/crash/mod.rs"]
 mod crash;
+#[path = "support/site.rs"]
+mod support;
 
 use std::time::{Duration, Instant};
 
@@ -64,8 +64,13 @@ async fn kill_and_resume(point: KillPoint, initialised: bool) {
         world.configure(&site).await;
     }
     if !gate.held(QUIET).await {
-        let routes: Vec<String> = gate.entries().iter().map(|e| format!("{} {} {}", e.method, e.path, e.keys.len())).collect();
-        panic!("{}: the run never reached the kill point; status {:#?}; requests {routes:#?}", point.name, crash::status(&site).await);
+        let routes: Vec<String> =
+            gate.entries().iter().map(|e| format!("{} {} {}", e.method, e.path, e.keys.len())).collect();
+        panic!(
+            "{}: the run never reached the kill point; status {:#?}; requests {routes:#?}",
+            point.name,
+            crash::status(&site).await
+        );
     }
     let live = crash::status(&site).await;
     assert_eq!(step_state(&live, point.step), StepState::Active, "{}: killed while {:?} runs", point.name, point.step);
@@ -79,7 +84,8 @@ async fn kill_and_resume(point: KillPoint, initialised: bool) {
     let site = SiteProcess::start(&world.site_dir()).await;
     crash::wait_quiet(&site, None, QUIET).await;
     let (counted_method, counted_path) = &point.counted;
-    let resumed = gate.first_call(counted_method, counted_path, 2).map(|t| t.duration_since(site.spawned).as_secs_f64());
+    let resumed =
+        gate.first_call(counted_method, counted_path, 2).map(|t| t.duration_since(site.spawned).as_secs_f64());
     let (batches, records) = gate.redone(counted_method, counted_path, 2);
     let batch = gate.largest_batch(counted_method, counted_path);
     let quiet = site.spawned.elapsed().as_secs_f64();
@@ -96,10 +102,19 @@ async fn kill_and_resume(point: KillPoint, initialised: bool) {
         started.elapsed().as_secs_f64()
     );
     assert!(resumed.is_some(), "{}: the restarted run never called {counted_path}", point.name);
-    assert!(batches <= 1 && records <= batch, "{}: redid {batches} batches ({records} records), more than one", point.name);
+    assert!(
+        batches <= 1 && records <= batch,
+        "{}: redid {batches} batches ({records} records), more than one",
+        point.name
+    );
 
     let (_, _, code, step) = checks::run_by_id(&db, killed_run).await;
-    assert_eq!((code, step), (Some("INTERRUPTED".to_owned()), Some(step_name(point.step))), "{}: the killed run is stored as interrupted at its step", point.name);
+    assert_eq!(
+        (code, step),
+        (Some("INTERRUPTED".to_owned()), Some(step_name(point.step))),
+        "{}: the killed run is stored as interrupted at its step",
+        point.name
+    );
     let problems = checks::problems(&world, &db, if initialised { CHANGES } else { 0 }).await;
     assert!(problems.is_empty(), "{}: {problems:#?}", point.name);
     // A settled site changes nothing more on either central (no echo, no re-send).
@@ -117,7 +132,18 @@ async fn kill_9_before_push_v6_last_batch_still_tells_the_central_to_integrate()
     let path = "/central/sync/push";
     // Assets first: batches 1-3 carry assets, the rest only locations; the 4th call is the
     // final batch without records.
-    let point = KillPoint { name: "Push V6 last batch", step: StepKey::PushV6, v6: true, method: Method::POST, path, skip: 3, with_records: false, when: When::Before, grouped: true, counted: (Method::POST, path) };
+    let point = KillPoint {
+        name: "Push V6 last batch",
+        step: StepKey::PushV6,
+        v6: true,
+        method: Method::POST,
+        path,
+        skip: 3,
+        with_records: false,
+        when: When::Before,
+        grouped: true,
+        counted: (Method::POST, path),
+    };
     kill_and_resume(point, true).await;
 }
 
@@ -132,7 +158,18 @@ fn step_name(key: StepKey) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_pull_central_resumes_from_the_stored_cursor_and_loses_nothing() {
     let path = "/sync/v5/central_records";
-    let point = KillPoint { name: "Pull Central", step: StepKey::PullCentral, v6: false, method: Method::GET, path, skip: 2, with_records: false, when: When::Before, grouped: false, counted: (Method::GET, path) };
+    let point = KillPoint {
+        name: "Pull Central",
+        step: StepKey::PullCentral,
+        v6: false,
+        method: Method::GET,
+        path,
+        skip: 2,
+        with_records: false,
+        when: When::Before,
+        grouped: false,
+        counted: (Method::GET, path),
+    };
     kill_and_resume(point, false).await;
 }
 
@@ -156,14 +193,36 @@ async fn kill_9_mid_pull_remote_before_the_acknowledgement_redoes_one_batch_at_m
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_push_after_the_central_buffered_a_batch_resends_only_that_batch() {
     let path = "/sync/v5/queued_records";
-    let point = KillPoint { name: "Push", step: StepKey::Push, v6: false, method: Method::POST, path, skip: 1, with_records: true, when: When::After, grouped: false, counted: (Method::POST, path) };
+    let point = KillPoint {
+        name: "Push",
+        step: StepKey::Push,
+        v6: false,
+        method: Method::POST,
+        path,
+        skip: 1,
+        with_records: true,
+        when: When::After,
+        grouped: false,
+        counted: (Method::POST, path),
+    };
     kill_and_resume(point, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_push_v6_after_the_central_buffered_a_batch_resends_only_that_batch() {
     let path = "/central/sync/push";
-    let point = KillPoint { name: "Push V6", step: StepKey::PushV6, v6: true, method: Method::POST, path, skip: 1, with_records: true, when: When::After, grouped: false, counted: (Method::POST, path) };
+    let point = KillPoint {
+        name: "Push V6",
+        step: StepKey::PushV6,
+        v6: true,
+        method: Method::POST,
+        path,
+        skip: 1,
+        with_records: true,
+        when: When::After,
+        grouped: false,
+        counted: (Method::POST, path),
+    };
     kill_and_resume(point, true).await;
 }
 
@@ -185,7 +244,8 @@ async fn wait_step(site: &SiteProcess, key: StepKey, min_done: u64) -> (Instant,
 async fn kill_9_mid_integration_rolls_it_back_and_the_next_run_integrates_everything() {
     let started = Instant::now();
     // Enough records that integration (one transaction) reports progress before it commits.
-    let world = World::start(Seed { items: 5000, invoices: 12, lines: 2, assets: 8, batch_push: 4, batch_pull: 1000 }).await;
+    let world =
+        World::start(Seed { items: 5000, invoices: 12, lines: 2, assets: 8, batch_push: 4, batch_pull: 1000 }).await;
     let mut site = SiteProcess::start(&world.site_dir()).await;
     world.configure(&site).await;
     let (_, step) = wait_step(&site, StepKey::Integration, 1).await;
@@ -197,9 +257,16 @@ async fn kill_9_mid_integration_rolls_it_back_and_the_next_run_integrates_everyt
         async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&db).await.unwrap() }
     };
     // The transaction had applied `done` records when the process died; none of them stayed.
-    let (items, pending) = (count("SELECT COUNT(*) FROM item").await, count("SELECT COUNT(*) FROM sync_buffer WHERE integration_datetime IS NULL").await);
+    let (items, pending) = (
+        count("SELECT COUNT(*) FROM item").await,
+        count("SELECT COUNT(*) FROM sync_buffer WHERE integration_datetime IS NULL").await,
+    );
     assert!(done < total, "killed before the commit ({done} of {total})");
-    assert_eq!((items, pending), (0, total as i64), "integration rolled back: no item kept, every record still to integrate");
+    assert_eq!(
+        (items, pending),
+        (0, total as i64),
+        "integration rolled back: no item kept, every record still to integrate"
+    );
     let (killed_run, ..) = checks::latest_run(&db).await;
 
     world.set_generation(2);

@@ -1,11 +1,11 @@
 //! Regression tests for what the fault harness (`tests/faults.rs`) found, one per bug, each
 //! reproducing the fault directly so it stays fixed without the harness.
 
-#[path = "support/site.rs"]
-mod support;
 #[path = "support/crash/gate.rs"]
 #[allow(dead_code)]
 mod gate;
+#[path = "support/site.rs"]
+mod support;
 
 use outpost::site::sync::kv;
 use support::{TestSite, World, fast};
@@ -44,7 +44,13 @@ async fn a_push_refused_while_the_central_is_still_integrating_waits_and_is_sent
     assert_eq!(site.sync().await, None);
     {
         let mut conn = site.conn().await;
-        let l = outpost_api::Location { id: "busy-loc".into(), store_id: "busy-store".into(), code: "B".into(), name: "n".into(), on_hold: false };
+        let l = outpost_api::Location {
+            id: "busy-loc".into(),
+            store_id: "busy-store".into(),
+            code: "B".into(),
+            name: "n".into(),
+            on_hold: false,
+        };
         outpost::records::upsert_location(&mut conn, &l).await.unwrap();
     }
     // The previous integration (or a lost answer's) is still running when this run pushes.
@@ -92,8 +98,15 @@ async fn pull_remote_call_meets_a_central_still_integrating(method: axum::http::
     });
     assert!(v5.held(std::time::Duration::from_secs(20)).await, "Pull Remote never called {path}");
     let paused = world.v5_state.activity.pause_integration().await;
-    assert_eq!(v5.replay_last(axum::http::Method::POST, "/sync/v5/queued_records").await, 200, "the final push delivered again");
-    support::eventually(std::time::Duration::from_secs(5), || async { world.v5_state.activity.current(site_id) == Some(Activity::Integrating) }).await;
+    assert_eq!(
+        v5.replay_last(axum::http::Method::POST, "/sync/v5/queued_records").await,
+        200,
+        "the final push delivered again"
+    );
+    support::eventually(std::time::Duration::from_secs(5), || async {
+        world.v5_state.activity.current(site_id) == Some(Activity::Integrating)
+    })
+    .await;
     tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         drop(paused);
@@ -101,7 +114,8 @@ async fn pull_remote_call_meets_a_central_still_integrating(method: axum::http::
     v5.release(true);
     let error = run.await.unwrap();
     assert_eq!(error, None, "Pull Remote waited for the central instead of failing");
-    let refused = v5.entries().iter().filter(|e| e.method == method && e.path.ends_with(path) && e.status == 503).count();
+    let refused =
+        v5.entries().iter().filter(|e| e.method == method && e.path.ends_with(path) && e.status == 503).count();
     assert!(refused >= 1, "the central refused {path} while integrating (else this test proves nothing)");
     assert_eq!(site.count("SELECT COUNT(*) FROM location WHERE id = 'rb-loc'").await, 1);
 }

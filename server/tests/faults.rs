@@ -8,10 +8,10 @@
 //! the base seed (default: random, printed), `OUTPOST_FAULT_ONLY=S` reruns one run's seed.
 //! `scripts/faults.sh --runs 1000` is the soak.
 
-#[path = "support/site.rs"]
-mod support;
 #[path = "support/faults/mod.rs"]
 mod faults;
+#[path = "support/site.rs"]
+mod support;
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -31,7 +31,10 @@ async fn seeded_fault_runs_lose_nothing_duplicate_nothing_and_never_stall_silent
             let runs = env_u64("OUTPOST_FAULT_RUNS").unwrap_or(CI_RUNS);
             let base = env_u64("OUTPOST_FAULT_SEED").unwrap_or_else(|| {
                 // A fresh base seed each time unless one is given; it is printed to rerun.
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(1)
             });
             println!("fault harness: {runs} runs, base seed {base} (rerun all: OUTPOST_FAULT_SEED={base})");
             (0..runs).map(|i| faults::proxy::run_seed(base, i)).collect()
@@ -53,7 +56,10 @@ async fn seeded_fault_runs_lose_nothing_duplicate_nothing_and_never_stall_silent
             *injected.entry(k).or_default() += v;
         }
         if !outcome.problems.is_empty() {
-            println!("run {i} seed {seed} FAILED (rerun: OUTPOST_FAULT_ONLY={seed}):\n  {}", outcome.problems.join("\n  "));
+            println!(
+                "run {i} seed {seed} FAILED (rerun: OUTPOST_FAULT_ONLY={seed}):\n  {}",
+                outcome.problems.join("\n  ")
+            );
             bad.push(*seed);
         }
     }

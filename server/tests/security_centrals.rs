@@ -57,7 +57,12 @@ async fn the_v6_central_limits_failures_too_and_answers_429_with_retry_after() {
         assert!(body.get("error").is_some(), "{body}");
     }
     let body = serde_json::json!({"syncV5Settings": wrong.settings(), "syncV6Version": wrong.v6_version});
-    let locked = reqwest::Client::new().post(format!("{}/central/sync/site_status", c.v6.url())).json(&body).send().await.unwrap();
+    let locked = reqwest::Client::new()
+        .post(format!("{}/central/sync/site_status", c.v6.url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(locked.status(), 429);
     assert!(retry_after(&locked) >= 1);
     let envelope: Value = locked.json().await.unwrap();
@@ -115,9 +120,19 @@ async fn v5_acknowledge_a_site_cannot_remove_another_sites_queued_records() {
 #[tokio::test]
 async fn v5_push_a_site_cannot_write_or_take_over_another_sites_store_data() {
     let (_db, _server, a, b) = two_v5_sites().await;
-    let into_a = b.post("queued_records", &json!({"queueLength": 1, "data": [push_record("Location", "new", location("new", "store_a"))]})).await;
+    let into_a = b
+        .post(
+            "queued_records",
+            &json!({"queueLength": 1, "data": [push_record("Location", "new", location("new", "store_a"))]}),
+        )
+        .await;
     assert_eq!(v5_error(into_a).await.1, "sync_record_rejected");
-    let take_over = b.post("queued_records", &json!({"queueLength": 1, "data": [push_record("Location", "loc-a", location("loc-a", "store_b"))]})).await;
+    let take_over = b
+        .post(
+            "queued_records",
+            &json!({"queueLength": 1, "data": [push_record("Location", "loc-a", location("loc-a", "store_b"))]}),
+        )
+        .await;
     assert_eq!(v5_error(take_over).await.1, "sync_record_rejected");
     let delete = json!({"syncOutId": "1", "tableName": "Location", "recordId": "loc-a", "action": "Delete"});
     let deleted = b.post("queued_records", &json!({"queueLength": 1, "data": [delete]})).await;
@@ -148,7 +163,12 @@ async fn v6_pull_and_push_a_site_cannot_reach_another_sites_store_data() {
     let deleted = b.push(vec![delete], true).await;
     assert!(deleted.get("error").is_some(), "{deleted}");
     b.wait_integrated().await;
-    assert!(a.pull_all(false, 100).await.iter().any(|r| r["recordId"] == "asset-a" && r["recordData"]["store_id"] == "store_a"));
+    assert!(
+        a.pull_all(false, 100)
+            .await
+            .iter()
+            .any(|r| r["recordId"] == "asset-a" && r["recordData"]["store_id"] == "store_a")
+    );
 }
 
 #[tokio::test]
@@ -156,11 +176,17 @@ async fn v6_push_a_site_cannot_write_or_delete_the_centrals_own_rows() {
     let db = databases().await.remove(0);
     let c = start_both(&db, |_| {}).await;
     add_site(&c.v5_state, "a", "pa", &["store_a"], &c.v6.url()).await;
-    outpost::central_v6::upsert_record(&c.v6_state.db, "asset_class", "class-1", &json!({"id": "class-1", "name": "Fridge"}))
-        .await
-        .unwrap();
+    outpost::central_v6::upsert_record(
+        &c.v6_state.db,
+        "asset_class",
+        "class-1",
+        &json!({"id": "class-1", "name": "Fridge"}),
+    )
+    .await
+    .unwrap();
     let a = V6Site::new(&c.v6.url(), V5Site::new(&c.v5.url(), "a", "pa"));
-    let overwrite = a.push(vec![v6_record("asset_class", "class-1", json!({"id": "class-1", "name": "Hijacked"}))], true).await;
+    let overwrite =
+        a.push(vec![v6_record("asset_class", "class-1", json!({"id": "class-1", "name": "Hijacked"}))], true).await;
     assert!(overwrite.get("error").is_some(), "{overwrite}");
     let delete = json!({"tableName": "asset_class", "recordId": "class-1", "action": "Delete", "recordData": null});
     let deleted = a.push(vec![delete], true).await;

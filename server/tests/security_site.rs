@@ -35,14 +35,21 @@ async fn settings_store_data_writes_and_quarantine_retry_need_an_admin_session()
     let site = TestSite::start(fast()).await;
     let anonymous = Client::new();
     for (method, path) in GUARDED {
-        let response = anonymous.request(method.clone(), format!("{}{path}", site.url)).json(&json!({})).send().await.unwrap();
+        let response =
+            anonymous.request(method.clone(), format!("{}{path}", site.url)).json(&json!({})).send().await.unwrap();
         assert_eq!(variant(response).await, (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED".into()), "{method} {path}");
     }
-    let forged = anonymous.get(format!("{}/api/settings/sync", site.url)).header("cookie", "outpost_session=forged").send().await.unwrap();
+    let forged = anonymous
+        .get(format!("{}/api/settings/sync", site.url))
+        .header("cookie", "outpost_session=forged")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
     let admin = site.admin().await;
     for (method, path) in GUARDED {
-        let response = admin.request(method.clone(), format!("{}{path}", site.url)).json(&json!({})).send().await.unwrap();
+        let response =
+            admin.request(method.clone(), format!("{}{path}", site.url)).json(&json!({})).send().await.unwrap();
         assert_ne!(response.status(), StatusCode::UNAUTHORIZED, "{method} {path} with a session");
     }
 }
@@ -52,7 +59,11 @@ async fn the_sync_page_data_and_sync_now_need_no_admin() {
     let site = TestSite::start(fast()).await;
     let anonymous = Client::new();
     for path in ["/api/sync/status", "/api/sync/quarantine", "/api/store-data", "/api/health", "/api/session"] {
-        assert_eq!(anonymous.get(format!("{}{path}", site.url)).send().await.unwrap().status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            anonymous.get(format!("{}{path}", site.url)).send().await.unwrap().status(),
+            StatusCode::OK,
+            "{path}"
+        );
     }
     let run = anonymous.post(format!("{}/api/sync/run", site.url)).json(&json!({})).send().await.unwrap();
     assert_eq!(variant(run).await.1, "NOT_CONFIGURED", "reaches the handler, not an auth wall");
@@ -64,7 +75,12 @@ async fn login_sets_an_httponly_samesite_strict_cookie_and_logout_ends_the_sessi
     let wrong = login_cookie(&site.url, "not-it").await.unwrap_err();
     assert_eq!(variant(wrong).await, (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED".into()));
 
-    let response = Client::new().post(format!("{}/api/session", site.url)).json(&json!({"password": ADMIN_PASSWORD})).send().await.unwrap();
+    let response = Client::new()
+        .post(format!("{}/api/session", site.url))
+        .json(&json!({"password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let set_cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
@@ -83,7 +99,13 @@ async fn login_sets_an_httponly_samesite_strict_cookie_and_logout_ends_the_sessi
         }
     };
     assert!(who(cookie.clone()).await);
-    let out = Client::new().delete(format!("{}/api/session", site.url)).header("cookie", &cookie).header("x-outpost-csrf", "1").send().await.unwrap();
+    let out = Client::new()
+        .delete(format!("{}/api/session", site.url))
+        .header("cookie", &cookie)
+        .header("x-outpost-csrf", "1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.status(), StatusCode::OK);
     assert!(!who(cookie).await, "the session is over after logout");
 }
@@ -102,12 +124,22 @@ async fn state_changing_requests_without_json_or_the_csrf_header_are_refused_wit
         .await
         .unwrap();
     assert_eq!(variant(form).await, (StatusCode::FORBIDDEN, "FORBIDDEN".into()));
-    let bare = Client::new().delete(format!("{}/api/store-data/locations/x", site.url)).header("cookie", &cookie).send().await.unwrap();
+    let bare = Client::new()
+        .delete(format!("{}/api/store-data/locations/x", site.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bare.status(), StatusCode::FORBIDDEN);
     let run = Client::new().post(format!("{}/api/sync/run", site.url)).send().await.unwrap();
     assert_eq!(run.status(), StatusCode::FORBIDDEN, "sync now too needs the header or JSON");
-    let with_header =
-        Client::new().delete(format!("{}/api/store-data/locations/x", site.url)).header("cookie", &cookie).header("x-outpost-csrf", "1").send().await.unwrap();
+    let with_header = Client::new()
+        .delete(format!("{}/api/store-data/locations/x", site.url))
+        .header("cookie", &cookie)
+        .header("x-outpost-csrf", "1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(with_header.status(), StatusCode::NOT_FOUND, "passes the guard and the auth, then finds nothing");
 }
 
@@ -129,7 +161,12 @@ async fn bodies_over_the_limit_get_413_on_the_site_api() {
     let huge = json!({"storeId": "s", "code": "c", "name": "x".repeat(2 * 1024 * 1024)});
     let response = admin.post(format!("{}/api/store-data/locations", site.url)).json(&huge).send().await.unwrap();
     assert_eq!(variant(response).await, (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE".into()));
-    let login = Client::new().post(format!("{}/api/session", site.url)).json(&json!({"password": "x".repeat(2 * 1024 * 1024)})).send().await.unwrap();
+    let login = Client::new()
+        .post(format!("{}/api/session", site.url))
+        .json(&json!({"password": "x".repeat(2 * 1024 * 1024)}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(login.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
 
@@ -168,7 +205,8 @@ async fn set_admin_password_replaces_the_password_and_ends_every_session() {
         .output()
         .unwrap();
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
-    let old = Client::new().get(format!("{}/api/settings/sync", site.url)).header("cookie", cookie).send().await.unwrap();
+    let old =
+        Client::new().get(format!("{}/api/settings/sync", site.url)).header("cookie", cookie).send().await.unwrap();
     assert_eq!(old.status(), StatusCode::UNAUTHORIZED, "the old session ended");
     assert!(login_cookie(&site.url, ADMIN_PASSWORD).await.is_err());
     assert!(login_cookie(&site.url, "brand-new-one").await.is_ok());

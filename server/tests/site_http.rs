@@ -13,7 +13,8 @@ struct Site {
 async fn start_site(public_url: Option<&str>) -> Site {
     let data = tempfile::tempdir().unwrap();
     let app = tempfile::tempdir().unwrap();
-    std::fs::write(app.path().join("index.html"), "<!doctype html><title>Outpost</title><body>app shell</body>").unwrap();
+    std::fs::write(app.path().join("index.html"), "<!doctype html><title>Outpost</title><body>app shell</body>")
+        .unwrap();
     std::fs::create_dir_all(app.path().join("pkg")).unwrap();
     std::fs::write(app.path().join("pkg/app_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
     let running = site::start(SiteConfig {
@@ -31,7 +32,8 @@ async fn start_site(public_url: Option<&str>) -> Site {
 #[tokio::test]
 async fn health_reports_ok_once_the_database_is_migrated() {
     let site = start_site(None).await;
-    let health: Health = reqwest::get(format!("{}/api/health", site.running.url())).await.unwrap().json().await.unwrap();
+    let health: Health =
+        reqwest::get(format!("{}/api/health", site.running.url())).await.unwrap().json().await.unwrap();
     assert_eq!(health.status, "ok");
     assert_eq!(health.role, "site");
     site.running.stop().await;
@@ -40,7 +42,8 @@ async fn health_reports_ok_once_the_database_is_migrated() {
 #[tokio::test]
 async fn server_info_uses_the_request_host_and_carries_a_qr_code() {
     let site = start_site(None).await;
-    let info: ServerInfo = reqwest::get(format!("{}/api/server-info", site.running.url())).await.unwrap().json().await.unwrap();
+    let info: ServerInfo =
+        reqwest::get(format!("{}/api/server-info", site.running.url())).await.unwrap().json().await.unwrap();
     assert_eq!(info.url, site.running.url());
     assert!(info.qr_svg.starts_with("<?xml") || info.qr_svg.starts_with("<svg"), "{}", &info.qr_svg[..40]);
     site.running.stop().await;
@@ -49,7 +52,8 @@ async fn server_info_uses_the_request_host_and_carries_a_qr_code() {
 #[tokio::test]
 async fn server_info_prefers_the_configured_public_url() {
     let site = start_site(Some("http://clinic.example:8000")).await;
-    let info: ServerInfo = reqwest::get(format!("{}/api/server-info", site.running.url())).await.unwrap().json().await.unwrap();
+    let info: ServerInfo =
+        reqwest::get(format!("{}/api/server-info", site.running.url())).await.unwrap().json().await.unwrap();
     assert_eq!(info.url, "http://clinic.example:8000");
     site.running.stop().await;
 }

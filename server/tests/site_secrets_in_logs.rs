@@ -2,10 +2,10 @@
 //! password or its SHA-256, in any log line or API response. A test binary of its own, because
 //! it installs a log subscriber and tracing's call-site caches are per process.
 
-#[path = "support/site.rs"]
-mod support;
 #[path = "support/logs.rs"]
 mod logs;
+#[path = "support/site.rs"]
+mod support;
 
 use support::admin::{ADMIN_PASSWORD, login_cookie};
 use support::{TestSite, World, fast};
@@ -26,21 +26,33 @@ async fn no_password_hash_or_session_appears_in_logs_or_responses() {
     let settings = serde_json::json!({"url": world.v5_url, "siteName": "leak", "password": "sync-secret-pw", "intervalSeconds": 3600});
     let bad = serde_json::json!({"url": world.v5_url, "siteName": "leak", "password": "wrong-sync-pw", "intervalSeconds": 3600});
     for body in [&bad, &settings] {
-        bodies.push(admin.put(format!("{}/api/settings/sync", site.url)).json(body).send().await.unwrap().text().await.unwrap());
+        bodies.push(
+            admin.put(format!("{}/api/settings/sync", site.url)).json(body).send().await.unwrap().text().await.unwrap(),
+        );
     }
     site.sync().await;
     for path in ["/api/settings/sync", "/api/sync/status", "/api/sync/quarantine", "/api/session", "/api/store-data"] {
         bodies.push(admin.get(format!("{}{path}", site.url)).send().await.unwrap().text().await.unwrap());
     }
-    let admin_hash: String = sqlx::query_scalar("SELECT value_string FROM key_value_store WHERE id = 'AdminPasswordArgon2id'")
-        .fetch_one(&site.state.db)
-        .await
-        .unwrap();
+    let admin_hash: String =
+        sqlx::query_scalar("SELECT value_string FROM key_value_store WHERE id = 'AdminPasswordArgon2id'")
+            .fetch_one(&site.state.db)
+            .await
+            .unwrap();
 
     let text = logs.text();
     assert!(text.contains("admin signed in"), "the log was captured: {text}");
     let sha = outpost::wire::v5::password_sha256("sync-secret-pw");
-    let secrets = [ADMIN_PASSWORD, "wrong-admin-guess", admin_hash.as_str(), token.as_str(), "sync-secret-pw", "wrong-sync-pw", sha.as_str(), "$argon2"];
+    let secrets = [
+        ADMIN_PASSWORD,
+        "wrong-admin-guess",
+        admin_hash.as_str(),
+        token.as_str(),
+        "sync-secret-pw",
+        "wrong-sync-pw",
+        sha.as_str(),
+        "$argon2",
+    ];
     for secret in secrets {
         assert!(!text.contains(secret), "the log contains {secret}");
         for body in &bodies {

@@ -95,7 +95,14 @@ async fn a_shorter_interval_saved_in_the_settings_starts_runs_without_a_trigger(
     let world = World::start().await;
     let (site, v5) = synced_site(&world, "interval").await;
     let runs = site.state.sync.completed_runs();
-    let reply = site.admin().await.put(format!("{}/api/settings/sync", site.url)).json(&input(&v5.url, "interval", 1, false)).send().await.unwrap();
+    let reply = site
+        .admin()
+        .await
+        .put(format!("{}/api/settings/sync", site.url))
+        .json(&input(&v5.url, "interval", 1, false))
+        .send()
+        .await
+        .unwrap();
     assert!(reply.status().is_success(), "{}", reply.status());
     // Saving triggers one run; the next comes from the new 1-second interval, not a trigger.
     site.state.sync.wait_for_runs(runs + 1).await;
@@ -110,7 +117,12 @@ async fn disabled_sync_runs_nothing_and_sync_now_says_it_is_disabled() {
     let world = World::start().await;
     let (site, v5) = synced_site(&world, "off").await;
     let admin = site.admin().await;
-    let reply = admin.put(format!("{}/api/settings/sync", site.url)).json(&input(&v5.url, "off", 3600, true)).send().await.unwrap();
+    let reply = admin
+        .put(format!("{}/api/settings/sync", site.url))
+        .json(&input(&v5.url, "off", 3600, true))
+        .send()
+        .await
+        .unwrap();
     assert!(reply.status().is_success(), "{}", reply.status());
     let before = site.status().await;
     let logged = logged_runs(&site).await;

@@ -65,7 +65,8 @@ async fn the_saved_password_is_never_reused_for_another_url() {
         interval_seconds: 60,
         ..Default::default()
     };
-    let reply = site.admin().await.put(format!("{}/api/settings/sync", site.url)).json(&elsewhere).send().await.unwrap();
+    let reply =
+        site.admin().await.put(format!("{}/api/settings/sync", site.url)).json(&elsewhere).send().await.unwrap();
     assert_eq!(reply.status().as_u16(), 422);
     let body: outpost_api::ApiErrorBody = reply.json().await.unwrap();
     assert_eq!(body.error.field.as_deref(), Some("password"));
@@ -186,7 +187,12 @@ async fn a_run_with_no_progress_for_the_stall_limit_fails_as_timeout() {
 async fn sync_now_before_configuring_is_a_clear_not_configured_error() {
     let site = TestSite::start(fast()).await;
     // Sync now needs no admin, only the CSRF header every state-changing request carries.
-    let reply = reqwest::Client::new().post(format!("{}/api/sync/run", site.url)).header(outpost_api::CSRF_HEADER, "1").send().await.unwrap();
+    let reply = reqwest::Client::new()
+        .post(format!("{}/api/sync/run", site.url))
+        .header(outpost_api::CSRF_HEADER, "1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(reply.status().as_u16(), 409);
     let body: outpost_api::ApiErrorBody = reply.json().await.unwrap();
     assert_eq!(body.error.variant, "NOT_CONFIGURED");

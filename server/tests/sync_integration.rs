@@ -61,7 +61,10 @@ async fn an_integration_failing_part_way_commits_nothing_and_the_next_run_integr
     assert_eq!(error.variant, "INTEGRATION_ERROR", "{error:?}");
     assert_eq!(error.step, Some(StepKey::Integration));
     let stored: (Option<String>, Option<String>) =
-        sqlx::query_as("SELECT error_code, error_step FROM sync_log ORDER BY id DESC LIMIT 1").fetch_one(&site.state.db).await.unwrap();
+        sqlx::query_as("SELECT error_code, error_step FROM sync_log ORDER BY id DESC LIMIT 1")
+            .fetch_one(&site.state.db)
+            .await
+            .unwrap();
     assert_eq!(stored, (Some("INTEGRATION_ERROR".into()), Some(StepKey::Integration.as_str().into())));
     // Nothing of the failed transaction is left: no rows, no changelog, every record pending.
     let buffered = site.count("SELECT COUNT(*) FROM sync_buffer").await;
@@ -69,7 +72,11 @@ async fn an_integration_failing_part_way_commits_nothing_and_the_next_run_integr
     for table in ["unit", "item", "name", "location", "invoice", "invoice_line", "changelog"] {
         assert_eq!(site.count(&format!("SELECT COUNT(*) FROM {table}")).await, 0, "{table}");
     }
-    assert_eq!(site.count("SELECT COUNT(*) FROM sync_buffer WHERE integration_datetime IS NULL AND integration_error IS NULL").await, buffered);
+    assert_eq!(
+        site.count("SELECT COUNT(*) FROM sync_buffer WHERE integration_datetime IS NULL AND integration_error IS NULL")
+            .await,
+        buffered
+    );
 
     sqlx::query("DROP TRIGGER fail_part_way").execute(&site.state.db).await.unwrap();
     assert_eq!(site.sync().await, None);
@@ -83,9 +90,18 @@ async fn an_integration_failing_part_way_commits_nothing_and_the_next_run_integr
 
 /// Every buffered record integrated once, and each invoice complete.
 async fn assert_integrated_exactly_once(site: &TestSite, buffered: i64) {
-    assert_eq!(site.count("SELECT COUNT(*) FROM sync_buffer WHERE integration_datetime IS NULL OR integration_error IS NOT NULL").await, 0);
+    assert_eq!(
+        site.count(
+            "SELECT COUNT(*) FROM sync_buffer WHERE integration_datetime IS NULL OR integration_error IS NOT NULL"
+        )
+        .await,
+        0
+    );
     assert_eq!(site.count("SELECT COUNT(*) FROM changelog WHERE is_sync_update = 1").await, buffered);
-    assert_eq!(site.count("SELECT COUNT(*) FROM (SELECT DISTINCT table_name, record_id FROM changelog)").await, buffered);
+    assert_eq!(
+        site.count("SELECT COUNT(*) FROM (SELECT DISTINCT table_name, record_id FROM changelog)").await,
+        buffered
+    );
     let lines = site.count("SELECT COUNT(*) FROM sync_buffer WHERE table_name = 'invoice_line'").await;
     assert!(lines > 0);
     assert_eq!(site.count("SELECT COUNT(*) FROM invoice_line").await, lines);
@@ -127,10 +143,17 @@ async fn an_integration_stopped_part_way_by_the_stall_watchdog_commits_nothing_a
     site.state.sync.wait_for_runs(1).await;
     let error = site.state.sync.latest_error().expect("the watchdog ends the run");
     assert_eq!((error.variant.as_str(), error.step), ("TIMEOUT", Some(StepKey::Integration)), "{error:?}");
-    let stored: Option<String> = sqlx::query_scalar("SELECT error_code FROM sync_log ORDER BY id DESC LIMIT 1").fetch_one(&site.state.db).await.unwrap();
+    let stored: Option<String> = sqlx::query_scalar("SELECT error_code FROM sync_log ORDER BY id DESC LIMIT 1")
+        .fetch_one(&site.state.db)
+        .await
+        .unwrap();
     assert_eq!(stored.as_deref(), Some("TIMEOUT"));
     for table in ["unit", "invoice", "invoice_line", "changelog"] {
-        assert_eq!(site.count(&format!("SELECT COUNT(*) FROM {table}")).await, 0, "{table}: the stopped transaction left rows");
+        assert_eq!(
+            site.count(&format!("SELECT COUNT(*) FROM {table}")).await,
+            0,
+            "{table}: the stopped transaction left rows"
+        );
     }
 
     // Restarted with the usual limits, the next run integrates everything, once.
@@ -156,7 +179,8 @@ async fn central_field(pool: &sqlx::AnyPool, table: &str, id: &str, field: &str)
 async fn received_records_are_not_pushed_back_but_a_later_local_edit_of_them_is() {
     let world = World::start().await;
     world.add_site("echo", "pw", &["echo-store"]).await;
-    let location = json!({"ID": "echo-loc", "code": "E1", "Description": "From central", "store_ID": "echo-store", "hold": false});
+    let location =
+        json!({"ID": "echo-loc", "code": "E1", "Description": "From central", "store_ID": "echo-store", "hold": false});
     outpost::central_v5::admin::upsert(&world.v5_state.db, "Location", &location).await.unwrap();
     let asset = json!({"id": "echo-asset", "store_id": "echo-store", "notes": "From central", "asset_number": "EA1",
                        "created_datetime": "2024-01-01T00:00:00", "modified_datetime": "2024-01-01T00:00:00"});
@@ -177,9 +201,21 @@ async fn received_records_are_not_pushed_back_but_a_later_local_edit_of_them_is(
     // A local edit of the same records is the site's own change, and goes to each central.
     {
         let mut conn = site.conn().await;
-        let edited = Location { id: "echo-loc".into(), store_id: "echo-store".into(), code: "E1".into(), name: "Edited here".into(), on_hold: false };
+        let edited = Location {
+            id: "echo-loc".into(),
+            store_id: "echo-store".into(),
+            code: "E1".into(),
+            name: "Edited here".into(),
+            on_hold: false,
+        };
         records::upsert_location(&mut conn, &edited).await.unwrap();
-        let edited = Asset { id: "echo-asset".into(), store_id: "echo-store".into(), code: "EA1".into(), serial_number: String::new(), notes: "Edited here".into() };
+        let edited = Asset {
+            id: "echo-asset".into(),
+            store_id: "echo-store".into(),
+            code: "EA1".into(),
+            serial_number: String::new(),
+            notes: "Edited here".into(),
+        };
         records::upsert_asset(&mut conn, &edited).await.unwrap();
     }
     assert_eq!(site.status().await.records_to_push, 2);

@@ -31,5 +31,9 @@ async fn a_preparation_left_started_by_a_central_restart_is_asked_for_again() {
     assert_eq!(status.initialisation, Initialisation::Initialised);
     let prepare = status.steps.iter().find(|s| s.key == StepKey::PrepareInitial).unwrap();
     assert_eq!(prepare.state, StepState::Done);
-    assert_eq!(site.count("SELECT COUNT(*) FROM location WHERE id = 'loc-own'").await, 1, "the site's own data arrived");
+    assert_eq!(
+        site.count("SELECT COUNT(*) FROM location WHERE id = 'loc-own'").await,
+        1,
+        "the site's own data arrived"
+    );
 }

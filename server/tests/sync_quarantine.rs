@@ -24,7 +24,9 @@ async fn a_poison_record_is_quarantined_while_others_integrate_and_integrates_on
     world.add_site("q", "pw", &["q-store"]).await;
     let db = &world.v5_state.db;
     outpost::central_v5::admin::upsert(db, "Location", &location("good", "q-store", json!(false))).await.unwrap();
-    outpost::central_v5::admin::upsert(db, "Location", &location("poison", "q-store", json!("not a bool"))).await.unwrap();
+    outpost::central_v5::admin::upsert(db, "Location", &location("poison", "q-store", json!("not a bool")))
+        .await
+        .unwrap();
     let site = TestSite::start(fast()).await;
     site.configure(&world, "q", "pw").await;
     site.state.sync.wait_for_runs(1).await;

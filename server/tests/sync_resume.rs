@@ -62,7 +62,13 @@ async fn pulls_interrupted_at_every_step_resume_without_loss_or_duplication() {
     assert_eq!(v5.failures() + v6.failures(), 4);
     assert_eq!(site.count("SELECT COUNT(*) FROM location WHERE id LIKE 'loc%'").await, 5);
     assert_eq!(site.count("SELECT COUNT(*) FROM asset WHERE id LIKE 'asset%'").await, 4);
-    assert_eq!(site.count("SELECT COUNT(*) FROM sync_buffer WHERE integration_datetime IS NULL OR integration_error IS NOT NULL").await, 0);
+    assert_eq!(
+        site.count(
+            "SELECT COUNT(*) FROM sync_buffer WHERE integration_datetime IS NULL OR integration_error IS NOT NULL"
+        )
+        .await,
+        0
+    );
     // Each record was integrated once per copy received: a location from the queue, not twice.
     assert_eq!(site.count("SELECT COUNT(DISTINCT record_id) FROM changelog WHERE table_name = 'location'").await, 5);
 }
@@ -76,9 +82,21 @@ async fn pushes_interrupted_mid_way_resume_and_send_every_record_once() {
     {
         let mut conn = site.conn().await;
         for i in 0..5 {
-            let l = Location { id: format!("pl{i}"), store_id: "pushes-store".into(), code: format!("P{i}"), name: "n".into(), on_hold: false };
+            let l = Location {
+                id: format!("pl{i}"),
+                store_id: "pushes-store".into(),
+                code: format!("P{i}"),
+                name: "n".into(),
+                on_hold: false,
+            };
             records::upsert_location(&mut conn, &l).await.unwrap();
-            let a = Asset { id: format!("pa{i}"), store_id: "pushes-store".into(), code: format!("A{i}"), serial_number: "s".into(), notes: String::new() };
+            let a = Asset {
+                id: format!("pa{i}"),
+                store_id: "pushes-store".into(),
+                code: format!("A{i}"),
+                serial_number: "s".into(),
+                notes: String::new(),
+            };
             records::upsert_asset(&mut conn, &a).await.unwrap();
         }
     }

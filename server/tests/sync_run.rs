@@ -14,11 +14,23 @@ fn step(status: &SyncStatus, key: StepKey) -> &outpost_api::SyncStep {
 }
 
 fn location(id: &str, store: &str) -> Location {
-    Location { id: id.into(), store_id: store.into(), code: id.to_uppercase(), name: format!("Shelf {id}"), on_hold: false }
+    Location {
+        id: id.into(),
+        store_id: store.into(),
+        code: id.to_uppercase(),
+        name: format!("Shelf {id}"),
+        on_hold: false,
+    }
 }
 
 fn asset(id: &str, store: &str) -> Asset {
-    Asset { id: id.into(), store_id: store.into(), code: id.to_uppercase(), serial_number: format!("SN-{id}"), notes: String::new() }
+    Asset {
+        id: id.into(),
+        store_id: store.into(),
+        code: id.to_uppercase(),
+        serial_number: format!("SN-{id}"),
+        notes: String::new(),
+    }
 }
 
 async fn central_location(world: &World, id: &str, store: &str) {

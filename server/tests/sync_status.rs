@@ -93,7 +93,13 @@ async fn pull_and_integration_progress_is_visible_to_other_connections_during_th
 }
 
 fn location(id: &str, name: &str) -> Location {
-    Location { id: id.into(), store_id: "count-store".into(), code: id.to_uppercase(), name: name.into(), on_hold: false }
+    Location {
+        id: id.into(),
+        store_id: "count-store".into(),
+        code: id.to_uppercase(),
+        name: name.into(),
+        on_hold: false,
+    }
 }
 
 #[tokio::test]
@@ -118,7 +124,13 @@ async fn records_to_push_counts_records_that_will_be_sent_not_changelog_rows() {
     assert_eq!(site.count("SELECT COUNT(*) FROM changelog WHERE record_id = 'loc'").await, 3);
     assert_eq!(site.status().await.records_to_push, 1, "three edits of one location send one record");
 
-    let asset = Asset { id: "asset".into(), store_id: "count-store".into(), code: "A".into(), serial_number: "S".into(), notes: String::new() };
+    let asset = Asset {
+        id: "asset".into(),
+        store_id: "count-store".into(),
+        code: "A".into(),
+        serial_number: "S".into(),
+        notes: String::new(),
+    };
     records::upsert_asset(&mut conn, &asset).await.unwrap();
     assert_eq!(site.status().await.records_to_push, 2, "a location (to V5) and an asset (to V6)");
 

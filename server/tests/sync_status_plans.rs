@@ -66,7 +66,8 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CaptureSql {
 fn install_capture() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
-        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(CaptureSql)).expect("no other subscriber in this test binary");
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(CaptureSql))
+            .expect("no other subscriber in this test binary");
     });
 }
 
@@ -82,13 +83,21 @@ async fn synced_site(world: &World, name: &str) -> TestSite {
 
 /// A local edit: it moves the end of the changelog, so the next status recounts.
 async fn edit(site: &TestSite, store: &str, n: usize) {
-    let location = Location { id: format!("edit-{n}"), store_id: store.into(), code: "E".into(), name: "e".into(), on_hold: false };
+    let location = Location {
+        id: format!("edit-{n}"),
+        store_id: store.into(),
+        code: "E".into(),
+        name: "e".into(),
+        on_hold: false,
+    };
     records::upsert_location(&mut *site.conn().await, &location).await.unwrap();
 }
 
 async fn plan(site: &TestSite, sql: &str) -> Vec<String> {
-    let rows: Vec<(i64, i64, i64, String)> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}"))).fetch_all(&site.state.db).await.unwrap();
+    let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+        .fetch_all(&site.state.db)
+        .await
+        .unwrap();
     rows.into_iter().map(|r| r.3).collect()
 }
 
@@ -109,7 +118,10 @@ async fn every_query_of_the_status_route_reaches_its_tables_through_an_index() {
     let mut statements = STATEMENTS.lock().unwrap().clone();
     statements.sort();
     statements.dedup();
-    assert!(statements.iter().any(|s| s.contains("FROM changelog")), "the count of records to push was captured: {statements:#?}");
+    assert!(
+        statements.iter().any(|s| s.contains("FROM changelog")),
+        "the count of records to push was captured: {statements:#?}"
+    );
     for sql in &statements {
         let plan = plan(&site, sql).await;
         let scans: Vec<&String> = plan.iter().filter(|d| d.starts_with("SCAN")).collect();

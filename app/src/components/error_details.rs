@@ -10,7 +10,10 @@ use crate::icons;
 #[component]
 pub fn ErrorDetails(error: SyncError) -> impl IntoView {
     let open = RwSignal::new(false);
-    let hint = error.hint.clone().unwrap_or_else(|| "Try again; if it keeps failing, send the details below to your support contact.".into());
+    let hint = error
+        .hint
+        .clone()
+        .unwrap_or_else(|| "Try again; if it keeps failing, send the details below to your support contact.".into());
     view! {
         <div class="sync-error" role="alert" data-testid="sync-error" data-variant=error.variant.clone()>
             <span class="sync-error-icon">{icons::alert()}</span>

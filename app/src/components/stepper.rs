@@ -17,7 +17,10 @@ pub struct StepSpeed {
 }
 
 #[component]
-pub fn Stepper(#[prop(into)] steps: Signal<Vec<SyncStep>>, #[prop(into)] speed: Signal<Option<StepSpeed>>) -> impl IntoView {
+pub fn Stepper(
+    #[prop(into)] steps: Signal<Vec<SyncStep>>,
+    #[prop(into)] speed: Signal<Option<StepSpeed>>,
+) -> impl IntoView {
     view! {
         <ol class="stepper" aria-label="Sync steps">
             {move || {

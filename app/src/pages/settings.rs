@@ -100,7 +100,11 @@ pub fn SettingsPage() -> impl IntoView {
         });
     };
 
-    let field = move |id: &'static str, label: &'static str, kind: &'static str, value: RwSignal<String>, help: &'static str| {
+    let field = move |id: &'static str,
+                      label: &'static str,
+                      kind: &'static str,
+                      value: RwSignal<String>,
+                      help: &'static str| {
         let error = move || errors.get().get(id);
         view! {
             <div class="field" class:has-error=move || error().is_some()>

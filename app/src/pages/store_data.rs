@@ -81,7 +81,13 @@ const LOCATIONS: Section = Section {
     flag: Some("On hold"),
     columns: &["Code", "Name"],
     body: |d| {
-        let input = LocationInput { id: None, store_id: d.store_id.clone(), code: d.texts[0].clone(), name: d.texts[1].clone(), on_hold: d.flag };
+        let input = LocationInput {
+            id: None,
+            store_id: d.store_id.clone(),
+            code: d.texts[0].clone(),
+            name: d.texts[1].clone(),
+            on_hold: d.flag,
+        };
         Input::Location(input)
     },
 };
@@ -114,7 +120,12 @@ fn asset_row(a: Asset) -> Draft {
 }
 
 #[component]
-fn Editable(section: &'static Section, rows: Vec<Draft>, stores: Vec<String>, on_change: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+fn Editable(
+    section: &'static Section,
+    rows: Vec<Draft>,
+    stores: Vec<String>,
+    on_change: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     let blank = Draft { store_id: stores.first().cloned().unwrap_or_default(), ..Default::default() };
     let draft = RwSignal::new(blank.clone());
     let error = RwSignal::new(None::<Failure>);

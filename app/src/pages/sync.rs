@@ -64,7 +64,10 @@ pub fn SyncPage() -> impl IntoView {
                         let elapsed = t - t0;
                         if elapsed >= SPEED_AFTER_MS && done > d0 {
                             let per_second = (done - d0) as f64 / (elapsed / 1000.0);
-                            let seconds_left = step.total.filter(|&total| total >= done).map(|total| (total - done) as f64 / per_second);
+                            let seconds_left = step
+                                .total
+                                .filter(|&total| total >= done)
+                                .map(|total| (total - done) as f64 / per_second);
                             speed.set(Some(StepSpeed { key, per_second, seconds_left }));
                         }
                     }
@@ -211,7 +214,11 @@ fn StatusSummary(status: RwSignal<Option<SyncStatus>>, now: RwSignal<f64>) -> im
         Some(format!("{when}, {how}"))
     };
     let success_age = move || {
-        status.get().and_then(|s| s.last_successful_sync).and_then(|r| r.finished.or(Some(r.started))).and_then(|f| time::age_days(&f, now.get()))
+        status
+            .get()
+            .and_then(|s| s.last_successful_sync)
+            .and_then(|r| r.finished.or(Some(r.started)))
+            .and_then(|f| time::age_days(&f, now.get()))
     };
     let success = move || {
         let run = status.get()?.last_successful_sync?;

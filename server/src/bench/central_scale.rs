@@ -32,7 +32,9 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Figure> {
     let dir = tempfile::Builder::new().prefix("outpost-bench-fleet-").tempdir()?;
     let (v5_url, v6_url, backend) = match &options.postgres_url {
         Some(admin) => (fresh_pg(admin, "v5").await?, fresh_pg(admin, "v6").await?, "postgres"),
-        None => (crate::db::sqlite_url(dir.path(), "legacy.db"), crate::db::sqlite_url(dir.path(), "central.db"), "sqlite"),
+        None => {
+            (crate::db::sqlite_url(dir.path(), "legacy.db"), crate::db::sqlite_url(dir.path(), "central.db"), "sqlite")
+        }
     };
     let v5_state = V5State::open(&v5_url).await?;
     let v5 = central_v5::serve_state("127.0.0.1:0".parse()?, v5_state.clone()).await?;
@@ -111,7 +113,8 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Figure> {
         .value("p50_sync_s", (p50 * 1000.0).round() / 1000.0)
         .value("p95_sync_s", (p95 * 1000.0).round() / 1000.0)
         .value("alone_p50_sync_s", (alone_p50 * 1000.0).round() / 1000.0);
-    f.figure = format!("{} records/s ingested; site sync p95 {:.3} s ({} sites, {backend})", per_s(rate), p95, sites.len());
+    f.figure =
+        format!("{} records/s ingested; site sync p95 {:.3} s ({} sites, {backend})", per_s(rate), p95, sites.len());
     f.reference = format!("one site syncing alone: p50 {alone_p50:.3} s");
     f.ratio = format!("p95 = {:.1}× a lone sync", p95 / alone_p50.max(1e-9));
     f.target = "≥ 5,000 records/s and p95 < 1 s (PostgreSQL)".into();
@@ -165,8 +168,10 @@ impl Site {
                     table_name: "Location".into(),
                     record_id: id.clone(),
                     action: PushAction::Update,
-                    record_data: Some(json!({"ID": id, "code": format!("L{i}"), "Description": "Shelf", "store_ID": store,
-                        "hold": false, "Comment": "", "Volume": 0, "type_ID": "", "parent_id": "", "priority": 0})),
+                    record_data: Some(
+                        json!({"ID": id, "code": format!("L{i}"), "Description": "Shelf", "store_ID": store,
+                        "hold": false, "Comment": "", "Volume": 0, "type_ID": "", "parent_id": "", "priority": 0}),
+                    ),
                 }
             })
             .collect();
@@ -176,8 +181,20 @@ impl Site {
         let asset_id = format!("{}-r{round}-asset", self.name);
         let asset = json!({"id": asset_id, "store_id": store, "asset_number": "A1", "notes": "",
             "created_datetime": "2024-01-01T00:00:00", "modified_datetime": "2024-01-01T00:00:00"});
-        let record = v6::Record { table_name: "asset".into(), record_id: asset_id, action: v6::Action::Upsert, record_data: asset };
-        self.v6.push(SyncBatch { end_cursor: 1, total_records: 1, records: vec![BatchRecord { cursor: 1, record }], is_last_batch: true }).await?;
+        let record = v6::Record {
+            table_name: "asset".into(),
+            record_id: asset_id,
+            action: v6::Action::Upsert,
+            record_data: asset,
+        };
+        self.v6
+            .push(SyncBatch {
+                end_cursor: 1,
+                total_records: 1,
+                records: vec![BatchRecord { cursor: 1, record }],
+                is_last_batch: true,
+            })
+            .await?;
         wait(|| async { Ok(self.v5.site_status().await?.code == SiteStatusCode::Idle) }).await?;
         wait(|| async { Ok(!self.v6.site_status().await?.is_integrating) }).await?;
         loop {

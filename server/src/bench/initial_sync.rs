@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use outpost_api::SyncStatus;
 
+use super::BenchOptions;
 use super::limit::Limit;
 use super::report::{Figure, per_s};
 use super::world::World;
-use super::BenchOptions;
 
 /// What the first sync measured.
 #[derive(Debug, Clone)]
@@ -41,13 +41,17 @@ pub async fn run(_options: &BenchOptions, world: &World) -> anyhow::Result<Initi
     let seconds = start.elapsed().as_secs_f64();
     let (_, rss_peak) = world.site.rss();
     let (up1, down1) = world.wire_bytes();
-    let records = status
-        .steps
-        .iter()
-        .find(|s| s.key == outpost_api::StepKey::Integration)
-        .and_then(|s| s.total)
-        .unwrap_or(0);
-    Ok(InitialSync { records, seconds, rss_before, rss_peak, bytes_up: up1 - up0, bytes_down: down1 - down0, steps: step_seconds(&status) })
+    let records =
+        status.steps.iter().find(|s| s.key == outpost_api::StepKey::Integration).and_then(|s| s.total).unwrap_or(0);
+    Ok(InitialSync {
+        records,
+        seconds,
+        rss_before,
+        rss_peak,
+        bytes_up: up1 - up0,
+        bytes_down: down1 - down0,
+        steps: step_seconds(&status),
+    })
 }
 
 fn step_seconds(status: &SyncStatus) -> Vec<(String, f64)> {
@@ -71,7 +75,8 @@ pub fn figure(sync: &InitialSync, limit: &Limit) -> Figure {
         .value("records_per_s", rate.round())
         .value("limit_records_per_s", limit.rate().round())
         .value("ratio_to_limit", (ratio * 1000.0).round() / 1000.0);
-    let steps: serde_json::Map<String, serde_json::Value> = sync.steps.iter().map(|(k, s)| (k.clone(), (*s).into())).collect();
+    let steps: serde_json::Map<String, serde_json::Value> =
+        sync.steps.iter().map(|(k, s)| (k.clone(), (*s).into())).collect();
     f = f.value("step_seconds", serde_json::Value::Object(steps));
     f.figure = format!("{} records/s ({} records in {:.2} s)", per_s(rate), sync.records, sync.seconds);
     f.reference = format!("limit: {} records/s (parse + write + changelog, one transaction)", per_s(limit.rate()));

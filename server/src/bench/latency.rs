@@ -31,8 +31,15 @@ pub async fn run(options: &BenchOptions, world: &World) -> anyhow::Result<Figure
     let mut one = Vec::new();
     for i in 0..tries {
         let id = format!("bench-latency-{i}-{}", uuid::Uuid::new_v4().simple());
-        let location = json!({"id": id, "storeId": STORES[0], "code": format!("L{i}"), "name": "Latency shelf", "onHold": false});
-        world.http.post(format!("{}/api/store-data/locations", world.site.url)).json(&location).send().await?.error_for_status()?;
+        let location =
+            json!({"id": id, "storeId": STORES[0], "code": format!("L{i}"), "name": "Latency shelf", "onHold": false});
+        world
+            .http
+            .post(format!("{}/api/store-data/locations", world.site.url))
+            .json(&location)
+            .send()
+            .await?
+            .error_for_status()?;
         let before = world.status().await?.last_sync.map(|l| l.started);
         let t = Instant::now();
         world.trigger().await?;

@@ -38,7 +38,9 @@ const PAGE: usize = crate::central_v5::MAX_LIMIT as usize;
 pub async fn wire_pages(world: &World) -> anyhow::Result<Vec<Vec<u8>>> {
     let pool = &world.v5_state.db.pool;
     let mut all: Vec<CentralRecord> = Vec::new();
-    for row in sqlx::query("SELECT id, table_name, record_id, data FROM central_change ORDER BY id").fetch_all(pool).await? {
+    for row in
+        sqlx::query("SELECT id, table_name, record_id, data FROM central_change ORDER BY id").fetch_all(pool).await?
+    {
         let data: Option<String> = row.get(3);
         all.push(CentralRecord {
             id: row.get::<i64, _>(0) as u64,
@@ -50,7 +52,9 @@ pub async fn wire_pages(world: &World) -> anyhow::Result<Vec<Vec<u8>>> {
     }
     let stores = STORES.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(",");
     for table in STORE_TABLES {
-        let sql = format!("SELECT record_id, data FROM record WHERE table_name = $1 AND store_id IN ({stores}) ORDER BY record_id");
+        let sql = format!(
+            "SELECT record_id, data FROM record WHERE table_name = $1 AND store_id IN ({stores}) ORDER BY record_id"
+        );
         for row in sqlx::query(AssertSqlSafe(sql)).bind(table).fetch_all(pool).await? {
             let data: Option<String> = row.get(1);
             all.push(CentralRecord {
@@ -63,9 +67,7 @@ pub async fn wire_pages(world: &World) -> anyhow::Result<Vec<Vec<u8>>> {
         }
     }
     let max_cursor = all.len() as u64;
-    all.chunks(PAGE)
-        .map(|page| Ok(serde_json::to_vec(&CentralRecords { max_cursor, data: page.to_vec() })?))
-        .collect()
+    all.chunks(PAGE).map(|page| Ok(serde_json::to_vec(&CentralRecords { max_cursor, data: page.to_vec() })?)).collect()
 }
 
 /// A `central_records` page with every record parsed into a tree: the limit parses each
@@ -110,7 +112,12 @@ pub async fn run(world: &World, _site_records: u64) -> anyhow::Result<Limit> {
 }
 
 /// Insert records of one table with their changelog rows; returns how many.
-async fn write(conn: &mut SqliteConnection, table: Table, recs: &[ParsedRecord], origin: Origin) -> anyhow::Result<u64> {
+async fn write(
+    conn: &mut SqliteConnection,
+    table: Table,
+    recs: &[ParsedRecord],
+    origin: Origin,
+) -> anyhow::Result<u64> {
     let spec = Spec::of(table);
     let objects: Vec<(&str, &Map<String, Value>)> =
         recs.iter().filter_map(|r| Some((r.record_id.as_str(), r.record_data.as_ref()?.as_object()?))).collect();

@@ -76,7 +76,8 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         anyhow::ensure!(SCENARIOS.contains(&s.as_str()), "unknown scenario {s:?} (known: {})", SCENARIOS.join(", "));
     }
     let mut report = Report::new(options);
-    let needs_site = ["initial_sync", "peer", "wire", "memory", "latency", "status_api"].iter().any(|s| options.wants(s));
+    let needs_site =
+        ["initial_sync", "peer", "wire", "memory", "latency", "status_api"].iter().any(|s| options.wants(s));
     if needs_site {
         let world = world::World::start(options).await?;
         let sync = initial_sync::run(options, &world).await?;

@@ -9,10 +9,10 @@ use std::process::Stdio;
 use anyhow::Context;
 use tokio::process::Command;
 
+use super::BenchOptions;
 use super::initial_sync::InitialSync;
 use super::report::{Figure, per_s};
 use super::world::World;
-use super::BenchOptions;
 use crate::wire::v5::CentralRecords;
 
 pub async fn run(options: &BenchOptions, world: &World, sync: &InitialSync) -> Figure {
@@ -44,7 +44,11 @@ pub async fn run(options: &BenchOptions, world: &World, sync: &InitialSync) -> F
 /// Write the records as PouchDB documents, run the script, return (documents, seconds).
 async fn pouchdb(options: &BenchOptions, world: &World) -> anyhow::Result<(u64, f64)> {
     let script_dir = options.repo_dir.join("bench/pouchdb");
-    anyhow::ensure!(script_dir.join("package-lock.json").is_file(), "{} has no package-lock.json", script_dir.display());
+    anyhow::ensure!(
+        script_dir.join("package-lock.json").is_file(),
+        "{} has no package-lock.json",
+        script_dir.display()
+    );
     if !script_dir.join("node_modules/pouchdb-node").is_dir() {
         eprintln!("installing PouchDB (npm ci in {})...", script_dir.display());
         let status = Command::new("npm")

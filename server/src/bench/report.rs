@@ -93,14 +93,19 @@ impl Report {
 
     /// A Markdown table (also pasted into BENCHMARKS.md).
     pub fn table(&self) -> String {
-        let mut out = String::from("| scenario | figure | reference (same run) | ratio | target | met |\n|---|---|---|---|---|---|\n");
+        let mut out = String::from(
+            "| scenario | figure | reference (same run) | ratio | target | met |\n|---|---|---|---|---|---|\n",
+        );
         for f in &self.figures {
             let met = match f.met {
                 Some(true) => "yes".to_owned(),
                 Some(false) => "**no**".to_owned(),
                 None => format!("skipped: {}", f.note.clone().unwrap_or_default()),
             };
-            out.push_str(&format!("| {} | {} | {} | {} | {} | {} |\n", f.scenario, f.figure, f.reference, f.ratio, f.target, met));
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                f.scenario, f.figure, f.reference, f.ratio, f.target, met
+            ));
         }
         out
     }

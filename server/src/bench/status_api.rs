@@ -62,7 +62,8 @@ pub async fn run(options: &BenchOptions, world: &World) -> anyhow::Result<Figure
         .value("p50_ms", (p50 * 100.0).round() / 100.0)
         .value("p99_ms", (p99 * 100.0).round() / 100.0)
         .value("alone_p50_ms", (alone * 100.0).round() / 100.0);
-    f.figure = format!("p99 {p99:.2} ms, p50 {p50:.2} ms, {:.0} requests/s with {pollers} pollers", requests as f64 / seconds);
+    f.figure =
+        format!("p99 {p99:.2} ms, p50 {p50:.2} ms, {:.0} requests/s with {pollers} pollers", requests as f64 / seconds);
     f.reference = format!("one poller alone: p50 {alone:.2} ms");
     f.ratio = format!("p99 = {:.1}× a lone request", p99 / alone.max(1e-9));
     f.target = "p99 ≤ 5 ms with 500 pollers".into();

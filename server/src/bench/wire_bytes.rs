@@ -34,7 +34,11 @@ pub async fn run(world: &World, sync: &InitialSync) -> anyhow::Result<Figure> {
         .value("estimated_down_bytes_per_record_real", round1(down * real / generated.max(1e-9)));
     f.figure = format!("down {down:.1} B/record, up {up:.1} B/record (compressed, HTTP included)");
     f.reference = format!("real fixtures {real:.1} B/record vs generated {generated:.1} B/record as gzip pages");
-    f.ratio = format!("real data ≈ {:.1}× generated → ≈ {:.0} B/record down", real / generated.max(1e-9), down * real / generated.max(1e-9));
+    f.ratio = format!(
+        "real data ≈ {:.1}× generated → ≈ {:.0} B/record down",
+        real / generated.max(1e-9),
+        down * real / generated.max(1e-9)
+    );
     f.target = "≤ 60 B/record both ways (bench data)".into();
     f.met = Some(worst <= 60.0);
     Ok(f)

@@ -121,7 +121,12 @@ impl World {
         let body = json!({"url": self.v5_url, "siteName": SITE_NAME, "password": PASSWORD, "intervalSeconds": 86400,
             "isDisabled": false});
         let reply = self.http.put(format!("{}/api/settings/sync", self.site.url)).json(&body).send().await?;
-        anyhow::ensure!(reply.status().is_success(), "saving sync settings: HTTP {}: {}", reply.status(), reply.text().await?);
+        anyhow::ensure!(
+            reply.status().is_success(),
+            "saving sync settings: HTTP {}: {}",
+            reply.status(),
+            reply.text().await?
+        );
         Ok(())
     }
 
@@ -134,7 +139,12 @@ impl World {
 
     /// Wait (polling every `every`) until a run that started after `since_started` finished;
     /// fails with the run's error.
-    pub async fn wait_run_after(&self, since_started: Option<String>, every: Duration, limit: Duration) -> anyhow::Result<SyncStatus> {
+    pub async fn wait_run_after(
+        &self,
+        since_started: Option<String>,
+        every: Duration,
+        limit: Duration,
+    ) -> anyhow::Result<SyncStatus> {
         let start = Instant::now();
         loop {
             let status = self.status().await?;

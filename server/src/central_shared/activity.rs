@@ -30,20 +30,13 @@ pub struct BusyGuard {
 
 impl Drop for BusyGuard {
     fn drop(&mut self) {
-        self.busy
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&self.site_id);
+        self.busy.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.site_id);
     }
 }
 
 impl Activities {
     pub fn current(&self, site_id: i64) -> Option<Activity> {
-        self.busy
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&site_id)
-            .copied()
+        self.busy.lock().unwrap_or_else(|e| e.into_inner()).get(&site_id).copied()
     }
 
     /// Mark `site_id` busy, or return what it is already doing.
@@ -53,10 +46,7 @@ impl Activities {
             return Err(*current);
         }
         busy.insert(site_id, activity);
-        Ok(BusyGuard {
-            busy: self.busy.clone(),
-            site_id,
-        })
+        Ok(BusyGuard { busy: self.busy.clone(), site_id })
     }
 
     /// Hold back every integration until the guard is dropped (for tests and maintenance).

@@ -26,4 +26,3 @@ pub fn request_log(
         })
         .on_response(DefaultOnResponse::new().level(tracing::Level::INFO).latency_unit(tower_http::LatencyUnit::Millis))
 }
-

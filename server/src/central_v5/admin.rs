@@ -39,11 +39,7 @@ pub async fn add_site(db: &CentralDb, new: &NewSite) -> anyhow::Result<SiteRow> 
     anyhow::ensure!(!new.name.trim().is_empty(), "site name must not be empty");
     let hash = hash_password_sha256(&password_sha256(&new.password))?;
     let mut tx = data::begin(db).await?;
-    anyhow::ensure!(
-        sites::by_name(&mut tx, &new.name).await?.is_none(),
-        "a site named {:?} already exists",
-        new.name
-    );
+    anyhow::ensure!(sites::by_name(&mut tx, &new.name).await?.is_none(), "a site named {:?} already exists", new.name);
     let site_id = match new.site_id {
         Some(id) => id,
         None => {
@@ -52,17 +48,10 @@ pub async fn add_site(db: &CentralDb, new: &NewSite) -> anyhow::Result<SiteRow> 
                 .fetch_one(&mut *tx)
                 .await?;
             let next = row.get::<i64, _>(0) + 1;
-            if next == CENTRAL_SITE_ID {
-                next + 1
-            } else {
-                next
-            }
+            if next == CENTRAL_SITE_ID { next + 1 } else { next }
         }
     };
-    anyhow::ensure!(
-        site_id > 0 && site_id != CENTRAL_SITE_ID,
-        "site id {site_id} is reserved"
-    );
+    anyhow::ensure!(site_id > 0 && site_id != CENTRAL_SITE_ID, "site id {site_id} is reserved");
     sqlx::query(
         "INSERT INTO site (site_id, site_uuid, name, code, password_hash, om_supply_central_server_url) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -76,12 +65,11 @@ pub async fn add_site(db: &CentralDb, new: &NewSite) -> anyhow::Result<SiteRow> 
     .await
     .context("cannot add site (is the site id taken?)")?;
     for store_id in &new.store_ids {
-        let existing = sqlx::query(
-            "SELECT data, active_site_id FROM record WHERE table_name = 'store' AND record_id = $1",
-        )
-        .bind(store_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let existing =
+            sqlx::query("SELECT data, active_site_id FROM record WHERE table_name = 'store' AND record_id = $1")
+                .bind(store_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         let record = match existing {
             Some(row) => {
                 let active: Option<i64> = row.get(1);
@@ -94,17 +82,14 @@ pub async fn add_site(db: &CentralDb, new: &NewSite) -> anyhow::Result<SiteRow> 
             }
             None => {
                 let name_id = format!("{store_id}_name");
-                data::central_upsert(&mut tx, "name", &store_name_record(&name_id, store_id))
-                    .await?;
+                data::central_upsert(&mut tx, "name", &store_name_record(&name_id, store_id)).await?;
                 json!({"ID": store_id, "name": store_id, "code": store_id.to_uppercase(), "name_ID": name_id,
                        "sync_id_remote_site": site_id, "store_mode": "store", "disabled": false, "tags": ""})
             }
         };
         data::central_upsert(&mut tx, "store", &record).await?;
     }
-    let site = sites::by_name(&mut tx, &new.name)
-        .await?
-        .context("site vanished")?;
+    let site = sites::by_name(&mut tx, &new.name).await?.context("site vanished")?;
     tx.commit().await?;
     Ok(site)
 }
@@ -116,10 +101,7 @@ fn store_name_record(id: &str, store_id: &str) -> Value {
 
 /// Forget the hardware id a site is bound to, so the next device to call binds it anew.
 pub async fn reset_hardware_id(db: &CentralDb, name: &str) -> anyhow::Result<()> {
-    let done = sqlx::query("UPDATE site SET hardware_id = NULL WHERE name = $1")
-        .bind(name)
-        .execute(&db.pool)
-        .await?;
+    let done = sqlx::query("UPDATE site SET hardware_id = NULL WHERE name = $1").bind(name).execute(&db.pool).await?;
     anyhow::ensure!(done.rows_affected() == 1, "no site named {name:?}");
     Ok(())
 }
@@ -168,7 +150,9 @@ pub async fn run_command(database_url: &str, command: crate::cli::LegacyAdmin) -
     let db = super::open_db(database_url).await?;
     match command {
         LegacyAdmin::AddSite { name, password, stores, central_url, site_id } => {
-            let site = add_site(&db, &NewSite { name, password, store_ids: stores, central_v6_url: central_url, site_id }).await?;
+            let site =
+                add_site(&db, &NewSite { name, password, store_ids: stores, central_v6_url: central_url, site_id })
+                    .await?;
             println!("added site {} (id {}, uuid {})", site.name, site.site_id, site.site_uuid);
         }
         LegacyAdmin::ResetHardwareId { name } => {
@@ -189,11 +173,17 @@ pub async fn run_command(database_url: &str, command: crate::cli::LegacyAdmin) -
             println!("deleted {table} {id}");
         }
         LegacyAdmin::Seed { n, stores } => {
-            let stores = if stores.is_empty() { list_sites(&db).await?.into_iter().flat_map(|s| s.store_ids).collect() } else { stores };
+            let stores = if stores.is_empty() {
+                list_sites(&db).await?.into_iter().flat_map(|s| s.store_ids).collect()
+            } else {
+                stores
+            };
             let bar = indicatif::ProgressBar::new(n);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} seeding [{bar:40}] {pos}/{len} records ({per_sec}, eta {eta})")?
-                    .progress_chars("=> "),
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} seeding [{bar:40}] {pos}/{len} records ({per_sec}, eta {eta})",
+                )?
+                .progress_chars("=> "),
             );
             let summary = super::seed::seed_with_progress(&db, n, &stores, &bar).await?;
             println!(

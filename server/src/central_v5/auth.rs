@@ -11,9 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use argon2::Argon2;
-use argon2::password_hash::{
-    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
-};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -61,10 +59,7 @@ impl AuthCache {
     }
 
     fn remember(&self, key: [u8; 32]) {
-        self.verified
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, Instant::now() + CACHE_TTL);
+        self.verified.lock().unwrap_or_else(|e| e.into_inner()).insert(key, Instant::now() + CACHE_TTL);
     }
 
     /// Check `password_sha256` against the site's stored Argon2id hash.
@@ -77,11 +72,8 @@ impl AuthCache {
         let given = password_sha256.to_owned();
         // Argon2 takes tens of milliseconds of CPU: keep it off the async workers.
         let ok = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&stored).map(|parsed| {
-                Argon2::default()
-                    .verify_password(given.as_bytes(), &parsed)
-                    .is_ok()
-            })
+            PasswordHash::new(&stored)
+                .map(|parsed| Argon2::default().verify_password(given.as_bytes(), &parsed).is_ok())
         })
         .await
         .map_err(|e| anyhow::anyhow!("password check panicked: {e}"))?
@@ -94,18 +86,12 @@ impl AuthCache {
 }
 
 fn limited(state: &V5State, keys: &[String]) -> Result<(), V5Error> {
-    state
-        .failures
-        .check(keys)
-        .map_err(|wait| V5Error::TooManyAttempts(crate::ratelimit::retry_after_seconds(wait)))
+    state.failures.check(keys).map_err(|wait| V5Error::TooManyAttempts(crate::ratelimit::retry_after_seconds(wait)))
 }
 
 /// Refuse `version` header values outside the supported range (409).
 pub fn check_version(headers: &HeaderMap) -> Result<(), V5Error> {
-    let raw = headers
-        .get(HEADER_VERSION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let raw = headers.get(HEADER_VERSION).and_then(|v| v.to_str().ok()).map(str::to_owned);
     match raw.as_deref().and_then(|v| v.trim().parse::<u32>().ok()) {
         Some(v) if (SUPPORTED_VERSIONS.0..=SUPPORTED_VERSIONS.1).contains(&v) => Ok(()),
         _ => Err(V5Error::VersionIncompatible(raw)),
@@ -113,16 +99,9 @@ pub fn check_version(headers: &HeaderMap) -> Result<(), V5Error> {
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let encoded = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (name, password) = text.split_once(':')?;
     Some((name.to_owned(), password.to_owned()))
@@ -154,10 +133,7 @@ pub struct AuthSite(pub SiteRow);
 impl FromRequestParts<V5State> for AuthSite {
     type Rejection = V5Error;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &V5State,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &V5State) -> Result<Self, Self::Rejection> {
         check_version(&parts.headers)?;
         let address = format!("addr:{}", source_address(parts));
         let Some((name, password_sha256)) = basic_credentials(&parts.headers) else {
@@ -173,20 +149,12 @@ impl FromRequestParts<V5State> for AuthSite {
             state.failures.fail(&keys);
             return Err(V5Error::SiteNameNotFound);
         };
-        if !state
-            .auth
-            .verify(&site, &password_sha256.to_ascii_lowercase())
-            .await?
-        {
+        if !state.auth.verify(&site, &password_sha256.to_ascii_lowercase()).await? {
             state.failures.fail(&keys);
             tracing::info!(site_id = site.site_id, "site authentication failed");
             return Err(V5Error::IncorrectPassword);
         }
-        let hardware_id = parts
-            .headers
-            .get(HEADER_HARDWARE_ID)
-            .and_then(|v| v.to_str().ok())
-            .filter(|s| !s.is_empty());
+        let hardware_id = parts.headers.get(HEADER_HARDWARE_ID).and_then(|v| v.to_str().ok()).filter(|s| !s.is_empty());
         let bound = match (&site.hardware_id, hardware_id) {
             (Some(bound), _) => Some(bound.clone()),
             (None, Some(given)) => sites::bind_hardware_id(&mut conn, site.site_id, given).await?,
@@ -198,9 +166,6 @@ impl FromRequestParts<V5State> for AuthSite {
             return Err(V5Error::IncorrectHardwareId);
         }
         tracing::debug!(site_id = site.site_id, "site authenticated");
-        Ok(AuthSite(SiteRow {
-            hardware_id: bound,
-            ..site
-        }))
+        Ok(AuthSite(SiteRow { hardware_id: bound, ..site }))
     }
 }

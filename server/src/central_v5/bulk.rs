@@ -54,14 +54,8 @@ pub async fn stored_owners<'a>(
             expand(backend, 2)
         ),
     };
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(Value::Array(keys).to_string())
-        .fetch_all(conn)
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| ((r.get(0), r.get(1)), r.get::<Option<String>, _>(2)))
-        .collect())
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(Value::Array(keys).to_string()).fetch_all(conn).await?;
+    Ok(rows.iter().map(|r| ((r.get(0), r.get(1)), r.get::<Option<String>, _>(2))).collect())
 }
 
 /// One row for `buffer_pushes`: table, record id, action, owning store, legacy JSON text.
@@ -96,11 +90,7 @@ pub async fn buffer_pushes(
          store_id = excluded.store_id, data = excluded.data",
         expand(backend, 5)
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(Value::Array(values).to_string())
-        .bind(site_id)
-        .execute(conn)
-        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(Value::Array(values).to_string()).bind(site_id).execute(conn).await?;
     Ok(())
 }
 
@@ -109,11 +99,7 @@ pub async fn buffer_pushes(
 pub type RecordRow<'a> = (&'a str, &'a str, Option<&'a str>, Option<i64>, &'a str);
 
 /// Insert or replace many records in the central's tables in one statement.
-pub async fn put_records(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    rows: &[RecordRow<'_>],
-) -> sqlx::Result<()> {
+pub async fn put_records(conn: &mut AnyConnection, backend: Backend, rows: &[RecordRow<'_>]) -> sqlx::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -129,9 +115,6 @@ pub async fn put_records(
          active_site_id = excluded.active_site_id, data = excluded.data",
         expand(backend, 5)
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(Value::Array(values).to_string())
-        .execute(conn)
-        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(Value::Array(values).to_string()).execute(conn).await?;
     Ok(())
 }

@@ -7,9 +7,7 @@ use crate::db::CentralDb;
 use crate::wire::v5::{Action, CentralRecord, CentralRecords, RawJson};
 
 pub async fn max_cursor(db: &CentralDb) -> sqlx::Result<i64> {
-    let row = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM central_change")
-        .fetch_one(&db.pool)
-        .await?;
+    let row = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM central_change").fetch_one(&db.pool).await?;
     Ok(row.get(0))
 }
 
@@ -39,16 +37,9 @@ pub async fn page(db: &CentralDb, cursor: i64, limit: u64) -> anyhow::Result<Cen
                 table_name: r.get(1),
                 record_id: r.get(2),
                 action,
-                record_data: if action == Action::Delete {
-                    None
-                } else {
-                    raw.map(RawJson::from_string).transpose()?
-                },
+                record_data: if action == Action::Delete { None } else { raw.map(RawJson::from_string).transpose()? },
             })
         })
         .collect::<anyhow::Result<_>>()?;
-    Ok(CentralRecords {
-        max_cursor: max.max(0) as u64,
-        data,
-    })
+    Ok(CentralRecords { max_cursor: max.max(0) as u64, data })
 }

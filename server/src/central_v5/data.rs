@@ -10,13 +10,7 @@ use sqlx::{Any, AnyConnection, Row, Transaction};
 use crate::db::{Backend, CentralDb};
 
 /// Store-owned tables, in the dependency order a site integrates them (and we queue them).
-pub const STORE_TABLES: [&str; 5] = [
-    "name_store_join",
-    "Location",
-    "item_line",
-    "transact",
-    "trans_line",
-];
+pub const STORE_TABLES: [&str; 5] = ["name_store_join", "Location", "item_line", "transact", "trans_line"];
 /// Central tables the admin commands and the seed write.
 pub const CENTRAL_TABLES: [&str; 4] = ["unit", "item", "name", "store"];
 
@@ -26,32 +20,23 @@ pub const CENTRAL_TABLES: [&str; 4] = ["unit", "item", "name", "store"];
 pub async fn begin(db: &CentralDb) -> sqlx::Result<Transaction<'static, Any>> {
     let mut tx = db.begin_write().await?;
     if db.backend == Backend::Postgres {
-        sqlx::query("LOCK TABLE central_change IN SHARE ROW EXCLUSIVE MODE")
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("LOCK TABLE central_change IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
     }
     Ok(tx)
 }
 
 /// A legacy record's `ID`.
 pub fn record_id_of(data: &Value) -> Option<String> {
-    data.get("ID")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+    data.get("ID").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
 fn str_field<'a>(data: &'a Value, field: &str) -> Option<&'a str> {
-    data.get(field)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+    data.get(field).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
 /// The site a store record says it is active on (`sync_id_remote_site`).
 pub fn store_active_site(data: &Value) -> Option<i64> {
-    data.get("sync_id_remote_site")
-        .and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()))
-        .filter(|id| *id > 0)
+    data.get("sync_id_remote_site").and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok())).filter(|id| *id > 0)
 }
 
 /// Where a record belongs: `Ok(Some(store))` for store data, `Ok(None)` for central data,
@@ -75,20 +60,15 @@ pub async fn owning_store(
 }
 
 async fn invoice_store(conn: &mut AnyConnection, invoice: &str) -> sqlx::Result<Option<String>> {
-    let row =
-        sqlx::query("SELECT store_id FROM record WHERE table_name = 'transact' AND record_id = $1")
-            .bind(invoice)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let row = sqlx::query("SELECT store_id FROM record WHERE table_name = 'transact' AND record_id = $1")
+        .bind(invoice)
+        .fetch_optional(&mut *conn)
+        .await?;
     Ok(row.and_then(|r| r.get::<Option<String>, _>(0)))
 }
 
 /// The store id stored for an existing record (for deletes, which carry no data).
-pub async fn stored_owner(
-    conn: &mut AnyConnection,
-    table: &str,
-    id: &str,
-) -> sqlx::Result<Option<Option<String>>> {
+pub async fn stored_owner(conn: &mut AnyConnection, table: &str, id: &str) -> sqlx::Result<Option<Option<String>>> {
     let row = sqlx::query("SELECT store_id FROM record WHERE table_name = $1 AND record_id = $2")
         .bind(table)
         .bind(id)
@@ -99,21 +79,21 @@ pub async fn stored_owner(
 
 /// The site a store is active on, if any.
 pub async fn site_of_store(conn: &mut AnyConnection, store_id: &str) -> sqlx::Result<Option<i64>> {
-    let row = sqlx::query(
-        "SELECT active_site_id FROM record WHERE table_name = 'store' AND record_id = $1",
-    )
-    .bind(store_id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let row = sqlx::query("SELECT active_site_id FROM record WHERE table_name = 'store' AND record_id = $1")
+        .bind(store_id)
+        .fetch_optional(&mut *conn)
+        .await?;
     Ok(row.and_then(|r| r.get::<Option<i64>, _>(0)))
 }
 
 /// Ids of the stores active on a site.
 pub async fn stores_of_site(conn: &mut AnyConnection, site_id: i64) -> sqlx::Result<Vec<String>> {
-    let rows = sqlx::query("SELECT record_id FROM record WHERE table_name = 'store' AND active_site_id = $1 ORDER BY record_id")
-        .bind(site_id)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT record_id FROM record WHERE table_name = 'store' AND active_site_id = $1 ORDER BY record_id",
+    )
+    .bind(site_id)
+    .fetch_all(&mut *conn)
+    .await?;
     Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
 }
 
@@ -125,11 +105,7 @@ pub async fn put_record(
     store_id: Option<&str>,
     data: &Value,
 ) -> sqlx::Result<bool> {
-    let active_site = if table == "store" {
-        store_active_site(data)
-    } else {
-        None
-    };
+    let active_site = if table == "store" { store_active_site(data) } else { None };
     let existed = stored_owner(conn, table, id).await?.is_some();
     sqlx::query(
         "INSERT INTO record (table_name, record_id, store_id, active_site_id, data) VALUES ($1, $2, $3, $4, $5)
@@ -162,15 +138,13 @@ pub async fn log_central_change(
     action: &str,
     data: Option<&Value>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO central_change (table_name, record_id, action, data) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(table)
-    .bind(id)
-    .bind(action)
-    .bind(data.map(Value::to_string))
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query("INSERT INTO central_change (table_name, record_id, action, data) VALUES ($1, $2, $3, $4)")
+        .bind(table)
+        .bind(id)
+        .bind(action)
+        .bind(data.map(Value::to_string))
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -195,16 +169,9 @@ pub async fn enqueue(
 
 /// A change authored on the central (admin command, seed): store it and send it on its way,
 /// through the change log (central data) or the owning site's queue (store data).
-pub async fn central_upsert(
-    conn: &mut AnyConnection,
-    table: &str,
-    data: &Value,
-) -> anyhow::Result<String> {
-    let id =
-        record_id_of(data).ok_or_else(|| anyhow::anyhow!("{table} record without an \"ID\""))?;
-    let store = owning_store(conn, table, data)
-        .await?
-        .map_err(anyhow::Error::msg)?;
+pub async fn central_upsert(conn: &mut AnyConnection, table: &str, data: &Value) -> anyhow::Result<String> {
+    let id = record_id_of(data).ok_or_else(|| anyhow::anyhow!("{table} record without an \"ID\""))?;
+    let store = owning_store(conn, table, data).await?.map_err(anyhow::Error::msg)?;
     let is_new = put_record(conn, table, &id, store.as_deref(), data).await?;
     let action = if is_new { "insert" } else { "update" };
     match store {
@@ -219,11 +186,7 @@ pub async fn central_upsert(
 }
 
 /// Delete a record authored on the central; returns whether it existed.
-pub async fn central_delete(
-    conn: &mut AnyConnection,
-    table: &str,
-    id: &str,
-) -> anyhow::Result<bool> {
+pub async fn central_delete(conn: &mut AnyConnection, table: &str, id: &str) -> anyhow::Result<bool> {
     let Some(store) = stored_owner(conn, table, id).await? else {
         return Ok(false);
     };

@@ -43,19 +43,9 @@ impl From<sqlx::Error> for V5Error {
 impl V5Error {
     fn parts(&self) -> (StatusCode, &'static str, Option<Value>) {
         match self {
-            V5Error::SiteNameNotFound => {
-                (StatusCode::UNAUTHORIZED, code::SITE_NAME_NOT_FOUND, None)
-            }
-            V5Error::IncorrectPassword => (
-                StatusCode::UNAUTHORIZED,
-                code::SITE_INCORRECT_PASSWORD,
-                None,
-            ),
-            V5Error::IncorrectHardwareId => (
-                StatusCode::UNAUTHORIZED,
-                code::SITE_INCORRECT_HARDWARE_ID,
-                None,
-            ),
+            V5Error::SiteNameNotFound => (StatusCode::UNAUTHORIZED, code::SITE_NAME_NOT_FOUND, None),
+            V5Error::IncorrectPassword => (StatusCode::UNAUTHORIZED, code::SITE_INCORRECT_PASSWORD, None),
+            V5Error::IncorrectHardwareId => (StatusCode::UNAUTHORIZED, code::SITE_INCORRECT_HARDWARE_ID, None),
             V5Error::VersionIncompatible(received) => (
                 StatusCode::CONFLICT,
                 code::API_VERSION_INCOMPATIBLE,
@@ -63,20 +53,12 @@ impl V5Error {
                     json!({"minVersion": SUPPORTED_VERSIONS.0, "maxVersion": SUPPORTED_VERSIONS.1, "receivedVersion": received}),
                 ),
             ),
-            V5Error::SyncIsRunning(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, code::SYNC_IS_RUNNING, None)
-            }
+            V5Error::SyncIsRunning(_) => (StatusCode::SERVICE_UNAVAILABLE, code::SYNC_IS_RUNNING, None),
             V5Error::RecordRejected(_) => (StatusCode::FORBIDDEN, code::SYNC_RECORD_REJECTED, None),
             V5Error::BadRequest(_) => (StatusCode::BAD_REQUEST, code::BAD_REQUEST, None),
             V5Error::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, code::SITE_AUTH_TIMEOUT, None),
-            V5Error::PayloadTooLarge => {
-                (StatusCode::PAYLOAD_TOO_LARGE, code::PAYLOAD_TOO_LARGE, None)
-            }
-            V5Error::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                code::INTERNAL_ERROR,
-                None,
-            ),
+            V5Error::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, code::PAYLOAD_TOO_LARGE, None),
+            V5Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, code::INTERNAL_ERROR, None),
         }
     }
 }
@@ -88,13 +70,7 @@ impl IntoResponse for V5Error {
             tracing::error!(error = %self, "legacy central request failed");
         }
         let message = self.to_string();
-        let body = ErrorEnvelope {
-            error: ErrorBody {
-                code: code.to_owned(),
-                message,
-                data,
-            },
-        };
+        let body = ErrorEnvelope { error: ErrorBody { code: code.to_owned(), message, data } };
         let mut response = (status, Json(body)).into_response();
         if let V5Error::TooManyAttempts(seconds) = self
             && let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string())

@@ -31,10 +31,8 @@ use tower_http::decompression::RequestDecompressionLayer;
 use crate::db::{self, CentralDb};
 use crate::serve::{self, Running};
 
-pub static MIGRATIONS_SQLITE: sqlx::migrate::Migrator =
-    sqlx::migrate!("./migrations/central_v5/sqlite");
-pub static MIGRATIONS_POSTGRES: sqlx::migrate::Migrator =
-    sqlx::migrate!("./migrations/central_v5/postgres");
+pub static MIGRATIONS_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/central_v5/sqlite");
+pub static MIGRATIONS_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/central_v5/postgres");
 
 /// The legacy central's own site id, reported as `mSupplyCentralSiteId`. Sites are numbered
 /// from 1 and never get this id.
@@ -75,7 +73,13 @@ impl Default for Limits {
 
 impl V5State {
     pub fn new(db: CentralDb) -> Self {
-        V5State { db, auth: Default::default(), activity: Default::default(), limits: Limits::default(), failures: Default::default() }
+        V5State {
+            db,
+            auth: Default::default(),
+            activity: Default::default(),
+            limits: Limits::default(),
+            failures: Default::default(),
+        }
     }
 
     pub async fn open(database_url: &str) -> anyhow::Result<Self> {
@@ -105,10 +109,7 @@ pub fn router(state: V5State) -> Router {
         .route("/site_status", get(routes::site_status))
         .route("/initialise", post(routes::initialise))
         .route("/central_records", get(routes::central_records))
-        .route(
-            "/queued_records",
-            get(routes::queued_records).post(routes::push_records),
-        )
+        .route("/queued_records", get(routes::queued_records).post(routes::push_records))
         .route("/acknowledged_records", post(routes::acknowledged_records));
     Router::new()
         .nest("/sync/v5", sync)
@@ -121,9 +122,5 @@ pub fn router(state: V5State) -> Router {
 }
 
 async fn health() -> Json<Health> {
-    Json(Health {
-        status: "ok".into(),
-        role: "legacy-central".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-    })
+    Json(Health { status: "ok".into(), role: "legacy-central".into(), version: env!("CARGO_PKG_VERSION").into() })
 }

@@ -9,25 +9,23 @@ use serde_json::Value;
 use sqlx::{AnyConnection, Row};
 
 use super::V5State;
-use crate::central_shared::INTEGRATION_WAIT;
-use crate::central_shared::activity::Activity;
 use super::bulk::{self, Owners};
 use super::data::{self, STORE_TABLES};
 use super::error::{V5Error, V5Result};
 use super::sites::SiteRow;
+use crate::central_shared::INTEGRATION_WAIT;
+use crate::central_shared::activity::Activity;
 use crate::db::Backend;
 use crate::wire::v5::{PushAction, PushRecord, PushRequest, PushResponse};
 
-async fn buffered_invoice_store(
-    conn: &mut AnyConnection,
-    site_id: i64,
-    invoice: &str,
-) -> sqlx::Result<Option<String>> {
-    let row = sqlx::query("SELECT store_id FROM push_buffer WHERE site_id = $1 AND table_name = 'transact' AND record_id = $2")
-        .bind(site_id)
-        .bind(invoice)
-        .fetch_optional(conn)
-        .await?;
+async fn buffered_invoice_store(conn: &mut AnyConnection, site_id: i64, invoice: &str) -> sqlx::Result<Option<String>> {
+    let row = sqlx::query(
+        "SELECT store_id FROM push_buffer WHERE site_id = $1 AND table_name = 'transact' AND record_id = $2",
+    )
+    .bind(site_id)
+    .bind(invoice)
+    .fetch_optional(conn)
+    .await?;
     Ok(row.and_then(|r| r.get::<Option<String>, _>(0)))
 }
 
@@ -61,11 +59,7 @@ async fn pushed_owner(
 }
 
 /// Check and buffer one batch; start integration on the final empty batch.
-pub async fn receive(
-    state: &V5State,
-    site: &SiteRow,
-    request: PushRequest,
-) -> V5Result<PushResponse> {
+pub async fn receive(state: &V5State, site: &SiteRow, request: PushRequest) -> V5Result<PushResponse> {
     let mut tx = state.db.begin_write().await?;
     let stores = data::stores_of_site(&mut tx, site.site_id).await?;
     // What the batch's records belong to today, looked up once for the whole batch (records
@@ -81,50 +75,30 @@ pub async fn receive(
                 record.table_name, record.record_id
             )));
         }
-        let store = pushed_owner(
-            &mut tx,
-            site.site_id,
-            &batch_invoices,
-            &previous,
-            record,
-        )
-        .await?;
-        let rejected = |why: String| {
-            V5Error::RecordRejected(format!("{} {}: {why}", record.table_name, record.record_id))
-        };
+        let store = pushed_owner(&mut tx, site.site_id, &batch_invoices, &previous, record).await?;
+        let rejected =
+            |why: String| V5Error::RecordRejected(format!("{} {}: {why}", record.table_name, record.record_id));
         if let Some(store) = &store
             && !stores.contains(store)
         {
-            return Err(rejected(format!(
-                "store {store} is not active on site {}",
-                site.name
-            )));
+            return Err(rejected(format!("store {store} is not active on site {}", site.name)));
         }
         // Nor may it take over a record that today belongs to another site's store.
-        if let Some(Some(previous)) =
-            previous.get(&(record.table_name.clone(), record.record_id.clone()))
+        if let Some(Some(previous)) = previous.get(&(record.table_name.clone(), record.record_id.clone()))
             && !stores.contains(previous)
         {
-            return Err(rejected(format!(
-                "record belongs to store {previous}, not active on site {}",
-                site.name
-            )));
+            return Err(rejected(format!("record belongs to store {previous}, not active on site {}", site.name)));
         }
         if record.table_name == "store" {
             // Store records are central data; a site may only touch its own stores, and may
             // not move them to another site.
             if !stores.contains(&record.record_id) {
-                return Err(rejected(format!(
-                    "store is not active on site {}",
-                    site.name
-                )));
+                return Err(rejected(format!("store is not active on site {}", site.name)));
             }
             if let Some(data) = &record.record_data
                 && data::store_active_site(data) != Some(site.site_id)
             {
-                return Err(rejected(
-                    "sync_id_remote_site must stay this site's id".into(),
-                ));
+                return Err(rejected("sync_id_remote_site must stay this site's id".into()));
             }
         }
         if record.table_name == "transact" {
@@ -146,14 +120,10 @@ pub async fn receive(
     bulk::buffer_pushes(&mut tx, state.db.backend, site.site_id, rows).await?;
     tx.commit().await?;
     if request.queue_length > 0 || !request.data.is_empty() {
-        return Ok(PushResponse {
-            integration_started: false,
-        });
+        return Ok(PushResponse { integration_started: false });
     }
-    let guard = state
-        .activity
-        .begin(site.site_id, Activity::Integrating)
-        .map_err(|_| V5Error::SyncIsRunning("integration"))?;
+    let guard =
+        state.activity.begin(site.site_id, Activity::Integrating).map_err(|_| V5Error::SyncIsRunning("integration"))?;
     let state = state.clone();
     let site_id = site.site_id;
     let (done, finished) = tokio::sync::oneshot::channel::<()>();
@@ -171,19 +141,14 @@ pub async fn receive(
     // short while): the first poll then finds the site idle, and a fleet of sites does not
     // spend its round trips polling. Integration still runs on its own task either way.
     let _ = tokio::time::timeout(INTEGRATION_WAIT, finished).await;
-    Ok(PushResponse {
-        integration_started: true,
-    })
+    Ok(PushResponse { integration_started: true })
 }
 
 /// (table, record id, action, owning store, legacy JSON) of one buffered push.
 type BufferedRow = (String, String, String, Option<String>, Option<String>);
 
 fn table_rank(table: &str) -> usize {
-    STORE_TABLES
-        .iter()
-        .position(|t| *t == table)
-        .map_or(0, |p| p + 1)
+    STORE_TABLES.iter().position(|t| *t == table).map_or(0, |p| p + 1)
 }
 
 /// Move the site's push buffer into the central's tables, in one transaction. Central data a
@@ -194,22 +159,15 @@ fn table_rank(table: &str) -> usize {
 pub async fn integrate(state: &V5State, site_id: i64) -> anyhow::Result<usize> {
     let backend = state.db.backend;
     let mut tx = state.db.begin_write().await?;
-    let rows = sqlx::query(
-        "SELECT table_name, record_id, action, store_id, data FROM push_buffer WHERE site_id = $1",
-    )
-    .bind(site_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut rows: Vec<BufferedRow> = rows
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
-        .collect();
+    let rows = sqlx::query("SELECT table_name, record_id, action, store_id, data FROM push_buffer WHERE site_id = $1")
+        .bind(site_id)
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut rows: Vec<BufferedRow> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect();
     rows.sort_by_key(|r| (r.2 == "delete", table_rank(&r.0)));
     if backend == Backend::Postgres && rows.iter().any(|r| r.3.is_none()) {
         // Same lock as `data::begin`, taken before this transaction's first change-log row.
-        sqlx::query("LOCK TABLE central_change IN SHARE ROW EXCLUSIVE MODE")
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("LOCK TABLE central_change IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
     }
     let keys = rows.iter().map(|r| (r.0.as_str(), r.1.as_str()));
     let owners = bulk::stored_owners(&mut tx, backend, keys).await?;
@@ -219,11 +177,8 @@ pub async fn integrate(state: &V5State, site_id: i64) -> anyhow::Result<usize> {
     for (table, id, action, store, raw) in &rows {
         if let ("update", Some(raw)) = (action.as_str(), raw) {
             // Parsed only where something reads it: a store's site, a change-log row.
-            let value: Option<Value> = if table == "store" || store.is_none() {
-                Some(serde_json::from_str(raw)?)
-            } else {
-                None
-            };
+            let value: Option<Value> =
+                if table == "store" || store.is_none() { Some(serde_json::from_str(raw)?) } else { None };
             let active_site = value.as_ref().filter(|_| table == "store").and_then(data::store_active_site);
             puts.push((table.as_str(), id.as_str(), store.as_deref(), active_site, raw.as_str()));
             if let (None, Some(value)) = (store, value) {
@@ -244,10 +199,7 @@ pub async fn integrate(state: &V5State, site_id: i64) -> anyhow::Result<usize> {
             data::log_central_change(&mut tx, table, id, "delete", None).await?;
         }
     }
-    sqlx::query("DELETE FROM push_buffer WHERE site_id = $1")
-        .bind(site_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query("DELETE FROM push_buffer WHERE site_id = $1").bind(site_id).execute(&mut *tx).await?;
     tx.commit().await?;
     tracing::info!(site_id, records = rows.len(), "integrated pushed records");
     Ok(rows.len())

@@ -12,12 +12,8 @@ use crate::wire::v5::{Action, QueuedRecord, QueuedRecords, RawJson};
 /// returns the queue length.
 pub async fn initialise(db: &CentralDb, site_id: i64) -> anyhow::Result<u64> {
     let mut tx = data::begin(db).await?;
-    sqlx::query("DELETE FROM sync_out WHERE site_id = $1")
-        .bind(site_id)
-        .execute(&mut *tx)
-        .await?;
-    let site_stores =
-        "SELECT s.record_id FROM record s WHERE s.table_name = 'store' AND s.active_site_id = $1";
+    sqlx::query("DELETE FROM sync_out WHERE site_id = $1").bind(site_id).execute(&mut *tx).await?;
+    let site_stores = "SELECT s.record_id FROM record s WHERE s.table_name = 'store' AND s.active_site_id = $1";
     for table in STORE_TABLES {
         // Only constant table names and placeholders are spliced in.
         sqlx::query(AssertSqlSafe(format!(
@@ -31,11 +27,7 @@ pub async fn initialise(db: &CentralDb, site_id: i64) -> anyhow::Result<u64> {
         .await?;
     }
     // Store data of tables we do not know by name still belongs to the site.
-    let known = STORE_TABLES
-        .iter()
-        .map(|t| format!("'{t}'"))
-        .collect::<Vec<_>>()
-        .join(",");
+    let known = STORE_TABLES.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(",");
     sqlx::query(AssertSqlSafe(format!(
         "INSERT INTO sync_out (site_id, table_name, record_id, action, data)
          SELECT $1, table_name, record_id, 'update', data FROM record
@@ -50,10 +42,7 @@ pub async fn initialise(db: &CentralDb, site_id: i64) -> anyhow::Result<u64> {
 }
 
 pub async fn queue_length(conn: &mut AnyConnection, site_id: i64) -> sqlx::Result<u64> {
-    let row = sqlx::query("SELECT COUNT(*) FROM sync_out WHERE site_id = $1")
-        .bind(site_id)
-        .fetch_one(conn)
-        .await?;
+    let row = sqlx::query("SELECT COUNT(*) FROM sync_out WHERE site_id = $1").bind(site_id).fetch_one(conn).await?;
     Ok(row.get::<i64, _>(0).max(0) as u64)
 }
 
@@ -67,17 +56,15 @@ fn parse_action(action: &str) -> Action {
 }
 
 /// The first `limit` queued records and the queue length (including them).
-pub async fn read(
-    conn: &mut AnyConnection,
-    site_id: i64,
-    limit: u64,
-) -> anyhow::Result<QueuedRecords> {
+pub async fn read(conn: &mut AnyConnection, site_id: i64, limit: u64) -> anyhow::Result<QueuedRecords> {
     let queue_length = queue_length(conn, site_id).await?;
-    let rows = sqlx::query("SELECT id, table_name, record_id, action, data FROM sync_out WHERE site_id = $1 ORDER BY id LIMIT $2")
-        .bind(site_id)
-        .bind(limit as i64)
-        .fetch_all(conn)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT id, table_name, record_id, action, data FROM sync_out WHERE site_id = $1 ORDER BY id LIMIT $2",
+    )
+    .bind(site_id)
+    .bind(limit as i64)
+    .fetch_all(conn)
+    .await?;
     let data = rows
         .iter()
         .map(|r| {
@@ -101,10 +88,7 @@ pub async fn acknowledge(db: &CentralDb, site_id: i64, ids: &[String]) -> anyhow
     let mut tx = db.begin_write().await?;
     let mut removed = 0;
     for chunk in ids.chunks(500) {
-        let placeholders = (0..chunk.len())
-            .map(|i| format!("${}", i + 2))
-            .collect::<Vec<_>>()
-            .join(",");
+        let placeholders = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(",");
         let sql = format!("DELETE FROM sync_out WHERE site_id = $1 AND id IN ({placeholders})");
         let mut q = sqlx::query(AssertSqlSafe(sql)).bind(site_id);
         for id in chunk {

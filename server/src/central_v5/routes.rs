@@ -9,13 +9,13 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::central_shared::activity::Activity;
 use super::auth::AuthSite;
 use super::error::{V5Error, V5Result};
 use super::{CENTRAL_SITE_ID, V5State, data, push, queue, sites};
+use crate::central_shared::activity::Activity;
 use crate::wire::v5::{
-    Acknowledge, CentralRecords, InitialiseResponse, PushRequest, PushResponse, QueuedRecords,
-    SiteInfo, SiteStatus, SiteStatusCode, SiteStores,
+    Acknowledge, CentralRecords, InitialiseResponse, PushRequest, PushResponse, QueuedRecords, SiteInfo, SiteStatus,
+    SiteStatusCode, SiteStores,
 };
 
 /// A JSON body whose rejections (bad JSON, too large) use the legacy error envelope.
@@ -69,44 +69,22 @@ pub async fn site(State(_): State<V5State>, AuthSite(site): AuthSite) -> Json<Si
     })
 }
 
-pub async fn site_stores(
-    State(state): State<V5State>,
-    AuthSite(site): AuthSite,
-) -> V5Result<Json<SiteStores>> {
+pub async fn site_stores(State(state): State<V5State>, AuthSite(site): AuthSite) -> V5Result<Json<SiteStores>> {
     let mut conn = state.db.pool.acquire().await?;
     let store_ids = data::stores_of_site(&mut conn, site.site_id).await?;
-    Ok(Json(SiteStores {
-        site_id: site.site_id,
-        store_ids,
-    }))
+    Ok(Json(SiteStores { site_id: site.site_id, store_ids }))
 }
 
-pub async fn site_status(
-    State(state): State<V5State>,
-    AuthSite(site): AuthSite,
-) -> Json<SiteStatus> {
+pub async fn site_status(State(state): State<V5State>, AuthSite(site): AuthSite) -> Json<SiteStatus> {
     let (code, message) = match state.activity.current(site.site_id) {
         None => (SiteStatusCode::Idle, "Idle"),
-        Some(Activity::Initialising) => (
-            SiteStatusCode::InitialisationInProgress,
-            "Initialisation in progress",
-        ),
-        Some(Activity::Integrating) => (
-            SiteStatusCode::IntegrationInProgress,
-            "Integration in progress",
-        ),
+        Some(Activity::Initialising) => (SiteStatusCode::InitialisationInProgress, "Initialisation in progress"),
+        Some(Activity::Integrating) => (SiteStatusCode::IntegrationInProgress, "Integration in progress"),
     };
-    Json(SiteStatus {
-        code,
-        message: message.into(),
-        data: None,
-    })
+    Json(SiteStatus { code, message: message.into(), data: None })
 }
 
-pub async fn initialise(
-    State(state): State<V5State>,
-    AuthSite(site): AuthSite,
-) -> V5Result<Json<InitialiseResponse>> {
+pub async fn initialise(State(state): State<V5State>, AuthSite(site): AuthSite) -> V5Result<Json<InitialiseResponse>> {
     let _busy = state
         .activity
         .begin(site.site_id, Activity::Initialising)
@@ -120,11 +98,7 @@ pub async fn initialise(
         Ok(queue_length) => {
             let mut conn = state.db.pool.acquire().await?;
             sites::set_status(&mut conn, site.site_id, "completed").await?;
-            tracing::info!(
-                site_id = site.site_id,
-                queue_length,
-                "site queue initialised"
-            );
+            tracing::info!(site_id = site.site_id, queue_length, "site queue initialised");
             Ok(Json(InitialiseResponse { queue_length }))
         }
         Err(e) => {
@@ -166,9 +140,7 @@ pub async fn queued_records(
     let Query(q) = query.map_err(query_rejection)?;
     ensure_idle(&state, site.site_id)?;
     let mut conn = state.db.pool.acquire().await?;
-    Ok(Json(
-        queue::read(&mut conn, site.site_id, clamp_limit(&state, q.limit)).await?,
-    ))
+    Ok(Json(queue::read(&mut conn, site.site_id, clamp_limit(&state, q.limit)).await?))
 }
 
 pub async fn acknowledged_records(

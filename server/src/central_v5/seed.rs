@@ -19,11 +19,7 @@ pub struct SeedSummary {
 }
 
 /// Seed `n` records without showing progress.
-pub async fn seed(
-    db: &CentralDb,
-    n: u64,
-    site_store_ids: &[String],
-) -> anyhow::Result<SeedSummary> {
+pub async fn seed(db: &CentralDb, n: u64, site_store_ids: &[String]) -> anyhow::Result<SeedSummary> {
     seed_with_progress(db, n, site_store_ids, &ProgressBar::hidden()).await
 }
 
@@ -38,14 +34,7 @@ pub async fn seed_with_progress(
     let plan = plan(n, site_store_ids);
     let mut rng = SmallRng::seed_from_u64(uuid::Uuid::new_v4().as_u128() as u64);
     let run = short_id(&mut rng);
-    let mut generator = Generator {
-        rng,
-        run,
-        units: vec![],
-        items: vec![],
-        names: vec![],
-        counter: 0,
-    };
+    let mut generator = Generator { rng, run, units: vec![], items: vec![], names: vec![], counter: 0 };
     let mut summary = SeedSummary::default();
     let mut tx = data::begin(db).await?;
     for (i, (table, store)) in plan.iter().enumerate() {
@@ -81,21 +70,13 @@ fn plan(n: u64, stores: &[String]) -> Vec<(&'static str, Option<String>)> {
     plan.extend(std::iter::repeat_n(("unit", None), units as usize));
     plan.extend(std::iter::repeat_n(("item", None), items as usize));
     plan.extend(std::iter::repeat_n(("name", None), names as usize));
-    plan.extend(std::iter::repeat_n(
-        ("spare_store", None),
-        spare_stores as usize,
-    ));
+    plan.extend(std::iter::repeat_n(("spare_store", None), spare_stores as usize));
     if stores.is_empty() {
         plan.extend(std::iter::repeat_n(("item", None), left as usize));
         return plan;
     }
     // Per store, in rounds: a location, two name links, three stock lines, one invoice (+4 lines).
-    let round: [(&str, u64); 4] = [
-        ("Location", 1),
-        ("name_store_join", 1),
-        ("item_line", 1),
-        ("invoice", 5),
-    ];
+    let round: [(&str, u64); 4] = [("Location", 1), ("name_store_join", 1), ("item_line", 1), ("invoice", 5)];
     'fill: loop {
         for store in stores {
             for (kind, cost) in round {
@@ -146,17 +127,8 @@ const ITEM_WORDS: [&str; 12] = [
     "Measles vaccine",
     "Gloves",
 ];
-const FORMS: [&str; 6] = [
-    "250mg tablet",
-    "500mg tablet",
-    "sachet",
-    "5ml vial",
-    "box of 100",
-    "10cm roll",
-];
-const PLACES: [&str; 8] = [
-    "Ahuriri", "Bembe", "Caxito", "Dondo", "Ekuku", "Falelima", "Gizo", "Honiara",
-];
+const FORMS: [&str; 6] = ["250mg tablet", "500mg tablet", "sachet", "5ml vial", "box of 100", "10cm roll"];
+const PLACES: [&str; 8] = ["Ahuriri", "Bembe", "Caxito", "Dondo", "Ekuku", "Falelima", "Gizo", "Honiara"];
 
 impl Generator {
     fn id(&mut self, prefix: &str) -> String {
@@ -165,11 +137,7 @@ impl Generator {
     }
 
     fn date(&mut self, year: i32) -> String {
-        format!(
-            "{year}-{:02}-{:02}",
-            self.rng.random_range(1..=12),
-            self.rng.random_range(1..=28)
-        )
+        format!("{year}-{:02}-{:02}", self.rng.random_range(1..=12), self.rng.random_range(1..=28))
     }
 
     fn make(&mut self, kind: &str, store: Option<&str>) -> Vec<(&'static str, Value)> {
@@ -179,10 +147,7 @@ impl Generator {
                 let id = self.id("unit");
                 self.units.push(id.clone());
                 let unit = ["Tab", "Cap", "Bottle", "Vial", "Sachet", "Each"][self.units.len() % 6];
-                vec![(
-                    "unit",
-                    json!({"ID": id, "units": unit, "comment": "", "order_number": self.units.len()}),
-                )]
+                vec![("unit", json!({"ID": id, "units": unit, "comment": "", "order_number": self.units.len()}))]
             }
             "item" => {
                 let id = self.id("item");
@@ -191,11 +156,8 @@ impl Generator {
                     ITEM_WORDS[self.rng.random_range(0..ITEM_WORDS.len())],
                     FORMS[self.rng.random_range(0..FORMS.len())]
                 );
-                let unit = self
-                    .units
-                    .get(self.rng.random_range(0..self.units.len().max(1)))
-                    .cloned()
-                    .unwrap_or_default();
+                let unit =
+                    self.units.get(self.rng.random_range(0..self.units.len().max(1))).cloned().unwrap_or_default();
                 self.items.push((id.clone(), name.clone()));
                 let code = format!("I{}", self.counter);
                 let pack_size = [1, 10, 100][self.rng.random_range(0..3)];
@@ -224,8 +186,11 @@ impl Generator {
                 )];
                 if kind == "spare_store" {
                     let store_id = self.id("store");
-                    out.push(("store", json!({"ID": store_id, "name": name, "code": format!("S{}", self.counter), "name_ID": id,
-                        "sync_id_remote_site": 0, "store_mode": "store", "disabled": false, "tags": ""})));
+                    out.push((
+                        "store",
+                        json!({"ID": store_id, "name": name, "code": format!("S{}", self.counter), "name_ID": id,
+                        "sync_id_remote_site": 0, "store_mode": "store", "disabled": false, "tags": ""}),
+                    ));
                 }
                 out
             }
@@ -255,17 +220,11 @@ impl Generator {
     }
 
     fn pick_name(&mut self) -> String {
-        self.names
-            .get(self.rng.random_range(0..self.names.len().max(1)))
-            .cloned()
-            .unwrap_or_default()
+        self.names.get(self.rng.random_range(0..self.names.len().max(1))).cloned().unwrap_or_default()
     }
 
     fn pick_item(&mut self) -> (String, String) {
-        self.items
-            .get(self.rng.random_range(0..self.items.len().max(1)))
-            .cloned()
-            .unwrap_or_default()
+        self.items.get(self.rng.random_range(0..self.items.len().max(1))).cloned().unwrap_or_default()
     }
 
     fn stock_line(&mut self, store: &str) -> Value {

@@ -19,7 +19,8 @@ pub struct SiteRow {
     pub om_supply_central_server_url: String,
 }
 
-const COLUMNS: &str = "site_id, site_uuid, name, code, password_hash, hardware_id, initialisation_status, om_supply_central_server_url";
+const COLUMNS: &str =
+    "site_id, site_uuid, name, code, password_hash, hardware_id, initialisation_status, om_supply_central_server_url";
 
 fn from_row(r: &AnyRow) -> SiteRow {
     SiteRow {
@@ -46,21 +47,16 @@ impl SiteRow {
 }
 
 pub async fn by_name(conn: &mut AnyConnection, name: &str) -> sqlx::Result<Option<SiteRow>> {
-    let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM site WHERE name = $1"
-    )))
-    .bind(name)
-    .fetch_optional(conn)
-    .await?;
+    let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM site WHERE name = $1")))
+        .bind(name)
+        .fetch_optional(conn)
+        .await?;
     Ok(row.as_ref().map(from_row))
 }
 
 pub async fn all(conn: &mut AnyConnection) -> sqlx::Result<Vec<SiteRow>> {
-    let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM site ORDER BY site_id"
-    )))
-    .fetch_all(conn)
-    .await?;
+    let rows =
+        sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM site ORDER BY site_id"))).fetch_all(conn).await?;
     Ok(rows.iter().map(from_row).collect())
 }
 
@@ -84,9 +80,6 @@ pub async fn bind_hardware_id(
         .bind(site_id)
         .execute(&mut *conn)
         .await?;
-    let row = sqlx::query("SELECT hardware_id FROM site WHERE site_id = $1")
-        .bind(site_id)
-        .fetch_one(conn)
-        .await?;
+    let row = sqlx::query("SELECT hardware_id FROM site WHERE site_id = $1").bind(site_id).fetch_one(conn).await?;
     Ok(row.get(0))
 }

@@ -36,7 +36,11 @@ pub struct LegacyAuth {
 
 impl LegacyAuth {
     pub fn new(legacy_url: &str) -> Self {
-        let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).timeout(Duration::from_secs(60)).build().unwrap_or_default();
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap_or_default();
         LegacyAuth { legacy_url: legacy_url.trim_end_matches('/').to_owned(), http, cache: Default::default() }
     }
 
@@ -68,7 +72,12 @@ impl LegacyAuth {
         Ok(caller)
     }
 
-    async fn get<T: serde::de::DeserializeOwned>(&self, s: &SyncV5Settings, route: &str, caller: Option<IpAddr>) -> Result<T, ErrorValue> {
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        s: &SyncV5Settings,
+        route: &str,
+        caller: Option<IpAddr>,
+    ) -> Result<T, ErrorValue> {
         let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", s.username, s.password_sha256));
         let mut request = self.http.get(format!("{}/sync/v5/{route}", self.legacy_url));
         if let Some(caller) = caller {
@@ -84,7 +93,8 @@ impl LegacyAuth {
             .await
             .map_err(|e| ErrorValue::CannotConnectToLegacyServer(format!("{}: {e}", self.legacy_url)))?;
         let status = response.status();
-        let retry_after = response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let retry_after =
+            response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         let text = response.text().await.map_err(|e| ErrorValue::OtherLegacyServerError(e.to_string()))?;
         if !status.is_success() {
             return Err(match serde_json::from_str::<ErrorEnvelope>(&text) {
@@ -98,6 +108,7 @@ impl LegacyAuth {
                 Err(_) => ErrorValue::OtherLegacyServerError(format!("{status}: {text}")),
             });
         }
-        serde_json::from_str(&text).map_err(|e| ErrorValue::OtherLegacyServerError(format!("unexpected answer from {route}: {e}")))
+        serde_json::from_str(&text)
+            .map_err(|e| ErrorValue::OtherLegacyServerError(format!("unexpected answer from {route}: {e}")))
     }
 }

@@ -12,7 +12,11 @@ use crate::wire::v6::{Action, BatchRecord, Record, SyncBatch};
 /// The shared WHERE clause; `$1` cursor, `$2` exclude-own flag, `$3` site id, `$4..` stores.
 fn filter(stores: usize) -> String {
     let store_list = (0..stores).map(|i| format!("${}", i + 4)).collect::<Vec<_>>().join(",");
-    let store_clause = if stores == 0 { "c.store_id IS NULL".to_owned() } else { format!("(c.store_id IS NULL OR c.store_id IN ({store_list}))") };
+    let store_clause = if stores == 0 {
+        "c.store_id IS NULL".to_owned()
+    } else {
+        format!("(c.store_id IS NULL OR c.store_id IN ({store_list}))")
+    };
     format!(
         "c.cursor >= $1
          AND c.cursor = (SELECT MAX(d.cursor) FROM changelog d WHERE d.table_name = c.table_name AND d.record_id = c.record_id)
@@ -21,7 +25,13 @@ fn filter(stores: usize) -> String {
     )
 }
 
-pub async fn page(db: &CentralDb, caller: &Caller, cursor: i64, batch_size: u64, is_initialised: bool) -> anyhow::Result<SyncBatch> {
+pub async fn page(
+    db: &CentralDb,
+    caller: &Caller,
+    cursor: i64,
+    batch_size: u64,
+    is_initialised: bool,
+) -> anyhow::Result<SyncBatch> {
     let where_ = filter(caller.store_ids.len());
     let bind_all = |sql: String| {
         let mut q = sqlx::query(AssertSqlSafe(sql)).bind(cursor).bind(i64::from(is_initialised)).bind(caller.site_id);
@@ -31,7 +41,8 @@ pub async fn page(db: &CentralDb, caller: &Caller, cursor: i64, batch_size: u64,
         q
     };
     // Count first, then read: a row committed in between is at worst counted in the next call.
-    let total: i64 = bind_all(format!("SELECT COUNT(*) FROM changelog c WHERE {where_}")).fetch_one(&db.pool).await?.get(0);
+    let total: i64 =
+        bind_all(format!("SELECT COUNT(*) FROM changelog c WHERE {where_}")).fetch_one(&db.pool).await?.get(0);
     let rows = bind_all(format!(
         "SELECT c.cursor, c.table_name, c.record_id, c.row_action, r.data FROM changelog c
          LEFT JOIN record r ON r.table_name = c.table_name AND r.record_id = c.record_id
@@ -58,7 +69,10 @@ pub async fn page(db: &CentralDb, caller: &Caller, cursor: i64, batch_size: u64,
     }
     let end_cursor = match records.last() {
         Some(last) => last.cursor,
-        None => sqlx::query("SELECT COALESCE(MAX(cursor), 0) FROM changelog").fetch_one(&db.pool).await?.get::<i64, _>(0) as u64,
+        None => {
+            sqlx::query("SELECT COALESCE(MAX(cursor), 0) FROM changelog").fetch_one(&db.pool).await?.get::<i64, _>(0)
+                as u64
+        }
     };
     let total = total.max(0) as u64;
     Ok(SyncBatch { end_cursor, total_records: total, records, is_last_batch: total <= batch_size })

@@ -32,7 +32,13 @@ pub async fn stored_store(conn: &mut AnyConnection, table: &str, id: &str) -> sq
 }
 
 /// Write a row and its changelog entry; returns the new cursor.
-pub async fn upsert(conn: &mut AnyConnection, table: &str, id: &str, data: &Value, source_site_id: Option<i64>) -> sqlx::Result<i64> {
+pub async fn upsert(
+    conn: &mut AnyConnection,
+    table: &str,
+    id: &str,
+    data: &Value,
+    source_site_id: Option<i64>,
+) -> sqlx::Result<i64> {
     let store = store_of(data);
     sqlx::query(
         "INSERT INTO record (table_name, record_id, store_id, data) VALUES ($1, $2, $3, $4)
@@ -48,15 +54,31 @@ pub async fn upsert(conn: &mut AnyConnection, table: &str, id: &str, data: &Valu
 }
 
 /// Delete a row (if present) and log it with the store the row had; returns the new cursor.
-pub async fn delete(conn: &mut AnyConnection, table: &str, id: &str, source_site_id: Option<i64>) -> sqlx::Result<Option<i64>> {
+pub async fn delete(
+    conn: &mut AnyConnection,
+    table: &str,
+    id: &str,
+    source_site_id: Option<i64>,
+) -> sqlx::Result<Option<i64>> {
     let Some(store) = stored_store(conn, table, id).await? else {
         return Ok(None);
     };
-    sqlx::query("DELETE FROM record WHERE table_name = $1 AND record_id = $2").bind(table).bind(id).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM record WHERE table_name = $1 AND record_id = $2")
+        .bind(table)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     Ok(Some(log(conn, table, id, "delete", store.as_deref(), source_site_id).await?))
 }
 
-async fn log(conn: &mut AnyConnection, table: &str, id: &str, action: &str, store: Option<&str>, source: Option<i64>) -> sqlx::Result<i64> {
+async fn log(
+    conn: &mut AnyConnection,
+    table: &str,
+    id: &str,
+    action: &str,
+    store: Option<&str>,
+    source: Option<i64>,
+) -> sqlx::Result<i64> {
     let row = sqlx::query(
         "INSERT INTO changelog (table_name, record_id, row_action, store_id, source_site_id) VALUES ($1, $2, $3, $4, $5) RETURNING cursor",
     )

@@ -17,13 +17,16 @@ impl<T: Serialize> IntoResponse for Reply<T> {
         match self.0 {
             Ok(data) => Json(Envelope::Data(data)).into_response(),
             Err(ErrorValue::OtherServerError(message)) if message == TOO_LARGE => {
-                (StatusCode::PAYLOAD_TOO_LARGE, Json(Envelope::<T>::Error(ErrorValue::OtherServerError(message)))).into_response()
+                (StatusCode::PAYLOAD_TOO_LARGE, Json(Envelope::<T>::Error(ErrorValue::OtherServerError(message))))
+                    .into_response()
             }
             Err(ErrorValue::LegacyServerError(body)) if body.code == code::SITE_AUTH_TIMEOUT => {
-                let seconds = body.data.as_ref().and_then(|d| d.get("retryAfter")).and_then(|v| v.as_u64()).unwrap_or(60);
+                let seconds =
+                    body.data.as_ref().and_then(|d| d.get("retryAfter")).and_then(|v| v.as_u64()).unwrap_or(60);
                 tracing::info!("central request refused: too many failed authentication attempts");
                 let mut response =
-                    (StatusCode::TOO_MANY_REQUESTS, Json(Envelope::<T>::Error(ErrorValue::LegacyServerError(body)))).into_response();
+                    (StatusCode::TOO_MANY_REQUESTS, Json(Envelope::<T>::Error(ErrorValue::LegacyServerError(body))))
+                        .into_response();
                 if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
                     response.headers_mut().insert(header::RETRY_AFTER, value);
                 }

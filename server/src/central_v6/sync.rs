@@ -6,10 +6,10 @@
 use axum::body::Bytes;
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts, State};
-use axum::http::request::Parts;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sqlx::Row;
@@ -18,8 +18,9 @@ use super::legacy_auth::Caller;
 use super::reply::{Reply, TOO_LARGE, internal};
 use super::{V6State, pull, records};
 use crate::wire::v5::{ErrorBody, code};
-use crate::wire::v6::{SyncV5Settings, 
-    Action, ErrorValue, PullRequest, PushRequest, PushResult, SUPPORTED_VERSIONS, SiteStatusRequest, SiteStatusResult, SyncBatch,
+use crate::wire::v6::{
+    Action, ErrorValue, PullRequest, PushRequest, PushResult, SUPPORTED_VERSIONS, SiteStatusRequest, SiteStatusResult,
+    SyncBatch, SyncV5Settings,
 };
 
 /// The caller's address, when the server was started with connect info (always, outside tests
@@ -35,11 +36,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
 }
 
 /// Parse the body, check the version and the credentials (within the failure limit).
-async fn admit<T: DeserializeOwned>(state: &V6State, peer: Peer, body: Result<Bytes, BytesRejection>) -> Result<(T, Caller), ErrorValue> {
+async fn admit<T: DeserializeOwned>(
+    state: &V6State,
+    peer: Peer,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(T, Caller), ErrorValue> {
     let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE { ErrorValue::OtherServerError(TOO_LARGE.into()) } else { ErrorValue::OtherServerError(e.body_text()) }
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ErrorValue::OtherServerError(TOO_LARGE.into())
+        } else {
+            ErrorValue::OtherServerError(e.body_text())
+        }
     })?;
-    let value: Value = serde_json::from_slice(&body).map_err(|e| ErrorValue::OtherServerError(format!("body is not JSON: {e}")))?;
+    let value: Value =
+        serde_json::from_slice(&body).map_err(|e| ErrorValue::OtherServerError(format!("body is not JSON: {e}")))?;
     let version = value.get("syncV6Version").and_then(Value::as_u64);
     match version {
         Some(v) if (SUPPORTED_VERSIONS.0 as u64..=SUPPORTED_VERSIONS.1 as u64).contains(&v) => {}
@@ -48,13 +58,17 @@ async fn admit<T: DeserializeOwned>(state: &V6State, peer: Peer, body: Result<By
             return Err(ErrorValue::SyncVersionMismatch(SUPPORTED_VERSIONS.0, SUPPORTED_VERSIONS.1, received));
         }
     }
-    let request: T = serde_json::from_value(value).map_err(|e| ErrorValue::OtherServerError(format!("bad request body: {e}")))?;
+    let request: T =
+        serde_json::from_value(value).map_err(|e| ErrorValue::OtherServerError(format!("bad request body: {e}")))?;
     let settings = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|v| serde_json::from_value(v.get("syncV5Settings")?.clone()).ok())
         .ok_or_else(|| ErrorValue::OtherServerError("missing syncV5Settings".into()))?;
     let settings: SyncV5Settings = settings;
-    let keys = [format!("site:{}", settings.username), format!("addr:{}", peer.0.map_or("unknown".into(), |ip| ip.to_string()))];
+    let keys = [
+        format!("site:{}", settings.username),
+        format!("addr:{}", peer.0.map_or("unknown".into(), |ip| ip.to_string())),
+    ];
     if let Err(wait) = state.failures.check(&keys) {
         return Err(too_many_attempts(crate::ratelimit::retry_after_seconds(wait)));
     }
@@ -94,7 +108,11 @@ pub async fn pull(State(state): State<V6State>, peer: Peer, body: Result<Bytes, 
     )
 }
 
-pub async fn site_status(State(state): State<V6State>, peer: Peer, body: Result<Bytes, BytesRejection>) -> Reply<SiteStatusResult> {
+pub async fn site_status(
+    State(state): State<V6State>,
+    peer: Peer,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply<SiteStatusResult> {
     Reply(
         async {
             let (_, caller): (SiteStatusRequest, _) = admit(&state, peer, body).await?;
@@ -187,10 +205,12 @@ fn start_integration(state: &V6State, site_id: i64) -> Result<tokio::sync::onesh
 /// Apply the site's buffer in one transaction, stamping each change with the site as source.
 pub async fn integrate(state: &V6State, site_id: i64) -> anyhow::Result<usize> {
     let mut tx = records::begin(&state.db).await?;
-    let rows = sqlx::query("SELECT table_name, record_id, action, data FROM sync_buffer WHERE site_id = $1 ORDER BY table_name, record_id")
-        .bind(site_id)
-        .fetch_all(&mut *tx)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT table_name, record_id, action, data FROM sync_buffer WHERE site_id = $1 ORDER BY table_name, record_id",
+    )
+    .bind(site_id)
+    .fetch_all(&mut *tx)
+    .await?;
     for r in &rows {
         let (table, id, action): (String, String, String) = (r.get(0), r.get(1), r.get(2));
         if action == "delete" {

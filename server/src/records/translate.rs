@@ -169,7 +169,12 @@ pub(super) fn bind<'q>(
 }
 
 /// A non-reference field's value; a type we cannot store is a malformed record.
-pub(super) fn parse_plain<'a>(spec: &Spec, field: &Field, kind: Kind, raw: Option<&'a Value>) -> Result<Val<'a>, RecordError> {
+pub(super) fn parse_plain<'a>(
+    spec: &Spec,
+    field: &Field,
+    kind: Kind,
+    raw: Option<&'a Value>,
+) -> Result<Val<'a>, RecordError> {
     let Some(raw) = raw else { return Ok(Val::Null) };
     let wrong = |what: &str| malformed(spec, format!("{} should be {what}, not {raw}", field.key));
     Ok(match (kind, raw) {

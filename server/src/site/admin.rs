@@ -30,7 +30,10 @@ fn argon2() -> Argon2<'static> {
 /// The Argon2id PHC string of `password`, with a fresh salt.
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
-    argon2().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| anyhow::anyhow!("cannot hash password: {e}"))
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("cannot hash password: {e}"))
 }
 
 /// Store a new admin password (hash only) and end every session.
@@ -116,11 +119,12 @@ pub async fn open_session(db: &SqlitePool) -> sqlx::Result<String> {
 
 /// Whether `token` is a live session.
 pub async fn session_is_valid(db: &SqlitePool, token: &str) -> sqlx::Result<bool> {
-    let found: Option<String> = sqlx::query_scalar("SELECT token_sha256 FROM admin_session WHERE token_sha256 = ? AND expires_datetime > ?")
-        .bind(token_hash(token))
-        .bind(timestamp(Utc::now()))
-        .fetch_optional(db)
-        .await?;
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT token_sha256 FROM admin_session WHERE token_sha256 = ? AND expires_datetime > ?")
+            .bind(token_hash(token))
+            .bind(timestamp(Utc::now()))
+            .fetch_optional(db)
+            .await?;
     Ok(found.is_some())
 }
 

@@ -4,9 +4,9 @@
 use axum::Json;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
-use serde::de::DeserializeOwned;
 use axum::response::{IntoResponse, Response};
 use outpost_api::{ApiError as Body, ApiErrorBody};
+use serde::de::DeserializeOwned;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

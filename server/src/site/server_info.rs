@@ -1,10 +1,10 @@
 //! The address of this server and its QR code, shown at the top right of every page so a
 //! phone or a cold-chain sensor can be pointed at it.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::header::HOST;
-use axum::Json;
 use outpost_api::ServerInfo;
 use qrcode::QrCode;
 use qrcode::render::svg;
@@ -29,7 +29,8 @@ pub async fn get(State(state): State<SiteState>, headers: HeaderMap) -> Result<J
 
 /// An SVG QR code of `text`, scaled by its `viewBox` so the page can draw it at any size.
 pub fn qr_svg(text: &str) -> Result<String, ApiError> {
-    let code = QrCode::new(text.as_bytes()).map_err(|e| ApiError::BadRequest(format!("cannot encode a QR code: {e}")))?;
+    let code =
+        QrCode::new(text.as_bytes()).map_err(|e| ApiError::BadRequest(format!("cannot encode a QR code: {e}")))?;
     Ok(code
         .render::<svg::Color<'_>>()
         .min_dimensions(200, 200)

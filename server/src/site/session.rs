@@ -62,7 +62,10 @@ async fn login(
     ApiJson(input): ApiJson<LoginInput>,
 ) -> Result<Response, ApiError> {
     let keys = [format!("addr:{}", peer.ip())];
-    state.login_failures.check(&keys).map_err(|wait| ApiError::TooManyRequests(crate::ratelimit::retry_after_seconds(wait)))?;
+    state
+        .login_failures
+        .check(&keys)
+        .map_err(|wait| ApiError::TooManyRequests(crate::ratelimit::retry_after_seconds(wait)))?;
     if !admin::verify_password(&state.db, &input.password).await? {
         state.login_failures.fail(&keys);
         tracing::info!("admin login failed");

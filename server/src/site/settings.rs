@@ -84,7 +84,11 @@ async fn get_settings(_: Admin, State(state): State<SiteState>) -> Result<Json<S
     Ok(Json(to_api(load(&state.db).await?)))
 }
 
-async fn put_settings(_: Admin, State(state): State<SiteState>, ApiJson(input): ApiJson<SyncSettingsInput>) -> Result<Json<SyncSettings>, ApiError> {
+async fn put_settings(
+    _: Admin,
+    State(state): State<SiteState>,
+    ApiJson(input): ApiJson<SyncSettingsInput>,
+) -> Result<Json<SyncSettings>, ApiError> {
     save(&state, input).await.map(Json)
 }
 
@@ -113,7 +117,10 @@ pub async fn store(state: &SiteState, input: SyncSettingsInput) -> Result<SyncSe
         return Err(ApiError::validation("siteName", "Enter the site name"));
     }
     if input.interval_seconds < 1 || input.interval_seconds > MAX_INTERVAL_SECONDS {
-        return Err(ApiError::validation("intervalSeconds", format!("The interval must be between 1 and {MAX_INTERVAL_SECONDS} seconds")));
+        return Err(ApiError::validation(
+            "intervalSeconds",
+            format!("The interval must be between 1 and {MAX_INTERVAL_SECONDS} seconds"),
+        ));
     }
     let batch = |field: &str, v: Option<u32>, default: u32| match v.unwrap_or(default) {
         n if (1..=MAX_BATCH_SIZE).contains(&n) => Ok(n),
@@ -130,7 +137,10 @@ pub async fn store(state: &SiteState, input: SyncSettingsInput) -> Result<SyncSe
         (false, _) => crate::wire::v5::password_sha256(&input.password),
         (true, Some(p)) if p.url == url && p.site_name == site_name => p.password_sha256.clone(),
         (true, Some(_)) => {
-            return Err(ApiError::validation("password", "Enter the site password again: the URL or site name changed"));
+            return Err(ApiError::validation(
+                "password",
+                "Enter the site password again: the URL or site name changed",
+            ));
         }
         (true, None) => return Err(ApiError::validation("password", "Enter the site password")),
     };

@@ -149,7 +149,11 @@ trait Editable: serde::Serialize + Sized + Send + 'static {
     fn requested_id(input: &Self::Input) -> Option<&str>;
     fn get(conn: &mut SqliteConnection, id: &str) -> impl Future<Output = Result<Option<Self>, ApiError>> + Send;
     /// The validated record to write, or a 422 naming the first bad field.
-    fn check(conn: &mut SqliteConnection, id: String, input: Self::Input) -> impl Future<Output = Result<Self, ApiError>> + Send;
+    fn check(
+        conn: &mut SqliteConnection,
+        id: String,
+        input: Self::Input,
+    ) -> impl Future<Output = Result<Self, ApiError>> + Send;
     /// Write it (and its changelog row, in one transaction).
     fn write(conn: &mut SqliteConnection, row: &Self) -> impl Future<Output = Result<(), RecordError>> + Send;
     fn remove(conn: &mut SqliteConnection, id: &str) -> impl Future<Output = Result<bool, RecordError>> + Send;
@@ -230,7 +234,11 @@ async fn update<T: Editable>(
     Ok(Json(row))
 }
 
-async fn delete<T: Editable>(_: Admin, State(state): State<SiteState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete<T: Editable>(
+    _: Admin,
+    State(state): State<SiteState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let mut conn = state.db.acquire().await?;
     let existing = T::get(&mut conn, &id).await?;
     require_own(&mut conn, existing.as_ref().map(T::store_id), T::NOUN, &id).await?;

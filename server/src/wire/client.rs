@@ -64,7 +64,8 @@ pub struct Reply {
 
 impl Reply {
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Failure> {
-        serde_json::from_slice(&self.body).map_err(|e| Failure::Parse { error: e.to_string(), body: excerpt(&self.body) })
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Failure::Parse { error: e.to_string(), body: excerpt(&self.body) })
     }
 
     pub fn text(&self) -> String {

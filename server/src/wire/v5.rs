@@ -253,9 +253,13 @@ mod tests {
 
     #[test]
     fn central_record_on_delete_has_no_record_data() {
-        let r: CentralRecord = serde_json::from_value(json!({"ID":3,"tableName":"item","recordId":"a","action":"delete"})).unwrap();
+        let r: CentralRecord =
+            serde_json::from_value(json!({"ID":3,"tableName":"item","recordId":"a","action":"delete"})).unwrap();
         assert_eq!(r.action, Action::Delete);
-        assert_eq!(serde_json::to_value(&r).unwrap(), json!({"ID":3,"tableName":"item","recordId":"a","action":"delete"}));
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            json!({"ID":3,"tableName":"item","recordId":"a","action":"delete"})
+        );
     }
 
     #[test]

@@ -110,9 +110,7 @@ impl V5Client {
 
     /// Acknowledge a stored batch; the body of the reply is ignored, as in the reference.
     pub async fn acknowledge(&self, sync_ids: Vec<String>) -> Result<(), CallError> {
-        self.call(Method::POST, route::ACKNOWLEDGED_RECORDS, &[], Some(&v5::Acknowledge { sync_ids }))
-            .await
-            .map(|_| ())
+        self.call(Method::POST, route::ACKNOWLEDGED_RECORDS, &[], Some(&v5::Acknowledge { sync_ids })).await.map(|_| ())
     }
 
     pub async fn push(&self, request: &v5::PushRequest) -> Result<v5::PushResponse, CallError> {

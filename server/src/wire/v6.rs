@@ -149,11 +149,21 @@ mod tests {
             app_name: "a".into(),
             sync_version: 14,
         };
-        let v = serde_json::to_value(PullRequest { sync_v5_settings: settings, sync_v6_version: 5, cursor: 0, batch_size: 500, is_initialised: true }).unwrap();
+        let v = serde_json::to_value(PullRequest {
+            sync_v5_settings: settings,
+            sync_v6_version: 5,
+            cursor: 0,
+            batch_size: 500,
+            is_initialised: true,
+        })
+        .unwrap();
         assert_eq!(v["syncV5Settings"]["passwordSha256"], "h");
         assert_eq!(v["batchSize"], 500);
         assert_eq!(v["isInitialised"], true);
         let batch = SyncBatch { end_cursor: 3, total_records: 1, records: vec![], is_last_batch: true };
-        assert_eq!(serde_json::to_value(batch).unwrap(), json!({"end_cursor":3,"total_records":1,"records":[],"is_last_batch":true}));
+        assert_eq!(
+            serde_json::to_value(batch).unwrap(),
+            json!({"end_cursor":3,"total_records":1,"records":[],"is_last_batch":true})
+        );
     }
 }

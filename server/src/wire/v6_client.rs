@@ -21,7 +21,13 @@ pub struct V6Client {
 
 impl V6Client {
     /// `url` is the V6 central's base URL as the V5 site info gave it.
-    pub fn new(url: &str, creds: &V5Credentials, version: u32, timeouts: &Timeouts, activity: Option<ActivityHook>) -> Self {
+    pub fn new(
+        url: &str,
+        creds: &V5Credentials,
+        version: u32,
+        timeouts: &Timeouts,
+        activity: Option<ActivityHook>,
+    ) -> Self {
         let settings = v6::SyncV5Settings {
             server_url: creds.url.clone(),
             username: creds.site_name.clone(),
@@ -31,7 +37,12 @@ impl V6Client {
             app_name: super::v5::APP_NAME.to_owned(),
             sync_version: creds.api_version,
         };
-        V6Client { url: url.trim_end_matches('/').to_owned(), settings, version, http: HttpClient::new(timeouts, activity) }
+        V6Client {
+            url: url.trim_end_matches('/').to_owned(),
+            settings,
+            version,
+            http: HttpClient::new(timeouts, activity),
+        }
     }
 
     async fn call<B: Serialize, T: DeserializeOwned>(&self, route: &str, body: &B) -> Result<T, CallError> {

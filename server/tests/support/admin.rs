@@ -23,7 +23,8 @@ pub async fn login_cookie(site_url: &str, password: &str) -> Result<String, reqw
 
 /// A client signed in as the site's admin (cookie + `x-outpost-csrf: 1` on every request).
 pub async fn admin_client(site_url: &str) -> reqwest::Client {
-    let cookie = login_cookie(site_url, ADMIN_PASSWORD).await.unwrap_or_else(|r| panic!("admin login failed: {}", r.status()));
+    let cookie =
+        login_cookie(site_url, ADMIN_PASSWORD).await.unwrap_or_else(|r| panic!("admin login failed: {}", r.status()));
     let mut headers = HeaderMap::new();
     headers.insert("cookie", HeaderValue::from_str(&cookie).unwrap());
     headers.insert(outpost_api::CSRF_HEADER, HeaderValue::from_static("1"));

@@ -24,11 +24,13 @@ pub struct TestDb {
 /// Every backend this run tests: SQLite, plus PostgreSQL when `OUTPOST_TEST_POSTGRES_URL` is set.
 pub async fn databases() -> Vec<TestDb> {
     let dir = tempfile::tempdir().unwrap();
-    let mut dbs = vec![TestDb { label: "sqlite", url: outpost::db::sqlite_url(dir.path(), "central.db"), _dir: Some(dir) }];
+    let mut dbs =
+        vec![TestDb { label: "sqlite", url: outpost::db::sqlite_url(dir.path(), "central.db"), _dir: Some(dir) }];
     match std::env::var("OUTPOST_TEST_POSTGRES_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
             let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = sqlx::PgConnection::connect(&admin_url).await.expect("cannot reach OUTPOST_TEST_POSTGRES_URL");
+            let mut conn =
+                sqlx::PgConnection::connect(&admin_url).await.expect("cannot reach OUTPOST_TEST_POSTGRES_URL");
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
             let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin_url.clone());
             dbs.push(TestDb { label: "postgres", url: format!("{base}/{name}"), _dir: None });
@@ -86,7 +88,11 @@ impl V5Site {
     }
 
     pub fn request(&self, method: Method, route: &str) -> RequestBuilder {
-        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.name, v5::password_sha256(&self.password)));
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            self.name,
+            v5::password_sha256(&self.password)
+        ));
         self.http
             .request(method, format!("{}/sync/v5/{route}", self.base))
             .header("authorization", format!("Basic {auth}"))
@@ -164,7 +170,8 @@ impl V5Site {
     pub async fn central_records(&self, mut cursor: u64, limit: u64) -> Vec<v5::CentralRecord> {
         let mut all = Vec::new();
         loop {
-            let page: v5::CentralRecords = Self::ok_json(self.get(&format!("central_records?cursor={cursor}&limit={limit}")).await).await;
+            let page: v5::CentralRecords =
+                Self::ok_json(self.get(&format!("central_records?cursor={cursor}&limit={limit}")).await).await;
             assert!(page.data.len() as u64 <= limit);
             match page.data.last() {
                 Some(last) => {
@@ -244,7 +251,12 @@ impl V6Site {
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
             b.extend(e.clone());
         }
-        let r = reqwest::Client::new().post(format!("{}/central/sync/{route}", self.base)).json(&body).send().await.unwrap();
+        let r = reqwest::Client::new()
+            .post(format!("{}/central/sync/{route}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
@@ -261,7 +273,12 @@ impl V6Site {
         let mut cursor = 0;
         let mut all = Vec::new();
         loop {
-            let page = self.data("pull", serde_json::json!({"cursor": cursor, "batchSize": batch, "isInitialised": is_initialised})).await;
+            let page = self
+                .data(
+                    "pull",
+                    serde_json::json!({"cursor": cursor, "batchSize": batch, "isInitialised": is_initialised}),
+                )
+                .await;
             all.extend(page["records"].as_array().unwrap().iter().map(|r| r["record"].clone()));
             cursor = page["end_cursor"].as_u64().unwrap() + 1;
             if page["is_last_batch"].as_bool().unwrap() {

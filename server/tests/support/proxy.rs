@@ -42,7 +42,13 @@ impl Proxy {
         let rule: Arc<Mutex<Option<Rule>>> = Arc::default();
         let failed: Arc<Mutex<u32>> = Arc::default();
         let hold = Hold { path: Arc::default(), gate: Arc::new(Semaphore::new(0)), arrived: watch::channel(0).0 };
-        let state = (target.trim_end_matches('/').to_owned(), rule.clone(), failed.clone(), reqwest::Client::new(), hold.clone());
+        let state = (
+            target.trim_end_matches('/').to_owned(),
+            rule.clone(),
+            failed.clone(),
+            reqwest::Client::new(),
+            hold.clone(),
+        );
         let router = axum::Router::new().fallback(forward).with_state(state);
         let running = outpost::serve::start("127.0.0.1:0".parse().unwrap(), router).await.unwrap();
         let url = running.url();
@@ -89,7 +95,13 @@ impl Proxy {
 
 type ProxyState = (String, Arc<Mutex<Option<Rule>>>, Arc<Mutex<u32>>, reqwest::Client, Hold);
 
-async fn forward(State((target, rule, failed, client, hold)): State<ProxyState>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn forward(
+    State((target, rule, failed, client, hold)): State<ProxyState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let held = hold.path.lock().unwrap().as_ref().is_some_and(|p| uri.path().ends_with(p.as_str()));
     if held {
         hold.arrived.send_modify(|a| *a += 1);

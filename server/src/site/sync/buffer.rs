@@ -7,7 +7,7 @@ use chrono::{SecondsFormat, Utc};
 // Dynamic SQL here is built from constants only; values are always bound.
 use sqlx::{AssertSqlSafe, SqliteConnection, SqlitePool};
 
-use crate::records::{Table, ChangeAction};
+use crate::records::{ChangeAction, Table};
 
 /// Which protocol's record shape a buffer row holds, so integration picks the right translator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,7 +215,9 @@ pub async fn unknown_tables(conn: &mut SqliteConnection, known: &[&str]) -> sqlx
 
 /// How many records integration has to look at (the Integrate step's total).
 pub async fn count_to_integrate(conn: &mut SqliteConnection) -> sqlx::Result<u64> {
-    let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM sync_buffer WHERE {TO_DO}"))).fetch_one(conn).await?;
+    let n: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT COUNT(*) FROM sync_buffer WHERE {TO_DO}")))
+        .fetch_one(conn)
+        .await?;
     Ok(n as u64)
 }
 
@@ -234,7 +236,12 @@ pub async fn mark_all_done(conn: &mut SqliteConnection, table_name: &str, action
     Ok(())
 }
 
-pub async fn mark(conn: &mut SqliteConnection, table_name: &str, record_id: &str, error: Option<&str>) -> sqlx::Result<()> {
+pub async fn mark(
+    conn: &mut SqliteConnection,
+    table_name: &str,
+    record_id: &str,
+    error: Option<&str>,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE sync_buffer SET integration_datetime = ?3, integration_error = ?4 WHERE table_name = ?1 AND record_id = ?2")
         .bind(table_name)
         .bind(record_id)
@@ -255,6 +262,11 @@ pub async fn quarantined(db: &SqlitePool) -> sqlx::Result<Vec<outpost_api::Quara
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(table, record_id, reason, received)| outpost_api::QuarantinedRecord { table, record_id, reason, received })
+        .map(|(table, record_id, reason, received)| outpost_api::QuarantinedRecord {
+            table,
+            record_id,
+            reason,
+            received,
+        })
         .collect())
 }

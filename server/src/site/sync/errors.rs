@@ -103,7 +103,9 @@ impl Variant {
     pub fn hint(self) -> &'static str {
         match self {
             Variant::ConnectionError => "Check the central server URL and this device's network connection.",
-            Variant::SiteNameNotFound => "Check the site name in the sync settings; it must match a site on the central server.",
+            Variant::SiteNameNotFound => {
+                "Check the site name in the sync settings; it must match a site on the central server."
+            }
             Variant::IncorrectPassword => "Check the site password in the sync settings.",
             Variant::HardwareIdMismatch => {
                 "This site is bound to another device. Ask the central server's administrator to unlock the site."
@@ -116,7 +118,9 @@ impl Variant {
                 "Check the central server URL; the V5 central must name a reachable Open mSupply central server."
             }
             Variant::IntegrationTimeoutReached => "Your records were sent; nothing is lost. The next sync continues.",
-            Variant::IntegrationError => "The local database could not apply received records; see the full error and contact support.",
+            Variant::IntegrationError => {
+                "The local database could not apply received records; see the full error and contact support."
+            }
             Variant::SiteUuidIsBeingChanged => {
                 "These settings belong to a different site than the one this server was initialised with."
             }

@@ -208,7 +208,8 @@ impl SyncEngine {
         }
         // Before the first sync nothing is pushed: both cursors jump past the initial data.
         let n = if kv::get_bool(&mut *conn, kv::IS_INITIALISED).await? {
-            changelog::to_send(&mut conn, key.1, Central::V5).await? + changelog::to_send(&mut conn, key.2, Central::V6).await?
+            changelog::to_send(&mut conn, key.1, Central::V5).await?
+                + changelog::to_send(&mut conn, key.2, Central::V6).await?
         } else {
             0
         };

@@ -11,7 +11,12 @@ use super::{RunKind, SyncEngine, changelog, kv};
 use crate::site::settings::Stored;
 use crate::wire::v6_client::V6Client;
 
-pub(crate) async fn execute(engine: &SyncEngine, log: &RunLog, settings: &Stored, kind: RunKind) -> Result<(), RunError> {
+pub(crate) async fn execute(
+    engine: &SyncEngine,
+    log: &RunLog,
+    settings: &Stored,
+    kind: RunKind,
+) -> Result<(), RunError> {
     let db = engine.db();
     let dberr = |context: &'static str| move |e: sqlx::Error| RunError::db(context, e);
     let initialised = kv::get_bool(db, kv::IS_INITIALISED).await.map_err(dberr("Error while reading sync state"))?;
@@ -75,9 +80,15 @@ pub(crate) async fn execute(engine: &SyncEngine, log: &RunLog, settings: &Stored
         // What was just integrated came from the centrals: never push it back.
         let mut tx = db.begin().await.map_err(dberr("Error while finishing initialisation"))?;
         let end = changelog::end_cursor(&mut tx).await.map_err(dberr("Error while finishing initialisation"))?;
-        kv::set_cursor(&mut *tx, kv::V5_PUSH_CURSOR, end).await.map_err(dberr("Error while finishing initialisation"))?;
-        kv::set_cursor(&mut *tx, kv::V6_PUSH_CURSOR, end).await.map_err(dberr("Error while finishing initialisation"))?;
-        kv::set_bool(&mut *tx, kv::IS_INITIALISED, true).await.map_err(dberr("Error while finishing initialisation"))?;
+        kv::set_cursor(&mut *tx, kv::V5_PUSH_CURSOR, end)
+            .await
+            .map_err(dberr("Error while finishing initialisation"))?;
+        kv::set_cursor(&mut *tx, kv::V6_PUSH_CURSOR, end)
+            .await
+            .map_err(dberr("Error while finishing initialisation"))?;
+        kv::set_bool(&mut *tx, kv::IS_INITIALISED, true)
+            .await
+            .map_err(dberr("Error while finishing initialisation"))?;
         tx.commit().await.map_err(dberr("Error while finishing initialisation"))?;
         log.live().lock().expect("status lock").initialised = true;
     }

@@ -12,7 +12,9 @@ use super::{STORE, World};
 
 /// The site's own database, opened beside the running (or dead) site process.
 pub async fn site_db(world: &World) -> SqlitePool {
-    let options = SqliteConnectOptions::new().filename(world.site_dir().join("site.db")).busy_timeout(std::time::Duration::from_secs(10));
+    let options = SqliteConnectOptions::new()
+        .filename(world.site_dir().join("site.db"))
+        .busy_timeout(std::time::Duration::from_secs(10));
     SqlitePool::connect_with(options).await.unwrap()
 }
 
@@ -25,7 +27,11 @@ async fn count(pool: &SqlitePool, sql: &str) -> i64 {
 }
 
 async fn central_ids(db: &outpost::db::CentralDb, table: &str) -> BTreeSet<String> {
-    let rows = sqlx::query("SELECT record_id FROM record WHERE table_name = $1").bind(table).fetch_all(&db.pool).await.unwrap();
+    let rows = sqlx::query("SELECT record_id FROM record WHERE table_name = $1")
+        .bind(table)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
     rows.iter().map(|r| r.get::<String, _>(0)).collect()
 }
 
@@ -35,11 +41,18 @@ async fn central_count(db: &outpost::db::CentralDb, sql: &str) -> i64 {
 
 /// The latest run the site stored: (id, finished, error code, error step).
 pub async fn latest_run(pool: &SqlitePool) -> (i64, Option<String>, Option<String>, Option<String>) {
-    sqlx::query_as("SELECT id, finished_datetime, error_code, error_step FROM sync_log ORDER BY id DESC LIMIT 1").fetch_one(pool).await.unwrap()
+    sqlx::query_as("SELECT id, finished_datetime, error_code, error_step FROM sync_log ORDER BY id DESC LIMIT 1")
+        .fetch_one(pool)
+        .await
+        .unwrap()
 }
 
 pub async fn run_by_id(pool: &SqlitePool, id: i64) -> (i64, Option<String>, Option<String>, Option<String>) {
-    sqlx::query_as("SELECT id, finished_datetime, error_code, error_step FROM sync_log WHERE id = ?").bind(id).fetch_one(pool).await.unwrap()
+    sqlx::query_as("SELECT id, finished_datetime, error_code, error_step FROM sync_log WHERE id = ?")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
 }
 
 /// Rows on the centrals that a needless re-send or an echo would add to.
@@ -58,14 +71,30 @@ pub async fn problems(world: &World, site: &SqlitePool, site_changes: usize) -> 
         if site != central {
             let only_site: Vec<_> = site.difference(&central).take(5).collect();
             let only_central: Vec<_> = central.difference(&site).take(5).collect();
-            problems.push(format!("{what}: site has {} and central {}; only on site {only_site:?}, only on central {only_central:?}", site.len(), central.len()));
+            problems.push(format!(
+                "{what}: site has {} and central {}; only on site {only_site:?}, only on central {only_central:?}",
+                site.len(),
+                central.len()
+            ));
         }
     };
     same("items", ids(site, "SELECT id FROM item").await, central_ids(&world.v5.db, "item").await);
     same("invoices", ids(site, "SELECT id FROM invoice").await, central_ids(&world.v5.db, "transact").await);
-    same("invoice lines", ids(site, "SELECT id FROM invoice_line").await, central_ids(&world.v5.db, "trans_line").await);
-    same("locations", ids(site, &format!("SELECT id FROM location WHERE store_id = '{STORE}'")).await, central_ids(&world.v5.db, "Location").await);
-    same("assets", ids(site, &format!("SELECT id FROM asset WHERE store_id = '{STORE}'")).await, central_ids(&world.v6.db, "asset").await);
+    same(
+        "invoice lines",
+        ids(site, "SELECT id FROM invoice_line").await,
+        central_ids(&world.v5.db, "trans_line").await,
+    );
+    same(
+        "locations",
+        ids(site, &format!("SELECT id FROM location WHERE store_id = '{STORE}'")).await,
+        central_ids(&world.v5.db, "Location").await,
+    );
+    same(
+        "assets",
+        ids(site, &format!("SELECT id FROM asset WHERE store_id = '{STORE}'")).await,
+        central_ids(&world.v6.db, "asset").await,
+    );
     let lines = world.seed.lines as i64;
     let short = count(site, &format!("SELECT COUNT(*) FROM invoice i WHERE (SELECT COUNT(*) FROM invoice_line l WHERE l.invoice_id = i.id) <> {lines}")).await;
     if short != 0 {
@@ -73,7 +102,11 @@ pub async fn problems(world: &World, site: &SqlitePool, site_changes: usize) -> 
     }
     // Each site asset was created once, so the V6 central integrated it once: a batch sent
     // twice and integrated twice would log it twice.
-    let logged = central_count(&world.v6.db, "SELECT COUNT(*) FROM changelog WHERE table_name = 'asset' AND source_site_id IS NOT NULL").await;
+    let logged = central_count(
+        &world.v6.db,
+        "SELECT COUNT(*) FROM changelog WHERE table_name = 'asset' AND source_site_id IS NOT NULL",
+    )
+    .await;
     if logged != site_changes as i64 {
         problems.push(format!("V6 central logged {logged} site asset changes for {site_changes} assets made once"));
     }
@@ -81,7 +114,14 @@ pub async fn problems(world: &World, site: &SqlitePool, site_changes: usize) -> 
         ("V5 queue not drained", central_count(&world.v5.db, "SELECT COUNT(*) FROM sync_out").await),
         ("V5 push buffer not integrated", central_count(&world.v5.db, "SELECT COUNT(*) FROM push_buffer").await),
         ("V6 push buffer not integrated", central_count(&world.v6.db, "SELECT COUNT(*) FROM sync_buffer").await),
-        ("site records pending or quarantined", count(site, "SELECT COUNT(*) FROM sync_buffer WHERE integration_datetime IS NULL OR integration_error IS NOT NULL").await),
+        (
+            "site records pending or quarantined",
+            count(
+                site,
+                "SELECT COUNT(*) FROM sync_buffer WHERE integration_datetime IS NULL OR integration_error IS NOT NULL",
+            )
+            .await,
+        ),
     ] {
         if n != 0 {
             problems.push(format!("{what}: {n}"));

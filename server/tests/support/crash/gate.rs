@@ -75,7 +75,12 @@ impl Gate {
     pub async fn start(target: &str) -> Gate {
         let inner = Arc::new(Inner::default());
         inner.generation.store(1, Ordering::SeqCst);
-        let mut gate = Gate { url: String::new(), target: target.trim_end_matches('/').to_owned(), inner, client: reqwest::Client::new() };
+        let mut gate = Gate {
+            url: String::new(),
+            target: target.trim_end_matches('/').to_owned(),
+            inner,
+            client: reqwest::Client::new(),
+        };
         let router = axum::Router::new().fallback(forward).with_state(gate.clone());
         let running = outpost::serve::start("127.0.0.1:0".parse().unwrap(), router).await.unwrap();
         gate.url = running.url();
@@ -115,7 +120,11 @@ impl Gate {
     pub async fn replay_last(&self, method: Method, path: &str) -> reqwest::StatusCode {
         let (m, uri, headers, body) = {
             let last = self.inner.last.lock().unwrap();
-            last.iter().rev().find(|(m, u, _, _)| *m == method && u.split('?').next().unwrap_or_default().ends_with(path)).cloned().expect("nothing to replay")
+            last.iter()
+                .rev()
+                .find(|(m, u, _, _)| *m == method && u.split('?').next().unwrap_or_default().ends_with(path))
+                .cloned()
+                .expect("nothing to replay")
         };
         send(&self.client, &self.target, m, &uri, &headers, body).await.map(|r| r.status()).expect("replay failed")
     }
@@ -125,8 +134,12 @@ impl Gate {
     pub fn redone(&self, method: &Method, path: &str, later: u32) -> (usize, usize) {
         let entries = self.entries();
         let on_route = |e: &&Entry| e.method == *method && e.path.ends_with(path);
-        let before: HashSet<&String> =
-            entries.iter().filter(on_route).filter(|e| e.generation == later - 1 && e.transferred).flat_map(|e| &e.keys).collect();
+        let before: HashSet<&String> = entries
+            .iter()
+            .filter(on_route)
+            .filter(|e| e.generation == later - 1 && e.transferred)
+            .flat_map(|e| &e.keys)
+            .collect();
         let (mut requests, mut records) = (0, 0);
         for e in entries.iter().filter(on_route).filter(|e| e.generation == later) {
             let again = e.keys.iter().filter(|k| before.contains(k)).count();
@@ -138,12 +151,20 @@ impl Gate {
 
     /// When generation `g` first called `method path` (its step resumed).
     pub fn first_call(&self, method: &Method, path: &str, g: u32) -> Option<Instant> {
-        self.entries().into_iter().find(|e| e.generation == g && e.method == *method && e.path.ends_with(path)).map(|e| e.at)
+        self.entries()
+            .into_iter()
+            .find(|e| e.generation == g && e.method == *method && e.path.ends_with(path))
+            .map(|e| e.at)
     }
 
     /// Largest number of records one request of `method path` moved (the batch size in effect).
     pub fn largest_batch(&self, method: &Method, path: &str) -> usize {
-        self.entries().iter().filter(|e| e.method == *method && e.path.ends_with(path)).map(|e| e.keys.len()).max().unwrap_or(0)
+        self.entries()
+            .iter()
+            .filter(|e| e.method == *method && e.path.ends_with(path))
+            .map(|e| e.keys.len())
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -151,7 +172,12 @@ impl Gate {
 fn keys(method: &Method, path: &str, request: &[u8], answer: &[u8]) -> (Vec<String>, bool) {
     let json = |b: &[u8]| serde_json::from_slice::<Value>(b).unwrap_or(Value::Null);
     let list = |v: &Value, ptr: &str, field: &str, prefix: &str| -> Vec<String> {
-        v.pointer(ptr).and_then(Value::as_array).into_iter().flatten().map(|r| format!("{prefix}{}", r[field].to_string().trim_matches('"'))).collect()
+        v.pointer(ptr)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|r| format!("{prefix}{}", r[field].to_string().trim_matches('"')))
+            .collect()
     };
     match (method.as_str(), path.rsplit('/').next().unwrap_or_default()) {
         ("GET", "central_records") => (list(&json(answer), "/data", "ID", "central:"), false),
@@ -170,7 +196,14 @@ fn gunzip(body: &[u8]) -> Vec<u8> {
     out
 }
 
-async fn send(client: &reqwest::Client, target: &str, method: Method, uri: &str, headers: &HeaderMap, body: Bytes) -> reqwest::Result<reqwest::Response> {
+async fn send(
+    client: &reqwest::Client,
+    target: &str,
+    method: Method,
+    uri: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> reqwest::Result<reqwest::Response> {
     let mut request = client.request(method, format!("{target}{uri}")).body(body);
     for (name, value) in headers {
         if name != "host" && name != "content-length" {
@@ -212,14 +245,23 @@ async fn forward(State(gate): State<Gate>, method: Method, uri: Uri, headers: He
         last.push((method.clone(), path_and_query.clone(), headers.clone(), body.clone()));
     }
     // The site gzips its request bodies; the records are read from the plain JSON.
-    let plain = if headers.get("content-encoding").is_some_and(|v| v == "gzip") { gunzip(&body) } else { body.to_vec() };
+    let plain =
+        if headers.get("content-encoding").is_some_and(|v| v == "gzip") { gunzip(&body) } else { body.to_vec() };
     let (request_keys, in_request) = keys(&method, &path, &plain, b"");
     let when = take_hold(&gate, &method, &path, in_request && !request_keys.is_empty());
     // Logged before any wait: a held request's handler is dropped when the killed site's
     // connection closes, and what it did must still count.
     let log = |keys: Vec<String>, transferred: bool| {
         let mut log = gate.inner.log.lock().unwrap();
-        log.push(Entry { generation, method: method.clone(), path: path.clone(), keys, transferred, status: 0, at: Instant::now() });
+        log.push(Entry {
+            generation,
+            method: method.clone(),
+            path: path.clone(),
+            keys,
+            transferred,
+            status: 0,
+            at: Instant::now(),
+        });
         log.len() - 1
     };
     let mut logged = None;
@@ -234,7 +276,10 @@ async fn forward(State(gate): State<Gate>, method: Method, uri: Uri, headers: He
         Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
     };
     let status = reply.status();
-    let passed: Vec<_> = ["content-type", "content-encoding"].iter().filter_map(|h| Some((*h, reply.headers().get(*h)?.clone()))).collect();
+    let passed: Vec<_> = ["content-type", "content-encoding"]
+        .iter()
+        .filter_map(|h| Some((*h, reply.headers().get(*h)?.clone())))
+        .collect();
     let answer = reply.bytes().await.unwrap_or_default();
     let keys = if in_request { request_keys } else { keys(&method, &path, &plain, &answer).0 };
     // A push got across once the central accepted it; a pull only once the site has the answer.

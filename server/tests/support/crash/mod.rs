@@ -72,12 +72,20 @@ impl World {
     async fn seed_centrals(&self) {
         let mut tx = central_v5::data::begin(&self.v5.db).await.unwrap();
         let put = |table: &'static str, v: serde_json::Value| (table, v);
-        let mut rows = vec![put("unit", json!({"ID": "u1", "units": "tab"})), put("name", json!({"ID": "n1", "name": "Clinic"}))];
-        rows.extend((0..self.seed.items).map(|i| put("item", json!({"ID": format!("i{i:05}"), "item_name": format!("Item {i}"), "unit_ID": "u1"}))));
+        let mut rows =
+            vec![put("unit", json!({"ID": "u1", "units": "tab"})), put("name", json!({"ID": "n1", "name": "Clinic"}))];
+        rows.extend((0..self.seed.items).map(|i| {
+            put("item", json!({"ID": format!("i{i:05}"), "item_name": format!("Item {i}"), "unit_ID": "u1"}))
+        }));
         for n in 0..self.seed.invoices {
             let id = format!("inv{n:04}");
-            rows.push(put("transact", json!({"ID": id, "name_ID": "n1", "store_ID": STORE, "type": "ci", "status": "fn", "invoice_num": n})));
-            rows.extend((0..self.seed.lines).map(|l| put("trans_line", json!({"ID": format!("{id}-l{l}"), "transaction_ID": id, "item_ID": "i00000"}))));
+            rows.push(put(
+                "transact",
+                json!({"ID": id, "name_ID": "n1", "store_ID": STORE, "type": "ci", "status": "fn", "invoice_num": n}),
+            ));
+            rows.extend((0..self.seed.lines).map(|l| {
+                put("trans_line", json!({"ID": format!("{id}-l{l}"), "transaction_ID": id, "item_ID": "i00000"}))
+            }));
         }
         for (table, row) in rows {
             central_v5::data::central_upsert(&mut tx, table, &row).await.unwrap();

@@ -53,9 +53,13 @@ async fn sync_checked(site: &TestSite, out: &mut Outcome) {
         out.problems.push(format!("a failed run left no variant or text: {error:?}"));
     }
     let stored: Option<String> =
-        sqlx::query_scalar("SELECT error_code FROM sync_log ORDER BY started_datetime DESC, rowid DESC LIMIT 1").fetch_one(&site.state.db).await.unwrap();
+        sqlx::query_scalar("SELECT error_code FROM sync_log ORDER BY started_datetime DESC, rowid DESC LIMIT 1")
+            .fetch_one(&site.state.db)
+            .await
+            .unwrap();
     if stored.as_deref() != Some(error.variant.as_str()) {
-        out.problems.push(format!("failed run not stored with its variant: stored {stored:?}, reported {}", error.variant));
+        out.problems
+            .push(format!("failed run not stored with its variant: stored {stored:?}, reported {}", error.variant));
     }
 }
 

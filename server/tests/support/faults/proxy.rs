@@ -36,7 +36,11 @@ pub struct Schedule {
 
 impl Schedule {
     pub fn new(seed: u64, rate: f64) -> Self {
-        Schedule { rng: Arc::new(Mutex::new(StdRng::seed_from_u64(seed))), rate: Arc::new(Mutex::new(rate)), injected: Arc::default() }
+        Schedule {
+            rng: Arc::new(Mutex::new(StdRng::seed_from_u64(seed))),
+            rate: Arc::new(Mutex::new(rate)),
+            injected: Arc::default(),
+        }
     }
 
     pub fn set_rate(&self, rate: f64) {

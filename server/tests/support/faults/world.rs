@@ -63,7 +63,19 @@ impl Centrals {
         let v6_state = V6State::open(&v6_db, &v5_clean.url).await.unwrap();
         let v6 = central_v6::serve_state(any_port(), v6_state.clone()).await.unwrap();
         let v6_proxy = FaultProxy::start(v6.addr, schedule.clone()).await;
-        Centrals { _dir: dir, v5_db, v6_db, v5: Some(v5), v5_state, v6: Some(v6), v6_state, v5_proxy, v5_clean, v6_proxy, restarts: 0 }
+        Centrals {
+            _dir: dir,
+            v5_db,
+            v6_db,
+            v5: Some(v5),
+            v5_state,
+            v6: Some(v6),
+            v6_state,
+            v5_proxy,
+            v5_clean,
+            v6_proxy,
+            restarts: 0,
+        }
     }
 
     /// Restart a central: new process state (auth cache, who is integrating) on the same
@@ -115,7 +127,9 @@ pub async fn setup(centrals: &Centrals, model: &mut Model) -> TestSite {
     let db = &centrals.v5_state.db;
     central_v5::admin::upsert(db, "unit", &json!({"ID": "u1", "units": "tab"})).await.unwrap();
     central_v5::admin::upsert(db, "name", &json!({"ID": "n1", "name": "Clinic"})).await.unwrap();
-    central_v5::admin::upsert(db, "item", &json!({"ID": "i0", "item_name": "Paracetamol", "unit_ID": "u1"})).await.unwrap();
+    central_v5::admin::upsert(db, "item", &json!({"ID": "i0", "item_name": "Paracetamol", "unit_ID": "u1"}))
+        .await
+        .unwrap();
     model.items.push("i0".into());
     let site = TestSite::start(engine()).await;
     let input = outpost_api::SyncSettingsInput {
@@ -133,7 +147,13 @@ pub async fn setup(centrals: &Centrals, model: &mut Model) -> TestSite {
 }
 
 /// A few random changes on the site (Store data API) and on both centrals.
-pub async fn make_changes(rng: &mut StdRng, centrals: &Centrals, site: &TestSite, admin: &reqwest::Client, model: &mut Model) {
+pub async fn make_changes(
+    rng: &mut StdRng,
+    centrals: &Centrals,
+    site: &TestSite,
+    admin: &reqwest::Client,
+    model: &mut Model,
+) {
     for _ in 0..rng.random_range(2..6) {
         model.next += 1;
         let n = model.next;
@@ -212,9 +232,13 @@ pub async fn make_changes(rng: &mut StdRng, centrals: &Centrals, site: &TestSite
             _ => {
                 // V5 central data: an item every site receives.
                 let id = format!("i{n}");
-                central_v5::admin::upsert(&centrals.v5_state.db, "item", &json!({"ID": id, "item_name": format!("Item {n}"), "unit_ID": "u1"}))
-                    .await
-                    .unwrap();
+                central_v5::admin::upsert(
+                    &centrals.v5_state.db,
+                    "item",
+                    &json!({"ID": id, "item_name": format!("Item {n}"), "unit_ID": "u1"}),
+                )
+                .await
+                .unwrap();
                 model.items.push(id);
             }
         }
@@ -242,7 +266,10 @@ pub async fn invoices_missing_lines(site: &TestSite, model: &BTreeMap<String, i6
             .fetch_all(&site.state.db)
             .await
             .unwrap();
-    rows.into_iter().filter(|(id, n)| model.get(id).is_some_and(|want| n < want)).map(|(id, n)| format!("{id} ({n} lines)")).collect()
+    rows.into_iter()
+        .filter(|(id, n)| model.get(id).is_some_and(|want| n < want))
+        .map(|(id, n)| format!("{id} ({n} lines)"))
+        .collect()
 }
 
 type Rows = BTreeMap<String, (String, String)>;
@@ -260,7 +287,8 @@ fn expected(map: &BTreeMap<String, Option<(String, String)>>) -> Rows {
 }
 
 async fn site_rows(site: &TestSite, sql: &str) -> Rows {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(&site.state.db).await.unwrap();
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(&site.state.db).await.unwrap();
     rows.into_iter().map(|(id, a, b)| (id, (a, b))).collect()
 }
 
@@ -300,27 +328,49 @@ pub async fn check(c: &Centrals, site: &TestSite, model: &Model) -> Vec<String> 
         if a != b {
             let only_a: Vec<_> = a.iter().filter(|(k, v)| b.get(*k) != Some(v)).map(|(k, _)| k).collect();
             let only_b: Vec<_> = b.iter().filter(|(k, v)| a.get(*k) != Some(v)).map(|(k, _)| k).collect();
-            problems.push(format!("{what}: checksums {} != {}; differ {only_a:?} / {only_b:?}", checksum(a), checksum(b)));
+            problems.push(format!(
+                "{what}: checksums {} != {}; differ {only_a:?} / {only_b:?}",
+                checksum(a),
+                checksum(b)
+            ));
         }
     };
     let want_locations = expected(&model.locations);
     let want_assets = expected(&model.assets);
-    let site_locations = site_rows(site, &format!("SELECT id, COALESCE(code,''), COALESCE(name,'') FROM location WHERE store_id = '{STORE}'")).await;
-    let site_assets = site_rows(site, &format!("SELECT id, COALESCE(code,''), COALESCE(notes,'') FROM asset WHERE store_id = '{STORE}'")).await;
+    let site_locations = site_rows(
+        site,
+        &format!("SELECT id, COALESCE(code,''), COALESCE(name,'') FROM location WHERE store_id = '{STORE}'"),
+    )
+    .await;
+    let site_assets = site_rows(
+        site,
+        &format!("SELECT id, COALESCE(code,''), COALESCE(notes,'') FROM asset WHERE store_id = '{STORE}'"),
+    )
+    .await;
     same("site locations vs model", &site_locations, &want_locations);
-    same("V5 locations vs model", &central_rows(&c.v5_state.db, "Location", "code", "Description").await, &want_locations);
+    same(
+        "V5 locations vs model",
+        &central_rows(&c.v5_state.db, "Location", "code", "Description").await,
+        &want_locations,
+    );
     same("site assets vs model", &site_assets, &want_assets);
     same("V6 assets vs model", &central_rows(&c.v6_state.db, "asset", "asset_number", "notes").await, &want_assets);
     let missing = invoices_missing_lines(site, &model.invoices).await;
     if !missing.is_empty() {
         problems.push(format!("invoices without all their lines: {missing:?}"));
     }
-    let site_invoices: Vec<String> = sqlx::query_scalar("SELECT id FROM invoice ORDER BY id").fetch_all(&site.state.db).await.unwrap();
+    let site_invoices: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM invoice ORDER BY id").fetch_all(&site.state.db).await.unwrap();
     if site_invoices != model.invoices.keys().cloned().collect::<Vec<_>>() {
         problems.push(format!("site invoices {site_invoices:?} != {:?}", model.invoices.keys()));
     }
-    let items: HashMap<String, ()> =
-        sqlx::query_scalar::<_, String>("SELECT id FROM item").fetch_all(&site.state.db).await.unwrap().into_iter().map(|i| (i, ())).collect();
+    let items: HashMap<String, ()> = sqlx::query_scalar::<_, String>("SELECT id FROM item")
+        .fetch_all(&site.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| (i, ()))
+        .collect();
     let missing_items: Vec<_> = model.items.iter().filter(|i| !items.contains_key(*i)).collect();
     if !missing_items.is_empty() {
         problems.push(format!("items missing on the site: {missing_items:?}"));
@@ -329,7 +379,13 @@ pub async fn check(c: &Centrals, site: &TestSite, model: &Model) -> Vec<String> 
         ("V5 queue not drained", scalar(&c.v5_state.db, "SELECT COUNT(*) FROM sync_out").await),
         ("V5 push buffer not integrated", scalar(&c.v5_state.db, "SELECT COUNT(*) FROM push_buffer").await),
         ("V6 push buffer not integrated", scalar(&c.v6_state.db, "SELECT COUNT(*) FROM sync_buffer").await),
-        ("site records quarantined or pending", site.count("SELECT COUNT(*) FROM sync_buffer WHERE integration_datetime IS NULL OR integration_error IS NOT NULL").await),
+        (
+            "site records quarantined or pending",
+            site.count(
+                "SELECT COUNT(*) FROM sync_buffer WHERE integration_datetime IS NULL OR integration_error IS NOT NULL",
+            )
+            .await,
+        ),
     ] {
         if n != 0 {
             problems.push(format!("{what}: {n}"));

@@ -109,7 +109,8 @@ async fn apply(
 ) -> Result<Vec<Option<String>>, RunError> {
     let site_failure = |what: String| RunError::new(Variant::IntegrationError, "Error while integrating records", what);
     // Passes are only ever for upserts and deletes; merges are refused with the unknown tables.
-    let change = action.change().ok_or_else(|| site_failure(format!("{} pass of {}", action.as_str(), table.name())))?;
+    let change =
+        action.change().ok_or_else(|| site_failure(format!("{} pass of {}", action.as_str(), table.name())))?;
     let received: Vec<Received<'_>> = page
         .iter()
         .map(|row| Received {

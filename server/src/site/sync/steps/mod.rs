@@ -76,7 +76,12 @@ pub(crate) fn central_is_busy(e: &crate::wire::client::CallError) -> bool {
 /// whose first answer was lost, or the previous run's integration), wait until it is idle and
 /// send the same batch again. Buffering is an upsert, so a batch that did arrive the first
 /// time is not doubled; one that did not arrive is not lost by treating "busy" as success.
-pub(crate) async fn push_when_idle<T, P, PF, I, IF>(ctx: &Ctx<'_>, context: &'static str, mut push: P, mut idle: I) -> Result<T, RunError>
+pub(crate) async fn push_when_idle<T, P, PF, I, IF>(
+    ctx: &Ctx<'_>,
+    context: &'static str,
+    mut push: P,
+    mut idle: I,
+) -> Result<T, RunError>
 where
     P: FnMut() -> PF,
     PF: Future<Output = Result<T, crate::wire::client::CallError>>,
@@ -104,7 +109,12 @@ const FIRST_POLL: Duration = Duration::from_millis(2);
 /// [`FIRST_POLL`] and doubles up to `every`: a central that integrates a small push in a few
 /// milliseconds is not waited on for a whole interval (that made a run with nothing to do
 /// take a second), while a long wait still polls only every `every`.
-pub(crate) async fn wait_until<F, Fut>(every: Duration, limit: Duration, on_timeout: RunError, mut done: F) -> Result<(), RunError>
+pub(crate) async fn wait_until<F, Fut>(
+    every: Duration,
+    limit: Duration,
+    on_timeout: RunError,
+    mut done: F,
+) -> Result<(), RunError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<bool, RunError>>,

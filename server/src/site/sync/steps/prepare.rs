@@ -24,7 +24,11 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     // restart): ask again rather than wait for it forever.
     let needs_initialise = match ctx.site.initialisation_status {
         InitialisationStatus::Started => {
-            let status = ctx.v5.site_status().await.map_err(|e| RunError::call("Error while polling the central's site status", &e))?;
+            let status = ctx
+                .v5
+                .site_status()
+                .await
+                .map_err(|e| RunError::call("Error while polling the central's site status", &e))?;
             status.code == SiteStatusCode::Idle
         }
         _ => true,
@@ -48,11 +52,16 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         format!("the central was still preparing after {} seconds", ctx.config.prepare_wait.as_secs()),
     );
     wait_until(ctx.config.prepare_poll, ctx.config.prepare_wait, timeout, || async {
-        let status = ctx.v5.site_status().await.map_err(|e| RunError::call("Error while polling the central's site status", &e))?;
+        let status = ctx
+            .v5
+            .site_status()
+            .await
+            .map_err(|e| RunError::call("Error while polling the central's site status", &e))?;
         Ok(status.code == SiteStatusCode::Idle)
     })
     .await?;
-    let info = ctx.v5.site_info().await.map_err(|e| RunError::call("Error while checking the site's preparation", &e))?;
+    let info =
+        ctx.v5.site_info().await.map_err(|e| RunError::call("Error while checking the site's preparation", &e))?;
     if info.initialisation_status != InitialisationStatus::Completed {
         return Err(match lost_answer {
             // The request never got through: say so, with its own variant.
@@ -60,7 +69,10 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             None => RunError::new(
                 Variant::Unknown,
                 "Error while initialising the site's queue",
-                format!("the central reports this site's preparation as {:?}, not completed", info.initialisation_status),
+                format!(
+                    "the central reports this site's preparation as {:?}, not completed",
+                    info.initialisation_status
+                ),
             ),
         });
     }

@@ -19,8 +19,13 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     loop {
         // A central still integrating (a duplicated final push, a restart) answers "sync is
         // running": wait for it, as the push steps do, instead of failing the run.
-        let page = push_when_idle(ctx, "Error while pulling remote records", || ctx.v5.queued_records(ctx.settings.batch_size_pull), || v5_idle(ctx))
-            .await?;
+        let page = push_when_idle(
+            ctx,
+            "Error while pulling remote records",
+            || ctx.v5.queued_records(ctx.settings.batch_size_pull),
+            || v5_idle(ctx),
+        )
+        .await?;
         ctx.log.progress(STEP, page.queue_length).await.map_err(log)?;
         if page.data.is_empty() {
             break;
@@ -35,7 +40,13 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         let mut tx = ctx.db.begin().await.map_err(store)?;
         buffer::store(&mut tx, &records).await.map_err(store)?;
         tx.commit().await.map_err(store)?;
-        push_when_idle(ctx, "Error while acknowledging remote records", || ctx.v5.acknowledge(ids.clone()), || v5_idle(ctx)).await?;
+        push_when_idle(
+            ctx,
+            "Error while acknowledging remote records",
+            || ctx.v5.acknowledge(ids.clone()),
+            || v5_idle(ctx),
+        )
+        .await?;
         ctx.log.progress(STEP, page.queue_length.saturating_sub(batch_len)).await.map_err(log)?;
     }
     ctx.log.step_done(STEP).await.map_err(log)

@@ -27,7 +27,8 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         ctx.log.progress(STEP, remaining).await.map_err(log)?;
         if remaining == 0 {
             let request = PushRequest { queue_length: 0, data: vec![] };
-            let reply = push_when_idle(ctx, "Error while pushing records", || ctx.v5.push(&request), || v5_idle(ctx)).await?;
+            let reply =
+                push_when_idle(ctx, "Error while pushing records", || ctx.v5.push(&request), || v5_idle(ctx)).await?;
             if !reply.integration_started {
                 return Err(RunError::new(
                     Variant::Unknown,
@@ -46,7 +47,9 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
                 ChangeAction::Delete => None,
                 ChangeAction::Upsert => match records::to_v5(&mut conn, row.table, &row.record_id).await {
                     Ok(data) => data,
-                    Err(e) if e.is_db() => return Err(RunError::new(Variant::Unknown, "Error while translating for Push", e)),
+                    Err(e) if e.is_db() => {
+                        return Err(RunError::new(Variant::Unknown, "Error while translating for Push", e));
+                    }
                     Err(e) => {
                         tracing::warn!(table = table_name, id = %row.record_id, error = %e, "record cannot be pushed to V5; skipped");
                         continue;
@@ -66,7 +69,9 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             push_when_idle(ctx, "Error while pushing records", || ctx.v5.push(&request), || v5_idle(ctx)).await?;
         }
         cursor = last + 1;
-        kv::set_cursor(&mut *conn, kv::V5_PUSH_CURSOR, cursor).await.map_err(db("Error while storing the push cursor"))?;
+        kv::set_cursor(&mut *conn, kv::V5_PUSH_CURSOR, cursor)
+            .await
+            .map_err(db("Error while storing the push cursor"))?;
     }
     drop(conn);
     let timeout = RunError::new(
@@ -79,6 +84,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
 }
 
 pub(crate) async fn v5_idle(ctx: &Ctx<'_>) -> Result<bool, RunError> {
-    let status = ctx.v5.site_status().await.map_err(|e| RunError::call("Error while polling the central's site status", &e))?;
+    let status =
+        ctx.v5.site_status().await.map_err(|e| RunError::call("Error while polling the central's site status", &e))?;
     Ok(status.code == SiteStatusCode::Idle)
 }

@@ -33,7 +33,8 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     let mut unfinished = kv::get_bool(&mut *conn, kv::V6_PUSH_UNFINISHED).await.map_err(read)?;
     let mut sent_any = unfinished;
     let idle = || async {
-        let status = client.site_status().await.map_err(|e| RunError::call("Error while polling the V6 central", &e))?;
+        let status =
+            client.site_status().await.map_err(|e| RunError::call("Error while polling the V6 central", &e))?;
         Ok(!status.is_integrating)
     };
     loop {
@@ -43,9 +44,17 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             if unfinished {
                 // Batches went out but the rows that were to follow are gone (superseded since):
                 // the central still needs the last batch to integrate what it holds.
-                let batch = SyncBatch { end_cursor: cursor.saturating_sub(1), total_records: 0, records: Vec::new(), is_last_batch: true };
-                push_when_idle(ctx, "Error while pushing to the V6 central", || client.push(batch.clone()), idle).await?;
-                kv::set_bool(&mut *conn, kv::V6_PUSH_UNFINISHED, false).await.map_err(db("Error while storing the V6 push state"))?;
+                let batch = SyncBatch {
+                    end_cursor: cursor.saturating_sub(1),
+                    total_records: 0,
+                    records: Vec::new(),
+                    is_last_batch: true,
+                };
+                push_when_idle(ctx, "Error while pushing to the V6 central", || client.push(batch.clone()), idle)
+                    .await?;
+                kv::set_bool(&mut *conn, kv::V6_PUSH_UNFINISHED, false)
+                    .await
+                    .map_err(db("Error while storing the V6 push state"))?;
             }
             break;
         }
@@ -58,7 +67,9 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
                 ChangeAction::Delete => None,
                 ChangeAction::Upsert => match records::to_v6(&mut conn, row.table, &row.record_id).await {
                     Ok(data) => data,
-                    Err(e) if e.is_db() => return Err(RunError::new(Variant::Unknown, "Error while translating for Push V6", e)),
+                    Err(e) if e.is_db() => {
+                        return Err(RunError::new(Variant::Unknown, "Error while translating for Push V6", e));
+                    }
                     Err(e) => {
                         tracing::warn!(table = table_name, id = %row.record_id, error = %e, "record cannot be pushed to V6; skipped");
                         continue;
@@ -71,7 +82,12 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             };
             records.push(BatchRecord {
                 cursor: row.cursor,
-                record: Record { table_name: table_name.to_owned(), record_id: row.record_id.clone(), action, record_data },
+                record: Record {
+                    table_name: table_name.to_owned(),
+                    record_id: row.record_id.clone(),
+                    action,
+                    record_data,
+                },
             });
         }
         let is_last_batch = remaining <= rows.len() as u64;
@@ -83,10 +99,14 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             push_when_idle(ctx, "Error while pushing to the V6 central", || client.push(batch.clone()), idle).await?;
             // Before the cursor moves: a crash in between resends this batch, never skips it.
             unfinished = !is_last_batch;
-            kv::set_bool(&mut *conn, kv::V6_PUSH_UNFINISHED, unfinished).await.map_err(db("Error while storing the V6 push state"))?;
+            kv::set_bool(&mut *conn, kv::V6_PUSH_UNFINISHED, unfinished)
+                .await
+                .map_err(db("Error while storing the V6 push state"))?;
         }
         cursor = last + 1;
-        kv::set_cursor(&mut *conn, kv::V6_PUSH_CURSOR, cursor).await.map_err(db("Error while storing the V6 push cursor"))?;
+        kv::set_cursor(&mut *conn, kv::V6_PUSH_CURSOR, cursor)
+            .await
+            .map_err(db("Error while storing the V6 push cursor"))?;
     }
     drop(conn);
     if sent_any {
@@ -96,7 +116,8 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             format!("still integrating after {} seconds", ctx.config.push_wait.as_secs()),
         );
         wait_until(ctx.config.push_poll, ctx.config.push_wait, timeout, || async {
-            let status = client.site_status().await.map_err(|e| RunError::call("Error while polling the V6 central", &e))?;
+            let status =
+                client.site_status().await.map_err(|e| RunError::call("Error while polling the V6 central", &e))?;
             Ok(!status.is_integrating)
         })
         .await?;
