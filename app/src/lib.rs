@@ -6,6 +6,7 @@ mod api;
 mod components;
 mod icons;
 mod pages;
+mod refetch;
 mod time;
 
 use leptos::prelude::*;

@@ -4,78 +4,67 @@
 //! that this code never sees.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use outpost_api::{LoginInput, SessionInfo};
 
-use crate::api::{self, Failure};
+use crate::api;
+use crate::components::form::{BusyButton, Field, Task};
+use crate::refetch::Refetch;
 
 #[component]
 pub fn AdminGate(children: ChildrenFn) -> impl IntoView {
-    let version = RwSignal::new(0u32);
-    let session = LocalResource::new(move || {
-        version.get();
-        api::get::<SessionInfo>("/api/session")
-    });
-    let recheck = move || version.update(|v| *v += 1);
-    let sign_out = move |_| {
-        spawn_local(async move {
-            let _ = api::delete("/api/session").await;
-            recheck();
-        });
+    let session = Refetch::new(api::session);
+    let signing_out = Task::new();
+    let sign_out = move || {
+        signing_out.run(async move {
+            session.set(api::sign_out().await?);
+            Ok(())
+        })
     };
-    move || match session.get() {
-        None => view! { <p class="muted">"Checking sign-in…"</p> }.into_any(),
-        Some(Err(e)) => view! { <p class="banner banner-error" role="alert">{e.message}</p> }.into_any(),
-        Some(Ok(SessionInfo { admin: false })) => view! { <LoginForm on_signed_in=recheck/> }.into_any(),
-        Some(Ok(SessionInfo { admin: true })) => view! {
+    // Only a change of who is signed in redraws the page (not every answer to a check).
+    let admin = Memo::new(move |_| match (session.get(), session.failure()) {
+        (Some(info), _) => Ok(Some(info.admin)),
+        (None, Some(e)) => Err(e.message),
+        (None, None) => Ok(None),
+    });
+    move || {
+        match admin.get() {
+        Ok(None) => view! { <p class="muted">"Checking sign-in…"</p> }.into_any(),
+        Err(message) => view! { <p class="banner banner-error" role="alert">{message}</p> }.into_any(),
+        Ok(Some(false)) => view! { <LoginForm on_signed_in=move |info| session.set(info)/> }.into_any(),
+        Ok(Some(true)) => view! {
             <div class="admin-bar">
                 <span class="muted">"Signed in as the site's admin"</span>
-                <button class="button small" on:click=sign_out data-testid="sign-out">"Sign out"</button>
+                <BusyButton class="button small" testid="sign-out" busy=signing_out label="Sign out" busy_label="Signing out" on_click=sign_out/>
             </div>
+            {move || signing_out.failure().map(|e| view! { <p class="error-text" role="alert">{e.message}</p> })}
             {children()}
         }
         .into_any(),
     }
+    }
 }
 
 #[component]
-fn LoginForm(on_signed_in: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+fn LoginForm(#[prop(into)] on_signed_in: Callback<SessionInfo>) -> impl IntoView {
     let password = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<Failure>);
-    let busy = RwSignal::new(false);
+    let signing_in = Task::new();
     let submit = move |e: leptos::ev::SubmitEvent| {
         e.prevent_default();
-        busy.set(true);
         let input = LoginInput { password: password.get_untracked() };
-        spawn_local(async move {
-            match api::post::<_, SessionInfo>("/api/session", &input).await {
-                Ok(_) => {
-                    password.set(String::new());
-                    error.set(None);
-                    on_signed_in();
-                }
-                Err(f) => error.set(Some(f)),
-            }
-            busy.set(false);
+        signing_in.run(async move {
+            let info = api::sign_in(&input).await?;
+            password.set(String::new());
+            on_signed_in.run(info);
+            Ok(())
         });
     };
+    let error = Signal::derive(move || signing_in.failure().map(|e| e.message));
     view! {
         <form class="form card" on:submit=submit data-testid="login-form">
             <h2>"Sign in as the site's admin"</h2>
             <p class="explain">"Changing sync settings and store data needs the admin password of this server."</p>
-            <div class="field" class:has-error=move || error.get().is_some()>
-                <label for="admin-password">"Admin password"</label>
-                <input
-                    id="admin-password"
-                    type="password"
-                    autocomplete="current-password"
-                    aria-describedby="admin-password-error"
-                    prop:value=move || password.get()
-                    on:input=move |e| password.set(event_target_value(&e))
-                />
-                <p class="field-error" id="admin-password-error" role="alert">{move || error.get().map(|e| e.message)}</p>
-            </div>
-            <button class="button primary" type="submit" disabled=move || busy.get()>"Sign in"</button>
+            <Field id="admin-password" label="Admin password" kind="password" autocomplete="current-password" value=password error=error/>
+            <BusyButton class="button primary" submit=true busy=signing_in label="Sign in" busy_label="Signing in"/>
         </form>
     }
 }

@@ -2,5 +2,6 @@
 
 pub mod admin_gate;
 pub mod error_details;
+pub mod form;
 pub mod server_qr;
 pub mod stepper;

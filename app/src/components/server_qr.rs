@@ -4,13 +4,13 @@
 
 use leptos::ev;
 use leptos::prelude::*;
-use outpost_api::ServerInfo;
 
 use crate::api;
+use crate::refetch::Refetch;
 
 #[component]
 pub fn ServerQr() -> impl IntoView {
-    let info = LocalResource::new(|| api::get::<ServerInfo>("/api/server-info"));
+    let info = Refetch::new(api::server_info);
     let open = RwSignal::new(false);
     let handle = window_event_listener(ev::keydown, move |e| {
         if e.key() == "Escape" {
@@ -21,10 +21,10 @@ pub fn ServerQr() -> impl IntoView {
 
     view! {
         <div class="server-info">
-            {move || match info.get() {
-                None => view! { <span class="muted">"Loading server address…"</span> }.into_any(),
-                Some(Err(e)) => view! { <span class="error-text" role="alert">{e.message}</span> }.into_any(),
-                Some(Ok(info)) => {
+            {move || match (info.get(), info.failure()) {
+                (None, None) => view! { <span class="muted">"Loading server address…"</span> }.into_any(),
+                (None, Some(e)) => view! { <span class="error-text" role="alert">{e.message}</span> }.into_any(),
+                (Some(info), _) => {
                     let big = info.qr_svg.clone();
                     view! {
                         <span class="server-url">"Server: " <strong data-testid="server-url">{info.url.clone()}</strong></span>

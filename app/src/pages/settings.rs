@@ -3,19 +3,14 @@
 //! its messages appear beside the field they concern.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use outpost_api::{SyncSettings, SyncSettingsInput};
 
-use crate::api::{self, Failure};
+use crate::api;
+use crate::components::form::{BusyButton, Field, Task};
+use crate::refetch::Refetch;
 
-#[derive(Clone, Default, PartialEq)]
-struct FieldErrors(Vec<(String, String)>);
-
-impl FieldErrors {
-    fn get(&self, field: &str) -> Option<String> {
-        self.0.iter().find(|(f, _)| f == field).map(|(_, m)| m.clone())
-    }
-}
+/// The form's fields, by the names the server uses for them in its errors.
+const FIELDS: [&str; 4] = ["url", "siteName", "password", "intervalSeconds"];
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
@@ -23,53 +18,47 @@ pub fn SettingsPage() -> impl IntoView {
     let site_name = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let interval = RwSignal::new("300".to_owned());
-    let errors = RwSignal::new(FieldErrors::default());
-    let form_error = RwSignal::new(None::<Failure>);
-    let saving = RwSignal::new(false);
+    // What this page found wrong before sending anything, by field.
+    let found = RwSignal::new(Vec::<(&'static str, String)>::new());
+    let saving = Task::new();
     let saved = RwSignal::new(false);
-    let loaded = RwSignal::new(false);
-    let existing = RwSignal::new(None::<SyncSettings>);
-
-    spawn_local(async move {
-        if let Ok(s) = api::get::<SyncSettings>("/api/settings/sync").await {
-            url.set(s.url.clone());
-            site_name.set(s.site_name.clone());
-            if s.interval_seconds > 0 {
-                interval.set(s.interval_seconds.to_string());
-            }
-            existing.set(Some(s));
+    let existing = Refetch::with_hook(api::sync_settings, move |s: &SyncSettings, _| {
+        url.set(s.url.clone());
+        site_name.set(s.site_name.clone());
+        if s.interval_seconds > 0 {
+            interval.set(s.interval_seconds.to_string());
         }
-        loaded.set(true);
     });
+    let loaded = move || existing.get().is_some() || existing.failure().is_some();
 
     let validate = move || {
         let mut found = Vec::new();
         let u = url.get_untracked();
         if u.trim().is_empty() {
-            found.push(("url".into(), "Enter the central server's URL, e.g. http://central.example.org:8001".into()));
+            found.push(("url", "Enter the central server's URL, e.g. http://central.example.org:8001".into()));
         } else if !(u.starts_with("http://") || u.starts_with("https://")) {
-            found.push(("url".into(), "The URL must start with http:// or https://".into()));
+            found.push(("url", "The URL must start with http:// or https://".into()));
         }
         if site_name.get_untracked().trim().is_empty() {
-            found.push(("siteName".into(), "Enter this site's name as registered on the central server".into()));
+            found.push(("siteName", "Enter this site's name as registered on the central server".into()));
         }
         if password.get_untracked().is_empty() {
-            found.push(("password".into(), "Enter the site password (it is not shown again after saving)".into()));
+            found.push(("password", "Enter the site password (it is not shown again after saving)".into()));
         }
         match interval.get_untracked().trim().parse::<u64>() {
             Ok(n) if n >= 1 => {}
-            _ => found.push(("intervalSeconds".into(), "Enter a whole number of seconds, 1 or more".into())),
+            _ => found.push(("intervalSeconds", "Enter a whole number of seconds, 1 or more".into())),
         }
-        FieldErrors(found)
+        found
     };
 
     let submit = move |e: leptos::ev::SubmitEvent| {
         e.prevent_default();
         saved.set(false);
-        form_error.set(None);
-        let found = validate();
-        let ok = found.0.is_empty();
-        errors.set(found);
+        saving.clear();
+        let errors = validate();
+        let ok = errors.is_empty();
+        found.set(errors);
         if !ok {
             return;
         }
@@ -83,68 +72,42 @@ pub fn SettingsPage() -> impl IntoView {
             batch_size_pull: previous.as_ref().map(|p| p.batch_size_pull),
             is_disabled: previous.as_ref().is_some_and(|p| p.is_disabled),
         };
-        saving.set(true);
-        spawn_local(async move {
-            match api::put::<_, SyncSettings>("/api/settings/sync", &input).await {
-                Ok(s) => {
-                    existing.set(Some(s));
-                    password.set(String::new());
-                    saved.set(true);
-                }
-                Err(f) => match f.field.clone() {
-                    Some(field) => errors.set(FieldErrors(vec![(field, f.message)])),
-                    None => form_error.set(Some(f)),
-                },
-            }
-            saving.set(false);
+        saving.run(async move {
+            existing.set(api::save_sync_settings(&input).await?);
+            password.set(String::new());
+            saved.set(true);
+            Ok(())
         });
     };
 
-    let field = move |id: &'static str,
-                      label: &'static str,
-                      kind: &'static str,
-                      value: RwSignal<String>,
-                      help: &'static str| {
-        let error = move || errors.get().get(id);
-        view! {
-            <div class="field" class:has-error=move || error().is_some()>
-                <label for=id>{label}</label>
-                <input
-                    id=id
-                    name=id
-                    type=kind
-                    autocomplete=if kind == "password" { "new-password" } else { "off" }
-                    aria-invalid=move || error().is_some().to_string()
-                    aria-describedby=format!("{id}-help {id}-error")
-                    prop:value=move || value.get()
-                    on:input=move |e| value.set(event_target_value(&e))
-                />
-                <p class="field-help" id=format!("{id}-help")>{help}</p>
-                <p class="field-error" id=format!("{id}-error") data-testid=format!("error-{id}") role="alert">{error}</p>
-            </div>
-        }
+    // A field's error: what this page found, or what the server said about that field.
+    let error = move |id: &'static str| {
+        Signal::derive(move || {
+            let server = saving.failure().filter(|f| f.field.as_deref() == Some(id)).map(|f| f.message);
+            server.or_else(|| found.with(|f| f.iter().find(|(field, _)| *field == id).map(|(_, m)| m.clone())))
+        })
     };
+    // Anything else the server said (a field this form does not show counts as the form's).
+    let form_error = move || saving.failure().filter(|f| !f.field.as_deref().is_some_and(|id| FIELDS.contains(&id)));
 
     view! {
         <section class="page settings-page">
             <h1>"Admin › Synchronisation"</h1>
             <p class="explain">"How this server reaches the central servers. Saving checks the details with the central server first."</p>
-            <form class="form" on:submit=submit novalidate=true aria-busy=move || (!loaded.get()).to_string()>
-                {field("url", "Central server URL", "url", url, "The mSupply central server, for example http://central.example.org:8001")}
-                {field("siteName", "Site name", "text", site_name, "This site's name as registered on the central server")}
-                {field("password", "Site password", "password", password, "Re-enter it each time you save; it is never shown")}
-                {field("intervalSeconds", "Interval (seconds)", "number", interval, "How often this server syncs on its own")}
+            <form class="form" on:submit=submit novalidate=true aria-busy=move || (!loaded()).to_string()>
+                <Field id="url" label="Central server URL" kind="url" value=url error=error("url")
+                    help="The mSupply central server, for example http://central.example.org:8001"/>
+                <Field id="siteName" label="Site name" value=site_name error=error("siteName")
+                    help="This site's name as registered on the central server"/>
+                <Field id="password" label="Site password" kind="password" autocomplete="new-password" value=password
+                    error=error("password") help="Re-enter it each time you save; it is never shown"/>
+                <Field id="intervalSeconds" label="Interval (seconds)" kind="number" value=interval
+                    error=error("intervalSeconds") help="How often this server syncs on its own"/>
                 <div class="form-actions">
-                    <button class="button primary" type="submit" disabled=move || saving.get() data-testid="save-settings">
-                        {move || if saving.get() {
-                            view! { <span class="spinner" role="status" aria-label="Saving"></span><span>"Saving…"</span> }.into_any()
-                        } else {
-                            view! { <span>"Save"</span> }.into_any()
-                        }}
-                    </button>
+                    <BusyButton class="button primary" submit=true testid="save-settings" busy=saving label="Save" busy_label="Saving"/>
                     {move || saved.get().then(|| view! { <p class="success-text" role="status" data-testid="settings-saved">"Sync settings saved. A sync has started."</p> })}
                 </div>
-                {move || form_error.get().map(|e| view! { <p class="banner banner-error" role="alert" data-testid="settings-error">{e.message}</p> })}
+                {move || form_error().map(|e| view! { <p class="banner banner-error" role="alert" data-testid="settings-error">{e.message}</p> })}
             </form>
         </section>
     }

@@ -1,217 +1,154 @@
 //! Store data: the locations and assets of this site's stores (create, edit, delete — each
 //! change becomes a record to push), and its stock lines and invoices (read-only).
+//!
+//! Locations and assets each have their own form and table, typed after their own records;
+//! what the two share (a store to choose, the Add/Save and Cancel buttons, Edit and Delete on
+//! a row) are small components below.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use outpost_api::{Asset, AssetInput, Location, LocationInput, StoreData};
-use serde::Serialize;
 
-use crate::api::{self, Failure};
+use crate::api::{self, Answer};
+use crate::components::form::{BusyButton, CheckField, Field, SelectField, Task};
+use crate::refetch::Refetch;
 
 #[component]
 pub fn StoreDataPage() -> impl IntoView {
-    let version = RwSignal::new(0u32);
-    let data = LocalResource::new(move || {
-        version.get();
-        api::get::<StoreData>("/api/store-data")
+    let data = Refetch::new(api::store_data);
+    // Only a change of this (not every answer to a refetch) redraws the sections, so a form
+    // keeps what is typed in it while the tables update.
+    let stores = Memo::new(move |_| match (data.get(), data.failure()) {
+        (_, Some(e)) => Err(e.message),
+        (d, None) => Ok(d.map(|d| d.store_ids)),
     });
-    let reload = move || version.update(|v| *v += 1);
+    let on_change = Callback::new(move |()| data.refetch());
+    let locations = Signal::derive(move || data.get().map(|d| d.locations).unwrap_or_default());
+    let assets = Signal::derive(move || data.get().map(|d| d.assets).unwrap_or_default());
     view! {
         <section class="page store-page">
             <h1>"Store data"</h1>
-            {move || match data.get() {
-                None => view! { <p class="muted">"Loading…"</p> }.into_any(),
-                Some(Err(e)) => view! { <p class="banner banner-error" role="alert">{e.message}</p> }.into_any(),
-                Some(Ok(d)) if d.store_ids.is_empty() => view! {
+            {move || match stores.get() {
+                Ok(None) => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                Err(message) => view! { <p class="banner banner-error" role="alert">{message}</p> }.into_any(),
+                Ok(Some(stores)) if stores.is_empty() => view! {
                     <p class="banner banner-info" data-testid="no-stores">
                         "This site has no stores yet. They arrive with the first sync: configure it in "
                         <a href="/admin/sync">"Admin › Synchronisation"</a>" and press Sync now! on the Sync page."
                     </p>
                 }.into_any(),
-                Some(Ok(d)) => view! {
-                    <Editable section=&LOCATIONS rows=d.locations.iter().cloned().map(location_row).collect() stores=d.store_ids.clone() on_change=reload/>
-                    <Editable section=&ASSETS rows=d.assets.iter().cloned().map(asset_row).collect() stores=d.store_ids.clone() on_change=reload/>
-                    <ReadOnly data=d/>
+                Ok(Some(stores)) => view! {
+                    <Locations rows=locations stores=stores.clone() on_change=on_change/>
+                    <Assets rows=assets stores=stores on_change=on_change/>
+                    <ReadOnly data=data.into()/>
                 }.into_any(),
             }}
         </section>
     }
 }
 
-/// What one editable section (locations, assets) shows and sends. Both sections share one
-/// component: a form to add or edit (up to three text fields, an optional checkbox, the store)
-/// above a table with Edit and Delete on every row.
-struct Section {
-    /// The API collection, `/api/store-data/{kind}`.
-    kind: &'static str,
-    noun: &'static str,
-    heading: &'static str,
-    /// Labels of the text fields, in the order of `Row::texts`.
-    fields: &'static [(&'static str, &'static str)],
-    /// Label of the checkbox, if the section has one.
-    flag: Option<&'static str>,
-    /// Column headings of the table (before Store).
-    columns: &'static [&'static str],
-    /// The request body for a draft.
-    body: fn(&Draft) -> Input,
+/// What a section's form is editing: nothing (adding a new record) or the record with this id.
+type Editing = RwSignal<Option<String>>;
+
+/// The location form's fields; empty to add a location, filled from a row to edit one.
+#[derive(Clone, Copy)]
+struct LocationForm {
+    editing: Editing,
+    store_id: RwSignal<String>,
+    code: RwSignal<String>,
+    name: RwSignal<String>,
+    on_hold: RwSignal<bool>,
 }
 
-/// The request body of either section, sent as the bare input object.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Input {
-    Location(LocationInput),
-    Asset(AssetInput),
-}
+impl LocationForm {
+    fn new(store_id: String) -> Self {
+        LocationForm {
+            editing: RwSignal::new(None),
+            store_id: RwSignal::new(store_id),
+            code: RwSignal::new(String::new()),
+            name: RwSignal::new(String::new()),
+            on_hold: RwSignal::new(false),
+        }
+    }
 
-/// One row of a section, and the form's state (`id` None = creating).
-#[derive(Clone, Default, PartialEq)]
-struct Draft {
-    id: Option<String>,
-    store_id: String,
-    texts: [String; 3],
-    flag: bool,
-}
+    fn edit(self, l: &Location) {
+        self.editing.set(Some(l.id.clone()));
+        self.store_id.set(l.store_id.clone());
+        self.code.set(l.code.clone());
+        self.name.set(l.name.clone());
+        self.on_hold.set(l.on_hold);
+    }
 
-const LOCATIONS: Section = Section {
-    kind: "locations",
-    noun: "location",
-    heading: "Locations",
-    fields: &[("loc-code", "Code"), ("loc-name", "Name")],
-    flag: Some("On hold"),
-    columns: &["Code", "Name"],
-    body: |d| {
-        let input = LocationInput {
+    /// Back to adding, in the same store.
+    fn clear(self) {
+        self.editing.set(None);
+        self.code.set(String::new());
+        self.name.set(String::new());
+        self.on_hold.set(false);
+    }
+
+    fn input(self) -> LocationInput {
+        LocationInput {
             id: None,
-            store_id: d.store_id.clone(),
-            code: d.texts[0].clone(),
-            name: d.texts[1].clone(),
-            on_hold: d.flag,
+            store_id: self.store_id.get_untracked(),
+            code: self.code.get_untracked(),
+            name: self.name.get_untracked(),
+            on_hold: self.on_hold.get_untracked(),
+        }
+    }
+
+    async fn save(self) -> Answer<()> {
+        let input = self.input();
+        match self.editing.get_untracked() {
+            Some(id) => api::update_location(&id, &input).await?,
+            None => api::create_location(&input).await?,
         };
-        Input::Location(input)
-    },
-};
-
-const ASSETS: Section = Section {
-    kind: "assets",
-    noun: "asset",
-    heading: "Assets",
-    fields: &[("asset-code", "Code"), ("asset-serial", "Serial number"), ("asset-notes", "Notes")],
-    flag: None,
-    columns: &["Code", "Serial number", "Notes"],
-    body: |d| {
-        let input = AssetInput {
-            id: None,
-            store_id: d.store_id.clone(),
-            code: d.texts[0].clone(),
-            serial_number: d.texts[1].clone(),
-            notes: d.texts[2].clone(),
-        };
-        Input::Asset(input)
-    },
-};
-
-fn location_row(l: Location) -> Draft {
-    Draft { id: Some(l.id), store_id: l.store_id, texts: [l.code, l.name, String::new()], flag: l.on_hold }
-}
-
-fn asset_row(a: Asset) -> Draft {
-    Draft { id: Some(a.id), store_id: a.store_id, texts: [a.code, a.serial_number, a.notes], flag: false }
+        self.clear();
+        Ok(())
+    }
 }
 
 #[component]
-fn Editable(
-    section: &'static Section,
-    rows: Vec<Draft>,
-    stores: Vec<String>,
-    on_change: impl Fn() + Copy + Send + Sync + 'static,
-) -> impl IntoView {
-    let blank = Draft { store_id: stores.first().cloned().unwrap_or_default(), ..Default::default() };
-    let draft = RwSignal::new(blank.clone());
-    let error = RwSignal::new(None::<Failure>);
-    let busy = RwSignal::new(false);
+fn Locations(rows: Signal<Vec<Location>>, stores: Vec<String>, on_change: Callback<()>) -> impl IntoView {
+    let form = LocationForm::new(stores.first().cloned().unwrap_or_default());
+    let actions = Actions::new(on_change);
     let submit = move |e: leptos::ev::SubmitEvent| {
         e.prevent_default();
-        let d = draft.get_untracked();
-        let body = (section.body)(&d);
-        busy.set(true);
-        spawn_local(async move {
-            let kind = section.kind;
-            let saved = match &d.id {
-                Some(id) => api::put::<_, api::Ignored>(&format!("/api/store-data/{kind}/{id}"), &body).await,
-                None => api::post::<_, api::Ignored>(&format!("/api/store-data/{kind}"), &body).await,
-            };
-            match saved {
-                Ok(_) => {
-                    error.set(None);
-                    draft.set(Draft { store_id: d.store_id, ..Default::default() });
-                    on_change();
-                }
-                Err(f) => error.set(Some(f)),
-            }
-            busy.set(false);
-        });
+        actions.save(form.save());
     };
-    let remove = move |id: String| {
-        spawn_local(async move {
-            match api::delete(&format!("/api/store-data/{}/{id}", section.kind)).await {
-                Ok(()) => on_change(),
-                Err(f) => error.set(Some(f)),
-            }
-        });
-    };
-    let heading_id = move || format!("{}-heading", section.kind);
-    let store_field = move || format!("{}-store", section.noun);
     view! {
-        <section class="card" aria-labelledby=heading_id()>
-            <h2 id=heading_id()>{section.heading}</h2>
-            <form class="inline-form" on:submit=submit data-testid=format!("{}-form", section.noun)>
-                {section.fields.iter().enumerate().map(|(i, (id, label))| view! {
-                    <div class="field">
-                        <label for=*id>{*label}</label>
-                        <input id=*id type="text" prop:value=move || draft.get().texts[i].clone() on:input=move |e| draft.update(|d| d.texts[i] = event_target_value(&e))/>
-                    </div>
-                }).collect_view()}
-                <div class="field">
-                    <label for=store_field()>"Store"</label>
-                    <select id=store_field() prop:value=move || draft.get().store_id on:change=move |e| draft.update(|d| d.store_id = event_target_value(&e))>
-                        {stores.iter().map(|s| view! { <option value=s.clone()>{s.clone()}</option> }).collect_view()}
-                    </select>
-                </div>
-                {section.flag.map(|label| view! {
-                    <div class="field checkbox"><label><input type="checkbox" prop:checked=move || draft.get().flag on:change=move |e| draft.update(|d| d.flag = event_target_checked(&e))/>{label}</label></div>
-                })}
-                <button class="button primary" type="submit" disabled=move || busy.get()>
-                    {move || format!("{} {}", if draft.get().id.is_some() { "Save" } else { "Add" }, section.noun)}
-                </button>
-                {move || draft.get().id.is_some().then(|| view! {
-                    <button class="button" type="button" on:click=move |_| draft.update(|d| *d = Draft { store_id: d.store_id.clone(), ..Default::default() })>"Cancel"</button>
-                })}
+        <section class="card" aria-labelledby="locations-heading">
+            <h2 id="locations-heading">"Locations"</h2>
+            <form class="inline-form" on:submit=submit data-testid="location-form">
+                <Field id="loc-code" label="Code" value=form.code/>
+                <Field id="loc-name" label="Name" value=form.name/>
+                <SelectField id="location-store" label="Store" options=stores value=form.store_id/>
+                <CheckField label="On hold" value=form.on_hold/>
+                <FormButtons noun="location" editing=form.editing saving=actions.saving on_cancel=move || form.clear()/>
             </form>
-            {move || error.get().map(|e| view! { <p class="error-text" role="alert">{e.message}</p> })}
-            <table class="table" data-testid=section.kind>
+            {actions.failure_line()}
+            <table class="table" data-testid="locations">
                 <thead>
-                    <tr>
-                        {section.columns.iter().map(|c| view! { <th>{*c}</th> }).collect_view()}
-                        <th>"Store"</th>
-                        {section.flag.map(|label| view! { <th>{label}</th> })}
-                        <th><span class="visually-hidden">"Actions"</span></th>
-                    </tr>
+                    <tr><th>"Code"</th><th>"Name"</th><th>"Store"</th><th>"On hold"</th><th><span class="visually-hidden">"Actions"</span></th></tr>
                 </thead>
                 <tbody>
-                    {rows.into_iter().map(|row| {
-                        let code = row.texts[0].clone();
-                        let id = row.id.clone().unwrap_or_default();
-                        let edit = row.clone();
+                    {move || rows.get().into_iter().map(|l| {
+                        let (id, row) = (l.id.clone(), l.clone());
                         view! {
                             <tr>
-                                {row.texts.iter().take(section.columns.len()).map(|t| view! { <td>{t.clone()}</td> }).collect_view()}
-                                <td>{row.store_id.clone()}</td>
-                                {section.flag.map(|_| view! { <td>{if row.flag { "Yes" } else { "No" }}</td> })}
-                                <td class="actions">
-                                    <button class="button small" aria-label=format!("Edit {} {code}", section.noun) on:click=move |_| draft.set(edit.clone())>"Edit"</button>
-                                    <button class="button small danger" aria-label=format!("Delete {} {code}", section.noun) on:click=move |_| remove(id.clone())>"Delete"</button>
-                                </td>
+                                <td>{l.code.clone()}</td>
+                                <td>{l.name}</td>
+                                <td>{l.store_id}</td>
+                                <td>{if l.on_hold { "Yes" } else { "No" }}</td>
+                                <RowActions
+                                    noun="location"
+                                    code=l.code
+                                    deleting=actions.deleting
+                                    on_edit=move || form.edit(&row)
+                                    on_delete=move || {
+                                        let id = id.clone();
+                                        actions.delete(async move { api::delete_location(&id).await })
+                                    }
+                                />
                             </tr>
                         }
                     }).collect_view()}
@@ -221,9 +158,195 @@ fn Editable(
     }
 }
 
+/// The asset form's fields; empty to add an asset, filled from a row to edit one.
+#[derive(Clone, Copy)]
+struct AssetForm {
+    editing: Editing,
+    store_id: RwSignal<String>,
+    code: RwSignal<String>,
+    serial_number: RwSignal<String>,
+    notes: RwSignal<String>,
+}
+
+impl AssetForm {
+    fn new(store_id: String) -> Self {
+        AssetForm {
+            editing: RwSignal::new(None),
+            store_id: RwSignal::new(store_id),
+            code: RwSignal::new(String::new()),
+            serial_number: RwSignal::new(String::new()),
+            notes: RwSignal::new(String::new()),
+        }
+    }
+
+    fn edit(self, a: &Asset) {
+        self.editing.set(Some(a.id.clone()));
+        self.store_id.set(a.store_id.clone());
+        self.code.set(a.code.clone());
+        self.serial_number.set(a.serial_number.clone());
+        self.notes.set(a.notes.clone());
+    }
+
+    /// Back to adding, in the same store.
+    fn clear(self) {
+        self.editing.set(None);
+        self.code.set(String::new());
+        self.serial_number.set(String::new());
+        self.notes.set(String::new());
+    }
+
+    fn input(self) -> AssetInput {
+        AssetInput {
+            id: None,
+            store_id: self.store_id.get_untracked(),
+            code: self.code.get_untracked(),
+            serial_number: self.serial_number.get_untracked(),
+            notes: self.notes.get_untracked(),
+        }
+    }
+
+    async fn save(self) -> Answer<()> {
+        let input = self.input();
+        match self.editing.get_untracked() {
+            Some(id) => api::update_asset(&id, &input).await?,
+            None => api::create_asset(&input).await?,
+        };
+        self.clear();
+        Ok(())
+    }
+}
+
 #[component]
-fn ReadOnly(data: StoreData) -> impl IntoView {
+fn Assets(rows: Signal<Vec<Asset>>, stores: Vec<String>, on_change: Callback<()>) -> impl IntoView {
+    let form = AssetForm::new(stores.first().cloned().unwrap_or_default());
+    let actions = Actions::new(on_change);
+    let submit = move |e: leptos::ev::SubmitEvent| {
+        e.prevent_default();
+        actions.save(form.save());
+    };
     view! {
+        <section class="card" aria-labelledby="assets-heading">
+            <h2 id="assets-heading">"Assets"</h2>
+            <form class="inline-form" on:submit=submit data-testid="asset-form">
+                <Field id="asset-code" label="Code" value=form.code/>
+                <Field id="asset-serial" label="Serial number" value=form.serial_number/>
+                <Field id="asset-notes" label="Notes" value=form.notes/>
+                <SelectField id="asset-store" label="Store" options=stores value=form.store_id/>
+                <FormButtons noun="asset" editing=form.editing saving=actions.saving on_cancel=move || form.clear()/>
+            </form>
+            {actions.failure_line()}
+            <table class="table" data-testid="assets">
+                <thead>
+                    <tr><th>"Code"</th><th>"Serial number"</th><th>"Notes"</th><th>"Store"</th><th><span class="visually-hidden">"Actions"</span></th></tr>
+                </thead>
+                <tbody>
+                    {move || rows.get().into_iter().map(|a| {
+                        let (id, row) = (a.id.clone(), a.clone());
+                        view! {
+                            <tr>
+                                <td>{a.code.clone()}</td>
+                                <td>{a.serial_number}</td>
+                                <td>{a.notes}</td>
+                                <td>{a.store_id}</td>
+                                <RowActions
+                                    noun="asset"
+                                    code=a.code
+                                    deleting=actions.deleting
+                                    on_edit=move || form.edit(&row)
+                                    on_delete=move || {
+                                        let id = id.clone();
+                                        actions.delete(async move { api::delete_asset(&id).await })
+                                    }
+                                />
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+}
+
+/// The changes one section sends: saving its form and deleting a row, one failure line for
+/// both (the latest action's), and the page told after each success so the tables refresh.
+#[derive(Clone, Copy)]
+struct Actions {
+    saving: Task,
+    deleting: Task,
+    failure: RwSignal<Option<api::Failure>>,
+    on_change: Callback<()>,
+}
+
+impl Actions {
+    fn new(on_change: Callback<()>) -> Self {
+        let failure = RwSignal::new(None);
+        Actions { saving: Task::reporting_to(failure), deleting: Task::reporting_to(failure), failure, on_change }
+    }
+
+    fn save(self, job: impl Future<Output = Answer<()>> + 'static) {
+        self.saving.run(self.then_refresh(job));
+    }
+
+    fn delete(self, job: impl Future<Output = Answer<()>> + 'static) {
+        self.deleting.run(self.then_refresh(job));
+    }
+
+    async fn then_refresh(self, job: impl Future<Output = Answer<()>>) -> Answer<()> {
+        job.await?;
+        self.on_change.run(());
+        Ok(())
+    }
+
+    fn failure_line(self) -> impl IntoView {
+        move || self.failure.get().map(|e| view! { <p class="error-text" role="alert">{e.message}</p> })
+    }
+}
+
+/// Add (or Save, while editing) and Cancel.
+#[component]
+fn FormButtons(
+    noun: &'static str,
+    editing: Editing,
+    saving: Task,
+    #[prop(into)] on_cancel: Callback<()>,
+) -> impl IntoView {
+    let label = Signal::derive(move || format!("{} {noun}", if editing.get().is_some() { "Save" } else { "Add" }));
+    view! {
+        <BusyButton class="button primary" submit=true busy=saving label=label busy_label="Saving"/>
+        {move || editing.get().is_some().then(|| view! {
+            <button class="button" type="button" on:click=move |_| on_cancel.run(())>"Cancel"</button>
+        })}
+    }
+}
+
+/// Edit and Delete at the end of a row; their names say which record, for screen readers.
+#[component]
+fn RowActions(
+    noun: &'static str,
+    code: String,
+    deleting: Task,
+    #[prop(into)] on_edit: Callback<()>,
+    #[prop(into)] on_delete: Callback<()>,
+) -> impl IntoView {
+    view! {
+        <td class="actions">
+            <button class="button small" aria-label=format!("Edit {noun} {code}") on:click=move |_| on_edit.run(())>"Edit"</button>
+            <button
+                class="button small danger"
+                aria-label=format!("Delete {noun} {code}")
+                disabled=move || deleting.running()
+                on:click=move |_| on_delete.run(())
+            >
+                "Delete"
+            </button>
+        </td>
+    }
+}
+
+#[component]
+fn ReadOnly(data: Signal<Option<StoreData>>) -> impl IntoView {
+    move || {
+        data.get().map(|data| view! {
         <section class="card" aria-labelledby="stock-heading">
             <h2 id="stock-heading">"Stock lines"</h2>
             <table class="table" data-testid="stock-lines">
@@ -246,5 +369,6 @@ fn ReadOnly(data: StoreData) -> impl IntoView {
                 </tbody>
             </table>
         </section>
+    })
     }
 }

@@ -6,13 +6,14 @@
 //! tab is hidden, and at once when it becomes visible again.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-use outpost_api::{Initialisation, QuarantinedRecord, RunQueued, StepKey, StepState, SyncStatus};
+use outpost_api::{Initialisation, QuarantinedRecord, StepKey, StepState, SyncStatus};
 use std::time::Duration;
 
-use crate::api::{self, Failure};
+use crate::api;
 use crate::components::error_details::ErrorDetails;
+use crate::components::form::{BusyButton, Task};
 use crate::components::stepper::{StepSpeed, Stepper};
+use crate::refetch::Refetch;
 use crate::time;
 
 const ACTIVE_POLL_MS: f64 = 1_000.0;
@@ -20,18 +21,8 @@ const IDLE_POLL_MS: f64 = 10_000.0;
 /// Speed and time left appear once a step has been watched for this long.
 const SPEED_AFTER_MS: f64 = 3_000.0;
 
-#[derive(Default, Clone, Copy)]
-struct Poller {
-    last_poll_ms: f64,
-    in_flight: bool,
-    hidden: bool,
-}
-
 #[component]
 pub fn SyncPage() -> impl IntoView {
-    let status = RwSignal::new(None::<SyncStatus>);
-    let load_error = RwSignal::new(None::<Failure>);
-    let press_error = RwSignal::new(None::<Failure>);
     // Set between a press of Sync now! and the moment the page sees that run; holds the start
     // time of the last run before the press, so a run that starts and ends between two polls
     // still clears the spinner.
@@ -39,13 +30,12 @@ pub fn SyncPage() -> impl IntoView {
     let now = RwSignal::new(time::now_ms());
     let speed = RwSignal::new(None::<StepSpeed>);
     let first_seen = StoredValue::new(None::<(StepKey, f64, u64)>);
-    let poller = StoredValue::new(Poller::default());
-    let quarantine_version = RwSignal::new(0u32);
+    let quarantine = Refetch::new(api::quarantine);
 
-    let on_status = move |s: SyncStatus| {
+    let on_status = move |s: &SyncStatus, old: Option<&SyncStatus>| {
         let t = time::now_ms();
         if let Some((before, pressed_at)) = pressed.get_untracked() {
-            let new_run = s.last_sync.as_ref().map(|l| l.started.clone()) != before;
+            let new_run = s.last_sync.as_ref().map(|l| &l.started) != before.as_ref();
             if s.is_syncing || new_run || t - pressed_at > 15_000.0 {
                 pressed.set(None);
             }
@@ -53,8 +43,8 @@ pub fn SyncPage() -> impl IntoView {
         // A run ended since the last poll (even one that started and ended between two polls):
         // what integration set aside may have changed.
         let run_key = |s: &SyncStatus| s.last_sync.as_ref().map(|l| (l.started.clone(), l.finished.clone()));
-        if !s.is_syncing && status.get_untracked().is_some_and(|old| old.is_syncing || run_key(&old) != run_key(&s)) {
-            quarantine_version.update(|v| *v += 1);
+        if !s.is_syncing && old.is_some_and(|old| old.is_syncing || run_key(old) != run_key(s)) {
+            quarantine.refetch();
         }
         match s.steps.iter().find(|st| st.state == StepState::Active) {
             Some(step) => {
@@ -82,61 +72,35 @@ pub fn SyncPage() -> impl IntoView {
                 speed.set(None);
             }
         }
-        load_error.set(None);
-        status.set(Some(s));
     };
-
-    let poll_now = move || {
-        if poller.get_value().in_flight {
-            return;
-        }
-        poller.update_value(|p| {
-            p.in_flight = true;
-            p.last_poll_ms = time::now_ms();
-        });
-        spawn_local(async move {
-            match api::get::<SyncStatus>("/api/sync/status").await {
-                Ok(s) => on_status(s),
-                Err(e) => load_error.set(Some(e)),
-            }
-            poller.update_value(|p| p.in_flight = false);
-        });
-    };
-
-    poll_now();
-    let tick = move || {
-        let t = time::now_ms();
-        let hidden = document().hidden();
-        let was_hidden = poller.get_value().hidden;
-        poller.update_value(|p| p.hidden = hidden);
-        if hidden {
-            return;
-        }
-        if t - now.get_untracked() >= 1_000.0 {
-            now.set(t);
-        }
+    let status = Refetch::with_hook(api::sync_status, on_status);
+    status.poll(move || {
         let busy = pressed.get_untracked().is_some() || status.get_untracked().is_some_and(|s| s.is_syncing);
-        let every = if busy { ACTIVE_POLL_MS } else { IDLE_POLL_MS };
-        if was_hidden || t - poller.get_value().last_poll_ms >= every {
-            poll_now();
-        }
-    };
-    if let Ok(handle) = set_interval_with_handle(tick, Duration::from_millis(250)) {
+        if busy { ACTIVE_POLL_MS } else { IDLE_POLL_MS }
+    });
+    // The relative times ("3 minutes ago") move on by themselves, except while nobody looks.
+    if let Ok(handle) = set_interval_with_handle(
+        move || {
+            if !document().hidden() {
+                now.set(time::now_ms());
+            }
+        },
+        Duration::from_millis(1_000),
+    ) {
         on_cleanup(move || handle.clear());
     }
 
-    let sync_now = move |_| {
+    let pressing = Task::new();
+    let sync_now = move || {
         let before = status.get_untracked().and_then(|s| s.last_sync.map(|l| l.started));
         pressed.set(Some((before, time::now_ms())));
-        press_error.set(None);
-        spawn_local(async move {
-            match api::post::<_, RunQueued>("/api/sync/run", &api::Empty {}).await {
-                Ok(_) => poll_now(),
-                Err(e) => {
-                    pressed.set(None);
-                    press_error.set(Some(e));
-                }
+        pressing.run(async move {
+            let queued = api::run_sync().await;
+            match queued {
+                Ok(_) => status.refetch(),
+                Err(_) => pressed.set(None),
             }
+            queued.map(drop)
         });
     };
 
@@ -156,28 +120,24 @@ pub fn SyncPage() -> impl IntoView {
         <section class="page sync-page">
             <div class="page-head">
                 <h1>"Synchronisation status"</h1>
-                <button
+                <BusyButton
                     class="button primary sync-now"
-                    data-testid="sync-now"
-                    aria-busy=move || busy().to_string()
-                    disabled=move || busy() || !configured()
-                    on:click=sync_now
-                >
-                    {move || if busy() {
-                        view! { <span class="spinner" role="status" aria-label="Syncing"></span><span>"Syncing…"</span> }.into_any()
-                    } else {
-                        view! { <span>"Sync now!"</span> }.into_any()
-                    }}
-                </button>
+                    testid="sync-now"
+                    busy=Signal::derive(busy)
+                    disabled=Signal::derive(move || !configured())
+                    label="Sync now!"
+                    busy_label="Syncing"
+                    on_click=sync_now
+                />
             </div>
             <p class="explain">
                 "Records to push are changes made here that the central servers have not received yet. "
                 "This server syncs on its own every few minutes; Sync now! starts a run at once."
             </p>
-            {move || load_error.get().map(|e| view! {
+            {move || status.failure().map(|e| view! {
                 <p class="banner banner-error" role="alert">{e.message}" Retrying automatically."</p>
             })}
-            {move || press_error.get().map(|e| view! {
+            {move || pressing.failure().map(|e| view! {
                 <p class="banner banner-error" role="alert" data-testid="press-error">{e.message}</p>
             })}
             {move || (!configured()).then(|| view! {
@@ -186,18 +146,18 @@ pub fn SyncPage() -> impl IntoView {
                     <a href="/admin/sync">"Admin › Synchronisation"</a>"."
                 </div>
             })}
-            <StatusSummary status=status now=now/>
+            <StatusSummary status=status.into() now=now/>
             <Stepper steps=steps speed=speed/>
             <div class="error-slot">
                 {move || status.get().and_then(|s| s.error).map(|error| view! { <ErrorDetails error=error/> })}
             </div>
-            <Quarantine version=quarantine_version/>
+            <Quarantine records=quarantine/>
         </section>
     }
 }
 
 #[component]
-fn StatusSummary(status: RwSignal<Option<SyncStatus>>, now: RwSignal<f64>) -> impl IntoView {
+fn StatusSummary(status: Signal<Option<SyncStatus>>, now: RwSignal<f64>) -> impl IntoView {
     let records = move || match status.get() {
         None => "…".to_owned(),
         Some(s) => s.records_to_push.to_string(),
@@ -261,27 +221,18 @@ fn StatusSummary(status: RwSignal<Option<SyncStatus>>, now: RwSignal<f64>) -> im
 }
 
 #[component]
-fn Quarantine(version: RwSignal<u32>) -> impl IntoView {
-    let records = LocalResource::new(move || {
-        version.get();
-        api::get::<Vec<QuarantinedRecord>>("/api/sync/quarantine")
-    });
-    let retrying = RwSignal::new(false);
-    let retry_error = RwSignal::new(None::<Failure>);
-    let retry = move |_| {
-        retrying.set(true);
-        retry_error.set(None);
-        spawn_local(async move {
-            if let Err(e) = api::post::<_, api::Ignored>("/api/sync/quarantine/retry", &api::Empty {}).await {
-                retry_error.set(Some(e));
-            }
-            retrying.set(false);
-            version.update(|v| *v += 1);
-        });
+fn Quarantine(records: Refetch<Vec<QuarantinedRecord>>) -> impl IntoView {
+    let retrying = Task::new();
+    let retry = move || {
+        retrying.run(async move {
+            let retried = api::retry_quarantine().await;
+            records.refetch();
+            retried.map(drop)
+        })
     };
     move || {
         let list = match records.get() {
-            Some(Ok(list)) if !list.is_empty() => list,
+            Some(list) if !list.is_empty() => list,
             _ => return None,
         };
         let count = list.len();
@@ -297,10 +248,8 @@ fn Quarantine(version: RwSignal<u32>) -> impl IntoView {
                         }).collect_view()}
                     </tbody>
                 </table>
-                <button class="button" on:click=retry disabled=move || retrying.get()>
-                    {move || if retrying.get() { "Retrying…" } else { "Retry" }}
-                </button>
-                {move || retry_error.get().map(|e| view! { <p class="error-text" role="alert">{e.message}</p> })}
+                <BusyButton busy=retrying label="Retry" busy_label="Retrying" on_click=retry/>
+                {move || retrying.failure().map(|e| view! { <p class="error-text" role="alert">{e.message}</p> })}
             </details>
         })
     }
