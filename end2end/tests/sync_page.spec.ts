@@ -5,13 +5,15 @@ import { mkdirSync } from 'node:fs';
 import { test, expect, startWorld, stopWorld, startSplitWorld, stopProcess, watchConsole, signInAsAdmin } from './world';
 
 const SIZES = [{ width: 1366, height: 768 }, { width: 768, height: 1024 }];
+/** Screenshots are also kept at a phone's size, for review (the layout is made for desktops and tablets). */
+const SHOT_SIZES = [...SIZES, { width: 390, height: 844 }];
 const SHOTS = 'artifacts/screenshots';
 mkdirSync(SHOTS, { recursive: true });
 
-async function shootBothSizes(page: Page, name: string) {
-  for (const size of SIZES) {
+async function shootEverySize(page: Page, name: string, sizes = SHOT_SIZES) {
+  for (const size of sizes) {
     await page.setViewportSize(size);
-    await page.screenshot({ path: `${SHOTS}/sync-${name}-${size.width}x${size.height}.png` });
+    await page.screenshot({ path: `${SHOTS}/${name}-${size.width}x${size.height}.png` });
   }
   await page.setViewportSize(SIZES[0]);
 }
@@ -27,7 +29,7 @@ test('press_sync_now_and_watch_each_step_finish_with_its_totals', async ({ page 
     await page.goto(world.site + '/sync');
     await expect(step(page, 'prepareInitial')).toBeVisible();
     await expect(page.getByTestId('last-successful-sync')).toHaveText(/Never/);
-    await shootBothSizes(page, 'idle-before-first-sync');
+    await shootEverySize(page, 'sync-idle-before-first-sync');
 
     const seenActive: string[] = [];
     const watcher = setInterval(async () => {
@@ -39,7 +41,8 @@ test('press_sync_now_and_watch_each_step_finish_with_its_totals', async ({ page 
     await expect(page.getByRole('status', { name: 'Syncing' })).toBeVisible();
     await expect(page.getByTestId('sync-now')).toBeDisabled();
     await expect(page.locator('.stepper [data-state="active"]')).toHaveCount(1);
-    await shootBothSizes(page, 'mid-run');
+    // Two sizes only: the run must still be going when the steps are checked.
+    await shootEverySize(page, 'sync-mid-run', SIZES);
 
     for (const key of ['prepareInitial', 'pullCentral', 'pullRemote', 'pullV6', 'integration']) {
       await expect(step(page, key)).toHaveAttribute('data-state', 'done', { timeout: 45_000 });
@@ -61,7 +64,7 @@ test('press_sync_now_and_watch_each_step_finish_with_its_totals', async ({ page 
     expect(seenActive.length).toBeGreaterThan(0);
     const positions = seenActive.map((k) => order.indexOf(k));
     expect(positions).toEqual([...positions].sort((a, b) => a - b));
-    await shootBothSizes(page, 'idle-after-sync');
+    await shootEverySize(page, 'sync-idle-after-sync');
     expect(errors).toEqual([]);
   } finally {
     await stopWorld(world);
@@ -90,6 +93,12 @@ test('change_two_locations_and_two_assets_then_sync_sends_four_records', async (
     await page.getByLabel('Notes').fill('Checked today');
     await page.getByRole('button', { name: 'Save asset' }).click();
     await expect(assets.getByRole('cell', { name: 'Checked today', exact: true })).toBeVisible();
+    await locations.getByRole('button', { name: /^Edit location/ }).first().click();
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await shootEverySize(page, 'store-data-editing-a-location');
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByTestId('asset-form').scrollIntoViewIfNeeded();
+    await shootEverySize(page, 'store-data-asset-form');
     await page.getByLabel('Code').last().fill('CCE-900');
     await page.getByLabel('Serial number').fill('SN-900');
     await page.getByRole('button', { name: 'Add asset' }).click();
@@ -130,7 +139,7 @@ test('stop_the_v5_central_and_hover_the_error_icon_to_read_why', async ({ browse
     await expect(tooltip).toBeVisible();
     await expect(tooltip.locator('strong')).not.toBeEmpty();
     await expect(tooltip).toContainText(world.legacy.replace('http://', ''));
-    await shootBothSizes(page, 'error');
+    await shootEverySize(page, 'sync-error');
   } finally {
     await page.close();
     for (const child of Object.values(world.children)) await stopProcess(child);
@@ -177,6 +186,7 @@ test('save_settings_with_a_bad_url_shows_the_error_beside_the_field', async ({ p
   await page.getByTestId('save-settings').click();
   await expect(page.getByTestId('error-url')).toContainText(/connect/i, { timeout: 30_000 });
   await expect(page.getByTestId('settings-saved')).toHaveCount(0);
+  await shootEverySize(page, 'settings-error');
 });
 
 test('every_button_is_at_least_44_pixels_and_the_page_does_not_move_while_polling', async ({ page, world }) => {
