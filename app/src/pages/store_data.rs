@@ -2,8 +2,8 @@
 //! change becomes a record to push), and its stock lines and invoices (read-only).
 //!
 //! Locations and assets each have their own form and table, typed after their own records;
-//! what the two share (a store to choose, the Add/Save and Cancel buttons, Edit and Delete on
-//! a row) are small components below.
+//! what the two share (saving and deleting with one failure line, the Add/Save and Cancel
+//! buttons, Edit and Delete on a row) are the small pieces after the two sections.
 
 use leptos::prelude::*;
 use outpost_api::{Asset, AssetInput, Location, LocationInput, StoreData};
@@ -347,28 +347,28 @@ fn RowActions(
 fn ReadOnly(data: Signal<Option<StoreData>>) -> impl IntoView {
     move || {
         data.get().map(|data| view! {
-        <section class="card" aria-labelledby="stock-heading">
-            <h2 id="stock-heading">"Stock lines"</h2>
-            <table class="table" data-testid="stock-lines">
-                <thead><tr><th>"Item"</th><th>"Batch"</th><th>"Expiry"</th><th>"Packs"</th><th>"Location"</th><th>"Store"</th></tr></thead>
-                <tbody>
-                    {data.stock_lines.into_iter().map(|s| view! {
-                        <tr><td>{s.item_name}</td><td>{s.batch}</td><td>{s.expiry_date.unwrap_or_default()}</td><td>{s.available_packs}</td><td>{s.location_code.unwrap_or_default()}</td><td>{s.store_id}</td></tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </section>
-        <section class="card" aria-labelledby="invoices-heading">
-            <h2 id="invoices-heading">"Invoices"</h2>
-            <table class="table" data-testid="invoices">
-                <thead><tr><th>"Number"</th><th>"Type"</th><th>"Status"</th><th>"Other party"</th><th>"Lines"</th><th>"Store"</th></tr></thead>
-                <tbody>
-                    {data.invoices.into_iter().map(|i| view! {
-                        <tr><td>{i.invoice_number}</td><td>{i.kind}</td><td>{i.status}</td><td>{i.other_party}</td><td>{i.line_count}</td><td>{i.store_id}</td></tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </section>
-    })
+            <section class="card" aria-labelledby="stock-heading">
+                <h2 id="stock-heading">"Stock lines"</h2>
+                <table class="table" data-testid="stock-lines">
+                    <thead><tr><th>"Item"</th><th>"Batch"</th><th>"Expiry"</th><th>"Packs"</th><th>"Location"</th><th>"Store"</th></tr></thead>
+                    <tbody>
+                        {data.stock_lines.into_iter().map(|s| view! {
+                            <tr><td>{s.item_name}</td><td>{s.batch}</td><td>{s.expiry_date.unwrap_or_default()}</td><td>{s.available_packs}</td><td>{s.location_code.unwrap_or_default()}</td><td>{s.store_id}</td></tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </section>
+            <section class="card" aria-labelledby="invoices-heading">
+                <h2 id="invoices-heading">"Invoices"</h2>
+                <table class="table" data-testid="invoices">
+                    <thead><tr><th>"Number"</th><th>"Type"</th><th>"Status"</th><th>"Other party"</th><th>"Lines"</th><th>"Store"</th></tr></thead>
+                    <tbody>
+                        {data.invoices.into_iter().map(|i| view! {
+                            <tr><td>{i.invoice_number}</td><td>{i.kind}</td><td>{i.status}</td><td>{i.other_party}</td><td>{i.line_count}</td><td>{i.store_id}</td></tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </section>
+        })
     }
 }
