@@ -1,7 +1,8 @@
 //! Scenario 2: the same records replicated by PouchDB (pouchdb-server → pouchdb-node), the
 //! peer the issue names, on this machine in the same run. The Node script and its locked
-//! dependencies live in this crate's `pouchdb/`; they are installed with `npm ci` when missing. When
-//! Node or the registry is not there, the scenario is skipped with the reason, never faked.
+//! dependencies live in this crate's `pouchdb/`; they are installed with `npm ci` when
+//! missing. When Node or the registry is not there, the scenario is skipped with the reason,
+//! never faked.
 
 use std::path::Path;
 use std::process::Stdio;
