@@ -32,39 +32,6 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::default())
 }
 
-/// Administration of a site's database (works while it serves): the subcommands of
-/// `outpost site`.
-#[derive(Debug, Subcommand)]
-pub enum AdminCommand {
-    /// Replace the admin password (only its Argon2id hash is stored) and end every admin session.
-    SetAdminPassword {
-        /// The new password (else OUTPOST_ADMIN_PASSWORD, else one line read from stdin).
-        #[arg(long, env = "OUTPOST_ADMIN_PASSWORD", hide_env_values = true)]
-        password: Option<String>,
-    },
-}
-
-/// Run one `outpost site <subcommand>` against the site database in `data_dir`.
-pub async fn run_command(data_dir: &Path, command: AdminCommand) -> anyhow::Result<()> {
-    match command {
-        AdminCommand::SetAdminPassword { password } => {
-            let password = match password {
-                Some(p) => p,
-                None => {
-                    eprintln!("new admin password (one line):");
-                    let mut line = String::new();
-                    std::io::stdin().read_line(&mut line)?;
-                    line.trim_end_matches(['\r', '\n']).to_owned()
-                }
-            };
-            let db = crate::db::open_sqlite(&data_dir.join("site.db"), &super::MIGRATIONS).await?;
-            set_password(&db, &password).await?;
-            println!("admin password changed; every admin session was ended");
-        }
-    }
-    Ok(())
-}
-
 /// The Argon2id PHC string of `password`, with a fresh salt.
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
@@ -168,5 +135,38 @@ pub async fn session_is_valid(db: &SqlitePool, token: &str) -> sqlx::Result<bool
 
 pub async fn close_session(db: &SqlitePool, token: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM admin_session WHERE token_sha256 = ?").bind(token_hash(token)).execute(db).await?;
+    Ok(())
+}
+
+/// Administration of a site's database (works while it serves): the subcommands of
+/// `outpost site`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Replace the admin password (only its Argon2id hash is stored) and end every admin session.
+    SetAdminPassword {
+        /// The new password (else OUTPOST_ADMIN_PASSWORD, else one line read from stdin).
+        #[arg(long, env = "OUTPOST_ADMIN_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+}
+
+/// Run one `outpost site <subcommand>` against the site database in `data_dir`.
+pub async fn run_command(data_dir: &Path, command: AdminCommand) -> anyhow::Result<()> {
+    match command {
+        AdminCommand::SetAdminPassword { password } => {
+            let password = match password {
+                Some(p) => p,
+                None => {
+                    eprintln!("new admin password (one line):");
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let db = crate::db::open_sqlite(&data_dir.join("site.db"), &super::MIGRATIONS).await?;
+            set_password(&db, &password).await?;
+            println!("admin password changed; every admin session was ended");
+        }
+    }
     Ok(())
 }
