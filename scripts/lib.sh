@@ -27,8 +27,12 @@ need_debian() { # need_debian "cmd pkg" ...
   fi
 }
 
-setup_rust() {
+need_cargo() {
   command -v cargo >/dev/null || { echo "cargo is missing: install Rust with rustup first" >&2; exit 1; }
+}
+
+setup_rust() {
+  need_cargo
   if ! rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown; then
     say "adding the wasm32-unknown-unknown target"
     rustup target add wasm32-unknown-unknown

@@ -1,6 +1,10 @@
 //! Command line: one subcommand per role. Each role binds `--listen` (port 0 picks a free
 //! port), keeps its data under `--data-dir` (or `--database-url` for a central), prints
 //! `listening on http://ADDR`, and stops gracefully on Ctrl-C or SIGTERM.
+//!
+//! This is the top floor: it parses arguments and starts one role. The admin subcommands of a
+//! role and the demo's flags are defined by that role (`site::admin`, `central_v5::admin`,
+//! `demo`) and only mounted here, so nothing below ever imports the CLI.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::{bench, central_v5, central_v6, db, demo, serve, site};
+use crate::{central_v5, central_v6, db, demo, serve, site};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -30,32 +34,7 @@ pub enum Command {
     /// Run the V6 central (the Open mSupply central sync API, /central/sync/...).
     Central(CentralArgs),
     /// Run a seeded site and both centrals in one process, ready to click.
-    Demo(DemoArgs),
-    /// Measure sync speed, wire bytes, memory, latency and scale on this machine (issue 7).
-    Bench(BenchArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// Records seeded on the central for the initial sync.
-    #[arg(long, default_value_t = 100_000)]
-    pub records: u64,
-    /// One million records (overrides --records).
-    #[arg(long)]
-    pub million: bool,
-    /// Scenarios to run, comma-separated (default: all): initial_sync, peer, wire, memory,
-    /// latency, status_api, central_scale.
-    #[arg(long, value_delimiter = ',')]
-    pub scenarios: Vec<String>,
-    /// Tiny sizes: only checks that every scenario still works.
-    #[arg(long)]
-    pub smoke: bool,
-    /// PostgreSQL server for the central-scale scenario (`bash scripts/postgres.sh` prints one).
-    #[arg(long, env = "OUTPOST_BENCH_POSTGRES_URL")]
-    pub postgres_url: Option<String>,
-    /// Simulated sites of the central-scale scenario.
-    #[arg(long, default_value_t = 1000)]
-    pub sites: u64,
+    Demo(demo::DemoArgs),
 }
 
 #[derive(Debug, Args)]
@@ -78,18 +57,7 @@ pub struct SiteArgs {
     pub app_dir: Option<PathBuf>,
     /// Without a subcommand the site serves; with one it administers its database.
     #[command(subcommand)]
-    pub admin: Option<SiteAdmin>,
-}
-
-/// Administration of a site's database (works while it serves).
-#[derive(Debug, Subcommand)]
-pub enum SiteAdmin {
-    /// Replace the admin password (only its Argon2id hash is stored) and end every admin session.
-    SetAdminPassword {
-        /// The new password (else OUTPOST_ADMIN_PASSWORD, else one line read from stdin).
-        #[arg(long, env = "OUTPOST_ADMIN_PASSWORD", hide_env_values = true)]
-        password: Option<String>,
-    },
+    pub admin: Option<site::admin::AdminCommand>,
 }
 
 #[derive(Debug, Args)]
@@ -124,58 +92,7 @@ pub struct LegacyCentralArgs {
     pub db: CentralDbArgs,
     /// Without a subcommand the legacy central serves; with one it administers its database.
     #[command(subcommand)]
-    pub admin: Option<LegacyAdmin>,
-}
-
-/// Administration of the legacy central's database (works while it serves).
-#[derive(Debug, Subcommand)]
-pub enum LegacyAdmin {
-    /// Register a site with its password and the stores active on it.
-    AddSite {
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        password: String,
-        /// A store to make active on the site (repeat for several); missing stores are created.
-        #[arg(long = "store")]
-        stores: Vec<String>,
-        /// The V6 central URL the site is told about.
-        #[arg(long, default_value = "http://127.0.0.1:8002")]
-        central_url: String,
-        /// The numeric site id (default: the next free one).
-        #[arg(long)]
-        site_id: Option<i64>,
-    },
-    /// Unbind a site's hardware id, so the next device that syncs binds it.
-    ResetHardwareId {
-        #[arg(long)]
-        name: String,
-    },
-    /// List sites, their stores, hardware ids and initialisation status (JSON lines).
-    ListSites,
-    /// Upsert one central record (legacy JSON with an "ID").
-    Upsert {
-        /// Legacy table name: unit, item, name, store, name_store_join, Location, item_line, transact, trans_line, ...
-        #[arg(long)]
-        table: String,
-        /// The record as JSON.
-        #[arg(long)]
-        json: String,
-    },
-    /// Delete one central record.
-    Delete {
-        #[arg(long)]
-        table: String,
-        #[arg(long)]
-        id: String,
-    },
-    /// Generate N records of realistic shape and mix (with a progress bar).
-    Seed {
-        n: u64,
-        /// Stores to give stock and invoices (default: every store active on a site).
-        #[arg(long = "store")]
-        stores: Vec<String>,
-    },
+    pub admin: Option<central_v5::admin::AdminCommand>,
 }
 
 #[derive(Debug, Args)]
@@ -188,28 +105,6 @@ pub struct CentralArgs {
     /// The V5 central that checks sites' credentials.
     #[arg(long, default_value = "http://127.0.0.1:8001")]
     pub legacy_url: String,
-}
-
-#[derive(Debug, Args)]
-pub struct DemoArgs {
-    /// Keep the demo's data here (default: a fresh temporary folder on every start).
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
-    #[arg(long, default_value = "127.0.0.1:8000")]
-    pub listen: SocketAddr,
-    #[arg(long, default_value = "127.0.0.1:8001")]
-    pub legacy_listen: SocketAddr,
-    #[arg(long, default_value = "127.0.0.1:8002")]
-    pub central_listen: SocketAddr,
-    /// Folder of the built browser app (default: target/site of the checkout).
-    #[arg(long)]
-    pub app_dir: Option<PathBuf>,
-    /// Records of generated data the V5 central holds for the demo site (first start only).
-    #[arg(long, default_value_t = 2000)]
-    pub seed_records: u64,
-    /// Delay every request from the site to the centrals by this much, like a slow link.
-    #[arg(long, default_value_t = 0)]
-    pub link_delay_ms: u64,
 }
 
 pub fn main() -> ExitCode {
@@ -231,7 +126,9 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+/// Logs to stderr, filtered by `OUTPOST_LOG` (default: info, quieter for sqlx and tower-http).
+/// Public so that tools running roles in their own process (the bench) log the same way.
+pub fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("OUTPOST_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
@@ -241,8 +138,8 @@ fn init_logging() {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Site(args) => {
-            if let Some(SiteAdmin::SetAdminPassword { password }) = args.admin {
-                return set_admin_password(&args.data_dir, password).await;
+            if let Some(admin) = args.admin {
+                return site::admin::run_command(&args.data_dir, admin).await;
             }
             let signals = serve::Signals::install()?;
             let running = site::start(site::SiteConfig {
@@ -280,33 +177,5 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             serve::run_until_signal(signals, vec![running]).await
         }
         Command::Demo(args) => demo::run(args).await,
-        Command::Bench(args) => {
-            let exe = std::env::current_exe()?;
-            let records = if args.million { 1_000_000 } else { args.records };
-            let mut options =
-                if args.smoke { bench::BenchOptions::smoke(exe) } else { bench::BenchOptions::new(records, exe) };
-            options.scenarios = args.scenarios;
-            options.postgres_url = args.postgres_url;
-            if !args.smoke {
-                options.sites = args.sites;
-            }
-            bench::run(&options).await.map(|_| ())
-        }
     }
-}
-
-async fn set_admin_password(data_dir: &std::path::Path, password: Option<String>) -> anyhow::Result<()> {
-    let password = match password {
-        Some(p) => p,
-        None => {
-            eprintln!("new admin password (one line):");
-            let mut line = String::new();
-            std::io::stdin().read_line(&mut line)?;
-            line.trim_end_matches(['\r', '\n']).to_owned()
-        }
-    };
-    let db = db::open_sqlite(&data_dir.join("site.db"), &site::MIGRATIONS).await?;
-    site::admin::set_password(&db, &password).await?;
-    println!("admin password changed; every admin session was ended");
-    Ok(())
 }

@@ -5,16 +5,17 @@
 //! both centrals hold data for it (central records, store data in its V5 queue, assets on V6),
 //! and the site is configured but not yet initialised: the first Sync now! restores its data.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use clap::Args;
 use outpost_api::SyncSettingsInput;
 use serde_json::json;
 
 use crate::central_v5::{self, V5State, admin};
 use crate::central_v6::{self, V6State};
-use crate::cli::DemoArgs;
 use crate::site::{self, settings};
 use crate::{db, serve, slow_link};
 
@@ -25,6 +26,29 @@ pub const STORES: [&str; 2] = ["demo_main_store", "demo_ward_store"];
 /// The demo's documented admin password (README). A demo folder reused with `--data-dir` keeps
 /// whatever password it has.
 pub const DEMO_ADMIN_PASSWORD: &str = "admin";
+
+/// The flags of `outpost demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the demo's data here (default: a fresh temporary folder on every start).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+    #[arg(long, default_value = "127.0.0.1:8001")]
+    pub legacy_listen: SocketAddr,
+    #[arg(long, default_value = "127.0.0.1:8002")]
+    pub central_listen: SocketAddr,
+    /// Folder of the built browser app (default: target/site of the checkout).
+    #[arg(long)]
+    pub app_dir: Option<PathBuf>,
+    /// Records of generated data the V5 central holds for the demo site (first start only).
+    #[arg(long, default_value_t = 2000)]
+    pub seed_records: u64,
+    /// Delay every request from the site to the centrals by this much, like a slow link.
+    #[arg(long, default_value_t = 0)]
+    pub link_delay_ms: u64,
+}
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let signals = serve::Signals::install()?;

@@ -2,13 +2,13 @@
 //! (a V5 "legacy mSupply" central and a V6 "Open mSupply" central), and both of those centrals.
 //!
 //! Three floors, arrows pointing down only:
-//! - `cli`, `demo` and `bench` choose and start roles;
+//! - `cli` parses arguments and starts a role, or `demo` (all three roles, seeded, in one
+//!   process); each role defines its own admin subcommands, which `cli` only mounts;
 //! - `site`, `central_v5`, `central_v6` are the roles, one folder each; what the two centrals
 //!   share lives in `central_shared`, so neither reaches into the other;
 //! - `db`, `serve`, `ratelimit`, `wire`, `records`, `fixtures`, `slow_link` are foundations that
 //!   know nothing of the roles.
 
-pub mod bench;
 pub mod central_shared;
 pub mod central_v5;
 pub mod central_v6;

@@ -1,8 +1,12 @@
 //! Administration of the legacy central, shared by the `outpost legacy-central …` subcommands,
 //! the demo and the tests: sites (with their stores and password), hardware-id resets, and
 //! direct upserts/deletes of central data that travel to sites like any central change.
+//!
+//! The subcommands themselves ([`AdminCommand`], [`run_command`]) are defined here, beside what
+//! they call, so the role owns its administration and the binary's CLI only mounts it.
 
 use anyhow::Context;
+use clap::Subcommand;
 use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -144,35 +148,86 @@ pub async fn delete(db: &CentralDb, table: &str, record_id: &str) -> anyhow::Res
     Ok(existed)
 }
 
+/// Administration of the legacy central's database (works while it serves): the subcommands
+/// of `outpost legacy-central`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Register a site with its password and the stores active on it.
+    AddSite {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        password: String,
+        /// A store to make active on the site (repeat for several); missing stores are created.
+        #[arg(long = "store")]
+        stores: Vec<String>,
+        /// The V6 central URL the site is told about.
+        #[arg(long, default_value = "http://127.0.0.1:8002")]
+        central_url: String,
+        /// The numeric site id (default: the next free one).
+        #[arg(long)]
+        site_id: Option<i64>,
+    },
+    /// Unbind a site's hardware id, so the next device that syncs binds it.
+    ResetHardwareId {
+        #[arg(long)]
+        name: String,
+    },
+    /// List sites, their stores, hardware ids and initialisation status (JSON lines).
+    ListSites,
+    /// Upsert one central record (legacy JSON with an "ID").
+    Upsert {
+        /// Legacy table name: unit, item, name, store, name_store_join, Location, item_line, transact, trans_line, ...
+        #[arg(long)]
+        table: String,
+        /// The record as JSON.
+        #[arg(long)]
+        json: String,
+    },
+    /// Delete one central record.
+    Delete {
+        #[arg(long)]
+        table: String,
+        #[arg(long)]
+        id: String,
+    },
+    /// Generate N records of realistic shape and mix (with a progress bar).
+    Seed {
+        n: u64,
+        /// Stores to give stock and invoices (default: every store active on a site).
+        #[arg(long = "store")]
+        stores: Vec<String>,
+    },
+}
+
 /// Run one `outpost legacy-central <subcommand>` against the database at `database_url`.
-pub async fn run_command(database_url: &str, command: crate::cli::LegacyAdmin) -> anyhow::Result<()> {
-    use crate::cli::LegacyAdmin;
+pub async fn run_command(database_url: &str, command: AdminCommand) -> anyhow::Result<()> {
     let db = super::open_db(database_url).await?;
     match command {
-        LegacyAdmin::AddSite { name, password, stores, central_url, site_id } => {
+        AdminCommand::AddSite { name, password, stores, central_url, site_id } => {
             let site =
                 add_site(&db, &NewSite { name, password, store_ids: stores, central_v6_url: central_url, site_id })
                     .await?;
             println!("added site {} (id {}, uuid {})", site.name, site.site_id, site.site_uuid);
         }
-        LegacyAdmin::ResetHardwareId { name } => {
+        AdminCommand::ResetHardwareId { name } => {
             reset_hardware_id(&db, &name).await?;
             println!("hardware id of {name} reset");
         }
-        LegacyAdmin::ListSites => {
+        AdminCommand::ListSites => {
             for site in list_sites(&db).await? {
                 println!("{}", serde_json::to_string(&site)?);
             }
         }
-        LegacyAdmin::Upsert { table, json } => {
+        AdminCommand::Upsert { table, json } => {
             let record: Value = serde_json::from_str(&json).context("--json is not valid JSON")?;
             println!("upserted {table} {}", upsert(&db, &table, &record).await?);
         }
-        LegacyAdmin::Delete { table, id } => {
+        AdminCommand::Delete { table, id } => {
             anyhow::ensure!(delete(&db, &table, &id).await?, "no {table} record {id}");
             println!("deleted {table} {id}");
         }
-        LegacyAdmin::Seed { n, stores } => {
+        AdminCommand::Seed { n, stores } => {
             let stores = if stores.is_empty() {
                 list_sites(&db).await?.into_iter().flat_map(|s| s.store_ids).collect()
             } else {

@@ -63,7 +63,7 @@ pub(crate) async fn write(
 }
 
 /// One changelog row of [`write_many`]: the record, its store, who changed it.
-pub(crate) struct Entry<'a> {
+pub struct Entry<'a> {
     pub record_id: &'a str,
     pub store_id: Option<&'a str>,
     pub origin: Origin,
@@ -75,7 +75,7 @@ const ROWS_PER_INSERT: usize = 1000;
 
 /// Append one changelog row per entry, in order, with as few statements as possible (the
 /// batched write path); same rows as calling [`write`] for each.
-pub(crate) async fn write_many(
+pub async fn write_many(
     conn: &mut SqliteConnection,
     table: Table,
     action: ChangeAction,

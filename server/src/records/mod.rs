@@ -29,8 +29,10 @@ pub use error::RecordError;
 pub use local::{delete_asset, delete_location, upsert_asset, upsert_location};
 pub use table::{Central, Table};
 
-pub(crate) use changelog::{Entry as ChangelogEntry, write_many as write_changelog};
-pub(crate) use schema::{Kind, Spec, StoreOf};
+// Public for the bench's "limit" (tools/bench/src/limit.rs), which writes the same rows the
+// fastest straightforward way, without integration's checks, to measure what a site cannot avoid.
+pub use changelog::{Entry as ChangelogEntry, write_many as write_changelog};
+pub use schema::{Field, Kind, Spec, StoreOf};
 
 /// The key of this site's numeric id in key_value_store (from V5 `/sync/v5/site`).
 pub const SITE_ID_KEY: &str = "SettingsSyncSiteId";

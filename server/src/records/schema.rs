@@ -12,7 +12,7 @@ use super::Table;
 
 /// How a wire value is stored, and what a NULL column is sent back as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub enum Kind {
     /// A string (or null) kept as is.
     Text,
     Bool,
@@ -32,7 +32,7 @@ pub(crate) enum Kind {
 
 /// One modelled field: its key on the wire and its column on the site.
 #[derive(Debug)]
-pub(crate) struct Field {
+pub struct Field {
     pub key: &'static str,
     pub column: &'static str,
     pub kind: Kind,
@@ -40,7 +40,7 @@ pub(crate) struct Field {
 
 /// Where a row's owning store (the changelog's `store_id`) comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum StoreOf {
+pub enum StoreOf {
     /// Central data that belongs to no store.
     Nothing,
     /// The row's own `store_id` field.
@@ -53,7 +53,7 @@ pub(crate) enum StoreOf {
 }
 
 #[derive(Debug)]
-pub(crate) struct Spec {
+pub struct Spec {
     pub table: Table,
     /// The id field on the wire: `ID` in V5 records, `id` in V6 rows.
     pub id_key: &'static str,

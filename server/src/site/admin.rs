@@ -4,13 +4,18 @@
 //! A session token is 32 random bytes sent once, in an HttpOnly cookie; the database keeps only
 //! its SHA-256, so neither a log line nor a copy of `site.db` lets anyone sign in. Sessions live
 //! in the database so they survive a restart, and changing the password ends all of them.
+//!
+//! The subcommands of `outpost site` ([`AdminCommand`], [`run_command`]) are defined here too,
+//! so the role owns its administration and the binary's CLI only mounts it.
 
+use std::path::Path;
 use std::time::Duration;
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use chrono::{SecondsFormat, Utc};
+use clap::Subcommand;
 use sha2::{Digest, Sha256};
 use sqlx::SqlitePool;
 
@@ -130,5 +135,38 @@ pub async fn session_is_valid(db: &SqlitePool, token: &str) -> sqlx::Result<bool
 
 pub async fn close_session(db: &SqlitePool, token: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM admin_session WHERE token_sha256 = ?").bind(token_hash(token)).execute(db).await?;
+    Ok(())
+}
+
+/// Administration of a site's database (works while it serves): the subcommands of
+/// `outpost site`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Replace the admin password (only its Argon2id hash is stored) and end every admin session.
+    SetAdminPassword {
+        /// The new password (else OUTPOST_ADMIN_PASSWORD, else one line read from stdin).
+        #[arg(long, env = "OUTPOST_ADMIN_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+}
+
+/// Run one `outpost site <subcommand>` against the site database in `data_dir`.
+pub async fn run_command(data_dir: &Path, command: AdminCommand) -> anyhow::Result<()> {
+    match command {
+        AdminCommand::SetAdminPassword { password } => {
+            let password = match password {
+                Some(p) => p,
+                None => {
+                    eprintln!("new admin password (one line):");
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            let db = crate::db::open_sqlite(&data_dir.join("site.db"), &super::MIGRATIONS).await?;
+            set_password(&db, &password).await?;
+            println!("admin password changed; every admin session was ended");
+        }
+    }
     Ok(())
 }

@@ -1,4 +1,4 @@
-// The peer of `outpost bench` (scenario 2): the same records replicated by PouchDB, the way a
+// The peer of `outpost-bench` (scenario 2): the same records replicated by PouchDB, the way a
 // PouchDB app would initialise: pouchdb-server holds them, pouchdb-node pulls them into a
 // local LevelDB database. Loading the server is not timed; the replication is.
 //

@@ -12,10 +12,10 @@ use serde::ser::{Serialize, Serializer};
 use serde_json::{Map, Value};
 use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 
-use super::world::{STORES, World};
-use crate::central_v5::data::STORE_TABLES;
-use crate::records::{self, ChangeAction, ChangelogEntry, Kind, Origin, Spec, StoreOf, Table};
-use crate::wire::v5::{Action, CentralRecord, CentralRecords, RawJson};
+use crate::world::{STORES, World};
+use outpost::central_v5::data::STORE_TABLES;
+use outpost::records::{self, ChangeAction, ChangelogEntry, Kind, Origin, Spec, StoreOf, Table};
+use outpost::wire::v5::{Action, CentralRecord, CentralRecords, RawJson};
 
 #[derive(Debug, Clone)]
 pub struct Limit {
@@ -31,7 +31,7 @@ impl Limit {
 }
 
 /// Records per wire page: the most a V5 central sends at once (`central_v5::MAX_LIMIT`).
-const PAGE: usize = crate::central_v5::MAX_LIMIT as usize;
+const PAGE: usize = outpost::central_v5::MAX_LIMIT as usize;
 
 /// The V5 central's records for the bench site, in the order a site integrates them, as
 /// `central_records` pages of [`PAGE`].
@@ -88,8 +88,8 @@ struct ParsedRecord {
 
 pub async fn run(world: &World, _site_records: u64) -> anyhow::Result<Limit> {
     let pages = wire_pages(world).await?;
-    let db = crate::db::open_sqlite(&world.dir.path().join("limit/site.db"), &crate::site::MIGRATIONS).await?;
-    let origin = Origin::sync(Some(crate::central_v5::CENTRAL_SITE_ID));
+    let db = outpost::db::open_sqlite(&world.dir.path().join("limit/site.db"), &outpost::site::MIGRATIONS).await?;
+    let origin = Origin::sync(Some(outpost::central_v5::CENTRAL_SITE_ID));
     let start = Instant::now();
     let mut tx = db.begin().await?;
     let mut records = 0;

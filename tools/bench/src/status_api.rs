@@ -5,10 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use super::BenchOptions;
-use super::latency::percentile;
-use super::report::Figure;
-use super::world::World;
+use crate::BenchOptions;
+use crate::latency::percentile;
+use crate::report::Figure;
+use crate::world::World;
 
 /// How often each poller asks: a quarter of the Sync page's one second during a run
 /// (app/src/pages/sync.rs), so the load is harsher than 500 real pages.

@@ -15,10 +15,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 
-use super::BenchOptions;
-use crate::central_v5::{self, V5State};
-use crate::central_v6::{self, V6State};
-use crate::serve::Running;
+use crate::BenchOptions;
+use outpost::central_v5::{self, V5State};
+use outpost::central_v6::{self, V6State};
+use outpost::serve::Running;
 
 pub const SITE_NAME: &str = "bench-site";
 pub const PASSWORD: &str = "bench";
@@ -77,12 +77,12 @@ pub struct World {
 impl World {
     pub async fn start(options: &BenchOptions) -> anyhow::Result<World> {
         let dir = tempfile::Builder::new().prefix("outpost-bench-").tempdir()?;
-        let v5_state = V5State::open(&crate::db::sqlite_url(dir.path(), "legacy-central.db")).await?;
+        let v5_state = V5State::open(&outpost::db::sqlite_url(dir.path(), "legacy-central.db")).await?;
         let v5 = central_v5::serve_state("127.0.0.1:0".parse()?, v5_state.clone()).await?;
         let v5_bytes = Arc::new(Counter::default());
         let v5_url = counting_proxy(v5.addr, v5_bytes.clone()).await?;
         // The V6 central checks credentials with the V5 central directly, not through the proxy.
-        let v6_state = V6State::open(&crate::db::sqlite_url(dir.path(), "central.db"), &v5.url()).await?;
+        let v6_state = V6State::open(&outpost::db::sqlite_url(dir.path(), "central.db"), &v5.url()).await?;
         let v6 = central_v6::serve_state("127.0.0.1:0".parse()?, v6_state.clone()).await?;
         let v6_bytes = Arc::new(Counter::default());
         let v6_url = counting_proxy(v6.addr, v6_bytes.clone()).await?;
@@ -170,7 +170,7 @@ impl World {
     }
 }
 
-/// `outpost site` in a child process.
+/// `outpost site` in a child process, started from [`BenchOptions::site_exe`](crate::BenchOptions).
 pub struct SiteProcess {
     pub child: Child,
     pub pid: u32,

@@ -1,7 +1,8 @@
 //! Scenario 2: the same records replicated by PouchDB (pouchdb-server → pouchdb-node), the
 //! peer the issue names, on this machine in the same run. The Node script and its locked
-//! dependencies live in `bench/pouchdb`; they are installed with `npm ci` when missing. When
-//! Node or the registry is not there, the scenario is skipped with the reason, never faked.
+//! dependencies live in this crate's `pouchdb/`; they are installed with `npm ci` when
+//! missing. When Node or the registry is not there, the scenario is skipped with the reason,
+//! never faked.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -9,11 +10,11 @@ use std::process::Stdio;
 use anyhow::Context;
 use tokio::process::Command;
 
-use super::BenchOptions;
-use super::initial_sync::InitialSync;
-use super::report::{Figure, per_s};
-use super::world::World;
-use crate::wire::v5::CentralRecords;
+use crate::BenchOptions;
+use crate::initial_sync::InitialSync;
+use crate::report::{Figure, per_s};
+use crate::world::World;
+use outpost::wire::v5::CentralRecords;
 
 pub async fn run(options: &BenchOptions, world: &World, sync: &InitialSync) -> Figure {
     let mut f = Figure::new("peer");
@@ -43,7 +44,7 @@ pub async fn run(options: &BenchOptions, world: &World, sync: &InitialSync) -> F
 
 /// Write the records as PouchDB documents, run the script, return (documents, seconds).
 async fn pouchdb(options: &BenchOptions, world: &World) -> anyhow::Result<(u64, f64)> {
-    let script_dir = options.repo_dir.join("bench/pouchdb");
+    let script_dir = options.crate_dir.join("pouchdb");
     anyhow::ensure!(
         script_dir.join("package-lock.json").is_file(),
         "{} has no package-lock.json",
@@ -83,7 +84,7 @@ async fn pouchdb(options: &BenchOptions, world: &World) -> anyhow::Result<(u64, 
 async fn write_docs(world: &World, path: &Path) -> anyhow::Result<()> {
     use std::io::Write;
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    for page in super::limit::wire_pages(world).await? {
+    for page in crate::limit::wire_pages(world).await? {
         let page: CentralRecords = serde_json::from_slice(&page)?;
         for r in page.data {
             let doc = serde_json::json!({"_id": format!("{}:{}", r.table_name, r.record_id), "table": r.table_name, "data": r.record_data});

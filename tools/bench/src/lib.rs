@@ -1,5 +1,8 @@
-//! `outpost bench`: builds a world on this machine (both centrals and a site, on loopback, each
+//! `outpost-bench`: builds a world on this machine (both centrals and a site, on loopback, each
 //! with its own database in a temporary folder) and measures the figures of issue 7.
+//!
+//! A crate of its own, beside the `outpost` library rather than inside it: the bench is
+//! tooling, so neither the production library nor the `outpost` binary carries it.
 //!
 //! Why ratios: the machines this runs on are small and shared, so a bare timing says little.
 //! Every scenario reports its figure next to a reference measured in the same run (the raw
@@ -7,7 +10,7 @@
 //! report prints both, plus whether the target of the issue is met.
 //!
 //! One file per scenario; [`world`] holds what they share. The site runs as a child process
-//! (`outpost site`) so its peak RSS is its own, not the bench's.
+//! (`site …` handed to the `outpost` command line) so its peak RSS is its own, not the bench's.
 
 pub mod central_scale;
 pub mod initial_sync;
@@ -33,8 +36,10 @@ pub struct BenchOptions {
     pub records: u64,
     /// Scenario names to run (empty: all).
     pub scenarios: Vec<String>,
-    /// The `outpost` binary to start the site from (the running one by default; tests pass
-    /// Cargo's path of the binary, because a test's own executable is not `outpost`).
+    /// The executable the site process runs as `EXE site --listen …`: the `outpost` binary, or
+    /// `outpost-bench` itself, which hands a `site` command line to the `outpost` CLI (the
+    /// binary's default; tests pass Cargo's path of `outpost-bench`, since a test's own
+    /// executable is neither).
     pub site_exe: PathBuf,
     /// PostgreSQL server for the central-scale scenario (SQLite when absent).
     pub postgres_url: Option<String>,
@@ -42,8 +47,8 @@ pub struct BenchOptions {
     pub sites: u64,
     /// Tiny sizes and short durations: only checks that every scenario still works.
     pub smoke: bool,
-    /// Where `bench/pouchdb` (the peer's Node script) lives.
-    pub repo_dir: PathBuf,
+    /// The folder holding `pouchdb/` (the peer's Node script): this crate's.
+    pub crate_dir: PathBuf,
 }
 
 impl BenchOptions {
@@ -55,7 +60,7 @@ impl BenchOptions {
             postgres_url: None,
             sites: 1000,
             smoke: false,
-            repo_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/..")),
+            crate_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
         }
     }
 

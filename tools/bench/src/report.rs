@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::BenchOptions;
+use crate::BenchOptions;
 
 /// One scenario's result.
 #[derive(Debug, Clone)]
@@ -65,7 +65,7 @@ pub struct Report {
 impl Report {
     pub fn new(options: &BenchOptions) -> Self {
         let header = format!(
-            "outpost bench: {} records, {} simulated sites{}; {}",
+            "outpost-bench: {} records, {} simulated sites{}; {}",
             options.records,
             options.sites,
             if options.smoke { " (smoke)" } else { "" },

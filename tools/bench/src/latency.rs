@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sqlx::Row;
 
-use super::BenchOptions;
-use super::report::Figure;
-use super::world::{STORES, World};
+use crate::BenchOptions;
+use crate::report::Figure;
+use crate::world::{STORES, World};
 
 pub async fn run(options: &BenchOptions, world: &World) -> anyhow::Result<Figure> {
     let tries = if options.smoke { 3 } else { 15 };

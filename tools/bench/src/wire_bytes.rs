@@ -11,10 +11,10 @@ use std::time::Duration;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use super::initial_sync::InitialSync;
-use super::report::Figure;
-use super::world::World;
-use crate::wire::v5::{Action, CentralRecord, CentralRecords, RawJson};
+use crate::initial_sync::InitialSync;
+use crate::report::Figure;
+use crate::world::World;
+use outpost::wire::v5::{Action, CentralRecord, CentralRecords, RawJson};
 
 /// Site-owned records pushed for the "up" figure (more would only time the V5 central).
 const PUSH_RECORDS: i64 = 20_000;
@@ -22,7 +22,7 @@ const PUSH_RECORDS: i64 = 20_000;
 pub async fn run(world: &World, sync: &InitialSync) -> anyhow::Result<Figure> {
     let down = sync.bytes_down as f64 / sync.records.max(1) as f64;
     let (pushed, up) = push_up(world).await?;
-    let generated = gzip_per_record(&super::limit::wire_pages(world).await?)?;
+    let generated = gzip_per_record(&crate::limit::wire_pages(world).await?)?;
     let real = fixtures_per_record()?;
     let worst = down.max(up);
     let mut f = Figure::new("wire")
@@ -51,7 +51,7 @@ fn round1(x: f64) -> f64 {
 /// Mark up to [`PUSH_RECORDS`] of the site's own records as locally changed (as edits would),
 /// press Sync now and count the bytes sent up while it pushes them.
 async fn push_up(world: &World) -> anyhow::Result<(u64, f64)> {
-    let db = crate::db::open_sqlite(&world.dir.path().join("site/site.db"), &crate::site::MIGRATIONS).await?;
+    let db = outpost::db::open_sqlite(&world.dir.path().join("site/site.db"), &outpost::site::MIGRATIONS).await?;
     let mut pushed = 0u64;
     let mut tx = db.begin().await?;
     for table in ["location", "stock_line", "invoice", "invoice_line"] {
@@ -92,7 +92,7 @@ fn gzip_per_record(pages: &[Vec<u8>]) -> anyhow::Result<f64> {
 fn fixtures_per_record() -> anyhow::Result<f64> {
     let mut pages = Vec::new();
     let mut id = 0;
-    for file in crate::fixtures::load_legacy_v5()? {
+    for file in outpost::fixtures::load_legacy_v5()? {
         let data = file
             .records
             .iter()

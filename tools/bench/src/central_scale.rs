@@ -13,16 +13,16 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use super::BenchOptions;
-use super::latency::percentile;
-use super::report::{Figure, per_s};
-use crate::central_v5::{self, V5State};
-use crate::central_v6::{self, V6State};
-use crate::wire::client::Timeouts;
-use crate::wire::v5::{self, PushAction, PushRecord, PushRequest, SiteStatusCode};
-use crate::wire::v5_client::{V5Client, V5Credentials};
-use crate::wire::v6::{self, BatchRecord, SyncBatch};
-use crate::wire::v6_client::V6Client;
+use crate::BenchOptions;
+use crate::latency::percentile;
+use crate::report::{Figure, per_s};
+use outpost::central_v5::{self, V5State};
+use outpost::central_v6::{self, V6State};
+use outpost::wire::client::Timeouts;
+use outpost::wire::v5::{self, PushAction, PushRecord, PushRequest, SiteStatusCode};
+use outpost::wire::v5_client::{V5Client, V5Credentials};
+use outpost::wire::v6::{self, BatchRecord, SyncBatch};
+use outpost::wire::v6_client::V6Client;
 
 const IN_FLIGHT: usize = 50;
 const PASSWORD: &str = "fleet";
@@ -32,9 +32,11 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Figure> {
     let dir = tempfile::Builder::new().prefix("outpost-bench-fleet-").tempdir()?;
     let (v5_url, v6_url, backend) = match &options.postgres_url {
         Some(admin) => (fresh_pg(admin, "v5").await?, fresh_pg(admin, "v6").await?, "postgres"),
-        None => {
-            (crate::db::sqlite_url(dir.path(), "legacy.db"), crate::db::sqlite_url(dir.path(), "central.db"), "sqlite")
-        }
+        None => (
+            outpost::db::sqlite_url(dir.path(), "legacy.db"),
+            outpost::db::sqlite_url(dir.path(), "central.db"),
+            "sqlite",
+        ),
     };
     let v5_state = V5State::open(&v5_url).await?;
     let v5 = central_v5::serve_state("127.0.0.1:0".parse()?, v5_state.clone()).await?;
@@ -70,7 +72,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Figure> {
     for w in warm {
         w.await??;
     }
-    let cursor = crate::central_v5::changelog::max_cursor(&v5_state.db).await? as u64;
+    let cursor = outpost::central_v5::changelog::max_cursor(&v5_state.db).await? as u64;
 
     // Reference: the first tenth of the sites, one at a time.
     let alone_n = (sites.len() / 10).max(1);

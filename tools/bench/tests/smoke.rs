@@ -1,11 +1,12 @@
-//! The bench still works: `outpost bench --smoke` (tiny N, a few simulated sites) produces
+//! The bench still works: `outpost-bench --smoke` (tiny N, a few simulated sites) produces
 //! every scenario's figures. No timing is asserted; the figures of a CI machine mean nothing.
 
-use outpost::bench::{self, BenchOptions, SCENARIOS};
+use outpost_bench::{self as bench, BenchOptions, SCENARIOS};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_scenario_produces_its_figures() {
-    let options = BenchOptions::smoke(env!("CARGO_BIN_EXE_outpost").into());
+    // The site process runs from the bench's own binary, which hands `site …` to the outpost CLI.
+    let options = BenchOptions::smoke(env!("CARGO_BIN_EXE_outpost-bench").into());
     let report = bench::run(&options).await.unwrap();
     for scenario in SCENARIOS {
         let figure = report.get(scenario).unwrap_or_else(|| panic!("no figures for {scenario}"));

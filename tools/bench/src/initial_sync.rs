@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use outpost_api::SyncStatus;
 
-use super::BenchOptions;
-use super::limit::Limit;
-use super::report::{Figure, per_s};
-use super::world::World;
+use crate::BenchOptions;
+use crate::limit::Limit;
+use crate::report::{Figure, per_s};
+use crate::world::World;
 
 /// What the first sync measured.
 #[derive(Debug, Clone)]
