@@ -85,25 +85,39 @@ pub async fn site_status(State(state): State<V5State>, AuthSite(site): AuthSite)
 }
 
 pub async fn initialise(State(state): State<V5State>, AuthSite(site): AuthSite) -> V5Result<Json<InitialiseResponse>> {
-    let _busy = state
+    let busy = state
         .activity
         .begin(site.site_id, Activity::Initialising)
         .map_err(|_| V5Error::SyncIsRunning("initialisation"))?;
-    let _permit = state.activity.integration_permit().await;
+    // The preparation runs in its own task: a site whose connection drops (a cut line, its
+    // client's timeout) must not cancel it half-way, which would leave the site "started"
+    // while nothing works on it. The site learns the outcome by polling `site_status`.
+    let work = tokio::spawn(async move {
+        let _busy = busy;
+        let _permit = state.activity.integration_permit().await;
+        prepare_queue(&state, site.site_id).await
+    });
+    match work.await {
+        Ok(outcome) => outcome.map(|queue_length| Json(InitialiseResponse { queue_length })),
+        Err(e) => Err(V5Error::Internal(anyhow::anyhow!("site preparation task failed: {e}"))),
+    }
+}
+
+async fn prepare_queue(state: &V5State, site_id: i64) -> V5Result<u64> {
     {
         let mut conn = state.db.pool.acquire().await?;
-        sites::set_status(&mut conn, site.site_id, "started").await?;
+        sites::set_status(&mut conn, site_id, "started").await?;
     }
-    match queue::initialise(&state.db, site.site_id).await {
+    match queue::initialise(&state.db, site_id).await {
         Ok(queue_length) => {
             let mut conn = state.db.pool.acquire().await?;
-            sites::set_status(&mut conn, site.site_id, "completed").await?;
-            tracing::info!(site_id = site.site_id, queue_length, "site queue initialised");
-            Ok(Json(InitialiseResponse { queue_length }))
+            sites::set_status(&mut conn, site_id, "completed").await?;
+            tracing::info!(site_id, queue_length, "site queue initialised");
+            Ok(queue_length)
         }
         Err(e) => {
             let mut conn = state.db.pool.acquire().await?;
-            sites::set_status(&mut conn, site.site_id, "error").await?;
+            sites::set_status(&mut conn, site_id, "error").await?;
             Err(V5Error::Internal(e))
         }
     }
