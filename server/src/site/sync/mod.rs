@@ -1,6 +1,8 @@
 //! The site's sync engine: a driver that decides when to run ([`driver`]), a run that walks the
-//! steps in the reference's order ([`run`], [`steps`]), the live status people watch
-//! ([`status`]), and the routes under `/api/sync`.
+//! steps in the reference's order ([`run`], [`steps`]) from a [`plan`] read once as it starts,
+//! and what people watch: the in-memory [`progress`] model (published by the run alone), the
+//! [`run_log`] on disk (`sync_log`, crash recovery), the [`view`] the routes under
+//! `/api/sync` ([`api`]) return.
 //!
 //! The engine talks to the centrals only through the clients in `crate::wire`, so tests can
 //! point it at the real centrals in-process or through a fault-injecting proxy.
@@ -11,9 +13,12 @@ pub mod changelog;
 pub mod driver;
 pub mod errors;
 pub mod kv;
+pub mod plan;
+pub mod progress;
 pub mod run;
-pub mod status;
+pub mod run_log;
 pub mod steps;
+pub mod view;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,9 +30,10 @@ use tokio::sync::{mpsc, watch};
 
 use super::SiteState;
 use crate::records::Central;
+use crate::site::settings::{self, Stored};
 use crate::wire::client::{ActivityHook, Timeouts};
 use crate::wire::v5_client::{V5Client, V5Credentials};
-use status::SharedLive;
+use progress::{Activity, Progress, Publisher};
 
 /// Knobs of the engine; the defaults are the reference's numbers. Tests shrink the waits.
 #[derive(Debug, Clone)]
@@ -73,8 +79,8 @@ pub enum RunKind {
     IntegrateOnly,
 }
 
-/// (end of changelog, V5 push cursor, V6 push cursor).
-type PushCountKey = (u64, u64, u64);
+/// (end of changelog, V5 push cursor, V6 push cursor, initialised).
+type PushCountKey = (u64, u64, u64, bool);
 
 /// The engine handle: cheap to clone, shared by the HTTP handlers and the driver.
 #[derive(Clone)]
@@ -85,7 +91,13 @@ pub struct SyncEngine {
 pub(crate) struct Inner {
     pub db: SqlitePool,
     pub config: EngineConfig,
-    pub live: SharedLive,
+    /// The progress model, as published by the run (see [`progress`]).
+    progress: watch::Receiver<Progress>,
+    /// Bytes from a central: the stall watchdog's second sign of life.
+    activity: Activity,
+    /// The engine's copy of the settings, so a status poll needs no database read: loaded at
+    /// start, replaced when settings are saved and when a run reads them.
+    settings: watch::Sender<Option<Stored>>,
     trigger: mpsc::Sender<RunKind>,
     /// Completed runs so far, for callers that wait for a run.
     runs: watch::Sender<u64>,
@@ -94,7 +106,7 @@ pub(crate) struct Inner {
     requested: AtomicU64,
     covered: watch::Sender<u64>,
     /// `recordsToPush` for (end of changelog, V5 cursor, V6 cursor): the count is only redone
-    /// when one of them moved, so polling the status stays cheap however big the changelog.
+    /// when one of them (or initialisation) moved, so polling the status stays cheap however big the changelog.
     push_count: Mutex<Option<(PushCountKey, u64)>>,
 }
 
@@ -102,14 +114,17 @@ impl SyncEngine {
     /// Load the last status and start the driver.
     pub async fn start(db: SqlitePool, config: EngineConfig) -> anyhow::Result<SyncEngine> {
         let initialised = kv::get_bool(&db, kv::IS_INITIALISED).await?;
-        let live = Arc::new(Mutex::new(status::load(&db, initialised).await?));
+        let (publisher, progress) = Publisher::new(run_log::recover(&db, initialised).await?);
+        let (settings, _) = watch::channel(settings::load(&db).await?);
         let (trigger, triggers) = mpsc::channel(1);
         let (runs, _) = watch::channel(0);
         let (covered, _) = watch::channel(0);
         let inner = Inner {
             db,
             config,
-            live,
+            progress,
+            activity: Activity::default(),
+            settings,
             trigger,
             runs,
             requested: AtomicU64::new(0),
@@ -117,12 +132,8 @@ impl SyncEngine {
             push_count: Mutex::new(None),
         };
         let engine = SyncEngine { inner: Arc::new(inner) };
-        tokio::spawn(driver::drive(engine.clone(), triggers));
+        tokio::spawn(driver::drive(engine.clone(), triggers, publisher));
         Ok(engine)
-    }
-
-    pub(crate) fn inner(&self) -> &Inner {
-        &self.inner
     }
 
     pub fn db(&self) -> &SqlitePool {
@@ -134,7 +145,26 @@ impl SyncEngine {
     }
 
     pub fn is_running(&self) -> bool {
-        self.inner.live.lock().expect("status lock").running
+        self.inner.progress.borrow().running
+    }
+
+    /// Whether the site's first run succeeded.
+    pub fn is_initialised(&self) -> bool {
+        self.inner.progress.borrow().initialised
+    }
+
+    /// The settings as last saved or read by a run; `None` while sync is not configured.
+    pub fn settings(&self) -> Option<Stored> {
+        self.inner.settings.borrow().clone()
+    }
+
+    /// Settings were saved, or a run read them.
+    pub(crate) fn settings_seen(&self, settings: Option<Stored>) {
+        self.inner.settings.send_replace(settings);
+    }
+
+    pub(crate) fn activity(&self) -> &Activity {
+        &self.inner.activity
     }
 
     /// Ask for a run. Returns true when a run was going and this queued the one follow-up run;
@@ -181,16 +211,16 @@ impl SyncEngine {
     }
 
     pub fn latest_error(&self) -> Option<outpost_api::SyncError> {
-        let live = self.inner.live.lock().expect("status lock");
-        live.latest.as_ref().and_then(|r| r.error.as_ref()).map(|e| e.to_api())
+        let progress = self.inner.progress.borrow();
+        progress.latest.as_ref().and_then(|r| r.error.as_ref()).map(|e| e.to_api())
     }
 
-    /// `GET /api/sync/status`.
+    /// `GET /api/sync/status`: memory, plus the changelog count (cached).
     pub async fn status(&self) -> anyhow::Result<outpost_api::SyncStatus> {
-        let configured = crate::site::settings::load(&self.inner.db).await?.is_some();
+        let configured = self.inner.settings.borrow().is_some();
         let to_push = self.records_to_push().await?;
-        let live = self.inner.live.lock().expect("status lock");
-        Ok(status::snapshot(&live, configured, to_push))
+        let progress = self.inner.progress.borrow();
+        Ok(view::status(&progress, configured, to_push))
     }
 
     /// Records the next run will really send, to either central (cached per cursor state).
@@ -200,6 +230,7 @@ impl SyncEngine {
             changelog::end_cursor(&mut conn).await?,
             kv::cursor(&mut *conn, kv::V5_PUSH_CURSOR).await?,
             kv::cursor(&mut *conn, kv::V6_PUSH_CURSOR).await?,
+            self.is_initialised(),
         );
         if let Some((k, n)) = *self.inner.push_count.lock().expect("count lock")
             && k == key
@@ -207,7 +238,7 @@ impl SyncEngine {
             return Ok(n);
         }
         // Before the first sync nothing is pushed: both cursors jump past the initial data.
-        let n = if kv::get_bool(&mut *conn, kv::IS_INITIALISED).await? {
+        let n = if key.3 {
             changelog::to_send(&mut conn, key.1, Central::V5).await?
                 + changelog::to_send(&mut conn, key.2, Central::V6).await?
         } else {
@@ -229,10 +260,11 @@ impl SyncEngine {
         Ok(V5Client::new(creds, &self.inner.config.timeouts, Some(self.activity_hook())))
     }
 
-    /// Bytes arriving from a central count as progress for the stall watchdog.
+    /// Bytes arriving from a central count as progress for the stall watchdog (and only for
+    /// it: they are not shown).
     pub fn activity_hook(&self) -> ActivityHook {
-        let live = self.inner.live.clone();
-        Arc::new(move || status::beat(&live))
+        let activity = self.inner.activity.clone();
+        Arc::new(move || activity.beat())
     }
 }
 
