@@ -6,6 +6,72 @@
 //!
 //! The engine talks to the centrals only through the clients in `crate::wire`, so tests can
 //! point it at the real centrals in-process or through a fault-injecting proxy.
+//!
+//! # Sync protocol
+//!
+//! A run talks to two centrals: the V5 central (`{url}/sync/v5/…`, the URL in the settings)
+//! and the V6 central (`{url}/central/sync/…`, all `POST`, the URL the V5 central gives in
+//! its site info; every V6 call carries the V5 credentials, which the V6 central checks with
+//! the V5 central). Site-side state lives in `key_value_store` under the keys named in
+//! [`kv`]; received records wait in `sync_buffer` until Integrate applies them.
+//!
+//! Before any step, every run: `GET /sync/v5/site` (site info). It stores
+//! `SettingsSyncSiteUuid`, `SettingsSyncSiteId` and `SettingsSyncCentralServerSiteId`, and
+//! refuses to go on (`SITE_UUID_IS_BEING_CHANGED`) when an initialised site would change
+//! uuid. A failure here names no step.
+//!
+//! Each step, its calls, where its cursor lives and when the cursor moves:
+//!
+//! - **Prepare** (first sync only). V5: `POST initialise` (unless a preparation is already
+//!   going), `GET site_status` until idle, then `GET site` to check the preparation completed.
+//!   No cursor: the flag `SyncQueueInitialised`, set after that check, so the central fills
+//!   this site's queue once per site database (even if a later step of that run fails).
+//! - **Push V6**. V6: `push` batches of the pushable changelog rows routed to V6 (a batch with
+//!   none is not sent, except the last when earlier ones were: `isLastBatch` makes the central
+//!   integrate), then `site_status` until it is not integrating. Cursor on the site:
+//!   `SyncPushCursorV6` (the next changelog row to process), moved after the central accepted
+//!   the batch, so a crash in between resends it (the central buffers by upsert). Before the
+//!   cursor moves, `SyncPushV6Unfinished` records whether batches are open (set by a batch,
+//!   cleared by the last one).
+//! - **Push** (to V5). V5: `POST queued_records` with the rows routed to V5 (`queueLength` =
+//!   rows left), then a final push with `queueLength: 0` and no records, which starts the
+//!   central's integration, then `GET site_status` until idle. Cursor on the site:
+//!   `RemoteSyncPushCursor`, moved after each accepted batch, as Push V6.
+//! - **Pull Central**. V5: `GET central_records?cursor&limit` (central data; the next page is
+//!   fetched while this one is stored). Cursor on the site: `CentralSyncPullCursor`, the last
+//!   change-log id received, stored in the same transaction as its page in `sync_buffer` (an
+//!   empty page below `maxCursor` steps the cursor over a gap).
+//! - **Pull Remote**. V5: `GET queued_records?limit`, store the page in `sync_buffer` and
+//!   commit, then `POST acknowledged_records` with its `syncOutId`s; until a page is empty.
+//!   Cursor on the central: this site's `sync_out` queue, which a row leaves when acknowledged
+//!   (a lost acknowledgement makes the central send the row again; storing is an upsert).
+//! - **Pull V6**. V6: `pull` (`cursor`, `batchSize`, `isInitialised`) until `isLastBatch`.
+//!   Cursor on the site: `SyncPullCursorV6` = the batch's `endCursor` + 1 (never backwards),
+//!   stored in the same transaction as its batch in `sync_buffer`.
+//! - **Integrate**. No call: `sync_buffer` → the site's tables in one transaction. Per buffer
+//!   row, `integration_datetime` (applied) or `integration_error` (quarantined, retried by every
+//!   run), written in that transaction.
+//!
+//! While a central is still integrating this site's previous push it answers "busy"
+//! (`sync_is_running` / `IntegrationInProgress`); pushes and Pull Remote then wait for it to be
+//! idle and send the same request again (`steps::push_when_idle`).
+//!
+//! Steps that need an initialised site: Push V6 and Push are skipped (and shown skipped) until
+//! the first run succeeded; Pull V6 sends `isInitialised: false` until then, so the V6 central
+//! also returns what this site pushed before (restoring its data). The V6 steps are skipped
+//! (Push V6) or not logged at all (Pull V6) when this server is the V6 central itself, and fail
+//! with `CENTRAL_V6_NOT_CONFIGURED` when the V5 central gave no usable V6 URL.
+//!
+//! The end of the first successful run, in one transaction: both push cursors jump to the end
+//! of the changelog (what was just integrated came from the centrals and is never pushed back)
+//! and `SyncIsInitialised` is set.
+//!
+//! Flags that persist across runs (and restarts): `SyncIsInitialised` (first run succeeded),
+//! `SyncQueueInitialised` (Prepare done), `SyncPushV6Unfinished` (V6 batches sent that no
+//! last batch closed yet, so a resumed run still sends the last batch), `SyncHardwareId` (this
+//! device, sent as `msupply-site-uuid`), the site identity above, the four cursors, and the
+//! quarantine marks in `sync_buffer`. Nothing else carries from one run to the next: a run
+//! reads the settings and the initialised flag once into its [`plan::Plan`].
 
 pub mod api;
 pub mod buffer;
