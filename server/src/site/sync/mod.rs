@@ -171,8 +171,9 @@ pub(crate) struct Inner {
     /// covers every request made before it started), so a caller can wait for *its* run.
     requested: AtomicU64,
     covered: watch::Sender<u64>,
-    /// `recordsToPush` for (end of changelog, V5 cursor, V6 cursor): the count is only redone
-    /// when one of them (or initialisation) moved, so polling the status stays cheap however big the changelog.
+    /// `recordsToPush` for (end of changelog, V5 cursor, V6 cursor, initialised): the count is
+    /// only redone when one of them moved, so polling the status stays cheap however big the
+    /// changelog.
     push_count: Mutex<Option<(PushCountKey, u64)>>,
 }
 
