@@ -154,7 +154,7 @@ pub async fn store(state: &SiteState, input: SyncSettingsInput) -> Result<SyncSe
             let run = RunError::call("Error while checking the sync settings", &e);
             settings_error(&run)
         })?;
-        let initialised = kv::get_bool(db, kv::IS_INITIALISED).await?;
+        let initialised = state.sync.is_initialised();
         let known_uuid = kv::get_string(db, kv::SITE_UUID).await?;
         if initialised && known_uuid.as_deref().is_some_and(|u| u != info.id) {
             return Err(ApiError::validation(
@@ -179,7 +179,10 @@ pub async fn store(state: &SiteState, input: SyncSettingsInput) -> Result<SyncSe
     kv::set_int(&mut *tx, kv::BATCH_SIZE_PULL, batch_size_pull.into()).await?;
     kv::set_bool(&mut *tx, kv::IS_DISABLED, input.is_disabled).await?;
     tx.commit().await?;
-    Ok(to_api(load(db).await?))
+    let saved = load(db).await?;
+    // The status API answers `configured` from the engine's copy, not from the database.
+    state.sync.settings_seen(saved.clone());
+    Ok(to_api(saved))
 }
 
 /// A failed check against the central, as a 422 on the field a person should fix.

@@ -1,29 +1,33 @@
 //! When runs happen: one task owns sync, so two runs never overlap. It runs at start when
-//! configured, then waits for a trigger or the interval (re-read from the settings each time,
-//! and restarted after every run); a trigger during a run queues one follow-up (the channel
-//! holds one). A stall watchdog ends a run in which nothing moved for `stall_timeout`.
+//! configured, then waits for a trigger or the interval (from the engine's copy of the
+//! settings, and restarted after every run); a trigger during a run queues one follow-up (the
+//! channel holds one). A stall watchdog ends a run in which nothing moved for `stall_timeout`.
+//!
+//! The driver owns the progress model's [`Publisher`] and lends it to each run: nothing else
+//! writes the model.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use outpost_api::StepKey;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::errors::{RunError, Variant};
-use super::status::RunLog;
-use super::{RunKind, SyncEngine, kv, run};
+use super::plan::Plan;
+use super::progress::{Activity, Progress, Publisher};
+use super::run::{self, Report};
+use super::{RunKind, SyncEngine};
 use crate::site::settings;
 
-pub(crate) async fn drive(engine: SyncEngine, mut triggers: mpsc::Receiver<RunKind>) {
-    let db = engine.db().clone();
+pub(crate) async fn drive(engine: SyncEngine, mut triggers: mpsc::Receiver<RunKind>, out: Publisher) {
+    let out = Arc::new(out);
     let mut next = if engine.config().run_at_start { Some(RunKind::Full) } else { None };
     loop {
         if let Some(kind) = next.take() {
-            run_once(&engine, kind).await;
+            run_once(&engine, &out, kind).await;
         }
-        let stored = settings::load(&db).await.ok().flatten();
-        let initialised = kv::get_bool(&db, kv::IS_INITIALISED).await.unwrap_or(false);
+        let initialised = out.current().initialised;
         // Before initialisation only a trigger starts a run (saving settings sends one).
-        let interval = match &stored {
+        let interval = match engine.settings() {
             Some(s) if initialised => Some(Duration::from_secs(s.interval_seconds.max(1))),
             _ => None,
         };
@@ -42,9 +46,10 @@ pub(crate) async fn drive(engine: SyncEngine, mut triggers: mpsc::Receiver<RunKi
 
 /// One run, unless sync is unconfigured or disabled (then nothing is logged: a disabled site
 /// has nothing to show, and must not look initialised).
-async fn run_once(engine: &SyncEngine, kind: RunKind) {
+async fn run_once(engine: &SyncEngine, out: &Arc<Publisher>, kind: RunKind) {
     let covers = engine.requests_so_far();
     let db = engine.db();
+    // The one read of the settings for this run; the engine's copy follows it.
     let stored = match settings::load(db).await {
         Ok(s) => s,
         Err(e) => {
@@ -52,15 +57,13 @@ async fn run_once(engine: &SyncEngine, kind: RunKind) {
             None
         }
     };
-    let stored = match stored {
-        Some(s) if !s.is_disabled || kind == RunKind::IntegrateOnly => s,
-        _ => {
-            engine.run_completed(covers);
-            return;
-        }
+    engine.settings_seen(stored.clone());
+    let Some(plan) = Plan::decide(stored, out.current().initialised, kind) else {
+        engine.run_completed(covers);
+        return;
     };
-    let log = match RunLog::start(db, &engine.inner().live).await {
-        Ok(log) => log,
+    let report = match Report::start(db, out.clone()).await {
+        Ok(report) => report,
         Err(e) => {
             tracing::error!(error = %e, "cannot start a sync log row");
             engine.run_completed(covers);
@@ -68,22 +71,12 @@ async fn run_once(engine: &SyncEngine, kind: RunKind) {
         }
     };
     let outcome = tokio::select! {
-        r = run::execute(engine, &log, &stored, kind) => r,
-        e = watchdog(engine) => Err(e),
+        r = run::execute(engine, &report, &plan) => r,
+        e = watchdog(out.subscribe(), engine.activity(), engine.config().stall_timeout) => Err(e),
     };
-    let written = match &outcome {
-        Ok(()) => log.finish().await,
-        Err(e) => {
-            let e = match e.step {
-                Some(_) => e.clone(),
-                None => match active_step(engine) {
-                    Some(step) => e.clone().at(step),
-                    None => e.clone(),
-                },
-            };
-            tracing::warn!(error = %e, "sync run failed");
-            log.fail(&e).await
-        }
+    let written = match outcome {
+        Ok(()) => report.finish().await,
+        Err(e) => report.fail(e).await,
     };
     if let Err(e) = written {
         tracing::error!(error = %e, "cannot record the end of a sync run");
@@ -91,23 +84,16 @@ async fn run_once(engine: &SyncEngine, kind: RunKind) {
     engine.run_completed(covers);
 }
 
-/// The step that was going when the run failed (started, not finished).
-fn active_step(engine: &SyncEngine) -> Option<StepKey> {
-    let live = engine.inner().live.lock().expect("status lock");
-    let run = live.latest.as_ref()?;
-    StepKey::ALL.into_iter().rev().find(|k| {
-        let s = run.step(*k);
-        s.started.is_some() && s.finished.is_none()
-    })
-}
-
-/// Resolves when nothing has moved for `stall_timeout`.
-async fn watchdog(engine: &SyncEngine) -> RunError {
-    let limit = engine.config().stall_timeout;
+/// Resolves when for `limit` neither the progress model changed nor bytes came from a central.
+async fn watchdog(mut progress: watch::Receiver<Progress>, activity: &Activity, limit: Duration) -> RunError {
     let tick = (limit / 10).clamp(Duration::from_millis(20), Duration::from_secs(1));
+    let mut moved = Instant::now();
     loop {
-        tokio::time::sleep(tick).await;
-        let last = engine.inner().live.lock().expect("status lock").last_beat;
+        tokio::select! {
+            Ok(()) = progress.changed() => moved = Instant::now(),
+            _ = tokio::time::sleep(tick) => {}
+        }
+        let last = moved.max(activity.last());
         if Instant::now().duration_since(last) >= limit {
             return RunError::new(
                 Variant::Timeout,

@@ -134,8 +134,9 @@ impl Variant {
     }
 }
 
-/// A failed run: its variant, the step that failed (set by the run) and the whole chain as
-/// text, e.g. `Error while pulling central records -> Sync api error, url: '…' -> …`.
+/// A failed run: its variant, the step that failed (decided in one place,
+/// [`super::progress::RunRecord::fail`]) and the whole chain as text, e.g.
+/// `Error while pulling central records -> Sync api error, url: '…' -> …`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunError {
     pub variant: Variant,

@@ -1,9 +1,77 @@
 //! The site's sync engine: a driver that decides when to run ([`driver`]), a run that walks the
-//! steps in the reference's order ([`run`], [`steps`]), the live status people watch
-//! ([`status`]), and the routes under `/api/sync`.
+//! steps in the reference's order ([`run`], [`steps`]) from a [`plan`] read once as it starts,
+//! and what people watch: the in-memory [`progress`] model (published by the run alone), the
+//! [`run_log`] on disk (`sync_log`, crash recovery), the [`view`] the routes under
+//! `/api/sync` ([`api`]) return.
 //!
 //! The engine talks to the centrals only through the clients in `crate::wire`, so tests can
 //! point it at the real centrals in-process or through a fault-injecting proxy.
+//!
+//! # Sync protocol
+//!
+//! A run talks to two centrals: the V5 central (`{url}/sync/v5/…`, the URL in the settings)
+//! and the V6 central (`{url}/central/sync/…`, all `POST`, the URL the V5 central gives in
+//! its site info; every V6 call carries the V5 credentials, which the V6 central checks with
+//! the V5 central). Site-side state lives in `key_value_store` under the keys named in
+//! [`kv`]; received records wait in `sync_buffer` until Integrate applies them.
+//!
+//! Before any step, every run: `GET /sync/v5/site` (site info). It stores
+//! `SettingsSyncSiteUuid`, `SettingsSyncSiteId` and `SettingsSyncCentralServerSiteId`, and
+//! refuses to go on (`SITE_UUID_IS_BEING_CHANGED`) when an initialised site would change
+//! uuid. A failure here names no step.
+//!
+//! Each step, its calls, where its cursor lives and when the cursor moves:
+//!
+//! - **Prepare** (first sync only). V5: `POST initialise` (unless a preparation is already
+//!   going), `GET site_status` until idle, then `GET site` to check the preparation completed.
+//!   No cursor: the flag `SyncQueueInitialised`, set after that check, so the central fills
+//!   this site's queue once per site database (even if a later step of that run fails).
+//! - **Push V6**. V6: `push` batches of the pushable changelog rows routed to V6 (a batch with
+//!   none is not sent, except the last when earlier ones were: `isLastBatch` makes the central
+//!   integrate), then `site_status` until it is not integrating. Cursor on the site:
+//!   `SyncPushCursorV6` (the next changelog row to process), moved after the central accepted
+//!   the batch, so a crash in between resends it (the central buffers by upsert). Before the
+//!   cursor moves, `SyncPushV6Unfinished` records whether batches are open (set by a batch,
+//!   cleared by the last one).
+//! - **Push** (to V5). V5: `POST queued_records` with the rows routed to V5 (`queueLength` =
+//!   rows left), then a final push with `queueLength: 0` and no records, which starts the
+//!   central's integration, then `GET site_status` until idle. Cursor on the site:
+//!   `RemoteSyncPushCursor`, moved after each accepted batch, as Push V6.
+//! - **Pull Central**. V5: `GET central_records?cursor&limit` (central data; the next page is
+//!   fetched while this one is stored). Cursor on the site: `CentralSyncPullCursor`, the last
+//!   change-log id received, stored in the same transaction as its page in `sync_buffer` (an
+//!   empty page below `maxCursor` steps the cursor over a gap).
+//! - **Pull Remote**. V5: `GET queued_records?limit`, store the page in `sync_buffer` and
+//!   commit, then `POST acknowledged_records` with its `syncOutId`s; until a page is empty.
+//!   Cursor on the central: this site's `sync_out` queue, which a row leaves when acknowledged
+//!   (a lost acknowledgement makes the central send the row again; storing is an upsert).
+//! - **Pull V6**. V6: `pull` (`cursor`, `batchSize`, `isInitialised`) until `isLastBatch`.
+//!   Cursor on the site: `SyncPullCursorV6` = the batch's `endCursor` + 1 (never backwards),
+//!   stored in the same transaction as its batch in `sync_buffer`.
+//! - **Integrate**. No call: `sync_buffer` → the site's tables in one transaction. Per buffer
+//!   row, `integration_datetime` (applied) or `integration_error` (quarantined, retried by every
+//!   run), written in that transaction.
+//!
+//! While a central is still integrating this site's previous push it answers "busy"
+//! (`sync_is_running` / `IntegrationInProgress`); pushes and Pull Remote then wait for it to be
+//! idle and send the same request again (`steps::push_when_idle`).
+//!
+//! Steps that need an initialised site: Push V6 and Push are skipped (and shown skipped) until
+//! the first run succeeded; Pull V6 sends `isInitialised: false` until then, so the V6 central
+//! also returns what this site pushed before (restoring its data). The V6 steps are skipped
+//! (Push V6) or not logged at all (Pull V6) when this server is the V6 central itself, and fail
+//! with `CENTRAL_V6_NOT_CONFIGURED` when the V5 central gave no usable V6 URL.
+//!
+//! The end of the first successful run, in one transaction: both push cursors jump to the end
+//! of the changelog (what was just integrated came from the centrals and is never pushed back)
+//! and `SyncIsInitialised` is set.
+//!
+//! Flags that persist across runs (and restarts): `SyncIsInitialised` (first run succeeded),
+//! `SyncQueueInitialised` (Prepare done), `SyncPushV6Unfinished` (V6 batches sent that no
+//! last batch closed yet, so a resumed run still sends the last batch), `SyncHardwareId` (this
+//! device, sent as `msupply-site-uuid`), the site identity above, the four cursors, and the
+//! quarantine marks in `sync_buffer`. Nothing else carries from one run to the next: a run
+//! reads the settings and the initialised flag once into its [`plan::Plan`].
 
 pub mod api;
 pub mod buffer;
@@ -11,9 +79,12 @@ pub mod changelog;
 pub mod driver;
 pub mod errors;
 pub mod kv;
+pub mod plan;
+pub mod progress;
 pub mod run;
-pub mod status;
+pub mod run_log;
 pub mod steps;
+pub mod view;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,9 +96,10 @@ use tokio::sync::{mpsc, watch};
 
 use super::SiteState;
 use crate::records::Central;
+use crate::site::settings::{self, Stored};
 use crate::wire::client::{ActivityHook, Timeouts};
 use crate::wire::v5_client::{V5Client, V5Credentials};
-use status::SharedLive;
+use progress::{Activity, Progress, Publisher};
 
 /// Knobs of the engine; the defaults are the reference's numbers. Tests shrink the waits.
 #[derive(Debug, Clone)]
@@ -73,8 +145,8 @@ pub enum RunKind {
     IntegrateOnly,
 }
 
-/// (end of changelog, V5 push cursor, V6 push cursor).
-type PushCountKey = (u64, u64, u64);
+/// (end of changelog, V5 push cursor, V6 push cursor, initialised).
+type PushCountKey = (u64, u64, u64, bool);
 
 /// The engine handle: cheap to clone, shared by the HTTP handlers and the driver.
 #[derive(Clone)]
@@ -85,7 +157,13 @@ pub struct SyncEngine {
 pub(crate) struct Inner {
     pub db: SqlitePool,
     pub config: EngineConfig,
-    pub live: SharedLive,
+    /// The progress model, as published by the run (see [`progress`]).
+    progress: watch::Receiver<Progress>,
+    /// Bytes from a central: the stall watchdog's second sign of life.
+    activity: Activity,
+    /// The engine's copy of the settings, so a status poll needs no database read: loaded at
+    /// start, replaced when settings are saved and when a run reads them.
+    settings: watch::Sender<Option<Stored>>,
     trigger: mpsc::Sender<RunKind>,
     /// Completed runs so far, for callers that wait for a run.
     runs: watch::Sender<u64>,
@@ -93,8 +171,9 @@ pub(crate) struct Inner {
     /// covers every request made before it started), so a caller can wait for *its* run.
     requested: AtomicU64,
     covered: watch::Sender<u64>,
-    /// `recordsToPush` for (end of changelog, V5 cursor, V6 cursor): the count is only redone
-    /// when one of them moved, so polling the status stays cheap however big the changelog.
+    /// `recordsToPush` for (end of changelog, V5 cursor, V6 cursor, initialised): the count is
+    /// only redone when one of them moved, so polling the status stays cheap however big the
+    /// changelog.
     push_count: Mutex<Option<(PushCountKey, u64)>>,
 }
 
@@ -102,14 +181,17 @@ impl SyncEngine {
     /// Load the last status and start the driver.
     pub async fn start(db: SqlitePool, config: EngineConfig) -> anyhow::Result<SyncEngine> {
         let initialised = kv::get_bool(&db, kv::IS_INITIALISED).await?;
-        let live = Arc::new(Mutex::new(status::load(&db, initialised).await?));
+        let (publisher, progress) = Publisher::new(run_log::recover(&db, initialised).await?);
+        let (settings, _) = watch::channel(settings::load(&db).await?);
         let (trigger, triggers) = mpsc::channel(1);
         let (runs, _) = watch::channel(0);
         let (covered, _) = watch::channel(0);
         let inner = Inner {
             db,
             config,
-            live,
+            progress,
+            activity: Activity::default(),
+            settings,
             trigger,
             runs,
             requested: AtomicU64::new(0),
@@ -117,12 +199,8 @@ impl SyncEngine {
             push_count: Mutex::new(None),
         };
         let engine = SyncEngine { inner: Arc::new(inner) };
-        tokio::spawn(driver::drive(engine.clone(), triggers));
+        tokio::spawn(driver::drive(engine.clone(), triggers, publisher));
         Ok(engine)
-    }
-
-    pub(crate) fn inner(&self) -> &Inner {
-        &self.inner
     }
 
     pub fn db(&self) -> &SqlitePool {
@@ -134,7 +212,26 @@ impl SyncEngine {
     }
 
     pub fn is_running(&self) -> bool {
-        self.inner.live.lock().expect("status lock").running
+        self.inner.progress.borrow().running
+    }
+
+    /// Whether the site's first run succeeded.
+    pub fn is_initialised(&self) -> bool {
+        self.inner.progress.borrow().initialised
+    }
+
+    /// The settings as last saved or read by a run; `None` while sync is not configured.
+    pub fn settings(&self) -> Option<Stored> {
+        self.inner.settings.borrow().clone()
+    }
+
+    /// Settings were saved, or a run read them.
+    pub(crate) fn settings_seen(&self, settings: Option<Stored>) {
+        self.inner.settings.send_replace(settings);
+    }
+
+    pub(crate) fn activity(&self) -> &Activity {
+        &self.inner.activity
     }
 
     /// Ask for a run. Returns true when a run was going and this queued the one follow-up run;
@@ -181,16 +278,16 @@ impl SyncEngine {
     }
 
     pub fn latest_error(&self) -> Option<outpost_api::SyncError> {
-        let live = self.inner.live.lock().expect("status lock");
-        live.latest.as_ref().and_then(|r| r.error.as_ref()).map(|e| e.to_api())
+        let progress = self.inner.progress.borrow();
+        progress.latest.as_ref().and_then(|r| r.error.as_ref()).map(|e| e.to_api())
     }
 
-    /// `GET /api/sync/status`.
+    /// `GET /api/sync/status`: memory, plus the changelog count (cached).
     pub async fn status(&self) -> anyhow::Result<outpost_api::SyncStatus> {
-        let configured = crate::site::settings::load(&self.inner.db).await?.is_some();
+        let configured = self.inner.settings.borrow().is_some();
         let to_push = self.records_to_push().await?;
-        let live = self.inner.live.lock().expect("status lock");
-        Ok(status::snapshot(&live, configured, to_push))
+        let progress = self.inner.progress.borrow();
+        Ok(view::status(&progress, configured, to_push))
     }
 
     /// Records the next run will really send, to either central (cached per cursor state).
@@ -200,6 +297,7 @@ impl SyncEngine {
             changelog::end_cursor(&mut conn).await?,
             kv::cursor(&mut *conn, kv::V5_PUSH_CURSOR).await?,
             kv::cursor(&mut *conn, kv::V6_PUSH_CURSOR).await?,
+            self.is_initialised(),
         );
         if let Some((k, n)) = *self.inner.push_count.lock().expect("count lock")
             && k == key
@@ -207,7 +305,7 @@ impl SyncEngine {
             return Ok(n);
         }
         // Before the first sync nothing is pushed: both cursors jump past the initial data.
-        let n = if kv::get_bool(&mut *conn, kv::IS_INITIALISED).await? {
+        let n = if key.3 {
             changelog::to_send(&mut conn, key.1, Central::V5).await?
                 + changelog::to_send(&mut conn, key.2, Central::V6).await?
         } else {
@@ -229,10 +327,11 @@ impl SyncEngine {
         Ok(V5Client::new(creds, &self.inner.config.timeouts, Some(self.activity_hook())))
     }
 
-    /// Bytes arriving from a central count as progress for the stall watchdog.
+    /// Bytes arriving from a central count as progress for the stall watchdog (and only for
+    /// it: they are not shown).
     pub fn activity_hook(&self) -> ActivityHook {
-        let live = self.inner.live.clone();
-        Arc::new(move || status::beat(&live))
+        let activity = self.inner.activity.clone();
+        Arc::new(move || activity.beat())
     }
 }
 

@@ -21,7 +21,7 @@ use crate::records::batch::{self, Received, Wire};
 use crate::records::{Origin, RecordError, Table};
 use crate::site::sync::buffer::{self, BufferAction};
 use crate::site::sync::errors::{RunError, Variant};
-use crate::site::sync::status::RunLog;
+use crate::site::sync::run::Report;
 
 const STEP: StepKey = StepKey::Integration;
 const REPORT_EVERY_RECORDS: u64 = 1000;
@@ -30,7 +30,7 @@ const REPORT_EVERY: Duration = Duration::from_secs(1);
 const PAGE: u32 = 1000;
 
 struct Progress<'a> {
-    log: &'a RunLog,
+    log: &'a Report,
     total: u64,
     done: u64,
     reported: Instant,
@@ -48,7 +48,7 @@ impl Progress<'_> {
     }
 }
 
-pub async fn run(pool: &SqlitePool, log: &RunLog) -> Result<(), RunError> {
+pub async fn run(pool: &SqlitePool, log: &Report) -> Result<(), RunError> {
     let logerr = db("Error while logging");
     let fail = |e: sqlx::Error| RunError::new(Variant::IntegrationError, "Error while integrating records", e);
     log.step_started(STEP).await.map_err(logerr)?;

@@ -1,6 +1,6 @@
 //! The steps of a run, one module each, all behind the same small interface: `run(&Ctx)`,
-//! which logs the step's start, progress and end through the run's log and returns a
-//! [`RunError`] on failure (the run attaches the step key).
+//! which reports the step's start, progress and end through the run's [`Report`] and returns
+//! a [`RunError`] on failure (the run places it at the step it was in).
 
 pub mod integrate;
 pub mod prepare;
@@ -17,8 +17,8 @@ use sqlx::SqlitePool;
 
 use super::EngineConfig;
 use super::errors::{RunError, Variant};
-use super::status::RunLog;
-use crate::site::settings::Stored;
+use super::plan::Plan;
+use super::run::Report;
 use crate::wire::v5::SiteInfo;
 use crate::wire::v5_client::V5Client;
 use crate::wire::v6_client::V6Client;
@@ -49,13 +49,13 @@ impl V6 {
 /// What every step can reach during a run.
 pub struct Ctx<'a> {
     pub db: &'a SqlitePool,
-    pub log: &'a RunLog,
+    pub report: &'a Report,
     pub config: &'a EngineConfig,
-    pub settings: &'a Stored,
+    /// The settings and flags this run works from (read once, as it started).
+    pub plan: &'a Plan,
     pub v5: &'a V5Client,
     pub v6: &'a V6,
     pub site: &'a SiteInfo,
-    pub initialised: bool,
 }
 
 pub(crate) fn db(context: &'static str) -> impl Fn(sqlx::Error) -> RunError + Copy {

@@ -17,9 +17,9 @@ const STEP: StepKey = StepKey::PrepareInitial;
 pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     let log = db("Error while logging");
     if kv::get_bool(ctx.db, kv::QUEUE_INITIALISED).await.map_err(db("Error while reading sync state"))? {
-        return ctx.log.step_skipped(STEP).await.map_err(log);
+        return ctx.report.step_skipped(STEP).await.map_err(log);
     }
-    ctx.log.step_started(STEP).await.map_err(log)?;
+    ctx.report.step_started(STEP).await.map_err(log)?;
     // "Started" with an idle central means an earlier preparation died part-way (a central
     // restart): ask again rather than wait for it forever.
     let needs_initialise = match ctx.site.initialisation_status {
@@ -77,5 +77,5 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         });
     }
     kv::set_bool(ctx.db, kv::QUEUE_INITIALISED, true).await.map_err(db("Error while storing sync state"))?;
-    ctx.log.step_done(STEP).await.map_err(log)
+    ctx.report.step_done(STEP).await.map_err(log)
 }

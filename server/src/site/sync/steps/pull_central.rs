@@ -24,10 +24,10 @@ const STEP: StepKey = StepKey::PullCentral;
 pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     let log = db("Error while logging");
     let store = db("Error while storing central records");
-    ctx.log.step_started(STEP).await.map_err(log)?;
+    ctx.report.step_started(STEP).await.map_err(log)?;
     let mut cursor = kv::cursor(ctx.db, kv::CENTRAL_PULL_CURSOR).await.map_err(store)?;
     let source_site_id = Some(ctx.site.m_supply_central_site_id);
-    let limit = ctx.settings.batch_size_pull;
+    let limit = ctx.plan.settings.batch_size_pull;
     let fetch = |from: u64| ctx.v5.central_records(from, limit);
     let mut prefetched: Option<Result<CentralRecords, CallError>> = None;
     loop {
@@ -36,7 +36,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             None => fetch(cursor).await,
         }
         .map_err(|e| RunError::call("Error while pulling central records", &e))?;
-        ctx.log.progress(STEP, page.max_cursor.saturating_sub(cursor)).await.map_err(log)?;
+        ctx.report.progress(STEP, page.max_cursor.saturating_sub(cursor)).await.map_err(log)?;
         let Some(last_id) = page.data.iter().map(|r| r.id).max() else {
             if cursor >= page.max_cursor {
                 break;
@@ -58,7 +58,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             buffer::store(&mut tx, &records).await.map_err(store)?;
             kv::set_cursor(&mut *tx, kv::CENTRAL_PULL_CURSOR, last_id).await.map_err(store)?;
             tx.commit().await.map_err(store)?;
-            ctx.log.progress(STEP, max_cursor.saturating_sub(last_id)).await.map_err(log)
+            ctx.report.progress(STEP, max_cursor.saturating_sub(last_id)).await.map_err(log)
         };
         // The store decides: a failed store ends the run at once (the prefetch is dropped, not
         // waited for), and a failed prefetch is reported only when its page is needed, as an
@@ -68,5 +68,5 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         prefetched = Some(next);
         cursor = last_id;
     }
-    ctx.log.step_done(STEP).await.map_err(log)
+    ctx.report.step_done(STEP).await.map_err(log)
 }

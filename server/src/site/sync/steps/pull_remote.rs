@@ -14,7 +14,7 @@ const STEP: StepKey = StepKey::PullRemote;
 pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     let log = db("Error while logging");
     let store = db("Error while storing queued records");
-    ctx.log.step_started(STEP).await.map_err(log)?;
+    ctx.report.step_started(STEP).await.map_err(log)?;
     let source_site_id = Some(ctx.site.m_supply_central_site_id);
     loop {
         // A central still integrating (a duplicated final push, a restart) answers "sync is
@@ -22,11 +22,11 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         let page = push_when_idle(
             ctx,
             "Error while pulling remote records",
-            || ctx.v5.queued_records(ctx.settings.batch_size_pull),
+            || ctx.v5.queued_records(ctx.plan.settings.batch_size_pull),
             || v5_idle(ctx),
         )
         .await?;
-        ctx.log.progress(STEP, page.queue_length).await.map_err(log)?;
+        ctx.report.progress(STEP, page.queue_length).await.map_err(log)?;
         if page.data.is_empty() {
             break;
         }
@@ -47,7 +47,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             || v5_idle(ctx),
         )
         .await?;
-        ctx.log.progress(STEP, page.queue_length.saturating_sub(batch_len)).await.map_err(log)?;
+        ctx.report.progress(STEP, page.queue_length.saturating_sub(batch_len)).await.map_err(log)?;
     }
-    ctx.log.step_done(STEP).await.map_err(log)
+    ctx.report.step_done(STEP).await.map_err(log)
 }

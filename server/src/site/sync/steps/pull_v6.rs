@@ -16,14 +16,14 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     let store = db("Error while storing V6 records");
     // The V6 central itself has no V6 pull; the reference does not even log the step.
     let Some(client) = ctx.v6.client()? else { return Ok(()) };
-    ctx.log.step_started(STEP).await.map_err(log)?;
+    ctx.report.step_started(STEP).await.map_err(log)?;
     let mut cursor = kv::cursor(ctx.db, kv::V6_PULL_CURSOR).await.map_err(store)?;
     loop {
         let batch = client
-            .pull(cursor, ctx.settings.batch_size_pull, ctx.initialised)
+            .pull(cursor, ctx.plan.settings.batch_size_pull, ctx.plan.initialised)
             .await
             .map_err(|e| RunError::call("Error while pulling from the V6 central", &e))?;
-        ctx.log.progress(STEP, batch.total_records).await.map_err(log)?;
+        ctx.report.progress(STEP, batch.total_records).await.map_err(log)?;
         let records: Vec<Incoming> = batch
             .records
             .into_iter()
@@ -44,10 +44,10 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         tx.commit().await.map_err(store)?;
         cursor = next.max(cursor);
         if batch.is_last_batch {
-            ctx.log.progress(STEP, 0).await.map_err(log)?;
+            ctx.report.progress(STEP, 0).await.map_err(log)?;
             break;
         }
-        ctx.log.progress(STEP, batch.total_records.saturating_sub(count)).await.map_err(log)?;
+        ctx.report.progress(STEP, batch.total_records.saturating_sub(count)).await.map_err(log)?;
     }
-    ctx.log.step_done(STEP).await.map_err(log)
+    ctx.report.step_done(STEP).await.map_err(log)
 }

@@ -15,16 +15,16 @@ const STEP: StepKey = StepKey::Push;
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     let log = db("Error while logging");
-    if !ctx.initialised {
-        return ctx.log.step_skipped(STEP).await.map_err(log);
+    if !ctx.plan.initialised {
+        return ctx.report.step_skipped(STEP).await.map_err(log);
     }
-    ctx.log.step_started(STEP).await.map_err(log)?;
+    ctx.report.step_started(STEP).await.map_err(log)?;
     let read = db("Error while reading the changelog for Push");
     let mut conn = ctx.db.acquire().await.map_err(read)?;
     let mut cursor = kv::cursor(&mut *conn, kv::V5_PUSH_CURSOR).await.map_err(read)?;
     loop {
         let remaining = changelog::remaining(&mut conn, cursor).await.map_err(read)?;
-        ctx.log.progress(STEP, remaining).await.map_err(log)?;
+        ctx.report.progress(STEP, remaining).await.map_err(log)?;
         if remaining == 0 {
             let request = PushRequest { queue_length: 0, data: vec![] };
             let reply =
@@ -38,7 +38,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             }
             break;
         }
-        let rows = changelog::batch(&mut conn, cursor, ctx.settings.batch_size_push).await.map_err(read)?;
+        let rows = changelog::batch(&mut conn, cursor, ctx.plan.settings.batch_size_push).await.map_err(read)?;
         let Some(last) = rows.last().map(|r| r.cursor) else { break };
         let mut data = Vec::new();
         for row in rows.iter().filter(|r| r.table.push_destination() == Some(Central::V5)) {
@@ -80,7 +80,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         format!("still integrating after {} seconds", ctx.config.push_wait.as_secs()),
     );
     wait_until(ctx.config.push_poll, ctx.config.push_wait, timeout, || v5_idle(ctx)).await?;
-    ctx.log.step_done(STEP).await.map_err(log)
+    ctx.report.step_done(STEP).await.map_err(log)
 }
 
 pub(crate) async fn v5_idle(ctx: &Ctx<'_>) -> Result<bool, RunError> {

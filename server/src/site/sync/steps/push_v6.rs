@@ -20,13 +20,13 @@ const STEP: StepKey = StepKey::PushV6;
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     let log = db("Error while logging");
-    if !ctx.initialised {
-        return ctx.log.step_skipped(STEP).await.map_err(log);
+    if !ctx.plan.initialised {
+        return ctx.report.step_skipped(STEP).await.map_err(log);
     }
     let Some(client) = ctx.v6.client()? else {
-        return ctx.log.step_skipped(STEP).await.map_err(log);
+        return ctx.report.step_skipped(STEP).await.map_err(log);
     };
-    ctx.log.step_started(STEP).await.map_err(log)?;
+    ctx.report.step_started(STEP).await.map_err(log)?;
     let read = db("Error while reading the changelog for Push V6");
     let mut conn = ctx.db.acquire().await.map_err(read)?;
     let mut cursor = kv::cursor(&mut *conn, kv::V6_PUSH_CURSOR).await.map_err(read)?;
@@ -39,7 +39,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     };
     loop {
         let remaining = changelog::remaining(&mut conn, cursor).await.map_err(read)?;
-        ctx.log.progress(STEP, remaining).await.map_err(log)?;
+        ctx.report.progress(STEP, remaining).await.map_err(log)?;
         if remaining == 0 {
             if unfinished {
                 // Batches went out but the rows that were to follow are gone (superseded since):
@@ -58,7 +58,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             }
             break;
         }
-        let rows = changelog::batch(&mut conn, cursor, ctx.settings.batch_size_push).await.map_err(read)?;
+        let rows = changelog::batch(&mut conn, cursor, ctx.plan.settings.batch_size_push).await.map_err(read)?;
         let Some(last) = rows.last().map(|r| r.cursor) else { break };
         let mut records = Vec::new();
         for row in rows.iter().filter(|r| r.table.push_destination() == Some(Central::V6)) {
@@ -122,5 +122,5 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         })
         .await?;
     }
-    ctx.log.step_done(STEP).await.map_err(log)
+    ctx.report.step_done(STEP).await.map_err(log)
 }
