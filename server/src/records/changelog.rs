@@ -13,11 +13,20 @@ pub enum ChangeAction {
 }
 
 impl ChangeAction {
-    /// `changelog.row_action`.
+    /// `changelog.row_action`, also `sync_buffer.action` of a change.
     pub fn as_str(self) -> &'static str {
         match self {
             ChangeAction::Upsert => "UPSERT",
             ChangeAction::Delete => "DELETE",
+        }
+    }
+
+    /// The action [`ChangeAction::as_str`] stored, decoded where a row is read.
+    pub fn parse(s: &str) -> Option<ChangeAction> {
+        match s {
+            "UPSERT" => Some(ChangeAction::Upsert),
+            "DELETE" => Some(ChangeAction::Delete),
+            _ => None,
         }
     }
 }

@@ -2,6 +2,11 @@
 //! Pull steps write here in the same transaction as their cursor; integration reads from here;
 //! a record integration could not apply stays here with its reason (quarantine) and is tried
 //! again on every run until it integrates or a newer copy replaces it.
+//!
+//! Rows are typed at this edge, both ways: a wire record becomes an [`Incoming`] with the
+//! domain's [`Central`] and [`ChangeAction`] (the only place the wire action enums are mapped),
+//! and a stored row is decoded once into a [`Pending`], so past here nothing compares the
+//! `source` and `action` text.
 
 use chrono::{SecondsFormat, Utc};
 // Dynamic SQL here is built from constants only; values are always bound.
@@ -177,11 +182,10 @@ fn decode(row: Row) -> sqlx::Result<Pending> {
         "v6" => Central::V6,
         other => return Err(corrupt(format!("unknown source {other:?}"))),
     };
-    let action = match row.action.as_str() {
-        "UPSERT" => Some(ChangeAction::Upsert),
-        "DELETE" => Some(ChangeAction::Delete),
-        "MERGE" => None,
-        other => return Err(corrupt(format!("unknown action {other:?}"))),
+    let action = match ChangeAction::parse(&row.action) {
+        Some(change) => Some(change),
+        None if row.action == action_text(None) => None,
+        None => return Err(corrupt(format!("unknown action {:?}", row.action))),
     };
     Ok(Pending {
         rowid: row.rowid,
@@ -291,4 +295,66 @@ pub async fn quarantined(db: &SqlitePool) -> sqlx::Result<Vec<outpost_api::Quara
             received,
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn rows_are_stored_as_the_same_text_and_read_back_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = crate::db::open_sqlite(&dir.path().join("site.db"), &crate::site::MIGRATIONS).await.unwrap();
+        let mut conn = pool.acquire().await.unwrap();
+        let data = Some(v5::RawJson::from_string(r#"{"ID":"L1"}"#.into()).unwrap());
+        let asset = v6::Record {
+            table_name: "asset".into(),
+            record_id: "A1".into(),
+            action: v6::Action::Delete,
+            record_data: Value::Null,
+        };
+        let received = [
+            Incoming::v5("Location".into(), "L1".into(), v5::Action::Insert, data, Some(3)),
+            Incoming::v5("Location".into(), "L2".into(), v5::Action::Merge, None, Some(3)),
+            Incoming::v5("Location_type".into(), "T1".into(), v5::Action::Update, None, None),
+            Incoming::v6(asset),
+        ];
+        store(&mut conn, &received).await.unwrap();
+
+        let stored: Vec<(String, String, String, String)> =
+            sqlx::query_as("SELECT table_name, record_id, source, action FROM sync_buffer ORDER BY record_id")
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap();
+        let text = |t: &str, id: &str, s: &str, a: &str| (t.to_owned(), id.to_owned(), s.to_owned(), a.to_owned());
+        assert_eq!(
+            stored,
+            [
+                text("asset", "A1", "v6", "DELETE"),
+                text("location", "L1", "v5", "UPSERT"),
+                text("location", "L2", "v5", "MERGE"),
+                text("Location_type", "T1", "v5", "UPSERT"),
+            ]
+        );
+
+        let upserts = to_integrate(&mut conn, "location", ChangeAction::Upsert, 0, 10).await.unwrap();
+        assert_eq!(upserts.len(), 1, "the merge is not an upsert");
+        let l1 = &upserts[0];
+        assert_eq!((l1.record_id.as_str(), l1.from, l1.action), ("L1", Central::V5, Some(ChangeAction::Upsert)));
+        assert_eq!((l1.data.as_deref(), l1.source_site_id), (Some(r#"{"ID":"L1"}"#), Some(3)));
+
+        let deletes = to_integrate(&mut conn, "asset", ChangeAction::Delete, 0, 10).await.unwrap();
+        let a1 = &deletes[0];
+        assert_eq!(
+            (a1.record_id.as_str(), a1.from, a1.action, a1.data.as_deref()),
+            ("A1", Central::V6, Some(ChangeAction::Delete), None)
+        );
+
+        let mut odd = unknown_tables(&mut conn, &["location", "asset"]).await.unwrap();
+        odd.sort_by(|a, b| a.record_id.cmp(&b.record_id));
+        let odd: Vec<(&str, bool)> = odd.iter().map(|r| (r.record_id.as_str(), r.is_merge())).collect();
+        assert_eq!(odd, [("L2", true), ("T1", false)]);
+    }
 }
