@@ -298,7 +298,9 @@ async fn each_changelog_row_of_a_page_carries_its_own_records_origin() {
     ];
     let outcomes = in_pages(&mut conn, &recs, 1000).await;
     assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
-    let log: Vec<(String, String, Option<String>, bool, Option<i64>)> = sqlx::query_as(
+    /// record_id, row_action, store_id, is_sync_update, source_site_id
+    type LogRow = (String, String, Option<String>, bool, Option<i64>);
+    let log: Vec<LogRow> = sqlx::query_as(
         "SELECT record_id, row_action, store_id, is_sync_update, source_site_id FROM changelog ORDER BY cursor",
     )
     .fetch_all(&mut *conn)
