@@ -4,7 +4,7 @@
 #[path = "support/admin.rs"]
 mod admin;
 
-use outpost::records::{self, ChangeAction, Origin, Table};
+use outpost::records::{self, Central, ChangeAction, Origin, Received, Table};
 use outpost::site::{SiteConfig, start};
 use outpost_api::{ApiErrorBody, Asset, Location, StoreData};
 use reqwest::StatusCode;
@@ -25,7 +25,9 @@ const FROM_V5: Origin = Origin { is_sync_update: true, source_site_id: Some(1) }
 async fn put(db: &SqlitePool, table: Table, data: Value) {
     let mut conn = db.acquire().await.unwrap();
     let id = data["ID"].as_str().unwrap().to_owned();
-    records::integrate_v5(&mut conn, table, &id, ChangeAction::Upsert, Some(&data), FROM_V5).await.unwrap();
+    let data = data.to_string();
+    let record = Received { record_id: &id, from: Central::V5, data: Some(&data), origin: FROM_V5 };
+    records::integrate_one(&mut conn, table, ChangeAction::Upsert, record).await.unwrap();
 }
 
 /// A site with id 7 owning store `s1`; store `other` belongs to site 8. Each store has some stock

@@ -1,46 +1,38 @@
-//! The batched write path: a page of received records of ONE table applied with a handful of
-//! statements instead of several per record.
+//! The write path of received records: a page of records of ONE table applied with a handful
+//! of statements instead of several per record. A single record (a local delete, a record a
+//! page statement refused) goes through the same code as a page of one.
 //!
-//! Why: every statement is a hop from tokio to sqlx's SQLite worker thread and back, and those
-//! hops, not SQLite, were most of integration's time (BENCHMARKS.md). Per page this sends one
-//! `SELECT … WHERE id IN (…)` per parent table, one multi-row upsert per few hundred rows and one
-//! multi-row changelog insert (deletes: one `DELETE … RETURNING` and the changelog insert).
+//! Why pages: every statement is a hop from tokio to sqlx's SQLite worker thread and back, and
+//! those hops, not SQLite, were most of integration's time (BENCHMARKS.md). Per page this sends
+//! one `SELECT … WHERE id IN (…)` per parent table, one multi-row upsert per few hundred rows and
+//! one multi-row changelog insert (deletes: one `DELETE … RETURNING` and the changelog insert).
 //!
-//! Same semantics as the per-record path ([`super::integrate_v5`]/[`super::integrate_v6`]): each
-//! record gets the same outcome and the same error text, fields are checked in the same order
-//! (the first problem of a record is the one reported), and the rows and changelog rows written
-//! are identical, in the same order. A record only refers to rows of earlier tables, so looking
-//! its parents up before the page writes sees what one-by-one lookups would. When a page
-//! statement still fails on a constraint (a case the checks do not foresee), SQLite has rolled
-//! back that statement alone and the page is applied again record by record, so the record at
-//! fault is quarantined and the others are not.
+//! Each record gets its own outcome: fields are checked in order and the first problem of a
+//! record is the one reported; a missing parent of an earlier field is reported before a
+//! problem of a later one. A record only refers to rows of earlier tables, so looking its
+//! parents up before the page writes sees what one-by-one lookups would. When a page statement
+//! still fails on a constraint (a case the checks do not foresee), SQLite has rolled back that
+//! statement alone and the page is applied again as pages of one, so the record at fault is
+//! quarantined and the others are not.
 
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
-use sqlx::error::ErrorKind;
+use sqlx::error::{DatabaseError, ErrorKind};
 use sqlx::{AssertSqlSafe, Row as _, SqliteConnection};
 
 use super::changelog::{self, ChangeAction, Entry, Origin};
 use super::error::RecordError;
 use super::schema::{Kind, Spec, StoreOf};
 use super::translate::{self, Extra, Val, default_of, malformed, parse_plain};
-use super::{Table, v5_spec, v6_spec};
-
-/// Which central's record shape a received record has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wire {
-    /// Legacy JSON from the V5 central.
-    V5,
-    /// A snake_case row from the V6 central.
-    V6,
-}
+use super::{Central, Table, spec_for};
 
 /// One received record of a page, as the sync buffer holds it.
 #[derive(Debug, Clone, Copy)]
 pub struct Received<'a> {
     pub record_id: &'a str,
-    pub wire: Wire,
+    /// The central whose record shape `data` has (V5 legacy JSON or a V6 snake_case row).
+    pub from: Central,
     /// The record's JSON text (None for a delete).
     pub data: Option<&'a str>,
     pub origin: Origin,
@@ -59,15 +51,74 @@ const IDS_PER_LOOKUP: usize = 5_000;
 
 /// Apply a page of records of `table` (all upserts or all deletes) inside the caller's
 /// transaction. `Err` only for a failure of the site (locked, full, I/O), which should end the
-/// run; a record's own problem is its entry in the outcomes.
+/// run; a record's own problem, including a constraint it breaks, is its entry in the outcomes.
 pub async fn integrate_page(
     conn: &mut SqliteConnection,
     table: Table,
     action: ChangeAction,
     page: &[Received<'_>],
 ) -> Result<Outcomes, RecordError> {
-    // Parse every record first: the JSON text and the direction are checked before the action,
-    // as the per-record path does.
+    if let [one] = page {
+        return Ok(vec![integrate_alone(conn, table, action, *one).await?]);
+    }
+    match write_page(conn, table, action, page).await {
+        Err(RecordError::Db(sqlx::Error::Database(e))) if e.kind() != ErrorKind::Other => {
+            let mut out = Vec::with_capacity(page.len());
+            for one in page {
+                out.push(integrate_alone(conn, table, action, *one).await?);
+            }
+            Ok(out)
+        }
+        other => other,
+    }
+}
+
+/// Apply one record as a page of one (a local delete, a record seeded by a test); `Err` is the
+/// record's problem or, when [`RecordError::is_db`], the site's.
+pub async fn integrate_one(
+    conn: &mut SqliteConnection,
+    table: Table,
+    action: ChangeAction,
+    record: Received<'_>,
+) -> Result<(), RecordError> {
+    integrate_alone(conn, table, action, record).await?
+}
+
+/// A page of one: a constraint its statement breaks is the record's own outcome.
+async fn integrate_alone(
+    conn: &mut SqliteConnection,
+    table: Table,
+    action: ChangeAction,
+    record: Received<'_>,
+) -> Result<Result<(), RecordError>, RecordError> {
+    match write_page(conn, table, action, &[record]).await {
+        Ok(mut outcomes) => Ok(outcomes.pop().unwrap_or(Ok(()))),
+        Err(RecordError::Db(sqlx::Error::Database(e))) if e.kind() != ErrorKind::Other => {
+            Ok(Err(refused(table, action, record.record_id, e)))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The reason a record whose statement broke a constraint is quarantined with.
+fn refused(table: Table, action: ChangeAction, id: &str, e: Box<dyn DatabaseError>) -> RecordError {
+    if action == ChangeAction::Delete && e.kind() == ErrorKind::ForeignKeyViolation {
+        return RecordError::Refused(format!(
+            "{} {id:?} cannot be deleted while other records still refer to it",
+            table.name()
+        ));
+    }
+    RecordError::Db(sqlx::Error::Database(e))
+}
+
+/// Parse and check every record, then write the page; a statement's failure is the page's.
+async fn write_page(
+    conn: &mut SqliteConnection,
+    table: Table,
+    action: ChangeAction,
+    page: &[Received<'_>],
+) -> Result<Outcomes, RecordError> {
+    // The JSON text and the direction are checked before the action.
     let parsed: Vec<Result<Option<Value>, RecordError>> = page
         .iter()
         .map(|r| {
@@ -78,42 +129,15 @@ pub async fn integrate_page(
                 ),
                 None => None,
             };
-            match r.wire {
-                Wire::V5 => v5_spec(table)?,
-                Wire::V6 => v6_spec(table)?,
-            };
+            spec_for(table, r.from)?;
             Ok(data)
         })
         .collect();
     let spec = Spec::of(table);
-    let result = match action {
-        ChangeAction::Upsert => upsert(conn, spec, page, &parsed).await,
-        ChangeAction::Delete => delete(conn, spec, page, &parsed).await,
-    };
-    match result {
-        Err(RecordError::Db(sqlx::Error::Database(e))) if e.kind() != ErrorKind::Other => {
-            one_by_one(conn, spec, action, page, &parsed).await
-        }
-        other => other,
+    match action {
+        ChangeAction::Upsert => upsert(conn, spec, page, parsed).await,
+        ChangeAction::Delete => delete(conn, spec, page, parsed).await,
     }
-}
-
-/// The per-record path for every record of the page, for a page a statement refused.
-async fn one_by_one(
-    conn: &mut SqliteConnection,
-    spec: &'static Spec,
-    action: ChangeAction,
-    page: &[Received<'_>],
-    parsed: &[Result<Option<Value>, RecordError>],
-) -> Result<Outcomes, RecordError> {
-    let mut out = Vec::with_capacity(page.len());
-    for (r, data) in page.iter().zip(parsed) {
-        out.push(match data {
-            Err(e) => Err(copy(e)),
-            Ok(data) => translate::apply(conn, spec, r.record_id, action, data.as_ref(), r.origin).await,
-        });
-    }
-    Ok(out)
 }
 
 /// A record's field values before its parents are looked up.
@@ -133,22 +157,17 @@ async fn upsert(
     conn: &mut SqliteConnection,
     spec: &'static Spec,
     page: &[Received<'_>],
-    parsed: &[Result<Option<Value>, RecordError>],
+    parsed: Vec<Result<Option<Value>, RecordError>>,
 ) -> Result<Outcomes, RecordError> {
-    let mut out: Outcomes = Vec::with_capacity(page.len());
+    let (mut out, values) = split(parsed);
     let mut drafts: Vec<Draft<'_>> = Vec::with_capacity(page.len());
-    for (at, (r, data)) in page.iter().zip(parsed).enumerate() {
-        out.push(Ok(()));
-        let data = match data {
-            Err(e) => {
-                out[at] = Err(copy(e));
-                continue;
-            }
-            Ok(Some(data)) => data,
-            Ok(None) => {
-                out[at] = Err(malformed(spec, format!("upsert of {:?} carries no data", r.record_id)));
-                continue;
-            }
+    for (at, (r, data)) in page.iter().zip(&values).enumerate() {
+        if out[at].is_err() {
+            continue;
+        }
+        let Some(data) = data else {
+            out[at] = Err(malformed(spec, format!("upsert of {:?} carries no data", r.record_id)));
+            continue;
         };
         match draft(spec, at, r.record_id, data) {
             Ok(d) => drafts.push(d),
@@ -366,19 +385,10 @@ async fn delete(
     conn: &mut SqliteConnection,
     spec: &'static Spec,
     page: &[Received<'_>],
-    parsed: &[Result<Option<Value>, RecordError>],
+    parsed: Vec<Result<Option<Value>, RecordError>>,
 ) -> Result<Outcomes, RecordError> {
-    let mut out: Outcomes = Vec::with_capacity(page.len());
-    let mut ids: Vec<&str> = Vec::with_capacity(page.len());
-    for (r, data) in page.iter().zip(parsed) {
-        match data {
-            Err(e) => out.push(Err(copy(e))),
-            Ok(_) => {
-                out.push(Ok(()));
-                ids.push(r.record_id);
-            }
-        }
-    }
+    let (out, _) = split(parsed);
+    let ids: Vec<&str> = page.iter().zip(&out).filter(|(_, o)| o.is_ok()).map(|(r, _)| r.record_id).collect();
     let store = match spec.store {
         StoreOf::Nothing => "NULL",
         StoreOf::Column | StoreOf::Parent => "store_id",
@@ -409,16 +419,13 @@ async fn delete(
     Ok(out)
 }
 
-/// A record error again, for a record whose problem was found before the page was split
-/// (errors are not `Clone` because of the database variant).
-fn copy(e: &RecordError) -> RecordError {
-    match e {
-        RecordError::UnknownTable(s) => RecordError::UnknownTable(s.clone()),
-        RecordError::Malformed(s) => RecordError::Malformed(s.clone()),
-        RecordError::MissingParent { table, field, parent, id } => {
-            RecordError::MissingParent { table, field, parent, id: id.clone() }
-        }
-        RecordError::Refused(s) => RecordError::Refused(s.clone()),
-        RecordError::Db(e) => RecordError::Malformed(e.to_string()),
-    }
+/// The outcomes so far (a record that did not parse has its error) and the parsed data.
+fn split(parsed: Vec<Result<Option<Value>, RecordError>>) -> (Outcomes, Vec<Option<Value>>) {
+    parsed
+        .into_iter()
+        .map(|p| match p {
+            Ok(data) => (Ok(()), data),
+            Err(e) => (Err(e), None),
+        })
+        .unzip()
 }

@@ -1,11 +1,13 @@
-//! The batched write path against the per-record one: for the real fixtures and for generated
-//! data with bad records mixed in, both must leave identical tables and changelog and give every
-//! record the same outcome, with the same reason text.
+//! The write path's behaviour page by page: bad records are refused with their exact reason
+//! while the rest of their page is applied, each changelog row carries its record's origin,
+//! deletes log what they removed, and a page a statement refuses is applied as pages of one.
+//! Pages of one are that fallback, so for the real fixtures and for generated data with bad
+//! records mixed in, pages and pages of one must leave identical tables and changelog and give
+//! every record the same outcome.
 
 use serde_json::{Value, json};
 use sqlx::SqliteConnection;
 
-use super::batch::{self, Received, Wire};
 use super::schema::Spec;
 use super::*;
 
@@ -16,21 +18,31 @@ const FROM_V5: Origin = Origin { is_sync_update: true, source_site_id: Some(1) }
 struct Rec {
     table: Table,
     action: ChangeAction,
-    wire: Wire,
+    from: Central,
     id: String,
     data: Option<String>,
+    origin: Origin,
 }
 
 fn upsert(table: Table, data: Value) -> Rec {
     let spec = Spec::of(table);
     let id = data.get(spec.id_key).and_then(Value::as_str).unwrap_or("no-id").to_owned();
-    let wire = if table == Table::Asset { Wire::V6 } else { Wire::V5 };
-    Rec { table, action: ChangeAction::Upsert, wire, id, data: Some(data.to_string()) }
+    Rec {
+        table,
+        action: ChangeAction::Upsert,
+        from: central_of(table),
+        id,
+        data: Some(data.to_string()),
+        origin: FROM_V5,
+    }
 }
 
 fn delete(table: Table, id: &str) -> Rec {
-    let wire = if table == Table::Asset { Wire::V6 } else { Wire::V5 };
-    Rec { table, action: ChangeAction::Delete, wire, id: id.into(), data: None }
+    Rec { table, action: ChangeAction::Delete, from: central_of(table), id: id.into(), data: None, origin: FROM_V5 }
+}
+
+fn central_of(table: Table) -> Central {
+    if table == Table::Asset { Central::V6 } else { Central::V5 }
 }
 
 async fn fresh_db() -> (tempfile::TempDir, sqlx::pool::PoolConnection<sqlx::Sqlite>) {
@@ -40,30 +52,7 @@ async fn fresh_db() -> (tempfile::TempDir, sqlx::pool::PoolConnection<sqlx::Sqli
     (dir, conn)
 }
 
-/// The per-record path, as integration used it before pages: parse, then translate one record.
-async fn one_at_a_time(conn: &mut SqliteConnection, recs: &[Rec]) -> Vec<Result<(), String>> {
-    let mut out = Vec::new();
-    for r in recs {
-        let data: Result<Option<Value>, RecordError> = r
-            .data
-            .as_deref()
-            .map(|t| {
-                serde_json::from_str(t).map_err(|e| RecordError::Malformed(format!("record data is not JSON: {e}")))
-            })
-            .transpose();
-        let result = match data {
-            Err(e) => Err(e),
-            Ok(data) => match r.wire {
-                Wire::V5 => integrate_v5(conn, r.table, &r.id, r.action, data.as_ref(), FROM_V5).await,
-                Wire::V6 => integrate_v6(conn, r.table, &r.id, r.action, data.as_ref(), FROM_V5).await,
-            },
-        };
-        out.push(result.map_err(|e| e.to_string()));
-    }
-    out
-}
-
-/// The batched path: consecutive records of one table and action, in pages of `page_size`.
+/// The write path: consecutive records of one table and action, in pages of `page_size`.
 async fn in_pages(conn: &mut SqliteConnection, recs: &[Rec], page_size: usize) -> Vec<Result<(), String>> {
     let mut out = Vec::new();
     let mut start = 0;
@@ -79,9 +68,9 @@ async fn in_pages(conn: &mut SqliteConnection, recs: &[Rec], page_size: usize) -
         }
         let page: Vec<Received<'_>> = recs[start..end]
             .iter()
-            .map(|r| Received { record_id: &r.id, wire: r.wire, data: r.data.as_deref(), origin: FROM_V5 })
+            .map(|r| Received { record_id: &r.id, from: r.from, data: r.data.as_deref(), origin: r.origin })
             .collect();
-        let outcomes = batch::integrate_page(conn, first.table, first.action, &page).await.unwrap();
+        let outcomes = integrate_page(conn, first.table, first.action, &page).await.unwrap();
         assert_eq!(outcomes.len(), page.len());
         out.extend(outcomes.into_iter().map(|o| o.map_err(|e| e.to_string())));
         start = end;
@@ -109,11 +98,12 @@ async fn dump(conn: &mut SqliteConnection) -> Vec<String> {
     out
 }
 
-/// Run `recs` through both paths on two fresh databases; both must agree on everything.
-async fn assert_same_both_ways(recs: &[Rec], page_size: usize) -> Vec<Result<(), String>> {
+/// Run `recs` in pages of one (the fallback) and in pages of `page_size` on two fresh
+/// databases; both must agree on everything.
+async fn assert_same_in_pages_and_alone(recs: &[Rec], page_size: usize) -> Vec<Result<(), String>> {
     let (_a, mut one) = fresh_db().await;
     let (_b, mut paged) = fresh_db().await;
-    let expected = one_at_a_time(&mut one, recs).await;
+    let expected = in_pages(&mut one, recs, 1).await;
     let got = in_pages(&mut paged, recs, page_size).await;
     for (i, (e, g)) in expected.iter().zip(&got).enumerate() {
         assert_eq!(e, g, "outcome of record {i} ({:?} {})", recs[i].table, recs[i].id);
@@ -155,9 +145,9 @@ fn fixture_records() -> Vec<Rec> {
 }
 
 #[tokio::test]
-async fn the_fixtures_give_the_same_tables_changelog_and_outcomes_paged_and_one_by_one() {
+async fn the_fixtures_give_the_same_tables_changelog_and_outcomes_in_pages_and_alone() {
     let recs = fixture_records();
-    let outcomes = assert_same_both_ways(&recs, 1000).await;
+    let outcomes = assert_same_in_pages_and_alone(&recs, 1000).await;
     assert_eq!(outcomes.iter().filter(|o| o.is_err()).count(), 1, "only the record without an ID is refused");
 }
 
@@ -197,7 +187,7 @@ async fn generated_records() -> Vec<Rec> {
         upsert(Table::Unit, json!({"ID": "u-bad", "order_number": "first"})),
         upsert(Table::Unit, json!({"ID": "u-other", "order_number": 2.0, "Extra": [1, 2]})),
         Rec { data: Some("{not json".into()), ..upsert(Table::Unit, json!({"ID": "u-text"})) },
-        Rec { wire: Wire::V6, ..upsert(Table::Location, json!({"ID": "l-v6", "store_ID": "s1"})) },
+        Rec { from: Central::V6, ..upsert(Table::Location, json!({"ID": "l-v6", "store_ID": "s1"})) },
         upsert(Table::Asset, json!({"id": "a1", "store_id": "s2", "asset_number": "F-1"})),
         upsert(Table::Asset, json!({"id": "a2", "store_id": "s9"})),
     ]);
@@ -223,14 +213,31 @@ fn item_deleted(recs: &[Rec]) -> &str {
 }
 
 #[tokio::test]
-async fn generated_data_with_bad_records_gives_the_same_tables_changelog_and_outcomes_paged_and_one_by_one() {
+async fn generated_data_with_bad_records_refuses_each_with_its_reason_and_gives_the_same_result_in_pages_and_alone() {
     let recs = generated_records().await;
     // 700: pages span several multi-row statements and end with a short one.
-    let outcomes = assert_same_both_ways(&recs, 700).await;
+    let outcomes = assert_same_in_pages_and_alone(&recs, 700).await;
     assert!(recs.len() > 3000);
-    let failed: Vec<&str> =
-        recs.iter().zip(&outcomes).filter(|(_, o)| o.is_err()).map(|(r, _)| r.id.as_str()).collect();
-    assert_eq!(failed, ["u-bad", "u-text", "l-v6", "nowhere", "orphan", "no-item", "a2", item_deleted(&recs)]);
+    let failed: Vec<(&str, &str)> =
+        recs.iter().zip(&outcomes).filter_map(|(r, o)| o.as_ref().err().map(|e| (r.id.as_str(), e.as_str()))).collect();
+    let item = item_deleted(&recs);
+    let refused_delete = format!("Refused: item {item:?} cannot be deleted while other records still refer to it");
+    assert_eq!(
+        failed,
+        [
+            ("u-bad", "Malformed record: unit record: order_number should be a whole number, not \"first\""),
+            ("u-text", "Malformed record: record data is not JSON: key must be a string at line 1 column 2"),
+            ("l-v6", "Refused: location travels only with the V5 central"),
+            ("nowhere", "Malformed record: stock_line record: hold should be true or false, not 3"),
+            (
+                "orphan",
+                "Missing parent: invoice_line.transaction_ID refers to invoice \"no-such-invoice\", which is not on this site"
+            ),
+            ("no-item", "Malformed record: invoice_line record: item_ID is empty"),
+            ("a2", "Missing parent: asset.store_id refers to store \"s9\", which is not on this site"),
+            (item, refused_delete.as_str()),
+        ]
+    );
 }
 
 #[tokio::test]
@@ -276,4 +283,38 @@ async fn a_page_a_statement_refuses_is_applied_record_by_record() {
     assert!(outcomes[6].is_ok());
     let left: Vec<String> = sqlx::query_scalar("SELECT id FROM location").fetch_all(&mut *conn).await.unwrap();
     assert_eq!(left, ["L1"]);
+}
+
+#[tokio::test]
+async fn each_changelog_row_of_a_page_carries_its_own_records_origin() {
+    let (_dir, mut conn) = fresh_db().await;
+    let from_remote = Origin::sync(Some(5));
+    let recs = vec![
+        upsert(Table::Store, json!({"ID": "s1"})),
+        upsert(Table::Location, json!({"ID": "L1", "store_ID": "s1"})),
+        Rec { origin: from_remote, ..upsert(Table::Location, json!({"ID": "L2", "store_ID": "s1"})) },
+        Rec { origin: from_remote, ..delete(Table::Location, "L1") },
+        delete(Table::Location, "L2"),
+    ];
+    let outcomes = in_pages(&mut conn, &recs, 1000).await;
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    /// record_id, row_action, store_id, is_sync_update, source_site_id
+    type LogRow = (String, String, Option<String>, bool, Option<i64>);
+    let log: Vec<LogRow> = sqlx::query_as(
+        "SELECT record_id, row_action, store_id, is_sync_update, source_site_id FROM changelog ORDER BY cursor",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    let row = |id: &str, action: &str, site: i64| (id.into(), action.into(), Some("s1".into()), true, Some(site));
+    assert_eq!(
+        log,
+        [
+            row("s1", "UPSERT", 1),
+            row("L1", "UPSERT", 1),
+            row("L2", "UPSERT", 5),
+            row("L1", "DELETE", 5),
+            row("L2", "DELETE", 1)
+        ]
+    );
 }

@@ -13,11 +13,20 @@ pub enum ChangeAction {
 }
 
 impl ChangeAction {
-    /// `changelog.row_action`.
+    /// `changelog.row_action`, also `sync_buffer.action` of a change.
     pub fn as_str(self) -> &'static str {
         match self {
             ChangeAction::Upsert => "UPSERT",
             ChangeAction::Delete => "DELETE",
+        }
+    }
+
+    /// The action [`ChangeAction::as_str`] stored, decoded where a row is read.
+    pub fn parse(s: &str) -> Option<ChangeAction> {
+        match s {
+            "UPSERT" => Some(ChangeAction::Upsert),
+            "DELETE" => Some(ChangeAction::Delete),
+            _ => None,
         }
     }
 }
@@ -39,7 +48,7 @@ impl Origin {
 }
 
 /// Append one changelog row. Callers run this in the same transaction as the change.
-pub(crate) async fn write(
+pub(super) async fn write(
     conn: &mut SqliteConnection,
     table: Table,
     record_id: &str,
@@ -63,7 +72,7 @@ pub(crate) async fn write(
 }
 
 /// One changelog row of [`write_many`]: the record, its store, who changed it.
-pub struct Entry<'a> {
+pub(super) struct Entry<'a> {
     pub record_id: &'a str,
     pub store_id: Option<&'a str>,
     pub origin: Origin,
@@ -75,7 +84,7 @@ const ROWS_PER_INSERT: usize = 1000;
 
 /// Append one changelog row per entry, in order, with as few statements as possible (the
 /// batched write path); same rows as calling [`write`] for each.
-pub async fn write_many(
+pub(super) async fn write_many(
     conn: &mut SqliteConnection,
     table: Table,
     action: ChangeAction,

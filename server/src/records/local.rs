@@ -7,10 +7,10 @@
 use outpost_api::{Asset, Location};
 use sqlx::{Connection, SqliteConnection};
 
+use super::batch::{Received, integrate_one};
 use super::changelog::{self, ChangeAction, Origin};
 use super::error::RecordError;
-use super::schema::Spec;
-use super::{Table, translate};
+use super::{Central, Table};
 
 /// Each local write reads (its store, the old row) before it writes. A deferred transaction
 /// whose snapshot is older than a commit of the sync engine cannot upgrade to a writer
@@ -75,18 +75,21 @@ pub async fn upsert_asset(conn: &mut SqliteConnection, asset: &Asset) -> Result<
 
 /// Delete a location; false when there was none. Refused while stock still refers to it.
 pub async fn delete_location(conn: &mut SqliteConnection, id: &str) -> Result<bool, RecordError> {
-    delete(conn, Table::Location, id).await
+    delete(conn, Table::Location, Central::V5, id).await
 }
 
 /// Delete an asset; false when there was none.
 pub async fn delete_asset(conn: &mut SqliteConnection, id: &str) -> Result<bool, RecordError> {
-    delete(conn, Table::Asset, id).await
+    delete(conn, Table::Asset, Central::V6, id).await
 }
 
-async fn delete(conn: &mut SqliteConnection, table: Table, id: &str) -> Result<bool, RecordError> {
+/// A local delete is the write path's delete of a page of one, in the shape of the central
+/// the table travels with.
+async fn delete(conn: &mut SqliteConnection, table: Table, from: Central, id: &str) -> Result<bool, RecordError> {
     let mut tx = conn.begin_with(WRITE).await?;
     let before = changes(&mut tx).await?;
-    translate::apply(&mut tx, Spec::of(table), id, ChangeAction::Delete, None, Origin::LOCAL).await?;
+    let record = Received { record_id: id, from, data: None, origin: Origin::LOCAL };
+    integrate_one(&mut tx, table, ChangeAction::Delete, record).await?;
     let deleted = changes(&mut tx).await? != before;
     tx.commit().await?;
     Ok(deleted)

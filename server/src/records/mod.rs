@@ -2,19 +2,20 @@
 //! the V5 (legacy) and V6 translators, and writes that keep the changelog in the same
 //! transaction as the change.
 //!
-//! The sync engine integrates received records a page at a time with [`batch::integrate_page`]
-//! (inside its own transaction, so nothing here begins or commits); [`integrate_v5`]/
-//! [`integrate_v6`] apply one record with the same semantics, and the engine calls
-//! [`to_v5`]/[`to_v6`] for records to push. The Store data API uses the local writes in
-//! [`local`], which do run their own transaction.
+//! Received records have one write path, [`integrate_page`] (in [`batch`]): a page of one
+//! table at a time, inside the engine's transaction, so nothing here begins or commits; a single
+//! record is a page of one ([`integrate_one`]). The engine calls [`to_v5`]/[`to_v6`] for records
+//! to push. The Store data API uses the local writes in [`local`], which do run their own
+//! transaction. The benchmark's physical limit uses [`write_unchecked`], never the engine.
 
-pub mod batch;
+mod batch;
 mod changelog;
 mod error;
 pub mod local;
 mod schema;
 mod table;
 mod translate;
+mod unchecked;
 
 #[cfg(test)]
 mod batch_tests;
@@ -24,51 +25,26 @@ mod tests;
 use serde_json::Value;
 use sqlx::SqliteConnection;
 
+pub use batch::{Outcomes, Received, integrate_one, integrate_page};
 pub use changelog::{ChangeAction, Origin};
 pub use error::RecordError;
 pub use local::{delete_asset, delete_location, upsert_asset, upsert_location};
 pub use table::{Central, Table};
+pub use unchecked::write_unchecked;
 
-// Public for the bench's "limit" (tools/bench/src/limit.rs), which writes the same rows the
-// fastest straightforward way, without integration's checks, to measure what a site cannot avoid.
-pub use changelog::{Entry as ChangelogEntry, write_many as write_changelog};
-pub use schema::{Field, Kind, Spec, StoreOf};
+use schema::Spec;
 
 /// The key of this site's numeric id in key_value_store (from V5 `/sync/v5/site`).
 pub const SITE_ID_KEY: &str = "SettingsSyncSiteId";
 
-/// Apply one record received from the V5 central (legacy JSON) and log it with `origin`.
-pub async fn integrate_v5(
-    conn: &mut SqliteConnection,
-    table: Table,
-    record_id: &str,
-    action: ChangeAction,
-    data: Option<&Value>,
-    origin: Origin,
-) -> Result<(), RecordError> {
-    translate::apply(conn, v5_spec(table)?, record_id, action, data, origin).await
-}
-
-/// Apply one record received from the V6 central (snake_case row) and log it with `origin`.
-pub async fn integrate_v6(
-    conn: &mut SqliteConnection,
-    table: Table,
-    record_id: &str,
-    action: ChangeAction,
-    data: Option<&Value>,
-    origin: Origin,
-) -> Result<(), RecordError> {
-    translate::apply(conn, v6_spec(table)?, record_id, action, data, origin).await
-}
-
 /// The V5 record to push for the current state of a row; `Ok(None)` when it no longer exists.
 pub async fn to_v5(conn: &mut SqliteConnection, table: Table, record_id: &str) -> Result<Option<Value>, RecordError> {
-    translate::render(conn, v5_spec(table)?, record_id).await
+    translate::render(conn, spec_for(table, Central::V5)?, record_id).await
 }
 
 /// The V6 row to push for the current state of a row; `Ok(None)` when it no longer exists.
 pub async fn to_v6(conn: &mut SqliteConnection, table: Table, record_id: &str) -> Result<Option<Value>, RecordError> {
-    translate::render(conn, v6_spec(table)?, record_id).await
+    translate::render(conn, spec_for(table, Central::V6)?, record_id).await
 }
 
 /// A V5 wire table name as a [`Table`], or the `UnknownTable` error integration records.
@@ -91,16 +67,15 @@ pub async fn own_store_ids(conn: &mut SqliteConnection) -> Result<Vec<String>, s
     .await
 }
 
-fn v5_spec(table: Table) -> Result<&'static Spec, RecordError> {
-    match table.v5_name() {
+/// The table's translator for records of `central`'s shape; a table that does not travel
+/// with that central is refused.
+fn spec_for(table: Table, central: Central) -> Result<&'static Spec, RecordError> {
+    let (name, other) = match central {
+        Central::V5 => (table.v5_name(), "V6"),
+        Central::V6 => (table.v6_name(), "V5"),
+    };
+    match name {
         Some(_) => Ok(Spec::of(table)),
-        None => Err(RecordError::Refused(format!("{} travels only with the V6 central", table.name()))),
-    }
-}
-
-fn v6_spec(table: Table) -> Result<&'static Spec, RecordError> {
-    match table.v6_name() {
-        Some(_) => Ok(Spec::of(table)),
-        None => Err(RecordError::Refused(format!("{} travels only with the V5 central", table.name()))),
+        None => Err(RecordError::Refused(format!("{} travels only with the {other} central", table.name()))),
     }
 }

@@ -12,7 +12,7 @@ use super::Table;
 
 /// How a wire value is stored, and what a NULL column is sent back as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(super) enum Kind {
     /// A string (or null) kept as is.
     Text,
     Bool,
@@ -32,7 +32,7 @@ pub enum Kind {
 
 /// One modelled field: its key on the wire and its column on the site.
 #[derive(Debug)]
-pub struct Field {
+pub(super) struct Field {
     pub key: &'static str,
     pub column: &'static str,
     pub kind: Kind,
@@ -40,7 +40,7 @@ pub struct Field {
 
 /// Where a row's owning store (the changelog's `store_id`) comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreOf {
+pub(super) enum StoreOf {
     /// Central data that belongs to no store.
     Nothing,
     /// The row's own `store_id` field.
@@ -53,7 +53,7 @@ pub enum StoreOf {
 }
 
 #[derive(Debug)]
-pub struct Spec {
+pub(super) struct Spec {
     pub table: Table,
     /// The id field on the wire: `ID` in V5 records, `id` in V6 rows.
     pub id_key: &'static str,
@@ -61,9 +61,7 @@ pub struct Spec {
     pub extra_column: &'static str,
     pub fields: &'static [Field],
     pub store: StoreOf,
-    upsert: OnceLock<String>,
     select: OnceLock<String>,
-    delete: OnceLock<String>,
 }
 
 const fn f(key: &'static str, column: &'static str, kind: Kind) -> Field {
@@ -85,16 +83,7 @@ const fn spec(
     store: StoreOf,
     fields: &'static [Field],
 ) -> Spec {
-    Spec {
-        table,
-        id_key,
-        extra_column,
-        fields,
-        store,
-        upsert: OnceLock::new(),
-        select: OnceLock::new(),
-        delete: OnceLock::new(),
-    }
+    Spec { table, id_key, extra_column, fields, store, select: OnceLock::new() }
 }
 
 use Kind::{Bool, Date, Int, Real, Text};
@@ -286,11 +275,6 @@ impl Spec {
         columns
     }
 
-    /// `INSERT … ON CONFLICT(id) DO UPDATE` of one row, binds as in [`Spec::columns`].
-    pub fn upsert_sql(&'static self) -> &'static str {
-        self.upsert.get_or_init(|| self.upsert_rows_sql(1))
-    }
-
     /// The same upsert for `rows` rows in one statement (SQLite applies them in order, so a
     /// later copy of an id updates the earlier one, as two statements would).
     pub fn upsert_rows_sql(&self, rows: usize) -> String {
@@ -317,34 +301,5 @@ impl Spec {
             let _ = write!(sql, "{} FROM {} WHERE id = ?", self.extra_column, self.table.name());
             sql
         })
-    }
-
-    /// Delete by id, returning the old row's store for the changelog.
-    pub fn delete_sql(&'static self) -> &'static str {
-        self.delete.get_or_init(|| {
-            let store = match self.store {
-                StoreOf::Nothing => "NULL",
-                StoreOf::Column | StoreOf::Parent => "store_id",
-                StoreOf::Itself => "id",
-            };
-            format!("DELETE FROM {} WHERE id = ? RETURNING {store}", self.table.name())
-        })
-    }
-}
-
-/// Looks a parent up by id; returns its store for `StoreOf::Parent` (only invoices are parents
-/// of that kind), NULL otherwise. Literal strings, so each is prepared once.
-pub(crate) fn parent_sql(parent: Table) -> &'static str {
-    match parent {
-        Table::Unit => "SELECT NULL FROM unit WHERE id = ?",
-        Table::Item => "SELECT NULL FROM item WHERE id = ?",
-        Table::Name => "SELECT NULL FROM name WHERE id = ?",
-        Table::Store => "SELECT NULL FROM store WHERE id = ?",
-        Table::NameStoreJoin => "SELECT NULL FROM name_store_join WHERE id = ?",
-        Table::Location => "SELECT NULL FROM location WHERE id = ?",
-        Table::StockLine => "SELECT NULL FROM stock_line WHERE id = ?",
-        Table::Invoice => "SELECT store_id FROM invoice WHERE id = ?",
-        Table::InvoiceLine => "SELECT NULL FROM invoice_line WHERE id = ?",
-        Table::Asset => "SELECT NULL FROM asset WHERE id = ?",
     }
 }

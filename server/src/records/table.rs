@@ -16,7 +16,9 @@ pub enum Table {
     Asset,
 }
 
-/// The two servers a site pushes to.
+/// The two centrals a site talks to: which one's shape a received record has (V5 legacy JSON
+/// or a V6 snake_case row), and where a local change is pushed. The domain's one name for the
+/// protocol; the buffer stores it as `v5`/`v6`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Central {
     V5,

@@ -1,4 +1,5 @@
-//! Round-trip and changelog tests of the translators, against the shared real V5 records.
+//! Round-trip and changelog tests of the translators through the write path, against the
+//! shared real V5 records.
 
 use serde_json::{Value, json};
 use sqlx::{Connection, SqliteConnection};
@@ -15,9 +16,37 @@ async fn fresh_db() -> (tempfile::TempDir, sqlx::pool::PoolConnection<sqlx::Sqli
 
 const FROM_V5: Origin = Origin { is_sync_update: true, source_site_id: Some(1) };
 
+/// One record of the V5 central's shape through the write path, as a page of one.
+async fn one_v5(
+    conn: &mut SqliteConnection,
+    table: Table,
+    id: &str,
+    action: ChangeAction,
+    data: Option<&Value>,
+    origin: Origin,
+) -> Result<(), RecordError> {
+    let text = data.map(Value::to_string);
+    integrate_one(conn, table, action, Received { record_id: id, from: Central::V5, data: text.as_deref(), origin })
+        .await
+}
+
+/// One record of the V6 central's shape through the write path, as a page of one.
+async fn one_v6(
+    conn: &mut SqliteConnection,
+    table: Table,
+    id: &str,
+    action: ChangeAction,
+    data: Option<&Value>,
+    origin: Origin,
+) -> Result<(), RecordError> {
+    let text = data.map(Value::to_string);
+    integrate_one(conn, table, action, Received { record_id: id, from: Central::V6, data: text.as_deref(), origin })
+        .await
+}
+
 async fn put(conn: &mut SqliteConnection, table: Table, data: Value) {
     let id = data["ID"].as_str().unwrap().to_owned();
-    integrate_v5(conn, table, &id, ChangeAction::Upsert, Some(&data), FROM_V5).await.unwrap();
+    one_v5(conn, table, &id, ChangeAction::Upsert, Some(&data), FROM_V5).await.unwrap();
 }
 
 /// The fixtures come from Open mSupply's test data and refer to rows of its mock database
@@ -99,25 +128,41 @@ async fn every_fixture_record_integrates_and_pushes_back_the_same_values() {
     // Stable sort: within a table the file order stays, so a later copy of an id is an update.
     records.sort_by_key(|(t, _)| order(*t));
 
+    // One page per table, as integration sends them: a later copy of an id in the same page
+    // updates the earlier one.
     let mut latest: Vec<(Table, String, Value)> = Vec::new();
     let mut refused = Vec::new();
-    for (table, record) in records {
+    let mut rest = &records[..];
+    while let Some((table, _)) = rest.first() {
+        let table = *table;
+        let (page, tail) = rest.split_at(rest.iter().take_while(|(t, _)| *t == table).count());
+        rest = tail;
         let spec = Spec::of(table);
-        let Some(id) = record.get(spec.id_key).and_then(Value::as_str).map(str::to_owned) else {
-            // The fixtures hold one `name` record without any ID ({"check": "check"}): the
-            // record id it would travel under cannot be trusted, so it is refused as malformed.
-            let err = integrate_v5(&mut conn, table, "no-id", ChangeAction::Upsert, Some(&record), FROM_V5).await;
-            assert!(matches!(err, Err(RecordError::Malformed(_))), "{err:?}");
-            refused.push(record);
-            continue;
-        };
-        let result = match table {
-            Table::Asset => integrate_v6(&mut conn, table, &id, ChangeAction::Upsert, Some(&record), FROM_V5).await,
-            _ => integrate_v5(&mut conn, table, &id, ChangeAction::Upsert, Some(&record), FROM_V5).await,
-        };
-        result.unwrap_or_else(|e| panic!("{} {id}: {e}", table.name()));
-        latest.retain(|(t, i, _)| !(*t == table && *i == id));
-        latest.push((table, id, record));
+        let from = if table == Table::Asset { Central::V6 } else { Central::V5 };
+        let texts: Vec<(String, String)> = page
+            .iter()
+            .map(|(_, r)| {
+                // The fixtures hold one `name` record without any ID ({"check": "check"}): the
+                // record id it would travel under cannot be trusted, so it is refused as malformed.
+                let id = r.get(spec.id_key).and_then(Value::as_str).unwrap_or("no-id");
+                (id.to_owned(), r.to_string())
+            })
+            .collect();
+        let received: Vec<Received<'_>> = texts
+            .iter()
+            .map(|(id, text)| Received { record_id: id, from, data: Some(text), origin: FROM_V5 })
+            .collect();
+        let outcomes = integrate_page(&mut conn, table, ChangeAction::Upsert, &received).await.unwrap();
+        for (((id, _), (_, record)), outcome) in texts.iter().zip(page).zip(outcomes) {
+            if record.get(spec.id_key).is_none() {
+                assert!(matches!(outcome, Err(RecordError::Malformed(_))), "{outcome:?}");
+                refused.push(record.clone());
+                continue;
+            }
+            outcome.unwrap_or_else(|e| panic!("{} {id}: {e}", table.name()));
+            latest.retain(|(t, i, _)| !(*t == table && i == id));
+            latest.push((table, id.clone(), record.clone()));
+        }
     }
     assert_eq!(refused, [json!({"check": "check"})]);
     assert!(latest.len() >= 35, "only {} records integrated", latest.len());
@@ -172,9 +217,7 @@ async fn integration_logs_one_sync_row_and_a_later_local_edit_logs_a_local_row()
     seed_store(&mut conn).await;
     let loc =
         json!({"ID": "L1", "store_ID": "s1", "code": "A", "Description": "Shelf A", "hold": false, "Colour": "red"});
-    integrate_v5(&mut conn, Table::Location, "L1", ChangeAction::Upsert, Some(&loc), Origin::sync(Some(1)))
-        .await
-        .unwrap();
+    one_v5(&mut conn, Table::Location, "L1", ChangeAction::Upsert, Some(&loc), Origin::sync(Some(1))).await.unwrap();
     let edit = outpost_api::Location {
         id: "L1".into(),
         store_id: "s1".into(),
@@ -218,7 +261,7 @@ async fn a_rolled_back_transaction_leaves_neither_the_row_nor_its_changelog_row(
     let before = log(&mut conn).await.len();
     let mut tx = conn.begin().await.unwrap();
     let loc = json!({"ID": "L1", "store_ID": "s1", "code": "A"});
-    integrate_v5(&mut tx, Table::Location, "L1", ChangeAction::Upsert, Some(&loc), FROM_V5).await.unwrap();
+    one_v5(&mut tx, Table::Location, "L1", ChangeAction::Upsert, Some(&loc), FROM_V5).await.unwrap();
     assert_eq!(log(&mut tx).await.len(), before + 1, "the changelog row is written with the change");
     tx.rollback().await.unwrap();
     assert_eq!(log(&mut conn).await.len(), before);
@@ -230,9 +273,9 @@ async fn a_delete_logs_the_store_of_the_old_row_and_a_missing_row_logs_nothing()
     let (_dir, mut conn) = fresh_db().await;
     seed_store(&mut conn).await;
     let asset = json!({"id": "A1", "store_id": "s1", "asset_number": "F-1"});
-    integrate_v6(&mut conn, Table::Asset, "A1", ChangeAction::Upsert, Some(&asset), FROM_V5).await.unwrap();
-    integrate_v6(&mut conn, Table::Asset, "A1", ChangeAction::Delete, None, FROM_V5).await.unwrap();
-    integrate_v6(&mut conn, Table::Asset, "A1", ChangeAction::Delete, None, FROM_V5).await.unwrap();
+    one_v6(&mut conn, Table::Asset, "A1", ChangeAction::Upsert, Some(&asset), FROM_V5).await.unwrap();
+    one_v6(&mut conn, Table::Asset, "A1", ChangeAction::Delete, None, FROM_V5).await.unwrap();
+    one_v6(&mut conn, Table::Asset, "A1", ChangeAction::Delete, None, FROM_V5).await.unwrap();
     let rows = log(&mut conn).await;
     assert_eq!(rows.len(), 3);
     assert_eq!(rows[2], row("asset", "A1", "DELETE", Some("s1"), true, Some(1)));
@@ -258,9 +301,8 @@ async fn a_line_whose_invoice_is_missing_is_refused_and_writes_nothing() {
     put(&mut conn, Table::Item, json!({"ID": "i1"})).await;
     let before = log(&mut conn).await.len();
     let line = json!({"ID": "l1", "transaction_ID": "nowhere", "item_ID": "i1"});
-    let err = integrate_v5(&mut conn, Table::InvoiceLine, "l1", ChangeAction::Upsert, Some(&line), FROM_V5)
-        .await
-        .unwrap_err();
+    let err =
+        one_v5(&mut conn, Table::InvoiceLine, "l1", ChangeAction::Upsert, Some(&line), FROM_V5).await.unwrap_err();
     assert!(matches!(&err, RecordError::MissingParent { parent: "invoice", .. }), "{err:?}");
     assert!(err.to_string().contains("nowhere"), "{err}");
     assert!(!err.is_db());
@@ -282,14 +324,12 @@ async fn an_optional_reference_to_nothing_is_stored_as_null_and_pushed_back_unch
 async fn wrong_types_ids_and_directions_are_refused_with_a_reason() {
     let (_dir, mut conn) = fresh_db().await;
     let bad_type = json!({"ID": "u1", "order_number": "first"});
-    let err =
-        integrate_v5(&mut conn, Table::Unit, "u1", ChangeAction::Upsert, Some(&bad_type), FROM_V5).await.unwrap_err();
+    let err = one_v5(&mut conn, Table::Unit, "u1", ChangeAction::Upsert, Some(&bad_type), FROM_V5).await.unwrap_err();
     assert!(matches!(err, RecordError::Malformed(_)) && err.to_string().contains("order_number"), "{err}");
     let other_id = json!({"ID": "u2"});
-    let err =
-        integrate_v5(&mut conn, Table::Unit, "u1", ChangeAction::Upsert, Some(&other_id), FROM_V5).await.unwrap_err();
+    let err = one_v5(&mut conn, Table::Unit, "u1", ChangeAction::Upsert, Some(&other_id), FROM_V5).await.unwrap_err();
     assert!(matches!(err, RecordError::Malformed(_)), "{err}");
-    let err = integrate_v5(&mut conn, Table::Asset, "a1", ChangeAction::Delete, None, FROM_V5).await.unwrap_err();
+    let err = one_v5(&mut conn, Table::Asset, "a1", ChangeAction::Delete, None, FROM_V5).await.unwrap_err();
     assert!(matches!(err, RecordError::Refused(_)), "{err}");
     let err = to_v6(&mut conn, Table::Location, "x").await.unwrap_err();
     assert!(matches!(err, RecordError::Refused(_)), "{err}");

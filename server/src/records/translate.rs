@@ -1,5 +1,6 @@
-//! The generic translator: a wire record (V5 legacy JSON or V6 snake_case row) into its site
-//! row plus changelog entry, and a site row back into the wire record.
+//! The generic translator, field by field: a wire record's values (V5 legacy JSON or a V6
+//! snake_case row) as the site stores them, for the write path in [`super::batch`], and a site
+//! row back into the wire record, for push ([`render`]).
 //!
 //! Fidelity rule: what a central sends comes back unchanged. Unmodelled fields live in the
 //! extra JSON column. A modelled field whose value had to be stored as NULL (an optional
@@ -8,13 +9,11 @@
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Number, Value};
-use sqlx::error::ErrorKind;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
-use super::changelog::{self, ChangeAction, Origin};
 use super::error::RecordError;
-use super::schema::{Field, Kind, Spec, StoreOf, parent_sql};
+use super::schema::{Field, Kind, Spec};
 
 /// A value about to be bound; borrows from the wire JSON so parsing does not copy strings.
 pub(super) enum Val<'a> {
@@ -28,130 +27,6 @@ pub(super) enum Val<'a> {
 
 /// V5's "no date".
 const NO_DATE: &str = "0000-00-00";
-
-/// Apply one received or local record to its table and log it with `origin`.
-pub(crate) async fn apply(
-    conn: &mut SqliteConnection,
-    spec: &'static Spec,
-    record_id: &str,
-    action: ChangeAction,
-    data: Option<&Value>,
-    origin: Origin,
-) -> Result<(), RecordError> {
-    match action {
-        ChangeAction::Delete => delete(conn, spec, record_id, origin).await,
-        ChangeAction::Upsert => {
-            let data = data.ok_or_else(|| malformed(spec, format!("upsert of {record_id:?} carries no data")))?;
-            upsert(conn, spec, record_id, data, origin).await
-        }
-    }
-}
-
-async fn delete(conn: &mut SqliteConnection, spec: &'static Spec, id: &str, origin: Origin) -> Result<(), RecordError> {
-    let deleted = sqlx::query(spec.delete_sql()).bind(id).fetch_optional(&mut *conn).await;
-    let row = match deleted {
-        Ok(row) => row,
-        Err(sqlx::Error::Database(e)) if e.kind() == ErrorKind::ForeignKeyViolation => {
-            return Err(RecordError::Refused(format!(
-                "{} {id:?} cannot be deleted while other records still refer to it",
-                spec.table.name()
-            )));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    // Deleting a row that is not here changes nothing, so it logs nothing.
-    if let Some(row) = row {
-        let store: Option<String> = row.try_get(0)?;
-        changelog::write(conn, spec.table, id, ChangeAction::Delete, store.as_deref(), origin).await?;
-    }
-    Ok(())
-}
-
-async fn upsert(
-    conn: &mut SqliteConnection,
-    spec: &'static Spec,
-    id: &str,
-    data: &Value,
-    origin: Origin,
-) -> Result<(), RecordError> {
-    let obj = data.as_object().ok_or_else(|| malformed(spec, "the record is not a JSON object".into()))?;
-    match obj.get(spec.id_key) {
-        Some(Value::String(s)) if s == id => {}
-        Some(other) => {
-            return Err(malformed(spec, format!("its {} {other} does not match the record id {id:?}", spec.id_key)));
-        }
-        None => return Err(malformed(spec, format!("it has no {} field", spec.id_key))),
-    }
-
-    let mut vals: Vec<Val<'_>> = Vec::with_capacity(spec.fields.len() + 1);
-    // Modelled keys whose original value must be kept because the column holds NULL.
-    let mut keep: Vec<&'static str> = Vec::new();
-    let mut parent_store: Option<String> = None;
-    for field in spec.fields {
-        let raw = obj.get(field.key);
-        let val = match field.kind {
-            Kind::Ref { parent, required } => {
-                let target = match raw {
-                    None | Some(Value::Null) => None,
-                    Some(Value::String(s)) if s.is_empty() => None,
-                    Some(Value::String(s)) => Some(s.as_str()),
-                    Some(other) => return Err(malformed(spec, format!("{} should be an id, not {other}", field.key))),
-                };
-                let found = match target {
-                    Some(target) => sqlx::query(parent_sql(parent)).bind(target).fetch_optional(&mut *conn).await?,
-                    None => None,
-                };
-                match (target, found) {
-                    (Some(target), Some(row)) => {
-                        // The owning parent is the first required reference (see `StoreOf::Parent`).
-                        if spec.store == StoreOf::Parent && required && parent_store.is_none() {
-                            parent_store = row.try_get(0)?;
-                        }
-                        Val::Text(target)
-                    }
-                    (Some(target), None) if required => {
-                        return Err(RecordError::MissingParent {
-                            table: spec.table.name(),
-                            field: field.key,
-                            parent: parent.name(),
-                            id: target.to_owned(),
-                        });
-                    }
-                    (None, _) if required => return Err(malformed(spec, format!("{} is empty", field.key))),
-                    _ => Val::Null,
-                }
-            }
-            kind => parse_plain(spec, field, kind, raw)?,
-        };
-        if matches!(val, Val::Null) && raw.is_some_and(|r| *r != default_of(field.kind)) {
-            keep.push(field.key);
-        }
-        vals.push(val);
-    }
-    if spec.store == StoreOf::Parent {
-        vals.push(Val::Owned(parent_store));
-    }
-    let extra = serde_json::to_string(&Extra { obj, spec, keep: &keep })
-        .map_err(|e| malformed(spec, format!("unserialisable fields: {e}")))?;
-
-    let mut query = sqlx::query(spec.upsert_sql()).bind(id);
-    for val in &vals {
-        query = bind(query, val);
-    }
-    query.bind(extra).execute(&mut *conn).await?;
-
-    let store = match spec.store {
-        StoreOf::Nothing => None,
-        StoreOf::Itself => Some(id),
-        StoreOf::Parent => vals.last().and_then(|v| if let Val::Owned(s) = v { s.as_deref() } else { None }),
-        StoreOf::Column => spec.fields.iter().position(|f| f.column == "store_id").and_then(|i| match &vals[i] {
-            Val::Text(s) => Some(*s),
-            _ => None,
-        }),
-    };
-    changelog::write(conn, spec.table, id, ChangeAction::Upsert, store, origin).await?;
-    Ok(())
-}
 
 /// Bind one value, as its SQLite type.
 pub(super) fn bind<'q>(
@@ -235,7 +110,7 @@ impl Serialize for Extra<'_> {
 }
 
 /// The wire record of the current row, or None when it is gone.
-pub(crate) async fn render(
+pub(super) async fn render(
     conn: &mut SqliteConnection,
     spec: &'static Spec,
     id: &str,

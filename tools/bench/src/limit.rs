@@ -3,18 +3,17 @@
 //! their changelog rows, in one transaction, in this process, on the site's SQLite settings.
 //! No HTTP, no sync buffer, no parent lookups, no per-record checks: each run of records of one
 //! table becomes as few multi-row inserts as SQLite's variable limit allows, plus multi-row
-//! changelog inserts. That is the work a site cannot avoid, done the fastest straightforward
+//! changelog inserts (`records::write_unchecked`). That is the work a site cannot avoid, done the fastest straightforward
 //! way, so "% of the limit" says how close the full sync gets to what the machine can do.
 
 use std::time::Instant;
 
-use serde::ser::{Serialize, Serializer};
 use serde_json::{Map, Value};
-use sqlx::{AssertSqlSafe, Row, SqliteConnection};
+use sqlx::{AssertSqlSafe, Row};
 
 use crate::world::{STORES, World};
 use outpost::central_v5::data::STORE_TABLES;
-use outpost::records::{self, ChangeAction, ChangelogEntry, Kind, Origin, Spec, StoreOf, Table};
+use outpost::records::{self, Origin};
 use outpost::wire::v5::{Action, CentralRecord, CentralRecords, RawJson};
 
 #[derive(Debug, Clone)]
@@ -101,7 +100,11 @@ pub async fn run(world: &World, _site_records: u64) -> anyhow::Result<Limit> {
             let (same_table, tail) = rest.split_at(run);
             rest = tail;
             if let Ok(table) = records::table_from_v5(&first.table_name) {
-                records += write(&mut tx, table, same_table, origin).await?;
+                let objects: Vec<(&str, &Map<String, Value>)> = same_table
+                    .iter()
+                    .filter_map(|r| Some((r.record_id.as_str(), r.record_data.as_ref()?.as_object()?)))
+                    .collect();
+                records += records::write_unchecked(&mut tx, table, &objects, origin).await?;
             }
         }
     }
@@ -109,70 +112,4 @@ pub async fn run(world: &World, _site_records: u64) -> anyhow::Result<Limit> {
     let seconds = start.elapsed().as_secs_f64();
     db.close().await;
     Ok(Limit { records, seconds, failed: 0 })
-}
-
-/// Insert records of one table with their changelog rows; returns how many.
-async fn write(
-    conn: &mut SqliteConnection,
-    table: Table,
-    recs: &[ParsedRecord],
-    origin: Origin,
-) -> anyhow::Result<u64> {
-    let spec = Spec::of(table);
-    let objects: Vec<(&str, &Map<String, Value>)> =
-        recs.iter().filter_map(|r| Some((r.record_id.as_str(), r.record_data.as_ref()?.as_object()?))).collect();
-    let per_statement = 32_766 / spec.columns().len();
-    for chunk in objects.chunks(per_statement) {
-        let mut q = sqlx::query(AssertSqlSafe(spec.upsert_rows_sql(chunk.len())));
-        for (id, obj) in chunk {
-            q = q.bind(*id);
-            for field in spec.fields {
-                q = match (obj.get(field.key), field.kind) {
-                    (None | Some(Value::Null), _) => q.bind(None::<&str>),
-                    (Some(Value::String(s)), Kind::Ref { .. } | Kind::Date) if s.is_empty() || s == "0000-00-00" => {
-                        q.bind(None::<&str>)
-                    }
-                    (Some(Value::String(s)), _) => q.bind(s.as_str()),
-                    (Some(Value::Bool(b)), _) => q.bind(*b),
-                    (Some(Value::Number(n)), _) => match n.as_i64() {
-                        Some(i) => q.bind(i),
-                        None => q.bind(n.as_f64()),
-                    },
-                    (Some(other), _) => q.bind(other.to_string()),
-                };
-            }
-            if spec.store == StoreOf::Parent {
-                q = q.bind(None::<&str>);
-            }
-            q = q.bind(serde_json::to_string(&Unmodelled { obj, spec })?);
-        }
-        q.execute(&mut *conn).await?;
-    }
-    let store_key = spec.fields.iter().find(|f| f.column == "store_id").map(|f| f.key);
-    let entries: Vec<ChangelogEntry<'_>> = objects
-        .iter()
-        .map(|(id, obj)| ChangelogEntry {
-            record_id: id,
-            store_id: match spec.store {
-                StoreOf::Itself => Some(id),
-                StoreOf::Column => store_key.and_then(|k| obj.get(k)).and_then(Value::as_str),
-                StoreOf::Nothing | StoreOf::Parent => None,
-            },
-            origin,
-        })
-        .collect();
-    records::write_changelog(conn, table, ChangeAction::Upsert, &entries).await?;
-    Ok(objects.len() as u64)
-}
-
-/// The fields a table does not model, serialised straight from the parsed record.
-struct Unmodelled<'a> {
-    obj: &'a Map<String, Value>,
-    spec: &'a Spec,
-}
-
-impl Serialize for Unmodelled<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.obj.iter().filter(|(k, _)| !self.spec.models(k)))
-    }
 }

@@ -60,7 +60,7 @@ pub async fn batch(conn: &mut SqliteConnection, cursor: u64, limit: u32) -> sqlx
                 cursor: cursor as u64,
                 table: Table::from_name(&table)?,
                 record_id,
-                action: if action == "DELETE" { ChangeAction::Delete } else { ChangeAction::Upsert },
+                action: ChangeAction::parse(&action)?,
             })
         })
         .collect())

@@ -3,8 +3,8 @@
 //! A record that cannot be applied is kept in sync_buffer with its reason (quarantined), and the
 //! others carry on. Each statement is a hop to SQLite's worker thread, and those hops were most
 //! of integration's time (BENCHMARKS.md), so records go a page of one table at a time through
-//! the batched write path ([`records::batch`]: a few statements per page, same outcome per
-//! record as one by one), are marked integrated with one statement per table pass, and are read
+//! the write path ([`records::integrate_page`]: a few statements per page, an outcome per
+//! record), are marked integrated with one statement per table pass, and are read
 //! a page at a time (memory flat in dataset size). Received rows are logged with
 //! `Origin::sync`, so they are never pushed back (echo prevention).
 //!
@@ -17,9 +17,8 @@ use outpost_api::StepKey;
 use sqlx::SqlitePool;
 
 use super::db;
-use crate::records::batch::{self, Received, Wire};
-use crate::records::{Origin, RecordError, Table};
-use crate::site::sync::buffer::{self, BufferAction};
+use crate::records::{self, ChangeAction, Origin, Received, RecordError, Table};
+use crate::site::sync::buffer;
 use crate::site::sync::errors::{RunError, Variant};
 use crate::site::sync::run::Report;
 
@@ -62,8 +61,8 @@ pub async fn run(pool: &SqlitePool, log: &Report) -> Result<(), RunError> {
     // first write cannot make the transaction fail half-way.
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(fail)?;
     let mut progress = Progress { log, total, done: 0, reported: Instant::now(), reported_done: 0 };
-    let forwards = Table::ALL.into_iter().map(|t| (t, BufferAction::Upsert));
-    let backwards = Table::ALL.into_iter().rev().map(|t| (t, BufferAction::Delete));
+    let forwards = Table::ALL.into_iter().map(|t| (t, ChangeAction::Upsert));
+    let backwards = Table::ALL.into_iter().rev().map(|t| (t, ChangeAction::Delete));
     for (table, action) in forwards.chain(backwards) {
         let mut failed: Vec<(String, String)> = Vec::new();
         let mut after = 0;
@@ -86,7 +85,7 @@ pub async fn run(pool: &SqlitePool, log: &Report) -> Result<(), RunError> {
     }
     let known: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
     for row in buffer::unknown_tables(&mut tx, &known).await.map_err(fail)? {
-        let reason = if row.action == BufferAction::Merge.as_str() {
+        let reason = if row.is_merge() {
             "Ignored: merge records are not supported by this site".to_owned()
         } else {
             RecordError::UnknownTable(row.table_name.clone()).to_string()
@@ -105,39 +104,23 @@ async fn apply(
     conn: &mut sqlx::SqliteConnection,
     table: Table,
     page: &[buffer::Pending],
-    action: BufferAction,
+    action: ChangeAction,
 ) -> Result<Vec<Option<String>>, RunError> {
-    let site_failure = |what: String| RunError::new(Variant::IntegrationError, "Error while integrating records", what);
-    // Passes are only ever for upserts and deletes; merges are refused with the unknown tables.
-    let change =
-        action.change().ok_or_else(|| site_failure(format!("{} pass of {}", action.as_str(), table.name())))?;
     let received: Vec<Received<'_>> = page
         .iter()
         .map(|row| Received {
             record_id: &row.record_id,
-            wire: if row.source == "v6" { Wire::V6 } else { Wire::V5 },
+            from: row.from,
             data: row.data.as_deref(),
             origin: Origin::sync(row.source_site_id),
         })
         .collect();
-    let outcomes = batch::integrate_page(conn, table, change, &received)
-        .await
-        .map_err(|e| site_failure(format!("{} page: {e}", table.name())))?;
-    page.iter()
-        .zip(outcomes)
-        .map(|(row, outcome)| match outcome {
-            Ok(()) => Ok(None),
-            Err(e) if is_site_failure(&e) => Err(site_failure(format!("{} {}: {e}", row.table_name, row.record_id))),
-            Err(e) => Ok(Some(e.to_string())),
-        })
-        .collect()
-}
-
-/// A constraint violation is about the record (quarantine it); anything else the database
-/// says (locked, full, I/O) is about the site, and ends the run.
-fn is_site_failure(e: &RecordError) -> bool {
-    match e {
-        RecordError::Db(sqlx::Error::Database(d)) => matches!(d.kind(), sqlx::error::ErrorKind::Other),
-        other => other.is_db(),
-    }
+    let outcomes = records::integrate_page(conn, table, action, &received).await.map_err(|e| {
+        RunError::new(
+            Variant::IntegrationError,
+            "Error while integrating records",
+            format!("{} page: {e}", table.name()),
+        )
+    })?;
+    Ok(outcomes.into_iter().map(|outcome| outcome.err().map(|e| e.to_string())).collect())
 }

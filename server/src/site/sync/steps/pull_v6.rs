@@ -5,7 +5,7 @@
 use outpost_api::StepKey;
 
 use super::{Ctx, db};
-use crate::site::sync::buffer::{self, Incoming, Source};
+use crate::site::sync::buffer::{self, Incoming};
 use crate::site::sync::errors::RunError;
 use crate::site::sync::kv;
 
@@ -24,18 +24,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             .await
             .map_err(|e| RunError::call("Error while pulling from the V6 central", &e))?;
         ctx.report.progress(STEP, batch.total_records).await.map_err(log)?;
-        let records: Vec<Incoming> = batch
-            .records
-            .into_iter()
-            .map(|r| Incoming {
-                source: Source::V6,
-                wire_table: r.record.table_name,
-                record_id: r.record.record_id,
-                action: r.record.action.into(),
-                data: Some(r.record.record_data).filter(|d| !d.is_null()).map(|d| d.to_string()),
-                source_site_id: None,
-            })
-            .collect();
+        let records: Vec<Incoming> = batch.records.into_iter().map(|r| Incoming::v6(r.record)).collect();
         let count = records.len() as u64;
         let next = batch.end_cursor + 1;
         let mut tx = ctx.db.begin().await.map_err(store)?;
