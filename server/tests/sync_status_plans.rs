@@ -7,9 +7,6 @@
 //! A process-wide subscriber captures the statements (sqlx runs them on its own worker
 //! threads), so this file holds only tests that serialise on [`ONE_AT_A_TIME`].
 
-#[path = "support/site.rs"]
-mod support;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -17,7 +14,7 @@ use std::time::{Duration, Instant};
 use outpost::records;
 use outpost::site::sync::kv;
 use outpost_api::Location;
-use support::{TestSite, World, fast};
+use outpost_testkit::prelude::*;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 
