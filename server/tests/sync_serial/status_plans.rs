@@ -5,7 +5,7 @@
 //! printed for people, never asserted (timings vary with the machine).
 //!
 //! A process-wide subscriber captures the statements (sqlx runs them on its own worker
-//! threads), so this file holds only tests that serialise on [`ONE_AT_A_TIME`].
+//! threads), so this binary holds only tests that serialise on [`crate::ONE_AT_A_TIME`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -20,7 +20,6 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 
 static RECORDING: AtomicBool = AtomicBool::new(false);
 static STATEMENTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Keeps the SQL of every `sqlx::query` event while [`RECORDING`] is on.
 struct CaptureSql;
@@ -100,7 +99,7 @@ async fn plan(site: &TestSite, sql: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn every_query_of_the_status_route_reaches_its_tables_through_an_index() {
-    let _one = ONE_AT_A_TIME.lock().await;
+    let _one = crate::ONE_AT_A_TIME.lock().await;
     install_capture();
     let world = World::start().await;
     let site = synced_site(&world, "plans").await;
@@ -159,7 +158,7 @@ async fn status_latency(world: &World, name: &str, rows: i64) -> Duration {
 
 #[tokio::test]
 async fn status_latency_with_a_small_and_a_large_changelog_is_printed() {
-    let _one = ONE_AT_A_TIME.lock().await;
+    let _one = crate::ONE_AT_A_TIME.lock().await;
     let world = World::start().await;
     let small = status_latency(&world, "small", 1_000).await;
     let large = status_latency(&world, "large", 100_000).await;

@@ -22,6 +22,7 @@ const PARTIAL_INVOICES: &str = "SELECT COUNT(*) FROM invoice i
 
 #[tokio::test]
 async fn an_integration_failing_part_way_commits_nothing_and_the_next_run_integrates_each_record_once() {
+    let _one = crate::ONE_AT_A_TIME.lock().await;
     let world = World::start().await;
     world.add_site("cut", "pw", &["cut-store"]).await;
     outpost::central_v5::seed::seed(&world.v5_state.db, 600, &["cut-store".to_owned()]).await.unwrap();
@@ -107,6 +108,7 @@ async fn assert_integrated_exactly_once(site: &TestSite, buffered: i64) {
 
 #[tokio::test]
 async fn an_integration_stopped_part_way_by_the_stall_watchdog_commits_nothing_and_resumes_after_a_restart() {
+    let _one = crate::ONE_AT_A_TIME.lock().await;
     let world = World::start().await;
     world.add_site("stop", "pw", &["stop-store"]).await;
     outpost::central_v5::seed::seed(&world.v5_state.db, 600, &["stop-store".to_owned()]).await.unwrap();
@@ -174,6 +176,7 @@ async fn central_field(pool: &sqlx::AnyPool, table: &str, id: &str, field: &str)
 
 #[tokio::test]
 async fn received_records_are_not_pushed_back_but_a_later_local_edit_of_them_is() {
+    let _one = crate::ONE_AT_A_TIME.lock().await;
     let world = World::start().await;
     world.add_site("echo", "pw", &["echo-store"]).await;
     let location =
