@@ -15,4 +15,4 @@ while [ $# -gt 0 ]; do
     *) echo "usage: $0 [--runs N] [--seed S] [--only SEED]" >&2; exit 2 ;;
   esac
 done
-cargo test -p outpost --test faults -- --nocapture
+cargo test -p outpost --test reliability -- --nocapture faults::seeded_fault_runs

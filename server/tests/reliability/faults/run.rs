@@ -1,0 +1,158 @@
+//! The seeded fault harness: one run of changes, faults (the kit's relay with a seeded
+//! [`Schedule`]) and checks ([`run_one`], with the world of `super::world`). A run is driven by its seed: the changes, the
+//! faults drawn per request, and the central restarts all come from it, so a failing seed
+//! can be rerun with `OUTPOST_FAULT_SEED=<seed>` (thread timing may still differ slightly).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::world::{self, Model};
+use outpost_testkit::TestSite;
+use outpost_testkit::relay::{Fault, Schedule};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// What one run saw, for the summary.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub runs: u32,
+    pub failed_runs: u32,
+    pub variants: HashMap<String, u32>,
+    pub faults: HashMap<String, u32>,
+    pub restarts: u32,
+    pub problems: Vec<String>,
+}
+
+const ROUNDS: usize = 3;
+/// Longest a run may take before the harness calls it a silent stall (the engine's own stall
+/// limit is 4 s, so a run that is still going after this never reported anything).
+const RUN_LIMIT: Duration = Duration::from_secs(30);
+
+/// One sync run; a failed run must have left an error with a variant, in memory and stored.
+async fn sync_checked(site: &TestSite, out: &mut Outcome) {
+    out.runs += 1;
+    let error = match tokio::time::timeout(RUN_LIMIT, site.sync()).await {
+        Ok(e) => e,
+        Err(_) => {
+            out.problems.push(format!("silent stall: a run was still going after {RUN_LIMIT:?}"));
+            return;
+        }
+    };
+    let Some(error) = error else { return };
+    out.failed_runs += 1;
+    *out.variants.entry(error.variant.clone()).or_default() += 1;
+    // A network fault is a link problem a person can act on; UNKNOWN says nothing.
+    if error.variant == "UNKNOWN" {
+        out.problems.push(format!("a fault ended a run as UNKNOWN: {}", error.full_error));
+    }
+    if error.variant.is_empty() || error.full_error.is_empty() {
+        out.problems.push(format!("a failed run left no variant or text: {error:?}"));
+    }
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT error_code FROM sync_log ORDER BY started_datetime DESC, rowid DESC LIMIT 1")
+            .fetch_one(&site.state.db)
+            .await
+            .unwrap();
+    if stored.as_deref() != Some(error.variant.as_str()) {
+        out.problems
+            .push(format!("failed run not stored with its variant: stored {stored:?}, reported {}", error.variant));
+    }
+}
+
+pub async fn run_one(seed: u64) -> Outcome {
+    let mut rng = world::rng(seed);
+    let rate = rng.random_range(0.05..0.3);
+    let schedule = Schedule::new(rng.random(), 0.0);
+    let mut centrals = world::start_centrals(&schedule).await;
+    let mut model = Model::default();
+    let site = world::setup(&centrals, &mut model).await;
+    let admin = site.admin().await;
+    let mut out = Outcome::default();
+    schedule.set_rate(rate);
+    // The first sync (initialisation) under faults too, until it gets through.
+    for _ in 0..10 {
+        sync_checked(&site, &mut out).await;
+        if site.state.sync.latest_error().is_none() {
+            break;
+        }
+    }
+    if site.state.sync.latest_error().is_some() {
+        schedule.set_rate(0.0);
+        sync_checked(&site, &mut out).await;
+        schedule.set_rate(rate);
+    }
+    for _ in 0..ROUNDS {
+        world::make_changes(&mut rng, &centrals, &site, &admin, &mut model).await;
+        let restart = rng.random_bool(0.15).then(|| (rng.random_bool(0.5), rng.random_range(0..120u64)));
+        // Sync while the site is watched for an invoice without its lines, and maybe restart a
+        // central part-way.
+        let watch = async {
+            loop {
+                let missing = world::invoices_missing_lines(&site, &model.invoices).await;
+                if !missing.is_empty() {
+                    return missing;
+                }
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+        };
+        let restarting = async {
+            if let Some((v5, after)) = restart {
+                tokio::time::sleep(Duration::from_millis(after)).await;
+                Some(v5)
+            } else {
+                std::future::pending().await
+            }
+        };
+        let mut seen = None;
+        {
+            let sync = sync_checked(&site, &mut out);
+            tokio::pin!(sync);
+            tokio::select! {
+                _ = &mut sync => {}
+                missing = watch => seen = Some(missing),
+                v5 = restarting => {
+                    if let Some(v5) = v5 { centrals.restart(v5).await; }
+                    (&mut sync).await;
+                }
+            }
+        }
+        if let Some(missing) = seen {
+            out.problems.push(format!("invoice visible without its lines: {missing:?}"));
+        }
+    }
+    // Quiescence: faults off, sync until a run succeeds with nothing left to push, then once
+    // more to prove a settled site changes nothing on either central (no echo, no re-send).
+    schedule.set_rate(0.0);
+    let mut settled = false;
+    for _ in 0..6 {
+        if site.sync().await.is_none() && site.state.sync.records_to_push().await.unwrap() == 0 {
+            settled = true;
+            break;
+        }
+    }
+    if !settled {
+        out.problems.push(format!("never reached quiescence: last error {:?}", site.state.sync.latest_error()));
+    }
+    let before = world::central_activity(&centrals).await;
+    sync_checked(&site, &mut out).await;
+    let after = world::central_activity(&centrals).await;
+    if before != after {
+        out.problems.push(format!("a settled run changed the centrals: {before:?} -> {after:?}"));
+    }
+    out.problems.extend(world::check(&centrals, &site, &model).await);
+    for fault in schedule.injected.lock().unwrap().iter() {
+        let name = match fault {
+            Fault::Delay(_) => "Delay".to_owned(),
+            other => format!("{other:?}"),
+        };
+        *out.faults.entry(name).or_default() += 1;
+    }
+    out.restarts = centrals.restarts;
+    out
+}
+
+/// A stable seed per run index from the base seed (so the soak's runs spread).
+pub fn run_seed(base: u64, index: u64) -> u64 {
+    let mut rng = StdRng::seed_from_u64(base ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    rng.random()
+}

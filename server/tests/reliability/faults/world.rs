@@ -1,0 +1,339 @@
+//! One seeded fault run: both centrals (restartable, behind fault-injecting relays), a site, a model of
+//! what every record should be, the changes made on all three while faults run, and the checks
+//! made once the faults stop and sync reaches quiescence.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use outpost::central_v5;
+use outpost::site::sync::EngineConfig;
+use outpost::wire::client::Timeouts;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use outpost_testkit::relay::Schedule;
+use outpost_testkit::{TestSite, World};
+
+pub const STORE: &str = "fault-store";
+const SITE: &str = "fault-site";
+
+/// Engine knobs for fault runs: quick polls and a short stall limit, so a wedged run ends as a
+/// stored `TIMEOUT` quickly instead of hanging the harness.
+pub fn engine() -> EngineConfig {
+    EngineConfig {
+        stall_timeout: Duration::from_secs(4),
+        timeouts: Timeouts { connect: vec![Duration::from_millis(300); 2], idle_read: Duration::from_secs(3) },
+        prepare_poll: Duration::from_millis(20),
+        push_poll: Duration::from_millis(20),
+        push_wait: Duration::from_secs(4),
+        run_at_start: false,
+        ..EngineConfig::default()
+    }
+}
+
+/// Both centrals behind relays that inject the run's seeded faults on the site's links (the
+/// V6 central's own link to the V5 central stays clean), restartable behind the same URLs.
+pub async fn start_centrals(schedule: &Schedule) -> World {
+    let world = World::builder().relays().start().await;
+    world.v5_relay().set_faults(Some(schedule.clone()));
+    world.v6_relay().set_faults(Some(schedule.clone()));
+    world
+}
+
+/// What each record should be at the end: `None` once deleted.
+#[derive(Default, Debug)]
+pub struct Model {
+    pub locations: BTreeMap<String, Option<(String, String)>>,
+    pub assets: BTreeMap<String, Option<(String, String)>>,
+    /// Invoice id → number of lines (written with the invoice, in one central transaction).
+    pub invoices: BTreeMap<String, i64>,
+    pub items: Vec<String>,
+    next: u64,
+}
+
+/// Register the site, seed central data, start the site and configure it (faults off).
+pub async fn setup(centrals: &World, model: &mut Model) -> TestSite {
+    let new = central_v5::admin::NewSite {
+        name: SITE.into(),
+        password: "pw".into(),
+        store_ids: vec![STORE.into()],
+        central_v6_url: centrals.site_v6_url(),
+        site_id: None,
+    };
+    central_v5::admin::add_site(&centrals.v5_state.db, &new).await.unwrap();
+    let db = &centrals.v5_state.db;
+    central_v5::admin::upsert(db, "unit", &json!({"ID": "u1", "units": "tab"})).await.unwrap();
+    central_v5::admin::upsert(db, "name", &json!({"ID": "n1", "name": "Clinic"})).await.unwrap();
+    central_v5::admin::upsert(db, "item", &json!({"ID": "i0", "item_name": "Paracetamol", "unit_ID": "u1"}))
+        .await
+        .unwrap();
+    model.items.push("i0".into());
+    let site = TestSite::start(engine()).await;
+    let input = outpost_api::SyncSettingsInput {
+        url: centrals.site_v5_url(),
+        site_name: SITE.into(),
+        password: "pw".into(),
+        interval_seconds: 3600,
+        batch_size_push: Some(3),
+        batch_size_pull: Some(3),
+        is_disabled: true,
+    };
+    outpost::site::settings::save(&site.state, input).await.unwrap();
+    outpost::site::sync::kv::set_bool(&site.state.db, outpost::site::sync::kv::IS_DISABLED, false).await.unwrap();
+    site
+}
+
+/// A few random changes on the site (Store data API) and on both centrals.
+pub async fn make_changes(
+    rng: &mut StdRng,
+    centrals: &World,
+    site: &TestSite,
+    admin: &reqwest::Client,
+    model: &mut Model,
+) {
+    for _ in 0..rng.random_range(2..6) {
+        model.next += 1;
+        let n = model.next;
+        let api = format!("{}/api/store-data", site.url);
+        match rng.random_range(0..8) {
+            0 | 1 => {
+                // Site: a location, new or edited (only the site edits the ones it made).
+                let id = pick_or_new(rng, &model.locations, "sl-", n);
+                let (code, name) = (format!("S{n}"), format!("site {n}"));
+                let body = json!({"id": id, "storeId": STORE, "code": code, "name": name});
+                let r = if model.locations.get(&id).is_some_and(|v| v.is_some()) {
+                    admin.put(format!("{api}/locations/{id}")).json(&body).send().await.unwrap()
+                } else {
+                    admin.post(format!("{api}/locations")).json(&body).send().await.unwrap()
+                };
+                assert!(r.status().is_success(), "site location write: {}", r.text().await.unwrap());
+                model.locations.insert(id, Some((code, name)));
+            }
+            2 => {
+                if let Some(id) = live(rng, &model.locations, "sl-") {
+                    let r = admin.delete(format!("{api}/locations/{id}")).send().await.unwrap();
+                    assert!(r.status().is_success(), "site location delete: {}", r.status());
+                    model.locations.insert(id, None);
+                }
+            }
+            3 => {
+                let id = pick_or_new(rng, &model.assets, "sa-", n);
+                let (code, notes) = (format!("A{n}"), format!("note {n}"));
+                let body = json!({"id": id, "storeId": STORE, "code": code, "serialNumber": "", "notes": notes});
+                let r = if model.assets.get(&id).is_some_and(|v| v.is_some()) {
+                    admin.put(format!("{api}/assets/{id}")).json(&body).send().await.unwrap()
+                } else {
+                    admin.post(format!("{api}/assets")).json(&body).send().await.unwrap()
+                };
+                assert!(r.status().is_success(), "site asset write: {}", r.text().await.unwrap());
+                model.assets.insert(id, Some((code, notes)));
+            }
+            4 => {
+                // V5 central: a location of the site's store, new, edited or deleted.
+                if rng.random_bool(0.25)
+                    && let Some(id) = live(rng, &model.locations, "cl-")
+                {
+                    central_v5::admin::delete(&centrals.v5_state.db, "Location", &id).await.unwrap();
+                    model.locations.insert(id, None);
+                } else {
+                    let id = pick_or_new(rng, &model.locations, "cl-", n);
+                    let (code, name) = (format!("C{n}"), format!("central {n}"));
+                    let record = json!({"ID": id, "code": code, "Description": name, "store_ID": STORE, "hold": false});
+                    central_v5::admin::upsert(&centrals.v5_state.db, "Location", &record).await.unwrap();
+                    model.locations.insert(id, Some((code, name)));
+                }
+            }
+            5 => {
+                // V5 central: an invoice and its lines, written together.
+                let id = format!("inv-{n}");
+                let lines = rng.random_range(1..4);
+                let mut tx = outpost::central_v5::data::begin(&centrals.v5_state.db).await.unwrap();
+                let invoice = json!({"ID": id, "name_ID": "n1", "store_ID": STORE, "type": "ci", "status": "fn", "invoice_num": n});
+                outpost::central_v5::data::central_upsert(&mut tx, "transact", &invoice).await.unwrap();
+                for l in 0..lines {
+                    let line = json!({"ID": format!("{id}-l{l}"), "transaction_ID": id, "item_ID": "i0"});
+                    outpost::central_v5::data::central_upsert(&mut tx, "trans_line", &line).await.unwrap();
+                }
+                tx.commit().await.unwrap();
+                model.invoices.insert(id, lines);
+            }
+            6 => {
+                // V6 central: an asset of the site's store.
+                let id = pick_or_new(rng, &model.assets, "ca-", n);
+                let (code, notes) = (format!("CA{n}"), format!("central note {n}"));
+                let asset = json!({"id": id, "store_id": STORE, "notes": notes, "asset_number": code,
+                                   "created_datetime": "2024-01-01T00:00:00", "modified_datetime": "2024-01-01T00:00:00"});
+                outpost::central_v6::upsert_asset(&centrals.v6_state.db, &asset, None).await.unwrap();
+                model.assets.insert(id, Some((code, notes)));
+            }
+            _ => {
+                // V5 central data: an item every site receives.
+                let id = format!("i{n}");
+                central_v5::admin::upsert(
+                    &centrals.v5_state.db,
+                    "item",
+                    &json!({"ID": id, "item_name": format!("Item {n}"), "unit_ID": "u1"}),
+                )
+                .await
+                .unwrap();
+                model.items.push(id);
+            }
+        }
+    }
+}
+
+fn live(rng: &mut StdRng, map: &BTreeMap<String, Option<(String, String)>>, prefix: &str) -> Option<String> {
+    let ids: Vec<&String> = map.iter().filter(|(k, v)| k.starts_with(prefix) && v.is_some()).map(|(k, _)| k).collect();
+    (!ids.is_empty()).then(|| ids[rng.random_range(0..ids.len())].clone())
+}
+
+fn pick_or_new(rng: &mut StdRng, map: &BTreeMap<String, Option<(String, String)>>, prefix: &str, n: u64) -> String {
+    if rng.random_bool(0.3)
+        && let Some(id) = live(rng, map, prefix)
+    {
+        return id;
+    }
+    format!("{prefix}{n}")
+}
+
+/// Invoices the site shows with fewer lines than they were written with (must stay empty).
+pub async fn invoices_missing_lines(site: &TestSite, model: &BTreeMap<String, i64>) -> Vec<String> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT i.id, (SELECT COUNT(*) FROM invoice_line l WHERE l.invoice_id = i.id) FROM invoice i")
+            .fetch_all(&site.state.db)
+            .await
+            .unwrap();
+    rows.into_iter()
+        .filter(|(id, n)| model.get(id).is_some_and(|want| n < want))
+        .map(|(id, n)| format!("{id} ({n} lines)"))
+        .collect()
+}
+
+type Rows = BTreeMap<String, (String, String)>;
+
+fn checksum(rows: &Rows) -> String {
+    let mut h = Sha256::new();
+    for (id, (a, b)) in rows {
+        h.update(format!("{id}\x1f{a}\x1f{b}\x1e"));
+    }
+    hex::encode(&h.finalize()[..8])
+}
+
+fn expected(map: &BTreeMap<String, Option<(String, String)>>) -> Rows {
+    map.iter().filter_map(|(k, v)| v.clone().map(|v| (k.clone(), v))).collect()
+}
+
+async fn site_rows(site: &TestSite, sql: &str) -> Rows {
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(&site.state.db).await.unwrap();
+    rows.into_iter().map(|(id, a, b)| (id, (a, b))).collect()
+}
+
+async fn central_rows(db: &outpost::db::CentralDb, table: &str, a: &str, b: &str) -> Rows {
+    let rows = sqlx::query("SELECT record_id, data FROM record WHERE table_name = $1 AND store_id = $2")
+        .bind(table)
+        .bind(STORE)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| {
+            let data: Value = serde_json::from_str(&r.get::<String, _>(1)).unwrap();
+            let field = |f: &str| data.get(f).and_then(Value::as_str).unwrap_or_default().to_owned();
+            (r.get::<String, _>(0), (field(a), field(b)))
+        })
+        .collect()
+}
+
+async fn scalar(db: &outpost::db::CentralDb, sql: &str) -> i64 {
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&db.pool).await.unwrap().get::<i64, _>(0)
+}
+
+/// Rows on the centrals that a needless re-send or echo would add to.
+pub async fn central_activity(c: &World) -> (i64, i64, i64) {
+    (
+        scalar(&c.v5_state.db, "SELECT COUNT(*) FROM central_change").await,
+        scalar(&c.v5_state.db, "SELECT COUNT(*) FROM sync_out").await,
+        scalar(&c.v6_state.db, "SELECT COUNT(*) FROM changelog").await,
+    )
+}
+
+/// Every end-of-run invariant; returns the problems found (empty = the run passed).
+pub async fn check(c: &World, site: &TestSite, model: &Model) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut same = |what: &str, a: &Rows, b: &Rows| {
+        if a != b {
+            let only_a: Vec<_> = a.iter().filter(|(k, v)| b.get(*k) != Some(v)).map(|(k, _)| k).collect();
+            let only_b: Vec<_> = b.iter().filter(|(k, v)| a.get(*k) != Some(v)).map(|(k, _)| k).collect();
+            problems.push(format!(
+                "{what}: checksums {} != {}; differ {only_a:?} / {only_b:?}",
+                checksum(a),
+                checksum(b)
+            ));
+        }
+    };
+    let want_locations = expected(&model.locations);
+    let want_assets = expected(&model.assets);
+    let site_locations = site_rows(
+        site,
+        &format!("SELECT id, COALESCE(code,''), COALESCE(name,'') FROM location WHERE store_id = '{STORE}'"),
+    )
+    .await;
+    let site_assets = site_rows(
+        site,
+        &format!("SELECT id, COALESCE(code,''), COALESCE(notes,'') FROM asset WHERE store_id = '{STORE}'"),
+    )
+    .await;
+    same("site locations vs model", &site_locations, &want_locations);
+    same(
+        "V5 locations vs model",
+        &central_rows(&c.v5_state.db, "Location", "code", "Description").await,
+        &want_locations,
+    );
+    same("site assets vs model", &site_assets, &want_assets);
+    same("V6 assets vs model", &central_rows(&c.v6_state.db, "asset", "asset_number", "notes").await, &want_assets);
+    let missing = invoices_missing_lines(site, &model.invoices).await;
+    if !missing.is_empty() {
+        problems.push(format!("invoices without all their lines: {missing:?}"));
+    }
+    let site_invoices: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM invoice ORDER BY id").fetch_all(&site.state.db).await.unwrap();
+    if site_invoices != model.invoices.keys().cloned().collect::<Vec<_>>() {
+        problems.push(format!("site invoices {site_invoices:?} != {:?}", model.invoices.keys()));
+    }
+    let items: HashMap<String, ()> = sqlx::query_scalar::<_, String>("SELECT id FROM item")
+        .fetch_all(&site.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| (i, ()))
+        .collect();
+    let missing_items: Vec<_> = model.items.iter().filter(|i| !items.contains_key(*i)).collect();
+    if !missing_items.is_empty() {
+        problems.push(format!("items missing on the site: {missing_items:?}"));
+    }
+    for (what, n) in [
+        ("V5 queue not drained", scalar(&c.v5_state.db, "SELECT COUNT(*) FROM sync_out").await),
+        ("V5 push buffer not integrated", scalar(&c.v5_state.db, "SELECT COUNT(*) FROM push_buffer").await),
+        ("V6 push buffer not integrated", scalar(&c.v6_state.db, "SELECT COUNT(*) FROM sync_buffer").await),
+        (
+            "site records quarantined or pending",
+            site.count(
+                "SELECT COUNT(*) FROM sync_buffer WHERE integration_datetime IS NULL OR integration_error IS NOT NULL",
+            )
+            .await,
+        ),
+    ] {
+        if n != 0 {
+            problems.push(format!("{what}: {n}"));
+        }
+    }
+    problems
+}
+
+pub fn rng(seed: u64) -> StdRng {
+    StdRng::seed_from_u64(seed)
+}

@@ -1,0 +1,124 @@
+//! Regression tests for what the fault harness (`reliability::faults`) found, one per bug, each
+//! reproducing the fault directly so it stays fixed without the harness.
+
+use outpost::site::sync::kv;
+use outpost_testkit::prelude::*;
+
+/// A server that accepts each connection and closes it before answering (a dropped request).
+async fn closing_server() -> String {
+    let listener = tokio::net::TcpListener::bind(any_port()).await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            drop(socket);
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_connection_closed_before_the_answer_is_a_connection_error_not_unknown() {
+    let world = World::start().await;
+    world.add_site("closed", "pw", &["closed-store"]).await;
+    let site = TestSite::start(fast()).await;
+    site.configure(&world, "closed", "pw").await;
+    assert_eq!(site.sync().await, None);
+    site.set_kv_string(kv::URL, &closing_server().await).await;
+    let error = site.sync().await.expect("the run fails");
+    assert_eq!(error.variant, "CONNECTION_ERROR", "{}", error.full_error);
+}
+
+#[tokio::test]
+async fn a_push_refused_while_the_central_is_still_integrating_waits_and_is_sent_again() {
+    use outpost::central_shared::activity::Activity;
+    let world = World::start().await;
+    let site_id = world.add_site("busy", "pw", &["busy-store"]).await;
+    let site = TestSite::start(fast()).await;
+    site.configure(&world, "busy", "pw").await;
+    assert_eq!(site.sync().await, None);
+    {
+        let mut conn = site.conn().await;
+        let l = outpost_api::Location {
+            id: "busy-loc".into(),
+            store_id: "busy-store".into(),
+            code: "B".into(),
+            name: "n".into(),
+            on_hold: false,
+        };
+        outpost::records::upsert_location(&mut conn, &l).await.unwrap();
+    }
+    // The previous integration (or a lost answer's) is still running when this run pushes.
+    let busy = world.v5_state.activity.begin(site_id, Activity::Integrating).unwrap_or_else(|_| panic!("idle before"));
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        drop(busy);
+    });
+    assert_eq!(site.sync().await, None, "the push waited for the central instead of failing");
+    assert_eq!(world.v5_count("Location").await, 1);
+}
+
+/// Soak seed 9221416561697227009: a duplicated final push started a second integration on the
+/// V5 central after Push had seen it idle, so Pull Remote's call met `sync_is_running` and the
+/// run failed as UNKNOWN. Reproduced exactly: the relay holds Pull Remote's call (`method path`),
+/// the final push is delivered again while the central's integration is paused, and the held
+/// call then reaches a central that is still integrating. The run must wait and succeed.
+async fn pull_remote_call_meets_a_central_still_integrating(method: axum::http::Method, path: &'static str) {
+    use outpost::central_shared::activity::Activity;
+    let world = World::start().await;
+    let site_id = world.add_site("remote-busy", "pw", &["rb-store"]).await;
+    let v5 = Relay::start(&world.v5_url).await;
+    let site = TestSite::start(fast()).await;
+    let input = outpost_api::SyncSettingsInput {
+        url: v5.url.clone(),
+        site_name: "remote-busy".into(),
+        password: "pw".into(),
+        interval_seconds: 3600,
+        batch_size_push: Some(2),
+        batch_size_pull: Some(2),
+        is_disabled: true,
+    };
+    outpost::site::settings::save(&site.state, input).await.unwrap();
+    kv::set_bool(&site.state.db, kv::IS_DISABLED, false).await.unwrap();
+    assert_eq!(site.sync().await, None);
+    // Store data for the site's queue, so Pull Remote fetches and acknowledges a page.
+    let location = serde_json::json!({"ID": "rb-loc", "code": "RB", "Description": "Shelf", "store_ID": "rb-store", "hold": false});
+    outpost::central_v5::admin::upsert(&world.v5_state.db, "Location", &location).await.unwrap();
+
+    v5.hold(Hold::nth(method.clone(), path, 0).when(When::Before));
+    let run = tokio::spawn({
+        let state = site.state.clone();
+        async move { state.sync.sync_and_wait().await }
+    });
+    assert!(v5.held_within(std::time::Duration::from_secs(20)).await, "Pull Remote never called {path}");
+    let paused = world.v5_state.activity.pause_integration().await;
+    assert_eq!(
+        v5.replay_last(axum::http::Method::POST, "/sync/v5/queued_records").await,
+        200,
+        "the final push delivered again"
+    );
+    eventually(std::time::Duration::from_secs(5), || async {
+        world.v5_state.activity.current(site_id) == Some(Activity::Integrating)
+    })
+    .await;
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        drop(paused);
+    });
+    v5.release(1);
+    let error = run.await.unwrap();
+    assert_eq!(error, None, "Pull Remote waited for the central instead of failing");
+    let refused =
+        v5.entries().iter().filter(|e| e.method == method && e.path.ends_with(path) && e.status == 503).count();
+    assert!(refused >= 1, "the central refused {path} while integrating (else this test proves nothing)");
+    assert_eq!(site.count("SELECT COUNT(*) FROM location WHERE id = 'rb-loc'").await, 1);
+}
+
+#[tokio::test]
+async fn pull_remote_waits_while_the_central_integrates_instead_of_failing() {
+    pull_remote_call_meets_a_central_still_integrating(axum::http::Method::GET, "/sync/v5/queued_records").await;
+}
+
+#[tokio::test]
+async fn pull_remote_acknowledgement_waits_while_the_central_integrates_instead_of_failing() {
+    pull_remote_call_meets_a_central_still_integrating(axum::http::Method::POST, "/sync/v5/acknowledged_records").await;
+}

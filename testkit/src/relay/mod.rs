@@ -1,0 +1,511 @@
+//! One relay to put between a client (a site) and a server (a central), with hooks a test uses
+//! to reach an exact moment of a sync run or a bad link:
+//!
+//! - **log and count**: every request is logged with the records it carried (the central's
+//!   change ids for a pull, the site's cursors for a push) per *generation* (one per site
+//!   process), so a test can count requests, or records fetched or sent again after a restart;
+//! - **delay** every request by a fixed time;
+//! - **fail** the n-th request matching a method and path with a 503 (an interrupted run);
+//! - **hold** matching requests before they reach the server, or after it answered (it
+//!   committed, the client never hears back), until the test releases or drops them;
+//! - **replay** the last request of a route (a duplicated delivery);
+//! - **seeded faults** on the raw bytes ([`faults::Schedule`]: drop, cut, delay, duplicate);
+//! - **retarget**: the server may restart on a new port behind the same relay URL.
+//!
+//! It is two stages behind one URL: a TCP front that pipes bytes (and injects the seeded
+//! faults, which must hit the bytes a client sees), then an HTTP stage that parses requests,
+//! applies the hooks and forwards them.
+
+pub mod faults;
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+
+pub use faults::{Fault, Schedule};
+
+/// Where a held request stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// Before it reaches the server.
+    Before,
+    /// After the server answered (and committed), before the client gets the answer.
+    After,
+}
+
+/// Which requests to hold: those whose path ends with `path` (and of `method`, if set), after
+/// letting `skip` of them through; one (the default) or every one from there on.
+#[derive(Debug, Clone)]
+pub struct Hold {
+    method: Option<Method>,
+    path: String,
+    skip: usize,
+    with_records: bool,
+    when: When,
+    every: bool,
+}
+
+impl Hold {
+    /// Every request whose path ends with `path`, before it reaches the server.
+    pub fn every(path: &str) -> Hold {
+        Hold { method: None, path: path.into(), skip: 0, with_records: false, when: When::Before, every: true }
+    }
+
+    /// The `(skip+1)`-th request of `method path`, once.
+    pub fn nth(method: Method, path: &str, skip: usize) -> Hold {
+        Hold { method: Some(method), path: path.into(), skip, with_records: false, when: When::Before, every: false }
+    }
+
+    /// Count only requests that carry records (a push with a non-empty batch).
+    pub fn with_records(mut self, yes: bool) -> Hold {
+        self.with_records = yes;
+        self
+    }
+
+    pub fn when(mut self, when: When) -> Hold {
+        self.when = when;
+        self
+    }
+
+    fn matches(&self, method: &Method, path: &str, has_records: bool) -> bool {
+        self.method.as_ref().is_none_or(|m| m == method)
+            && path.ends_with(&self.path)
+            && (!self.with_records || has_records)
+    }
+}
+
+/// Fail the `(skip+1)`-th matching request with a 503.
+struct Fail {
+    method: Method,
+    path: String,
+    skip: usize,
+}
+
+/// One request that crossed the relay.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub generation: u32,
+    pub method: Method,
+    pub path: String,
+    /// The records it carried: sent (push) or returned (pull), as route-prefixed ids.
+    pub keys: Vec<String>,
+    /// Whether those records got across: a push reached the server, a pull's answer the client.
+    pub transferred: bool,
+    /// The server's HTTP status (0 while held, when the relay dropped or failed it).
+    pub status: u16,
+    pub at: Instant,
+}
+
+type Request = (Method, String, HeaderMap, Bytes);
+
+struct Inner {
+    target: Mutex<String>,
+    client: reqwest::Client,
+    generation: AtomicU32,
+    log: Mutex<Vec<Entry>>,
+    delay: Mutex<Duration>,
+    fail: Mutex<Option<Fail>>,
+    failed: AtomicU32,
+    hold: Mutex<Option<Hold>>,
+    /// Requests that met the hold so far (since it was set).
+    arrived: watch::Sender<u32>,
+    /// Held requests waiting for a decision: `true` goes on, `false` is dropped.
+    waiting: Mutex<VecDeque<oneshot::Sender<bool>>>,
+    /// Releases granted before the requests they let through arrived.
+    credits: Mutex<usize>,
+    last: Mutex<Vec<Request>>,
+    faults: Mutex<Option<Schedule>>,
+}
+
+#[derive(Clone)]
+pub struct Relay {
+    pub url: String,
+    inner: Arc<Inner>,
+    _stages: Arc<Stages>,
+}
+
+/// The relay's two servers; they stop when the last clone of the relay is dropped (requests
+/// under way finish), so a test that builds many worlds does not pile up listeners.
+struct Stages {
+    front: tokio::task::JoinHandle<()>,
+    _http: outpost::serve::Running,
+}
+
+impl Drop for Stages {
+    fn drop(&mut self) {
+        self.front.abort();
+    }
+}
+
+/// A held request that nobody decides about is dropped after this long.
+const HOLD_LIMIT: Duration = Duration::from_secs(60);
+
+impl Relay {
+    /// Relay to the server at `target` (a base URL such as `http://127.0.0.1:1234`), until the
+    /// last clone of the relay is dropped.
+    pub async fn start(target: &str) -> Relay {
+        let inner = Arc::new(Inner {
+            target: Mutex::new(target.trim_end_matches('/').to_owned()),
+            client: reqwest::Client::new(),
+            generation: AtomicU32::new(1),
+            log: Mutex::default(),
+            delay: Mutex::default(),
+            fail: Mutex::default(),
+            failed: AtomicU32::new(0),
+            hold: Mutex::default(),
+            arrived: watch::channel(0).0,
+            waiting: Mutex::default(),
+            credits: Mutex::default(),
+            last: Mutex::default(),
+            faults: Mutex::default(),
+        });
+        let router = axum::Router::new().fallback(forward).with_state(inner.clone());
+        let http = outpost::serve::start(crate::any_port(), router).await.unwrap();
+        let http_addr = http.addr;
+        let listener = TcpListener::bind(crate::any_port()).await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let front = inner.clone();
+        let front = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let schedule = front.faults.lock().unwrap().clone();
+                tokio::spawn(faults::pipe(client, http_addr, schedule));
+            }
+        });
+        Relay { url, inner, _stages: Arc::new(Stages { front, _http: http }) }
+    }
+
+    /// Send requests to a restarted server from now on.
+    pub fn retarget(&self, target: &str) {
+        *self.inner.target.lock().unwrap() = target.trim_end_matches('/').to_owned();
+    }
+
+    /// Inject seeded faults on connections opened from now on (`None`: no faults).
+    pub fn set_faults(&self, schedule: Option<Schedule>) {
+        *self.inner.faults.lock().unwrap() = schedule;
+    }
+
+    /// Delay every request by `delay` before forwarding it.
+    pub fn set_delay(&self, delay: Duration) {
+        *self.inner.delay.lock().unwrap() = delay;
+    }
+
+    /// Requests from now on belong to generation `g` (e.g. a restarted site process).
+    pub fn set_generation(&self, g: u32) {
+        self.inner.generation.store(g, Ordering::SeqCst);
+    }
+
+    /// Fail the `(skip+1)`-th request of `method` whose path ends with `path` with a 503.
+    pub fn fail(&self, method: Method, path: &str, skip: usize) {
+        *self.inner.fail.lock().unwrap() = Some(Fail { method, path: path.into(), skip });
+    }
+
+    /// Requests failed by [`Relay::fail`] so far.
+    pub fn failures(&self) -> u32 {
+        self.inner.failed.load(Ordering::SeqCst)
+    }
+
+    /// Hold requests as `hold` says until [`Relay::release`] or [`Relay::drop_held`]; the count
+    /// of held requests starts again from 0.
+    pub fn hold(&self, hold: Hold) {
+        self.inner.arrived.send_replace(0);
+        *self.inner.hold.lock().unwrap() = Some(hold);
+    }
+
+    /// Wait until `n` requests in total have met the hold.
+    pub async fn wait_held(&self, n: u32) {
+        let _ = self.inner.arrived.subscribe().wait_for(|a| *a >= n).await;
+    }
+
+    /// Whether a request met the hold within `limit`.
+    pub async fn held_within(&self, limit: Duration) -> bool {
+        tokio::time::timeout(limit, self.wait_held(1)).await.is_ok()
+    }
+
+    /// Requests that have met the hold so far.
+    pub fn held(&self) -> u32 {
+        *self.inner.arrived.borrow()
+    }
+
+    /// Let `n` held requests (waiting or still to come) go on.
+    pub fn release(&self, n: usize) {
+        let mut left = n;
+        let mut waiting = self.inner.waiting.lock().unwrap();
+        while left > 0 {
+            let Some(next) = waiting.pop_front() else { break };
+            // A request whose client went away takes no release.
+            if next.send(true).is_ok() {
+                left -= 1;
+            }
+        }
+        *self.inner.credits.lock().unwrap() += left;
+    }
+
+    /// Stop holding and let every held request go on, now and later.
+    pub fn release_all(&self) {
+        *self.inner.hold.lock().unwrap() = None;
+        // Far more than any test sends.
+        self.release(1 << 20);
+    }
+
+    /// Drop the requests held now (their client gets a 503, if it is still there).
+    pub fn drop_held(&self) {
+        for next in self.inner.waiting.lock().unwrap().drain(..) {
+            let _ = next.send(false);
+        }
+    }
+
+    pub fn entries(&self) -> Vec<Entry> {
+        self.inner.log.lock().unwrap().clone()
+    }
+
+    /// Requests of `method` (any, if `None`) whose path ends with `path` so far.
+    pub fn count(&self, method: Option<&Method>, path: &str) -> usize {
+        let log = self.inner.log.lock().unwrap();
+        log.iter().filter(|e| method.is_none_or(|m| *m == e.method) && e.path.ends_with(path)).count()
+    }
+
+    /// Send the last request seen for `method path` again, as a duplicated delivery would.
+    pub async fn replay_last(&self, method: Method, path: &str) -> reqwest::StatusCode {
+        let (m, uri, headers, body) = {
+            let last = self.inner.last.lock().unwrap();
+            last.iter()
+                .rev()
+                .find(|(m, u, _, _)| *m == method && u.split('?').next().unwrap_or_default().ends_with(path))
+                .cloned()
+                .expect("nothing to replay")
+        };
+        send(&self.inner, m, &uri, &headers, body).await.map(|r| r.status()).expect("replay failed")
+    }
+
+    /// Records of `method path` that generation `later` moved again after generation
+    /// `later - 1` had moved them: (requests that repeated any record, records repeated).
+    pub fn redone(&self, method: &Method, path: &str, later: u32) -> (usize, usize) {
+        let entries = self.entries();
+        let on_route = |e: &&Entry| e.method == *method && e.path.ends_with(path);
+        let before: HashSet<&String> = entries
+            .iter()
+            .filter(on_route)
+            .filter(|e| e.generation == later - 1 && e.transferred)
+            .flat_map(|e| &e.keys)
+            .collect();
+        let (mut requests, mut records) = (0, 0);
+        for e in entries.iter().filter(on_route).filter(|e| e.generation == later) {
+            let again = e.keys.iter().filter(|k| before.contains(k)).count();
+            requests += usize::from(again > 0);
+            records += again;
+        }
+        (requests, records)
+    }
+
+    /// When generation `g` first called `method path`.
+    pub fn first_call(&self, method: &Method, path: &str, g: u32) -> Option<Instant> {
+        self.entries()
+            .into_iter()
+            .find(|e| e.generation == g && e.method == *method && e.path.ends_with(path))
+            .map(|e| e.at)
+    }
+
+    /// Largest number of records one request of `method path` moved (the batch size in effect).
+    pub fn largest_batch(&self, method: &Method, path: &str) -> usize {
+        self.entries()
+            .iter()
+            .filter(|e| e.method == *method && e.path.ends_with(path))
+            .map(|e| e.keys.len())
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// The records a request carries, and whether they travel in the request (push) or the answer.
+fn keys(method: &Method, path: &str, request: &[u8], answer: &[u8]) -> (Vec<String>, bool) {
+    let json = |b: &[u8]| serde_json::from_slice::<Value>(b).unwrap_or(Value::Null);
+    let list = |v: &Value, ptr: &str, field: &str, prefix: &str| -> Vec<String> {
+        v.pointer(ptr)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|r| format!("{prefix}{}", r[field].to_string().trim_matches('"')))
+            .collect()
+    };
+    match (method.as_str(), path.rsplit('/').next().unwrap_or_default()) {
+        ("GET", "central_records") => (list(&json(answer), "/data", "ID", "central:"), false),
+        ("GET", "queued_records") => (list(&json(answer), "/data", "syncOutId", "queue:"), false),
+        ("POST", "queued_records") => (list(&json(request), "/data", "syncOutId", "push:"), true),
+        ("POST", "push") => (list(&json(request), "/batch/records", "cursor", "push_v6:"), true),
+        ("POST", "pull") => (list(&json(answer), "/data/records", "cursor", "pull_v6:"), false),
+        _ => (Vec::new(), false),
+    }
+}
+
+fn gunzip(body: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let _ = flate2::read::GzDecoder::new(body).read_to_end(&mut out);
+    out
+}
+
+async fn send(
+    inner: &Inner,
+    method: Method,
+    uri: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> reqwest::Result<reqwest::Response> {
+    let target = inner.target.lock().unwrap().clone();
+    let mut request = inner.client.request(method, format!("{target}{uri}")).body(body);
+    for (name, value) in headers {
+        if name != "host" && name != "content-length" {
+            request = request.header(name, value);
+        }
+    }
+    request.send().await
+}
+
+/// Whether this request is one to hold, and when; counts down the hold's skips.
+fn take_hold(inner: &Inner, method: &Method, path: &str, has_records: bool) -> Option<When> {
+    let mut hold = inner.hold.lock().unwrap();
+    let h = hold.as_mut()?;
+    if !h.matches(method, path, has_records) {
+        return None;
+    }
+    if h.skip > 0 {
+        h.skip -= 1;
+        return None;
+    }
+    let when = h.when;
+    if !h.every {
+        *hold = None;
+    }
+    Some(when)
+}
+
+/// Whether this request is the one to fail; counts down the rule's skips.
+fn take_fail(inner: &Inner, method: &Method, path: &str) -> bool {
+    let mut fail = inner.fail.lock().unwrap();
+    let Some(f) = fail.as_mut() else { return false };
+    if f.method != *method || !path.ends_with(&f.path) {
+        return false;
+    }
+    if f.skip > 0 {
+        f.skip -= 1;
+        return false;
+    }
+    *fail = None;
+    inner.failed.fetch_add(1, Ordering::SeqCst);
+    true
+}
+
+/// Tell the test a request is held and wait for its decision (dropped after [`HOLD_LIMIT`]).
+async fn wait_release(inner: &Inner) -> bool {
+    let (tx, rx) = oneshot::channel();
+    {
+        let mut credits = inner.credits.lock().unwrap();
+        if *credits > 0 {
+            *credits -= 1;
+            drop(credits);
+            inner.arrived.send_modify(|a| *a += 1);
+            return true;
+        }
+        inner.waiting.lock().unwrap().push_back(tx);
+    }
+    inner.arrived.send_modify(|a| *a += 1);
+    tokio::time::timeout(HOLD_LIMIT, rx).await.ok().and_then(Result::ok).unwrap_or(false)
+}
+
+async fn forward(
+    State(inner): State<Arc<Inner>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let generation = inner.generation.load(Ordering::SeqCst);
+    let path = uri.path().to_owned();
+    let path_and_query = uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
+    {
+        let mut last = inner.last.lock().unwrap();
+        last.retain(|(m, u, _, _)| !(*m == method && u.split('?').next() == Some(path.as_str())));
+        last.push((method.clone(), path_and_query.clone(), headers.clone(), body.clone()));
+    }
+    let delay = *inner.delay.lock().unwrap();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    // The site gzips its request bodies; the records are read from the plain JSON.
+    let plain =
+        if headers.get("content-encoding").is_some_and(|v| v == "gzip") { gunzip(&body) } else { body.to_vec() };
+    let (request_keys, in_request) = keys(&method, &path, &plain, b"");
+    let when = take_hold(&inner, &method, &path, in_request && !request_keys.is_empty());
+    // Logged before any wait: a held request's handler is dropped when its client's connection
+    // closes (a killed site), and what it did must still count.
+    let log = |keys: Vec<String>, transferred: bool| {
+        let mut log = inner.log.lock().unwrap();
+        log.push(Entry {
+            generation,
+            method: method.clone(),
+            path: path.clone(),
+            keys,
+            transferred,
+            status: 0,
+            at: Instant::now(),
+        });
+        log.len() - 1
+    };
+    let mut logged = None;
+    if when == Some(When::Before) {
+        logged = Some(log(if in_request { request_keys.clone() } else { Vec::new() }, false));
+        if !wait_release(&inner).await {
+            return (StatusCode::SERVICE_UNAVAILABLE, "held and dropped by the relay").into_response();
+        }
+    }
+    if take_fail(&inner, &method, &path) {
+        if logged.is_none() {
+            log(Vec::new(), false);
+        }
+        return (StatusCode::SERVICE_UNAVAILABLE, "injected fault").into_response();
+    }
+    let reply = match send(&inner, method.clone(), &path_and_query, &headers, body.clone()).await {
+        Ok(r) => r,
+        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    };
+    let status = reply.status();
+    let passed: Vec<_> = ["content-type", "content-encoding"]
+        .iter()
+        .filter_map(|h| Some((*h, reply.headers().get(*h)?.clone())))
+        .collect();
+    let answer = reply.bytes().await.unwrap_or_default();
+    let keys = if in_request { request_keys } else { keys(&method, &path, &plain, &answer).0 };
+    // A push got across once the server accepted it; a pull only once the client has the answer.
+    let held = when == Some(When::After);
+    let transferred = status.is_success() && (in_request || !held);
+    let at: usize = match logged {
+        // Released after a hold: the same request, now forwarded.
+        Some(at) => {
+            let mut log = inner.log.lock().unwrap();
+            (log[at].keys, log[at].transferred) = (keys, transferred);
+            at
+        }
+        None => log(keys, transferred),
+    };
+    inner.log.lock().unwrap()[at].status = status.as_u16();
+    if held && !wait_release(&inner).await {
+        return (StatusCode::SERVICE_UNAVAILABLE, "answer held and dropped by the relay").into_response();
+    }
+    if held && status.is_success() {
+        inner.log.lock().unwrap()[at].transferred = true;
+    }
+    let mut response = (status, answer).into_response();
+    for (name, value) in passed {
+        response.headers_mut().insert(name, value);
+    }
+    response
+}

@@ -1,0 +1,265 @@
+//! A world of centrals for one test: the real V5 and V6 centrals in-process on port 0, on SQLite
+//! in the world's temporary folder or on a given [`TestDb`] backend, optionally each behind a
+//! [`Relay`] that sites talk through (and then restartable on a new port behind the same URL).
+//!
+//! ```ignore
+//! let world = World::start().await;                                 // both centrals, SQLite
+//! let world = World::builder().database(&db).start().await;         // on db's backend
+//! let world = World::builder().relays().start().await;              // sites go through relays
+//! ```
+
+use std::net::SocketAddr;
+
+use outpost::central_v5::{self, V5State};
+use outpost::central_v6::{self, V6State};
+use outpost::serve::Running;
+use sqlx::Row;
+use tempfile::TempDir;
+
+use crate::db::TestDb;
+use crate::relay::Relay;
+
+/// Port 0 on the loopback interface: the system picks a free port.
+pub fn any_port() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+type V5Tweak = Box<dyn FnOnce(&mut V5State) + Send>;
+type V6Tweak = Box<dyn FnOnce(&mut V6State) + Send>;
+
+/// How to build a [`World`]; see the module docs.
+#[derive(Default)]
+pub struct WorldBuilder {
+    /// The V5 central's database and its backend; `None`: SQLite files in the world's folder.
+    database: Option<(String, &'static str)>,
+    relays: bool,
+    v5_tweak: Option<V5Tweak>,
+    v6_tweak: Option<V6Tweak>,
+}
+
+impl WorldBuilder {
+    /// Put the V5 central on `db` and the V6 central on a fresh database of the same backend.
+    pub fn database(mut self, db: &TestDb) -> Self {
+        self.database = Some((db.url.clone(), db.label));
+        self
+    }
+
+    /// Put a [`Relay`] in front of each central for sites ([`World::site_v5_url`],
+    /// [`World::site_v6_url`]), and one between the V6 central and the V5 central, so that
+    /// either central can restart on a new port behind the same URLs.
+    pub fn relays(mut self) -> Self {
+        self.relays = true;
+        self
+    }
+
+    /// Change the V5 central's state before it serves (e.g. shorter limits).
+    pub fn v5_tweak(mut self, tweak: impl FnOnce(&mut V5State) + Send + 'static) -> Self {
+        self.v5_tweak = Some(Box::new(tweak));
+        self
+    }
+
+    /// Change the V6 central's state before it serves.
+    pub fn v6_tweak(mut self, tweak: impl FnOnce(&mut V6State) + Send + 'static) -> Self {
+        self.v6_tweak = Some(Box::new(tweak));
+        self
+    }
+
+    pub async fn start(self) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let mut dbs = Vec::new();
+        let (v5_db, v6_db) = match &self.database {
+            None => {
+                (outpost::db::sqlite_url(dir.path(), "legacy.db"), outpost::db::sqlite_url(dir.path(), "central.db"))
+            }
+            Some((url, label)) => {
+                let v6 = TestDb::fresh(label).await;
+                let v6_url = v6.url.clone();
+                dbs.push(v6);
+                (url.clone(), v6_url)
+            }
+        };
+        let mut v5_state = V5State::open(&v5_db).await.unwrap();
+        if let Some(tweak) = self.v5_tweak {
+            tweak(&mut v5_state);
+        }
+        let v5 = central_v5::serve_state(any_port(), v5_state.clone()).await.unwrap();
+        let v5_url = v5.url();
+        let (v5_relay, v5_link) = if self.relays {
+            (Some(Relay::start(&v5_url).await), Some(Relay::start(&v5_url).await))
+        } else {
+            (None, None)
+        };
+        let legacy_url = v5_link.as_ref().map_or(v5_url.clone(), |r| r.url.clone());
+        let mut v6_state = V6State::open(&v6_db, &legacy_url).await.unwrap();
+        if let Some(tweak) = self.v6_tweak {
+            tweak(&mut v6_state);
+        }
+        let v6 = central_v6::serve_state(any_port(), v6_state.clone()).await.unwrap();
+        let v6_url = v6.url();
+        let v6_relay = if self.relays { Some(Relay::start(&v6_url).await) } else { None };
+        World {
+            dir,
+            v5: Some(v5),
+            v5_state,
+            v5_url,
+            v6: Some(v6),
+            v6_state,
+            v6_url,
+            v5_relay,
+            v6_relay,
+            v5_link,
+            v5_db,
+            v6_db,
+            restarts: 0,
+            _dbs: dbs,
+        }
+    }
+}
+
+/// Both centrals of one test. Dropping the world stops them.
+pub struct World {
+    /// The world's folder: SQLite databases, and room for a site's data folder.
+    pub dir: TempDir,
+    /// The V5 central's server; `None` once stopped.
+    pub v5: Option<Running>,
+    pub v5_state: V5State,
+    /// The V5 central itself (not its relay).
+    pub v5_url: String,
+    pub v6: Option<Running>,
+    pub v6_state: V6State,
+    /// The V6 central itself (not its relay).
+    pub v6_url: String,
+    pub v5_relay: Option<Relay>,
+    pub v6_relay: Option<Relay>,
+    /// What the V6 central reaches the V5 central through, when relayed.
+    v5_link: Option<Relay>,
+    v5_db: String,
+    v6_db: String,
+    /// Central restarts so far.
+    pub restarts: u32,
+    _dbs: Vec<TestDb>,
+}
+
+impl World {
+    /// Both centrals on SQLite, no relays.
+    pub async fn start() -> World {
+        World::builder().start().await
+    }
+
+    pub fn builder() -> WorldBuilder {
+        WorldBuilder::default()
+    }
+
+    /// Where a site reaches the V5 central: its relay when there is one.
+    pub fn site_v5_url(&self) -> String {
+        self.v5_relay.as_ref().map_or(self.v5_url.clone(), |r| r.url.clone())
+    }
+
+    /// Where a site reaches the V6 central: its relay when there is one.
+    pub fn site_v6_url(&self) -> String {
+        self.v6_relay.as_ref().map_or(self.v6_url.clone(), |r| r.url.clone())
+    }
+
+    /// The V5 central's relay (the world was built with [`WorldBuilder::relays`]).
+    pub fn v5_relay(&self) -> &Relay {
+        self.v5_relay.as_ref().expect("a world built with relays()")
+    }
+
+    pub fn v6_relay(&self) -> &Relay {
+        self.v6_relay.as_ref().expect("a world built with relays()")
+    }
+
+    /// Register a site with its stores; it is told [`World::site_v6_url`].
+    pub async fn add_site(&self, name: &str, password: &str, stores: &[&str]) -> i64 {
+        self.add_site_with_v6(name, password, stores, &self.site_v6_url()).await
+    }
+
+    pub async fn add_site_with_v6(&self, name: &str, password: &str, stores: &[&str], v6_url: &str) -> i64 {
+        add_site(&self.v5_state, name, password, stores, v6_url).await
+    }
+
+    /// Take the V5 central down (its data stays).
+    pub async fn stop_v5(&mut self) {
+        if let Some(v5) = self.v5.take() {
+            v5.stop().await;
+        }
+    }
+
+    /// Take the V6 central down (its data stays).
+    pub async fn stop_v6(&mut self) {
+        if let Some(v6) = self.v6.take() {
+            v6.stop().await;
+        }
+    }
+
+    /// Restart a central: new process state (auth cache, who is integrating) on the same
+    /// database, a new port behind the same relays; the old server stops without being waited
+    /// for. Needs a world built with [`WorldBuilder::relays`].
+    pub async fn restart(&mut self, v5: bool) {
+        self.restarts += 1;
+        if v5 {
+            let state = V5State::open(&self.v5_db).await.unwrap();
+            let running = central_v5::serve_state(any_port(), state.clone()).await.unwrap();
+            self.v5_url = running.url();
+            self.v5_relay().retarget(&self.v5_url);
+            self.v5_link.as_ref().expect("a world built with relays()").retarget(&self.v5_url);
+            if let Some(old) = self.v5.replace(running) {
+                tokio::spawn(old.stop());
+            }
+            self.v5_state = state;
+        } else {
+            let legacy = self.v5_link.as_ref().expect("a world built with relays()").url.clone();
+            let state = V6State::open(&self.v6_db, &legacy).await.unwrap();
+            let running = central_v6::serve_state(any_port(), state.clone()).await.unwrap();
+            self.v6_url = running.url();
+            self.v6_relay().retarget(&self.v6_url);
+            if let Some(old) = self.v6.replace(running) {
+                tokio::spawn(old.stop());
+            }
+            self.v6_state = state;
+        }
+    }
+
+    /// Records the V5 central holds for a table (what sites pushed or the central wrote).
+    pub async fn v5_count(&self, table: &str) -> i64 {
+        count_records(&self.v5_state.db, table).await
+    }
+
+    /// Records the V6 central holds for a table.
+    pub async fn v6_count(&self, table: &str) -> i64 {
+        count_records(&self.v6_state.db, table).await
+    }
+}
+
+async fn count_records(db: &outpost::db::CentralDb, table: &str) -> i64 {
+    sqlx::query("SELECT COUNT(*) FROM record WHERE table_name = $1")
+        .bind(table)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+        .get::<i64, _>(0)
+}
+
+/// The V5 central alone on port 0 against `db`, with the state the test may inspect or pause.
+pub async fn start_v5(db: &TestDb) -> (Running, V5State) {
+    start_v5_with(db, |_| {}).await
+}
+
+pub async fn start_v5_with(db: &TestDb, tweak: impl FnOnce(&mut V5State)) -> (Running, V5State) {
+    let mut state = V5State::open(&db.url).await.unwrap();
+    tweak(&mut state);
+    let running = central_v5::serve_state(any_port(), state.clone()).await.unwrap();
+    (running, state)
+}
+
+/// Register a site with stores on the V5 central; it is told `v6_url`.
+pub async fn add_site(state: &V5State, name: &str, password: &str, stores: &[&str], v6_url: &str) -> i64 {
+    let new = central_v5::admin::NewSite {
+        name: name.into(),
+        password: password.into(),
+        store_ids: stores.iter().map(|s| s.to_string()).collect(),
+        central_v6_url: v6_url.into(),
+        site_id: None,
+    };
+    central_v5::admin::add_site(&state.db, &new).await.unwrap().site_id
+}
