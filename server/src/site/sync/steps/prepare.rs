@@ -13,6 +13,8 @@ use crate::wire::client::{Failure, Problem};
 use crate::wire::v5::{InitialisationStatus, SiteStatusCode};
 
 const STEP: StepKey = StepKey::PrepareInitial;
+/// How many times one run asks the central to prepare this site before it gives up.
+const MAX_ASKS: u32 = 2;
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     let log = db("Error while logging");
@@ -21,61 +23,61 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     }
     ctx.report.step_started(STEP).await.map_err(log)?;
     // "Started" with an idle central means an earlier preparation died part-way (a central
-    // restart): ask again rather than wait for it forever.
-    let needs_initialise = match ctx.site.initialisation_status {
-        InitialisationStatus::Started => {
-            let status = ctx
-                .v5
-                .site_status()
-                .await
-                .map_err(|e| RunError::call("Error while polling the central's site status", &e))?;
-            status.code == SiteStatusCode::Idle
-        }
+    // restart): ask again rather than wait for it forever. Started with a busy central means
+    // one is under way: wait for it first.
+    let mut needs_initialise = match ctx.site.initialisation_status {
+        InitialisationStatus::Started => central_is_idle(ctx).await?,
         _ => true,
     };
-    let mut lost_answer = None;
-    if needs_initialise {
-        // A long blocking call: a dropped connection or a timeout does not mean it failed, so
-        // carry on and let the status polling (and the check after it) tell.
-        match ctx.v5.initialise().await {
-            Ok(_) => {}
-            Err(e) if matches!(e.problem, Problem::Transport(Failure::Connect(_) | Failure::Timeout(_))) => {
-                tracing::warn!(error = %crate::site::sync::errors::chain(&e), "initialise request failed; polling site status");
-                lost_answer = Some(e);
+    let mut asked = 0;
+    loop {
+        let mut lost_answer = None;
+        if needs_initialise {
+            asked += 1;
+            // A long blocking call: a dropped connection or a timeout does not mean it failed,
+            // so carry on and let the status polling (and the check after it) tell.
+            match ctx.v5.initialise().await {
+                Ok(_) => {}
+                Err(e) if matches!(e.problem, Problem::Transport(Failure::Connect(_) | Failure::Timeout(_))) => {
+                    tracing::warn!(error = %crate::site::sync::errors::chain(&e), "initialise request failed; polling site status");
+                    lost_answer = Some(e);
+                }
+                Err(e) => return Err(RunError::call("Error while initialising the site's queue", &e)),
             }
-            Err(e) => return Err(RunError::call("Error while initialising the site's queue", &e)),
         }
-    }
-    let timeout = RunError::new(
-        Variant::Timeout,
-        "Error while waiting for the central to prepare this site",
-        format!("the central was still preparing after {} seconds", ctx.config.prepare_wait.as_secs()),
-    );
-    wait_until(ctx.config.prepare_poll, ctx.config.prepare_wait, timeout, || async {
-        let status = ctx
-            .v5
-            .site_status()
-            .await
-            .map_err(|e| RunError::call("Error while polling the central's site status", &e))?;
-        Ok(status.code == SiteStatusCode::Idle)
-    })
-    .await?;
-    let info =
-        ctx.v5.site_info().await.map_err(|e| RunError::call("Error while checking the site's preparation", &e))?;
-    if info.initialisation_status != InitialisationStatus::Completed {
-        return Err(match lost_answer {
-            // The request never got through: say so, with its own variant.
-            Some(e) => RunError::call("Error while initialising the site's queue", &e),
-            None => RunError::new(
-                Variant::Unknown,
-                "Error while initialising the site's queue",
-                format!(
-                    "the central reports this site's preparation as {:?}, not completed",
-                    info.initialisation_status
-                ),
-            ),
-        });
+        let timeout = RunError::new(
+            Variant::Timeout,
+            "Error while waiting for the central to prepare this site",
+            format!("the central was still preparing after {} seconds", ctx.config.prepare_wait.as_secs()),
+        );
+        wait_until(ctx.config.prepare_poll, ctx.config.prepare_wait, timeout, || central_is_idle(ctx)).await?;
+        let info =
+            ctx.v5.site_info().await.map_err(|e| RunError::call("Error while checking the site's preparation", &e))?;
+        match info.initialisation_status {
+            InitialisationStatus::Completed => break,
+            // The preparation we waited for died part-way (the central restarted while it
+            // ran): ask once more in this run rather than fail a run the central can finish.
+            InitialisationStatus::Started if asked < MAX_ASKS => needs_initialise = true,
+            status => {
+                return Err(match lost_answer {
+                    // The request never got through: say so, with its own variant.
+                    Some(e) => RunError::call("Error while initialising the site's queue", &e),
+                    None => RunError::new(
+                        Variant::Unknown,
+                        "Error while initialising the site's queue",
+                        format!("the central reports this site's preparation as {status:?}, not completed"),
+                    ),
+                });
+            }
+        }
     }
     kv::set_bool(ctx.db, kv::QUEUE_INITIALISED, true).await.map_err(db("Error while storing sync state"))?;
     ctx.report.step_done(STEP).await.map_err(log)
+}
+
+/// Whether the V5 central is doing nothing for this site right now.
+async fn central_is_idle(ctx: &Ctx<'_>) -> Result<bool, RunError> {
+    let status =
+        ctx.v5.site_status().await.map_err(|e| RunError::call("Error while polling the central's site status", &e))?;
+    Ok(status.code == SiteStatusCode::Idle)
 }
