@@ -13,9 +13,6 @@ use super::bulk::{self, Owners};
 use super::data::{self, STORE_TABLES};
 use super::error::{V5Error, V5Result};
 use super::sites::SiteRow;
-use crate::central_shared::INTEGRATION_WAIT;
-use crate::central_shared::activity::Activity;
-use crate::db::Backend;
 use crate::wire::v5::{PushAction, PushRecord, PushRequest, PushResponse};
 
 async fn buffered_invoice_store(conn: &mut AnyConnection, site_id: i64, invoice: &str) -> sqlx::Result<Option<String>> {
@@ -122,25 +119,11 @@ pub async fn receive(state: &V5State, site: &SiteRow, request: PushRequest) -> V
     if request.queue_length > 0 || !request.data.is_empty() {
         return Ok(PushResponse { integration_started: false });
     }
-    let guard =
-        state.activity.begin(site.site_id, Activity::Integrating).map_err(|_| V5Error::SyncIsRunning("integration"))?;
-    let state = state.clone();
-    let site_id = site.site_id;
-    let (done, finished) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let busy = guard;
-        let _permit = state.activity.integration_permit().await;
-        if let Err(e) = integrate(&state, site_id).await {
-            tracing::error!(site_id, error = %format!("{e:#}"), "integration of pushed records failed");
-        }
-        drop(busy);
-        let _ = done.send(());
-    });
-    // A site's next call is a `site_status` poll, repeated until it sees the integration end.
-    // A push of a usual size integrates in milliseconds, so answer once it has (or after a
-    // short while): the first poll then finds the site idle, and a fleet of sites does not
-    // spend its round trips polling. Integration still runs on its own task either way.
-    let _ = tokio::time::timeout(INTEGRATION_WAIT, finished).await;
+    let (owned, site_id) = (state.clone(), site.site_id);
+    let job = async move { integrate(&owned, site_id).await };
+    crate::central_shared::integration::integrate_in_background(&state.activity, site.site_id, "legacy-central", job)
+        .await
+        .map_err(|_| V5Error::SyncIsRunning("integration"))?;
     Ok(PushResponse { integration_started: true })
 }
 
@@ -165,9 +148,9 @@ pub async fn integrate(state: &V5State, site_id: i64) -> anyhow::Result<usize> {
         .await?;
     let mut rows: Vec<BufferedRow> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect();
     rows.sort_by_key(|r| (r.2 == "delete", table_rank(&r.0)));
-    if backend == Backend::Postgres && rows.iter().any(|r| r.3.is_none()) {
+    if rows.iter().any(|r| r.3.is_none()) {
         // Same lock as `data::begin`, taken before this transaction's first change-log row.
-        sqlx::query("LOCK TABLE central_change IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+        crate::central_shared::lock_change_log(&mut tx, backend, data::CHANGE_LOG).await?;
     }
     let keys = rows.iter().map(|r| (r.0.as_str(), r.1.as_str()));
     let owners = bulk::stored_owners(&mut tx, backend, keys).await?;

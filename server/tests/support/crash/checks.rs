@@ -113,7 +113,7 @@ pub async fn problems(world: &World, site: &SqlitePool, site_changes: usize) -> 
     for (what, n) in [
         ("V5 queue not drained", central_count(&world.v5.db, "SELECT COUNT(*) FROM sync_out").await),
         ("V5 push buffer not integrated", central_count(&world.v5.db, "SELECT COUNT(*) FROM push_buffer").await),
-        ("V6 push buffer not integrated", central_count(&world.v6.db, "SELECT COUNT(*) FROM sync_buffer").await),
+        ("V6 push buffer not integrated", central_count(&world.v6.db, "SELECT COUNT(*) FROM push_buffer").await),
         (
             "site records pending or quarantined",
             count(
