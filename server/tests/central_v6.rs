@@ -244,3 +244,19 @@ async fn a_database_from_before_the_rename_keeps_its_waiting_pushes_in_push_buff
         assert_eq!(serde_json::from_str::<Value>(&data).unwrap(), asset("waiting", "store_a"));
     }
 }
+
+#[tokio::test]
+async fn an_internal_error_comes_back_as_other_server_error_with_a_fixed_text_and_an_id() {
+    for db in databases().await {
+        let c = start_both(&db, |_| {}).await;
+        let (a, _) = two_sites(&c).await;
+        sqlx::query("DROP TABLE changelog").execute(&c.v6_state.db.pool).await.unwrap();
+        let (status, body) = a.call("pull", json!({"cursor": 0, "batchSize": 10, "isInitialised": true})).await;
+        assert_eq!(status, 200, "{}", db.label);
+        let message = body["error"]["otherServerError"].as_str().unwrap_or_else(|| panic!("{body}"));
+        assert!(message.starts_with("internal error "), "{message}");
+        assert!(!message.contains("changelog") && !message.contains("relation"), "no internals leave: {message}");
+        c.v6.stop().await;
+        c.v5.stop().await;
+    }
+}
