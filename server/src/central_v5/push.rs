@@ -9,10 +9,12 @@ use serde_json::Value;
 use sqlx::{AnyConnection, Row};
 
 use super::V5State;
-use super::bulk::{self, Owners};
+use super::bulk;
 use super::data::{self, STORE_TABLES};
 use super::error::{V5Error, V5Result};
 use super::sites::SiteRow;
+use crate::central_shared::bulk::{Owners, stored_owners};
+use crate::central_shared::push_buffer::{self, Buffered};
 use crate::wire::v5::{PushAction, PushRecord, PushRequest, PushResponse};
 
 async fn buffered_invoice_store(conn: &mut AnyConnection, site_id: i64, invoice: &str) -> sqlx::Result<Option<String>> {
@@ -62,7 +64,7 @@ pub async fn receive(state: &V5State, site: &SiteRow, request: PushRequest) -> V
     // What the batch's records belong to today, looked up once for the whole batch (records
     // earlier in this batch are only buffered, so this is what a lookup per record would see).
     let keys = request.data.iter().map(|r| (r.table_name.as_str(), r.record_id.as_str()));
-    let previous = bulk::stored_owners(&mut tx, state.db.backend, keys).await?;
+    let previous = stored_owners(&mut tx, state.db.backend, keys).await?;
     let mut batch_invoices = HashMap::new();
     let mut checked = Vec::with_capacity(request.data.len());
     for record in &request.data {
@@ -114,7 +116,7 @@ pub async fn receive(state: &V5State, site: &SiteRow, request: PushRequest) -> V
             (record.table_name.as_str(), record.record_id.as_str(), action, store.as_deref(), data)
         })
         .collect();
-    bulk::buffer_pushes(&mut tx, state.db.backend, site.site_id, rows).await?;
+    push_buffer::put(&mut tx, state.db.backend, site.site_id, rows).await?;
     tx.commit().await?;
     if request.queue_length > 0 || !request.data.is_empty() {
         return Ok(PushResponse { integration_started: false });
@@ -126,9 +128,6 @@ pub async fn receive(state: &V5State, site: &SiteRow, request: PushRequest) -> V
         .map_err(|_| V5Error::SyncIsRunning("integration"))?;
     Ok(PushResponse { integration_started: true })
 }
-
-/// (table, record id, action, owning store, legacy JSON) of one buffered push.
-type BufferedRow = (String, String, String, Option<String>, Option<String>);
 
 fn table_rank(table: &str) -> usize {
     STORE_TABLES.iter().position(|t| *t == table).map_or(0, |p| p + 1)
@@ -142,18 +141,14 @@ fn table_rank(table: &str) -> usize {
 pub async fn integrate(state: &V5State, site_id: i64) -> anyhow::Result<usize> {
     let backend = state.db.backend;
     let mut tx = state.db.begin_write().await?;
-    let rows = sqlx::query("SELECT table_name, record_id, action, store_id, data FROM push_buffer WHERE site_id = $1")
-        .bind(site_id)
-        .fetch_all(&mut *tx)
-        .await?;
-    let mut rows: Vec<BufferedRow> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect();
+    let mut rows: Vec<Buffered> = push_buffer::read(&mut tx, site_id).await?;
     rows.sort_by_key(|r| (r.2 == "delete", table_rank(&r.0)));
     if rows.iter().any(|r| r.3.is_none()) {
         // Same lock as `data::begin`, taken before this transaction's first change-log row.
         crate::central_shared::lock_change_log(&mut tx, backend, data::CHANGE_LOG).await?;
     }
     let keys = rows.iter().map(|r| (r.0.as_str(), r.1.as_str()));
-    let owners = bulk::stored_owners(&mut tx, backend, keys).await?;
+    let owners = stored_owners(&mut tx, backend, keys).await?;
     let exists = |table: &str, id: &str| owners.contains_key(&(table.to_owned(), id.to_owned()));
     let mut puts = Vec::new();
     let mut logged = Vec::new();
@@ -182,7 +177,7 @@ pub async fn integrate(state: &V5State, site_id: i64) -> anyhow::Result<usize> {
             data::log_central_change(&mut tx, table, id, "delete", None).await?;
         }
     }
-    sqlx::query("DELETE FROM push_buffer WHERE site_id = $1").bind(site_id).execute(&mut *tx).await?;
+    push_buffer::clear(&mut tx, site_id).await?;
     tx.commit().await?;
     tracing::info!(site_id, records = rows.len(), "integrated pushed records");
     Ok(rows.len())

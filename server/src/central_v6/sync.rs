@@ -12,12 +12,13 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use sqlx::Row;
 
 use super::error::{Data, V6Error, V6Result};
 use super::legacy_auth::Caller;
 use super::{V6State, pull, records};
+use crate::central_shared::bulk::stored_owners;
 use crate::central_shared::integration::integrate_in_background;
+use crate::central_shared::push_buffer;
 use crate::wire::v5::code;
 use crate::wire::v6::{
     Action, PullRequest, PushRequest, PushResult, SUPPORTED_VERSIONS, SiteStatusRequest, SiteStatusResult, SyncBatch,
@@ -144,10 +145,16 @@ pub async fn push(
 /// Keep the batch in the site's push buffer, refusing rows of stores that are not the site's.
 async fn buffer(state: &V6State, caller: &Caller, request: &PushRequest) -> Result<u64, V6Error> {
     let mut tx = state.db.begin_write().await?;
+    // What the batch's records belong to today, looked up once for the whole batch (records
+    // earlier in this batch are only buffered, so this is what a lookup per record would see).
+    let keys =
+        request.batch.records.iter().map(|item| (item.record.table_name.as_str(), item.record.record_id.as_str()));
+    let owners = stored_owners(&mut tx, state.db.backend, keys).await?;
+    let mut checked = Vec::with_capacity(request.batch.records.len());
     for item in &request.batch.records {
         let r = &item.record;
         let store = records::store_of(&r.record_data);
-        let previous = records::stored_store(&mut tx, &r.table_name, &r.record_id).await?.flatten();
+        let previous = owners.get(&(r.table_name.clone(), r.record_id.clone())).cloned().flatten();
         // A row of no store is the central's own: no site may write or delete it.
         if store.is_none() && previous.is_none() {
             return Err(V6Error::RecordRejected(format!(
@@ -164,20 +171,15 @@ async fn buffer(state: &V6State, caller: &Caller, request: &PushRequest) -> Resu
             }
         }
         let action = if r.action == Action::Delete { "delete" } else { "upsert" };
-        sqlx::query(
-            "INSERT INTO push_buffer (site_id, table_name, record_id, action, store_id, data) VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (site_id, table_name, record_id) DO UPDATE SET action = excluded.action,
-             store_id = excluded.store_id, data = excluded.data",
-        )
-        .bind(caller.site_id)
-        .bind(&r.table_name)
-        .bind(&r.record_id)
-        .bind(action)
-        .bind(store)
-        .bind(r.record_data.to_string())
-        .execute(&mut *tx)
-        .await?;
+        checked.push((r, action, store));
     }
+    let rows = checked
+        .iter()
+        .map(|(r, action, store)| {
+            (r.table_name.as_str(), r.record_id.as_str(), *action, store.as_deref(), Some(r.record_data.to_string()))
+        })
+        .collect();
+    push_buffer::put(&mut tx, state.db.backend, caller.site_id, rows).await?;
     tx.commit().await?;
     Ok(request.batch.records.len() as u64)
 }
@@ -185,22 +187,16 @@ async fn buffer(state: &V6State, caller: &Caller, request: &PushRequest) -> Resu
 /// Apply the site's push buffer in one transaction, stamping each change with the site as source.
 pub async fn integrate(state: &V6State, site_id: i64) -> anyhow::Result<usize> {
     let mut tx = records::begin(&state.db).await?;
-    let rows = sqlx::query(
-        "SELECT table_name, record_id, action, data FROM push_buffer WHERE site_id = $1 ORDER BY table_name, record_id",
-    )
-    .bind(site_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    for r in &rows {
-        let (table, id, action): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+    let rows = push_buffer::read(&mut tx, site_id).await?;
+    for (table, id, action, _, data) in &rows {
         if action == "delete" {
-            records::delete(&mut tx, &table, &id, Some(site_id)).await?;
+            records::delete(&mut tx, table, id, Some(site_id)).await?;
         } else {
-            let data: Value = serde_json::from_str(&r.get::<Option<String>, _>(3).unwrap_or_default())?;
-            records::upsert(&mut tx, &table, &id, &data, Some(site_id)).await?;
+            let data: Value = serde_json::from_str(data.as_deref().unwrap_or_default())?;
+            records::upsert(&mut tx, table, id, &data, Some(site_id)).await?;
         }
     }
-    sqlx::query("DELETE FROM push_buffer WHERE site_id = $1").bind(site_id).execute(&mut *tx).await?;
+    push_buffer::clear(&mut tx, site_id).await?;
     tx.commit().await?;
     tracing::info!(site_id, records = rows.len(), "integrated pushed V6 records");
     Ok(rows.len())
