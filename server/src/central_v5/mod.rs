@@ -3,7 +3,9 @@
 //!
 //! - `auth`: version header, Basic credentials against Argon2id, hardware-id binding;
 //! - `data`: the record table, the central change log and the queues, written together;
-//! - `changelog`, `queue`, `push`: what the routes page through, drain and receive;
+//! - `changelog`, `queue`, `push`: what the routes page through, drain and receive (the push
+//!   buffer, busy sites and background integration are `central_shared`'s);
+//! - `error`: the one error type, and its mapping to a status and the legacy envelope;
 //! - `admin`, `seed`: the `legacy-central` subcommands, also callable in-process.
 
 pub mod admin;

@@ -221,7 +221,8 @@ pub struct CallError {
 pub enum Problem {
     #[error(transparent)]
     Transport(#[from] Failure),
-    /// The V5 error envelope `{"error":{"code","message","data"}}`.
+    /// The V5 error envelope `{"error":{"code","message","data"}}`, and the wait a lock-out
+    /// asks for (`Retry-After`), which the V6 central relays to its own callers.
     #[error("V5 central answered {status} {}: {}", .error.code, .error.message)]
     V5 { status: u16, error: super::v5::ErrorBody, retry_after: Option<u64> },
     /// The V6 `{"error": …}` answer.
