@@ -1,18 +1,66 @@
 //! What both central servers share and neither owns: which sites are busy initialising or
-//! integrating (so each answers "sync is running" the same way), how long a final push waits for
-//! its integration, and request logs that never carry credentials.
+//! integrating (so each answers "sync is running" the same way), the push buffer and its
+//! background integration, set-based statements on the tables both have, the shared half of the
+//! error → HTTP mapping, write transactions whose change-log cursors commit in order, and the
+//! router's outer layers (health, body limit, gzip, request logs that never carry credentials).
 
 pub mod activity;
+pub mod bulk;
+pub mod error;
+pub mod integration;
+pub mod push_buffer;
 
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::{Json, Router};
+use outpost_api::Health;
+use sqlx::{Any, AnyConnection, AssertSqlSafe, Transaction};
+use tower_http::compression::CompressionLayer;
+use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
+
+use crate::db::{Backend, CentralDb};
 
 /// How long the final push waits for its integration before answering: a push of a usual size
 /// integrates in milliseconds, so the site's first status poll then finds the central idle.
 pub const INTEGRATION_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 
+/// Start a write transaction whose change-log cursors commit in order (see [`lock_change_log`]).
+pub async fn begin_ordered(db: &CentralDb, change_log: &'static str) -> sqlx::Result<Transaction<'static, Any>> {
+    let mut tx = db.begin_write().await?;
+    lock_change_log(&mut tx, db.backend, change_log).await?;
+    Ok(tx)
+}
+
+/// On PostgreSQL, lock the change log `table` for the rest of the transaction, so cursors
+/// commit in the order they were taken: a reader that has passed cursor N never misses a
+/// later-committed N-1 (the reference guards the same race with a lock on read). Take it before
+/// the transaction's first change-log row. SQLite has one writer at a time anyway.
+pub async fn lock_change_log(conn: &mut AnyConnection, backend: Backend, table: &'static str) -> sqlx::Result<()> {
+    if backend == Backend::Postgres {
+        // Only a constant table name is spliced in.
+        sqlx::query(AssertSqlSafe(format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))).execute(conn).await?;
+    }
+    Ok(())
+}
+
+/// What every central's router ends with: `GET /health` naming `role`, the body limit (counted
+/// after gzip decompression), gzip in both directions, and request logs.
+pub fn finish_router(routes: Router, role: &'static str, max_body_bytes: usize) -> Router {
+    let health = move || async move {
+        Json(Health { status: "ok".into(), role: role.into(), version: env!("CARGO_PKG_VERSION").into() })
+    };
+    routes
+        .route("/health", get(health))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(RequestDecompressionLayer::new())
+        .layer(CompressionLayer::new())
+        .layer(request_log(role))
+}
+
 /// Request logs carry method, path, status and latency only: never headers (credentials) or
 /// bodies (V6 bodies carry credentials too).
-pub fn request_log(
+fn request_log(
     role: &'static str,
 ) -> TraceLayer<
     tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,

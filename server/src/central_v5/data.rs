@@ -7,22 +7,19 @@
 use serde_json::Value;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
-use crate::db::{Backend, CentralDb};
+use crate::db::CentralDb;
 
 /// Store-owned tables, in the dependency order a site integrates them (and we queue them).
 pub const STORE_TABLES: [&str; 5] = ["name_store_join", "Location", "item_line", "transact", "trans_line"];
 /// Central tables the admin commands and the seed write.
 pub const CENTRAL_TABLES: [&str; 4] = ["unit", "item", "name", "store"];
 
-/// Start a write transaction. On PostgreSQL the change log is locked for the transaction so
-/// cursors commit in order: a reader that has passed cursor N never misses a later-committed
-/// N-1 (the reference guards the same race with a lock on read).
+/// The change log every central-data write appends to, in cursor order.
+pub const CHANGE_LOG: &str = "central_change";
+
+/// Start a write transaction whose change-log cursors commit in order.
 pub async fn begin(db: &CentralDb) -> sqlx::Result<Transaction<'static, Any>> {
-    let mut tx = db.begin_write().await?;
-    if db.backend == Backend::Postgres {
-        sqlx::query("LOCK TABLE central_change IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
-    }
-    Ok(tx)
+    crate::central_shared::begin_ordered(db, CHANGE_LOG).await
 }
 
 /// A legacy record's `ID`.

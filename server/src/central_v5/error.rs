@@ -1,12 +1,13 @@
 //! The one error type of the V5 central, and its single mapping to HTTP: a status plus the
 //! legacy envelope `{"error":{"code","message","data"}}` (reference section 3.1), so every
-//! route reports failures the way a real legacy central does.
+//! route reports failures the way a real legacy central does. Internal failures leave it as
+//! `internal_error` with a fixed text and the id they are logged under.
 
-use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::central_shared::error::{TOO_LARGE, internal_message, respond, too_many_attempts_message};
 use crate::wire::v5::{ErrorBody, ErrorEnvelope, SUPPORTED_VERSIONS, code};
 
 #[derive(Debug, thiserror::Error)]
@@ -25,11 +26,12 @@ pub enum V5Error {
     RecordRejected(String),
     #[error("bad request: {0}")]
     BadRequest(String),
-    #[error("request body too large for this central")]
+    #[error("{}", TOO_LARGE)]
     PayloadTooLarge,
     /// Too many failed logins for this site or from this address (see `crate::ratelimit`).
-    #[error("too many failed authentication attempts; retry in {0} seconds")]
+    #[error("{}", too_many_attempts_message(*.0))]
     TooManyAttempts(u64),
+    /// Logged with an id; the caller gets a fixed text and the id.
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
 }
@@ -66,18 +68,15 @@ impl V5Error {
 impl IntoResponse for V5Error {
     fn into_response(self) -> Response {
         let (status, code, data) = self.parts();
-        if status.is_server_error() {
-            tracing::error!(error = %self, "legacy central request failed");
-        }
-        let message = self.to_string();
-        let body = ErrorEnvelope { error: ErrorBody { code: code.to_owned(), message, data } };
-        let mut response = (status, Json(body)).into_response();
-        if let V5Error::TooManyAttempts(seconds) = self
-            && let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string())
-        {
-            response.headers_mut().insert(axum::http::header::RETRY_AFTER, value);
-        }
-        response
+        let message = match &self {
+            V5Error::Internal(e) => internal_message("legacy-central", e),
+            other => other.to_string(),
+        };
+        let retry_after = match self {
+            V5Error::TooManyAttempts(seconds) => Some(seconds),
+            _ => None,
+        };
+        respond(status, ErrorEnvelope { error: ErrorBody { code: code.to_owned(), message, data } }, retry_after)
     }
 }
 

@@ -3,8 +3,9 @@
 //!
 //! - `auth`: version header, Basic credentials against Argon2id, hardware-id binding;
 //! - `data`: the record table, the central change log and the queues, written together;
-//! - `changelog`, `queue`, `push`: what the routes page through, drain and receive;
-//! - `activity`: which sites are initialising or integrating (→ 503 `sync_is_running`);
+//! - `changelog`, `queue`, `push`: what the routes page through, drain and receive (the push
+//!   buffer, busy sites and background integration are `central_shared`'s);
+//! - `error`: the one error type, and its mapping to a status and the legacy envelope;
 //! - `admin`, `seed`: the `legacy-central` subcommands, also callable in-process.
 
 pub mod admin;
@@ -21,12 +22,8 @@ pub mod sites;
 
 use std::net::SocketAddr;
 
-use axum::extract::DefaultBodyLimit;
+use axum::Router;
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use outpost_api::Health;
-use tower_http::compression::CompressionLayer;
-use tower_http::decompression::RequestDecompressionLayer;
 
 use crate::db::{self, CentralDb};
 use crate::serve::{self, Running};
@@ -111,16 +108,6 @@ pub fn router(state: V5State) -> Router {
         .route("/central_records", get(routes::central_records))
         .route("/queued_records", get(routes::queued_records).post(routes::push_records))
         .route("/acknowledged_records", post(routes::acknowledged_records));
-    Router::new()
-        .nest("/sync/v5", sync)
-        .route("/health", get(health))
-        .with_state(state)
-        .layer(DefaultBodyLimit::max(max_body))
-        .layer(RequestDecompressionLayer::new())
-        .layer(CompressionLayer::new())
-        .layer(crate::central_shared::request_log("legacy-central"))
-}
-
-async fn health() -> Json<Health> {
-    Json(Health { status: "ok".into(), role: "legacy-central".into(), version: env!("CARGO_PKG_VERSION").into() })
+    let routes = Router::new().nest("/sync/v5", sync).with_state(state);
+    crate::central_shared::finish_router(routes, "legacy-central", max_body)
 }

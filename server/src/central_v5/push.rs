@@ -9,13 +9,12 @@ use serde_json::Value;
 use sqlx::{AnyConnection, Row};
 
 use super::V5State;
-use super::bulk::{self, Owners};
+use super::bulk;
 use super::data::{self, STORE_TABLES};
 use super::error::{V5Error, V5Result};
 use super::sites::SiteRow;
-use crate::central_shared::INTEGRATION_WAIT;
-use crate::central_shared::activity::Activity;
-use crate::db::Backend;
+use crate::central_shared::bulk::{Owners, stored_owners};
+use crate::central_shared::push_buffer::{self, Buffered};
 use crate::wire::v5::{PushAction, PushRecord, PushRequest, PushResponse};
 
 async fn buffered_invoice_store(conn: &mut AnyConnection, site_id: i64, invoice: &str) -> sqlx::Result<Option<String>> {
@@ -65,7 +64,7 @@ pub async fn receive(state: &V5State, site: &SiteRow, request: PushRequest) -> V
     // What the batch's records belong to today, looked up once for the whole batch (records
     // earlier in this batch are only buffered, so this is what a lookup per record would see).
     let keys = request.data.iter().map(|r| (r.table_name.as_str(), r.record_id.as_str()));
-    let previous = bulk::stored_owners(&mut tx, state.db.backend, keys).await?;
+    let previous = stored_owners(&mut tx, state.db.backend, keys).await?;
     let mut batch_invoices = HashMap::new();
     let mut checked = Vec::with_capacity(request.data.len());
     for record in &request.data {
@@ -117,35 +116,18 @@ pub async fn receive(state: &V5State, site: &SiteRow, request: PushRequest) -> V
             (record.table_name.as_str(), record.record_id.as_str(), action, store.as_deref(), data)
         })
         .collect();
-    bulk::buffer_pushes(&mut tx, state.db.backend, site.site_id, rows).await?;
+    push_buffer::put(&mut tx, state.db.backend, site.site_id, rows).await?;
     tx.commit().await?;
     if request.queue_length > 0 || !request.data.is_empty() {
         return Ok(PushResponse { integration_started: false });
     }
-    let guard =
-        state.activity.begin(site.site_id, Activity::Integrating).map_err(|_| V5Error::SyncIsRunning("integration"))?;
-    let state = state.clone();
-    let site_id = site.site_id;
-    let (done, finished) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let busy = guard;
-        let _permit = state.activity.integration_permit().await;
-        if let Err(e) = integrate(&state, site_id).await {
-            tracing::error!(site_id, error = %format!("{e:#}"), "integration of pushed records failed");
-        }
-        drop(busy);
-        let _ = done.send(());
-    });
-    // A site's next call is a `site_status` poll, repeated until it sees the integration end.
-    // A push of a usual size integrates in milliseconds, so answer once it has (or after a
-    // short while): the first poll then finds the site idle, and a fleet of sites does not
-    // spend its round trips polling. Integration still runs on its own task either way.
-    let _ = tokio::time::timeout(INTEGRATION_WAIT, finished).await;
+    let (owned, site_id) = (state.clone(), site.site_id);
+    let job = async move { integrate(&owned, site_id).await };
+    crate::central_shared::integration::integrate_in_background(&state.activity, site.site_id, "legacy-central", job)
+        .await
+        .map_err(|_| V5Error::SyncIsRunning("integration"))?;
     Ok(PushResponse { integration_started: true })
 }
-
-/// (table, record id, action, owning store, legacy JSON) of one buffered push.
-type BufferedRow = (String, String, String, Option<String>, Option<String>);
 
 fn table_rank(table: &str) -> usize {
     STORE_TABLES.iter().position(|t| *t == table).map_or(0, |p| p + 1)
@@ -159,18 +141,14 @@ fn table_rank(table: &str) -> usize {
 pub async fn integrate(state: &V5State, site_id: i64) -> anyhow::Result<usize> {
     let backend = state.db.backend;
     let mut tx = state.db.begin_write().await?;
-    let rows = sqlx::query("SELECT table_name, record_id, action, store_id, data FROM push_buffer WHERE site_id = $1")
-        .bind(site_id)
-        .fetch_all(&mut *tx)
-        .await?;
-    let mut rows: Vec<BufferedRow> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect();
+    let mut rows: Vec<Buffered> = push_buffer::read(&mut tx, site_id).await?;
     rows.sort_by_key(|r| (r.2 == "delete", table_rank(&r.0)));
-    if backend == Backend::Postgres && rows.iter().any(|r| r.3.is_none()) {
+    if rows.iter().any(|r| r.3.is_none()) {
         // Same lock as `data::begin`, taken before this transaction's first change-log row.
-        sqlx::query("LOCK TABLE central_change IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+        crate::central_shared::lock_change_log(&mut tx, backend, data::CHANGE_LOG).await?;
     }
     let keys = rows.iter().map(|r| (r.0.as_str(), r.1.as_str()));
-    let owners = bulk::stored_owners(&mut tx, backend, keys).await?;
+    let owners = stored_owners(&mut tx, backend, keys).await?;
     let exists = |table: &str, id: &str| owners.contains_key(&(table.to_owned(), id.to_owned()));
     let mut puts = Vec::new();
     let mut logged = Vec::new();
@@ -199,7 +177,7 @@ pub async fn integrate(state: &V5State, site_id: i64) -> anyhow::Result<usize> {
             data::log_central_change(&mut tx, table, id, "delete", None).await?;
         }
     }
-    sqlx::query("DELETE FROM push_buffer WHERE site_id = $1").bind(site_id).execute(&mut *tx).await?;
+    push_buffer::clear(&mut tx, site_id).await?;
     tx.commit().await?;
     tracing::info!(site_id, records = rows.len(), "integrated pushed records");
     Ok(rows.len())

@@ -4,23 +4,19 @@
 //! - `legacy_auth`: credentials in each body, vouched for by the V5 central, cached briefly;
 //! - `records`: rows and their changelog, plus the library upserts (assets) for demo and tests;
 //! - `pull`: the per-site visibility query; `sync`: the routes, push buffer and integration;
-//! - `reply`: the `{data}|{error}` envelope.
+//! - `error`: the one error type, and its mapping to the `{data}|{error}` envelope.
 
+pub mod error;
 pub mod legacy_auth;
 pub mod pull;
 pub mod records;
-mod reply;
 pub mod sync;
 
 use std::net::SocketAddr;
 
-use axum::extract::DefaultBodyLimit;
+use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::{any, get, post};
-use axum::{Json, Router};
-use outpost_api::Health;
-use tower_http::compression::CompressionLayer;
-use tower_http::decompression::RequestDecompressionLayer;
+use axum::routing::{any, post};
 
 use crate::central_shared::activity::Activities;
 use crate::db::{self, CentralDb};
@@ -102,19 +98,9 @@ pub fn router(state: V6State) -> Router {
     } else {
         Router::new().route("/central/{*rest}", any(not_central))
     };
-    central
-        .route("/health", get(health))
-        .with_state(state)
-        .layer(DefaultBodyLimit::max(max_body))
-        .layer(RequestDecompressionLayer::new())
-        .layer(CompressionLayer::new())
-        .layer(crate::central_shared::request_log("central"))
+    crate::central_shared::finish_router(central.with_state(state), "central", max_body)
 }
 
 async fn not_central() -> (StatusCode, &'static str) {
     (StatusCode::METHOD_NOT_ALLOWED, "Method only allowed on central server.")
-}
-
-async fn health() -> Json<Health> {
-    Json(Health { status: "ok".into(), role: "central".into(), version: env!("CARGO_PKG_VERSION").into() })
 }

@@ -5,16 +5,14 @@
 use serde_json::Value;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 
-use crate::db::{Backend, CentralDb};
+use crate::db::CentralDb;
 
-/// Start a write transaction; on PostgreSQL the changelog is locked so cursors commit in order
-/// (a puller that passed cursor N never misses a later-committed N-1).
+/// The change log pull pages through, in cursor order.
+pub const CHANGE_LOG: &str = "changelog";
+
+/// Start a write transaction whose changelog cursors commit in order.
 pub async fn begin(db: &CentralDb) -> sqlx::Result<Transaction<'static, Any>> {
-    let mut tx = db.begin_write().await?;
-    if db.backend == Backend::Postgres {
-        sqlx::query("LOCK TABLE changelog IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
-    }
-    Ok(tx)
+    crate::central_shared::begin_ordered(db, CHANGE_LOG).await
 }
 
 /// A V6 row's owning store: its snake_case `store_id`, if any.

@@ -12,15 +12,17 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use sqlx::Row;
 
+use super::error::{Data, V6Error, V6Result};
 use super::legacy_auth::Caller;
-use super::reply::{Reply, TOO_LARGE, internal};
 use super::{V6State, pull, records};
-use crate::wire::v5::{ErrorBody, code};
+use crate::central_shared::bulk::stored_owners;
+use crate::central_shared::integration::integrate_in_background;
+use crate::central_shared::push_buffer;
+use crate::wire::v5::code;
 use crate::wire::v6::{
-    Action, ErrorValue, PullRequest, PushRequest, PushResult, SUPPORTED_VERSIONS, SiteStatusRequest, SiteStatusResult,
-    SyncBatch, SyncV5Settings,
+    Action, PullRequest, PushRequest, PushResult, SUPPORTED_VERSIONS, SiteStatusRequest, SiteStatusResult, SyncBatch,
+    SyncV5Settings,
 };
 
 /// The caller's address, when the server was started with connect info (always, outside tests
@@ -35,45 +37,60 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
     }
 }
 
+/// The request types that carry the site's V5 credentials (all of them).
+trait Credentialed {
+    fn settings(&self) -> &SyncV5Settings;
+}
+
+impl Credentialed for PullRequest {
+    fn settings(&self) -> &SyncV5Settings {
+        &self.sync_v5_settings
+    }
+}
+
+impl Credentialed for PushRequest {
+    fn settings(&self) -> &SyncV5Settings {
+        &self.sync_v5_settings
+    }
+}
+
+impl Credentialed for SiteStatusRequest {
+    fn settings(&self) -> &SyncV5Settings {
+        &self.sync_v5_settings
+    }
+}
+
 /// Parse the body, check the version and the credentials (within the failure limit).
-async fn admit<T: DeserializeOwned>(
+async fn admit<T: DeserializeOwned + Credentialed>(
     state: &V6State,
     peer: Peer,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(T, Caller), ErrorValue> {
+) -> Result<(T, Caller), V6Error> {
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ErrorValue::OtherServerError(TOO_LARGE.into())
+            V6Error::PayloadTooLarge
         } else {
-            ErrorValue::OtherServerError(e.body_text())
+            V6Error::BadRequest(e.body_text())
         }
     })?;
     let value: Value =
-        serde_json::from_slice(&body).map_err(|e| ErrorValue::OtherServerError(format!("body is not JSON: {e}")))?;
+        serde_json::from_slice(&body).map_err(|e| V6Error::BadRequest(format!("body is not JSON: {e}")))?;
+    // The version first, whatever else the body holds: a newer site gets the mismatch, not a
+    // parse error about fields it added.
     let version = value.get("syncV6Version").and_then(Value::as_u64);
     match version {
         Some(v) if (SUPPORTED_VERSIONS.0 as u64..=SUPPORTED_VERSIONS.1 as u64).contains(&v) => {}
-        other => {
-            let received = other.map_or(u32::MAX, |v| v.min(u32::MAX as u64) as u32);
-            return Err(ErrorValue::SyncVersionMismatch(SUPPORTED_VERSIONS.0, SUPPORTED_VERSIONS.1, received));
-        }
+        other => return Err(V6Error::VersionMismatch(other.map_or(u32::MAX, |v| v.min(u32::MAX as u64) as u32))),
     }
     let request: T =
-        serde_json::from_value(value).map_err(|e| ErrorValue::OtherServerError(format!("bad request body: {e}")))?;
-    let settings = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| serde_json::from_value(v.get("syncV5Settings")?.clone()).ok())
-        .ok_or_else(|| ErrorValue::OtherServerError("missing syncV5Settings".into()))?;
-    let settings: SyncV5Settings = settings;
-    let keys = [
-        format!("site:{}", settings.username),
-        format!("addr:{}", peer.0.map_or("unknown".into(), |ip| ip.to_string())),
-    ];
+        serde_json::from_value(value).map_err(|e| V6Error::BadRequest(format!("bad request body: {e}")))?;
+    let address = peer.0.map_or("unknown".into(), |ip| ip.to_string());
+    let keys = [format!("site:{}", request.settings().username), format!("addr:{address}")];
     if let Err(wait) = state.failures.check(&keys) {
-        return Err(too_many_attempts(crate::ratelimit::retry_after_seconds(wait)));
+        return Err(V6Error::TooManyAttempts(crate::ratelimit::retry_after_seconds(wait)));
     }
-    let caller = state.legacy.check(&settings, peer.0).await.inspect_err(|e| {
-        if let ErrorValue::LegacyServerError(body) = e
+    let caller = state.legacy.check(request.settings(), peer.0).await.inspect_err(|e| {
+        if let V6Error::LegacyRefused(body) = e
             && matches!(body.code.as_str(), code::SITE_NAME_NOT_FOUND | code::SITE_INCORRECT_PASSWORD)
         {
             state.failures.fail(&keys);
@@ -82,145 +99,104 @@ async fn admit<T: DeserializeOwned>(
     Ok((request, caller))
 }
 
-/// The V5 central's lock-out, in its own words, so the site shows the same variant either way.
-fn too_many_attempts(seconds: u64) -> ErrorValue {
-    ErrorValue::LegacyServerError(ErrorBody {
-        code: code::SITE_AUTH_TIMEOUT.into(),
-        message: format!("too many failed authentication attempts; retry in {seconds} seconds"),
-        data: Some(serde_json::json!({ "retryAfter": seconds })),
-    })
+fn ensure_not_integrating(state: &V6State, caller: &Caller) -> Result<(), V6Error> {
+    if state.activity.current(caller.site_id).is_some() { Err(V6Error::IntegrationInProgress) } else { Ok(()) }
 }
 
-fn ensure_not_integrating(state: &V6State, caller: &Caller) -> Result<(), ErrorValue> {
-    if state.activity.current(caller.site_id).is_some() { Err(ErrorValue::IntegrationInProgress) } else { Ok(()) }
-}
-
-pub async fn pull(State(state): State<V6State>, peer: Peer, body: Result<Bytes, BytesRejection>) -> Reply<SyncBatch> {
-    Reply(
-        async {
-            let (request, caller): (PullRequest, _) = admit(&state, peer, body).await?;
-            ensure_not_integrating(&state, &caller)?;
-            let batch = request.batch_size.clamp(1, state.max_batch as u32) as u64;
-            let cursor = request.cursor.min(i64::MAX as u64) as i64;
-            pull::page(&state.db, &caller, cursor, batch, request.is_initialised).await.map_err(internal)
-        }
-        .await,
-    )
+pub async fn pull(
+    State(state): State<V6State>,
+    peer: Peer,
+    body: Result<Bytes, BytesRejection>,
+) -> V6Result<SyncBatch> {
+    let (request, caller): (PullRequest, _) = admit(&state, peer, body).await?;
+    ensure_not_integrating(&state, &caller)?;
+    let batch = request.batch_size.clamp(1, state.max_batch as u32) as u64;
+    let cursor = request.cursor.min(i64::MAX as u64) as i64;
+    Ok(Data(pull::page(&state.db, &caller, cursor, batch, request.is_initialised).await?))
 }
 
 pub async fn site_status(
     State(state): State<V6State>,
     peer: Peer,
     body: Result<Bytes, BytesRejection>,
-) -> Reply<SiteStatusResult> {
-    Reply(
-        async {
-            let (_, caller): (SiteStatusRequest, _) = admit(&state, peer, body).await?;
-            Ok(SiteStatusResult { is_integrating: state.activity.current(caller.site_id).is_some() })
-        }
-        .await,
-    )
+) -> V6Result<SiteStatusResult> {
+    let (_, caller): (SiteStatusRequest, _) = admit(&state, peer, body).await?;
+    Ok(Data(SiteStatusResult { is_integrating: state.activity.current(caller.site_id).is_some() }))
 }
 
-pub async fn push(State(state): State<V6State>, peer: Peer, body: Result<Bytes, BytesRejection>) -> Reply<PushResult> {
-    Reply(
-        async {
-            let (request, caller): (PushRequest, _) = admit(&state, peer, body).await?;
-            ensure_not_integrating(&state, &caller)?;
-            let pushed = buffer(&state, &caller, &request).await?;
-            if request.batch.is_last_batch {
-                // Like the V5 central, answer once integrated (or after a short while), so the
-                // site's first status poll usually finds it done.
-                let finished = start_integration(&state, caller.site_id)?;
-                let _ = tokio::time::timeout(crate::central_shared::INTEGRATION_WAIT, finished).await;
-            }
-            Ok(PushResult { records_pushed: pushed })
-        }
-        .await,
-    )
+pub async fn push(
+    State(state): State<V6State>,
+    peer: Peer,
+    body: Result<Bytes, BytesRejection>,
+) -> V6Result<PushResult> {
+    let (request, caller): (PushRequest, _) = admit(&state, peer, body).await?;
+    ensure_not_integrating(&state, &caller)?;
+    let pushed = buffer(&state, &caller, &request).await?;
+    if request.batch.is_last_batch {
+        let (owned, site_id) = (state.clone(), caller.site_id);
+        let job = async move { integrate(&owned, site_id).await };
+        integrate_in_background(&state.activity, caller.site_id, "central", job)
+            .await
+            .map_err(|_| V6Error::IntegrationInProgress)?;
+    }
+    Ok(Data(PushResult { records_pushed: pushed }))
 }
 
-/// Keep the batch in the site's buffer, refusing rows of stores that are not the site's.
-async fn buffer(state: &V6State, caller: &Caller, request: &PushRequest) -> Result<u64, ErrorValue> {
-    let mut tx = state.db.begin_write().await.map_err(internal)?;
+/// Keep the batch in the site's push buffer, refusing rows of stores that are not the site's.
+async fn buffer(state: &V6State, caller: &Caller, request: &PushRequest) -> Result<u64, V6Error> {
+    let mut tx = state.db.begin_write().await?;
+    // What the batch's records belong to today, looked up once for the whole batch (records
+    // earlier in this batch are only buffered, so this is what a lookup per record would see).
+    let keys =
+        request.batch.records.iter().map(|item| (item.record.table_name.as_str(), item.record.record_id.as_str()));
+    let owners = stored_owners(&mut tx, state.db.backend, keys).await?;
+    let mut checked = Vec::with_capacity(request.batch.records.len());
     for item in &request.batch.records {
         let r = &item.record;
         let store = records::store_of(&r.record_data);
-        let previous = records::stored_store(&mut tx, &r.table_name, &r.record_id).await.map_err(internal)?.flatten();
+        let previous = owners.get(&(r.table_name.clone(), r.record_id.clone())).cloned().flatten();
         // A row of no store is the central's own: no site may write or delete it.
         if store.is_none() && previous.is_none() {
-            return Err(ErrorValue::OtherServerError(format!(
+            return Err(V6Error::RecordRejected(format!(
                 "{} {}: a record of no store belongs to the central; site {} may only push its stores' records",
                 r.table_name, r.record_id, caller.site_id
             )));
         }
         for s in store.iter().chain(previous.iter()) {
             if !caller.store_ids.contains(s) {
-                return Err(ErrorValue::OtherServerError(format!(
+                return Err(V6Error::RecordRejected(format!(
                     "{} {}: store {s} is not active on site {}",
                     r.table_name, r.record_id, caller.site_id
                 )));
             }
         }
         let action = if r.action == Action::Delete { "delete" } else { "upsert" };
-        sqlx::query(
-            "INSERT INTO sync_buffer (site_id, table_name, record_id, action, store_id, data) VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (site_id, table_name, record_id) DO UPDATE SET action = excluded.action,
-             store_id = excluded.store_id, data = excluded.data",
-        )
-        .bind(caller.site_id)
-        .bind(&r.table_name)
-        .bind(&r.record_id)
-        .bind(action)
-        .bind(store)
-        .bind(r.record_data.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        checked.push((r, action, store));
     }
-    tx.commit().await.map_err(internal)?;
+    let rows = checked
+        .iter()
+        .map(|(r, action, store)| {
+            (r.table_name.as_str(), r.record_id.as_str(), *action, store.as_deref(), Some(r.record_data.to_string()))
+        })
+        .collect();
+    push_buffer::put(&mut tx, state.db.backend, caller.site_id, rows).await?;
+    tx.commit().await?;
     Ok(request.batch.records.len() as u64)
 }
 
-/// Integrate in the background; the receiver resolves when the site is no longer busy.
-fn start_integration(state: &V6State, site_id: i64) -> Result<tokio::sync::oneshot::Receiver<()>, ErrorValue> {
-    let guard = state
-        .activity
-        .begin(site_id, crate::central_shared::activity::Activity::Integrating)
-        .map_err(|_| ErrorValue::IntegrationInProgress)?;
-    let state = state.clone();
-    let (done, finished) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let busy = guard;
-        let _permit = state.activity.integration_permit().await;
-        if let Err(e) = integrate(&state, site_id).await {
-            tracing::error!(site_id, error = %format!("{e:#}"), "integration of pushed V6 records failed");
-        }
-        drop(busy);
-        let _ = done.send(());
-    });
-    Ok(finished)
-}
-
-/// Apply the site's buffer in one transaction, stamping each change with the site as source.
+/// Apply the site's push buffer in one transaction, stamping each change with the site as source.
 pub async fn integrate(state: &V6State, site_id: i64) -> anyhow::Result<usize> {
     let mut tx = records::begin(&state.db).await?;
-    let rows = sqlx::query(
-        "SELECT table_name, record_id, action, data FROM sync_buffer WHERE site_id = $1 ORDER BY table_name, record_id",
-    )
-    .bind(site_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    for r in &rows {
-        let (table, id, action): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+    let rows = push_buffer::read(&mut tx, site_id).await?;
+    for (table, id, action, _, data) in &rows {
         if action == "delete" {
-            records::delete(&mut tx, &table, &id, Some(site_id)).await?;
+            records::delete(&mut tx, table, id, Some(site_id)).await?;
         } else {
-            let data: Value = serde_json::from_str(&r.get::<Option<String>, _>(3).unwrap_or_default())?;
-            records::upsert(&mut tx, &table, &id, &data, Some(site_id)).await?;
+            let data: Value = serde_json::from_str(data.as_deref().unwrap_or_default())?;
+            records::upsert(&mut tx, table, id, &data, Some(site_id)).await?;
         }
     }
-    sqlx::query("DELETE FROM sync_buffer WHERE site_id = $1").bind(site_id).execute(&mut *tx).await?;
+    push_buffer::clear(&mut tx, site_id).await?;
     tx.commit().await?;
     tracing::info!(site_id, records = rows.len(), "integrated pushed V6 records");
     Ok(rows.len())

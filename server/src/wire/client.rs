@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
+use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -60,6 +60,8 @@ pub enum Failure {
 pub struct Reply {
     pub status: StatusCode,
     pub body: bytes::Bytes,
+    /// The `Retry-After` header in seconds, when the server asked the caller to wait.
+    pub retry_after: Option<u64>,
 }
 
 impl Reply {
@@ -158,12 +160,13 @@ impl HttpClient {
         let mut response = request.send().await.map_err(classify)?;
         self.beat();
         let status = response.status();
+        let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
         let mut body = bytes::BytesMut::new();
         while let Some(chunk) = response.chunk().await.map_err(classify)? {
             self.beat();
             body.extend_from_slice(&chunk);
         }
-        Ok(Reply { status, body: body.freeze() })
+        Ok(Reply { status, body: body.freeze(), retry_after })
     }
 }
 
@@ -218,9 +221,10 @@ pub struct CallError {
 pub enum Problem {
     #[error(transparent)]
     Transport(#[from] Failure),
-    /// The V5 error envelope `{"error":{"code","message","data"}}`.
+    /// The V5 error envelope `{"error":{"code","message","data"}}`, and the wait a lock-out
+    /// asks for (`Retry-After`), which the V6 central relays to its own callers.
     #[error("V5 central answered {status} {}: {}", .error.code, .error.message)]
-    V5 { status: u16, error: super::v5::ErrorBody },
+    V5 { status: u16, error: super::v5::ErrorBody, retry_after: Option<u64> },
     /// The V6 `{"error": …}` answer.
     #[error("V6 central answered error {0:?}")]
     V6(super::v6::ErrorValue),

@@ -1,5 +1,8 @@
 //! The site's client of the V5 (legacy) central: the seven `/sync/v5/...` endpoints with the
-//! exact headers of reference §3.1, and the error envelope parsed into [`Problem::V5`].
+//! exact headers of reference §3.1, and the error envelope parsed into [`Problem::V5`]. The V6
+//! central uses it too, on behalf of its callers, to have their credentials vouched for.
+
+use std::net::IpAddr;
 
 use reqwest::{Method, RequestBuilder};
 use serde::Serialize;
@@ -20,15 +23,32 @@ pub struct V5Credentials {
     pub api_version: u32,
 }
 
+/// Whom a relaying client speaks for. The V6 central checks each site's credentials with the V5
+/// central: it sends the site's own app headers, and the site's address so the V5 central counts
+/// failed logins against the site rather than against the V6 central.
+#[derive(Debug, Clone)]
+pub struct OnBehalfOf {
+    pub app_name: String,
+    pub app_version: String,
+    pub address: Option<IpAddr>,
+}
+
 #[derive(Debug, Clone)]
 pub struct V5Client {
     creds: V5Credentials,
     http: HttpClient,
+    relayed: Option<OnBehalfOf>,
 }
 
 impl V5Client {
     pub fn new(creds: V5Credentials, timeouts: &Timeouts, activity: Option<ActivityHook>) -> Self {
-        V5Client { creds, http: HttpClient::new(timeouts, activity) }
+        V5Client { creds, http: HttpClient::new(timeouts, activity), relayed: None }
+    }
+
+    /// A client that relays `caller`'s credentials over an existing `http` (whose connections
+    /// it reuses).
+    pub fn on_behalf_of(creds: V5Credentials, http: HttpClient, caller: OnBehalfOf) -> Self {
+        V5Client { creds, http, relayed: Some(caller) }
     }
 
     pub fn credentials(&self) -> &V5Credentials {
@@ -36,11 +56,19 @@ impl V5Client {
     }
 
     fn decorate(&self, request: RequestBuilder) -> RequestBuilder {
+        let (app_name, app_version) = match &self.relayed {
+            Some(caller) => (caller.app_name.as_str(), caller.app_version.as_str()),
+            None => (v5::APP_NAME, env!("CARGO_PKG_VERSION")),
+        };
+        let request = match self.relayed.as_ref().and_then(|caller| caller.address) {
+            Some(address) => request.header(v5::HEADER_FORWARDED_FOR, address.to_string()),
+            None => request,
+        };
         request
             .basic_auth(&self.creds.site_name, Some(&self.creds.password_sha256))
             .header(v5::HEADER_HARDWARE_ID, &self.creds.hardware_id)
-            .header(v5::HEADER_APP_VERSION, env!("CARGO_PKG_VERSION"))
-            .header(v5::HEADER_APP_NAME, v5::APP_NAME)
+            .header(v5::HEADER_APP_VERSION, app_version)
+            .header(v5::HEADER_APP_NAME, app_name)
             .header(v5::HEADER_VERSION, self.creds.api_version.to_string())
     }
 
@@ -70,7 +98,9 @@ impl V5Client {
             return Ok(reply);
         }
         let problem = match serde_json::from_slice::<v5::ErrorEnvelope>(&reply.body) {
-            Ok(envelope) => Problem::V5 { status: reply.status.as_u16(), error: envelope.error },
+            Ok(envelope) => {
+                Problem::V5 { status: reply.status.as_u16(), error: envelope.error, retry_after: reply.retry_after }
+            }
             Err(_) => Problem::Transport(Failure::Status { status: reply.status.as_u16(), body: reply.text() }),
         };
         Err(CallError::new(&self.creds.url, &format!("/sync/v5/{route}"), problem))
@@ -89,6 +119,11 @@ impl V5Client {
     /// `GET /sync/v5/site`: who we are, and where the V6 central lives.
     pub async fn site_info(&self) -> Result<v5::SiteInfo, CallError> {
         self.get_json(route::SITE, &[]).await
+    }
+
+    /// `GET /sync/v5/site_stores` (an Outpost addition): the stores active on the site.
+    pub async fn site_stores(&self) -> Result<v5::SiteStores, CallError> {
+        self.get_json(route::SITE_STORES, &[]).await
     }
 
     pub async fn site_status(&self) -> Result<v5::SiteStatus, CallError> {

@@ -207,3 +207,56 @@ async fn pull_batch_is_capped_and_oversized_bodies_get_413() {
         c.stop_v5().await;
     }
 }
+
+#[tokio::test]
+async fn a_database_from_before_the_rename_keeps_its_waiting_pushes_in_push_buffer() {
+    for db in databases().await {
+        // The database as the first release left it: only the first migration, with a push
+        // still waiting in what was then called sync_buffer.
+        let first = tempfile::tempdir().unwrap();
+        let backend = if db.label == "sqlite" { "sqlite" } else { "postgres" };
+        let source = format!("{}/migrations/central_v6/{backend}/0001_central.sql", env!("CARGO_MANIFEST_DIR"));
+        std::fs::copy(source, first.path().join("0001_central.sql")).unwrap();
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+        sqlx::migrate::Migrator::new(first.path()).await.unwrap().run(&pool).await.unwrap();
+        let waiting = asset("waiting", "store_a").to_string();
+        sqlx::query("INSERT INTO sync_buffer (site_id, table_name, record_id, action, store_id, data) VALUES (7, 'asset', 'waiting', 'upsert', 'store_a', $1)")
+            .bind(&waiting)
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+
+        let upgraded = central_v6::open_db(&db.url).await.unwrap();
+        assert!(
+            sqlx::query("SELECT COUNT(*) FROM sync_buffer").fetch_one(&upgraded.pool).await.is_err(),
+            "{}: the old name is gone",
+            db.label
+        );
+        let state = central_v6::V6State::new(upgraded, "http://127.0.0.1:9");
+        assert_eq!(central_v6::sync::integrate(&state, 7).await.unwrap(), 1, "the waiting push integrates");
+        let (_, data): (String, String) =
+            sqlx::query_as("SELECT record_id, data FROM record WHERE record_id = 'waiting'")
+                .fetch_one(&state.db.pool)
+                .await
+                .unwrap();
+        assert_eq!(serde_json::from_str::<Value>(&data).unwrap(), asset("waiting", "store_a"));
+    }
+}
+
+#[tokio::test]
+async fn an_internal_error_comes_back_as_other_server_error_with_a_fixed_text_and_an_id() {
+    for db in databases().await {
+        let mut c = World::builder().database(&db).start().await;
+        let (a, _) = two_sites(&c).await;
+        sqlx::query("DROP TABLE changelog").execute(&c.v6_state.db.pool).await.unwrap();
+        let (status, body) = a.call("pull", json!({"cursor": 0, "batchSize": 10, "isInitialised": true})).await;
+        assert_eq!(status, 200, "{}", db.label);
+        let message = body["error"]["otherServerError"].as_str().unwrap_or_else(|| panic!("{body}"));
+        assert!(message.starts_with("internal error "), "{message}");
+        assert!(!message.contains("changelog") && !message.contains("relation"), "no internals leave: {message}");
+        c.stop_v6().await;
+        c.stop_v5().await;
+    }
+}

@@ -40,3 +40,28 @@ async fn request_logs_name_route_and_status_but_never_credentials() {
         assert!(!text.contains(secret), "logs contain {secret}");
     }
 }
+
+#[tokio::test]
+async fn an_internal_error_reaches_the_site_as_a_fixed_text_with_an_id_that_the_log_explains() {
+    let (logs, _guard) = outpost_testkit::logs::capture();
+    let db = databases().await.remove(0);
+    let (server, state) = start_v5(&db).await;
+    add_site(&state, "north", "secret-password", &["store_n"], V6_URL).await;
+    sqlx::query("DROP TABLE sync_out").execute(&state.db.pool).await.unwrap();
+    let response = V5Site::new(&server.url(), "north", "secret-password").get("queued_records").await;
+    assert_eq!(response.status(), 500);
+    let body: serde_json::Value = response.json().await.unwrap();
+    server.stop().await;
+
+    assert_eq!(body["error"]["code"], v5::code::INTERNAL_ERROR, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(!message.contains("sync_out") && !message.contains("table"), "no internals leave: {message}");
+    let id = message
+        .split_whitespace()
+        .map(|w| w.trim_end_matches(':'))
+        .find(|w| w.len() == 32 && w.chars().all(|c| c.is_ascii_hexdigit()))
+        .unwrap_or_else(|| panic!("the message carries an id: {message}"));
+    let text = logs.text();
+    let logged = text.lines().find(|l| l.contains(id)).unwrap_or_else(|| panic!("the id {id} is logged: {text}"));
+    assert!(logged.contains("sync_out"), "the log line says what failed: {logged}");
+}

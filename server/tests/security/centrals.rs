@@ -188,3 +188,25 @@ async fn v6_push_a_site_cannot_write_or_delete_the_centrals_own_rows() {
     let rows = a.pull_all(false, 100).await;
     assert!(rows.iter().any(|r| r["recordId"] == "class-1" && r["recordData"]["name"] == "Fridge"), "{rows:?}");
 }
+
+#[tokio::test]
+async fn a_lock_out_on_the_v5_central_reaches_v6_callers_as_429_with_the_v5_wait() {
+    let db = databases().await.remove(0);
+    let c = World::builder().database(&db).start().await;
+    add_site(&c.v5_state, "a", "pa", &["store_a"], &c.v6_url).await;
+    let wrong = V5Site::new(&c.v5_url, "a", "nope");
+    for _ in 0..10 {
+        assert_eq!(wrong.get("site").await.status(), 401);
+    }
+    let v5_wait = retry_after(&wrong.get("site").await);
+    let right = V6Site::new(&c.v6_url, V5Site::new(&c.v5_url, "a", "pa"));
+    let body = json!({"syncV5Settings": right.settings(), "syncV6Version": right.v6_version});
+    let locked =
+        reqwest::Client::new().post(format!("{}/central/sync/site_status", c.v6_url)).json(&body).send().await.unwrap();
+    assert_eq!(locked.status(), 429, "the V5 central's lock-out holds through the V6 central");
+    let wait = retry_after(&locked);
+    assert!(wait >= 1 && wait <= v5_wait, "the V5 central's wait is relayed: {wait} vs {v5_wait}");
+    let envelope: Value = locked.json().await.unwrap();
+    assert_eq!(envelope["error"]["legacyServerError"]["code"], "site_auth_timeout", "{envelope}");
+    assert_eq!(envelope["error"]["legacyServerError"]["data"]["retryAfter"], wait, "{envelope}");
+}

@@ -122,7 +122,7 @@ pub async fn problems(world: &CrashWorld, site: &SqlitePool, site_changes: usize
         ),
         (
             "V6 push buffer not integrated",
-            central_count(&world.centrals.v6_state.db, "SELECT COUNT(*) FROM sync_buffer").await,
+            central_count(&world.centrals.v6_state.db, "SELECT COUNT(*) FROM push_buffer").await,
         ),
         (
             "site records pending or quarantined",

@@ -318,7 +318,7 @@ pub async fn check(c: &World, site: &TestSite, model: &Model) -> Vec<String> {
     for (what, n) in [
         ("V5 queue not drained", scalar(&c.v5_state.db, "SELECT COUNT(*) FROM sync_out").await),
         ("V5 push buffer not integrated", scalar(&c.v5_state.db, "SELECT COUNT(*) FROM push_buffer").await),
-        ("V6 push buffer not integrated", scalar(&c.v6_state.db, "SELECT COUNT(*) FROM sync_buffer").await),
+        ("V6 push buffer not integrated", scalar(&c.v6_state.db, "SELECT COUNT(*) FROM push_buffer").await),
         (
             "site records quarantined or pending",
             site.count(

@@ -1,0 +1,3 @@
+-- One name per thing: what a site pushed is the push buffer on both centrals (on the site,
+-- sync_buffer means records it received). Renaming keeps any rows still waiting to integrate.
+ALTER TABLE sync_buffer RENAME TO push_buffer;

@@ -1,0 +1,125 @@
+//! The one error type of the V6 central, and its single mapping to HTTP. Every answer is
+//! HTTP 200 with `{"data": …}` or `{"error": …}` (reference section 3.2); only an oversized body
+//! (413) and a lock-out after too many failed logins (429 with `Retry-After`) get their own
+//! status. Internal failures become `otherServerError` with a fixed text and the id they are
+//! logged under.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::central_shared::error::{TOO_LARGE, internal_message, respond, too_many_attempts_message};
+use crate::wire::v5::{ErrorBody, code};
+use crate::wire::v6::{Envelope, ErrorValue, SUPPORTED_VERSIONS};
+
+#[derive(Debug, thiserror::Error)]
+pub enum V6Error {
+    /// `syncV6Version` missing or outside [`SUPPORTED_VERSIONS`]; holds what was received.
+    #[error("sync V6 version {0} is not supported")]
+    VersionMismatch(u32),
+    /// The site's last push is still being integrated.
+    #[error("integration in progress")]
+    IntegrationInProgress,
+    #[error("{}", TOO_LARGE)]
+    PayloadTooLarge,
+    #[error("{0}")]
+    BadRequest(String),
+    /// A pushed record the site may not write; says which record and why.
+    #[error("{0}")]
+    RecordRejected(String),
+    /// Too many failed logins, counted here or by the V5 central; wait this many seconds.
+    #[error("{}", too_many_attempts_message(*.0))]
+    TooManyAttempts(u64),
+    /// The V5 central refused the credentials, in its own words.
+    #[error("the legacy central refused: {}", .0.code)]
+    LegacyRefused(ErrorBody),
+    #[error("cannot connect to the legacy central: {0}")]
+    LegacyUnreachable(String),
+    #[error("unexpected answer from the legacy central: {0}")]
+    LegacyOther(String),
+    #[error("internal error: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for V6Error {
+    fn from(e: sqlx::Error) -> Self {
+        V6Error::Internal(e.into())
+    }
+}
+
+pub type V6Result<T> = Result<Data<T>, V6Error>;
+
+/// A successful answer: `{"data": …}`.
+pub struct Data<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Data<T> {
+    fn into_response(self) -> Response {
+        Json(Envelope::Data(self.0)).into_response()
+    }
+}
+
+impl V6Error {
+    /// The variant name only, so logs never repeat what a legacy server said about credentials.
+    fn kind(&self) -> &'static str {
+        match self {
+            V6Error::VersionMismatch(_) => "versionMismatch",
+            V6Error::IntegrationInProgress => "integrationInProgress",
+            V6Error::PayloadTooLarge => "payloadTooLarge",
+            V6Error::BadRequest(_) => "badRequest",
+            V6Error::RecordRejected(_) => "recordRejected",
+            V6Error::TooManyAttempts(_) => "tooManyAttempts",
+            V6Error::LegacyRefused(_) => "legacyRefused",
+            V6Error::LegacyUnreachable(_) => "legacyUnreachable",
+            V6Error::LegacyOther(_) => "legacyOther",
+            V6Error::Internal(_) => "internal",
+        }
+    }
+
+    /// The status, the `{"error": …}` value, and how long to ask the caller to wait.
+    fn parts(self) -> (StatusCode, ErrorValue, Option<u64>) {
+        match self {
+            V6Error::VersionMismatch(received) => (
+                StatusCode::OK,
+                ErrorValue::SyncVersionMismatch(SUPPORTED_VERSIONS.0, SUPPORTED_VERSIONS.1, received),
+                None,
+            ),
+            V6Error::IntegrationInProgress => (StatusCode::OK, ErrorValue::IntegrationInProgress, None),
+            V6Error::PayloadTooLarge => {
+                (StatusCode::PAYLOAD_TOO_LARGE, ErrorValue::OtherServerError(TOO_LARGE.into()), None)
+            }
+            V6Error::BadRequest(message) | V6Error::RecordRejected(message) => {
+                (StatusCode::OK, ErrorValue::OtherServerError(message), None)
+            }
+            // The V5 central's lock-out in its own words, so the site shows the same variant
+            // whichever central refused it.
+            V6Error::TooManyAttempts(seconds) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorValue::LegacyServerError(ErrorBody {
+                    code: code::SITE_AUTH_TIMEOUT.into(),
+                    message: too_many_attempts_message(seconds),
+                    data: Some(serde_json::json!({ "retryAfter": seconds })),
+                }),
+                Some(seconds),
+            ),
+            V6Error::LegacyRefused(body) => (StatusCode::OK, ErrorValue::LegacyServerError(body), None),
+            V6Error::LegacyUnreachable(message) => {
+                (StatusCode::OK, ErrorValue::CannotConnectToLegacyServer(message), None)
+            }
+            V6Error::LegacyOther(message) => (StatusCode::OK, ErrorValue::OtherLegacyServerError(message), None),
+            V6Error::Internal(e) => {
+                (StatusCode::OK, ErrorValue::OtherServerError(internal_message("central", &e)), None)
+            }
+        }
+    }
+}
+
+impl IntoResponse for V6Error {
+    fn into_response(self) -> Response {
+        if !matches!(self, V6Error::Internal(_)) {
+            tracing::info!(error = self.kind(), "central request refused");
+        }
+        let (status, error, retry_after) = self.parts();
+        respond(status, Envelope::<()>::Error(error), retry_after)
+    }
+}
