@@ -14,7 +14,8 @@ use tokio::sync::{mpsc, watch};
 use super::errors::{RunError, Variant};
 use super::plan::Plan;
 use super::progress::{Activity, Progress, Publisher};
-use super::run::{self, Report};
+use super::report::Report;
+use super::run;
 use super::{RunKind, SyncEngine};
 use crate::site::settings;
 

@@ -81,6 +81,7 @@ pub mod errors;
 pub mod kv;
 pub mod plan;
 pub mod progress;
+pub mod report;
 pub mod run;
 pub mod run_log;
 pub mod steps;

@@ -17,11 +17,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use outpost_api::{RunTimes, StepKey};
 use tokio::sync::watch;
 
 use super::errors::RunError;
+
+/// A time as the API and the run log write it (RFC 3339, milliseconds, UTC).
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
 
 /// One step of one run.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -120,11 +125,7 @@ pub(crate) fn index(key: StepKey) -> usize {
 }
 
 pub(crate) fn times(started: DateTime<Utc>, finished: Option<DateTime<Utc>>) -> RunTimes {
-    RunTimes {
-        started: super::run_log::ts(started),
-        finished: finished.map(super::run_log::ts),
-        duration_seconds: seconds(started, finished),
-    }
+    RunTimes { started: ts(started), finished: finished.map(ts), duration_seconds: seconds(started, finished) }
 }
 
 pub(crate) fn seconds(started: DateTime<Utc>, finished: Option<DateTime<Utc>>) -> f64 {

@@ -6,16 +6,12 @@
 //! Only SQL lives here; what the rows mean while a run goes is the progress model
 //! ([`super::progress`]), which the run writes first and persists through a [`RunLog`].
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use outpost_api::StepKey;
 use sqlx::SqlitePool;
 
 use super::errors::{RunError, Variant};
-use super::progress::{self, Progress, RunRecord, StepRecord};
-
-pub(crate) fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
+use super::progress::{self, Progress, RunRecord, StepRecord, ts};
 
 fn parse_ts(s: Option<String>) -> Option<DateTime<Utc>> {
     s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok()).map(|t| t.with_timezone(&Utc))

@@ -4,8 +4,8 @@
 use outpost_api::{Initialisation, StepKey, StepState, SyncStep};
 
 use super::errors::RunError;
+use super::progress::ts;
 use super::progress::{Progress, RunRecord, StepRecord};
-use super::run_log::ts;
 
 fn step_state(run: &RunRecord, running: bool, key: StepKey, step: &StepRecord) -> StepState {
     if step.skipped {

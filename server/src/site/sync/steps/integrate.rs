@@ -20,7 +20,7 @@ use super::db;
 use crate::records::{self, ChangeAction, Origin, Received, RecordError, Table};
 use crate::site::sync::buffer;
 use crate::site::sync::errors::{RunError, Variant};
-use crate::site::sync::run::Report;
+use crate::site::sync::report::Report;
 
 const STEP: StepKey = StepKey::Integration;
 const REPORT_EVERY_RECORDS: u64 = 1000;

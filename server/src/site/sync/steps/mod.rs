@@ -18,7 +18,7 @@ use sqlx::SqlitePool;
 use super::EngineConfig;
 use super::errors::{RunError, Variant};
 use super::plan::Plan;
-use super::run::Report;
+use super::report::Report;
 use crate::wire::v5::SiteInfo;
 use crate::wire::v5_client::V5Client;
 use crate::wire::v6_client::V6Client;
