@@ -16,9 +16,10 @@ async fn fresh_db() -> (tempfile::TempDir, sqlx::pool::PoolConnection<sqlx::Sqli
 
 const FROM_V5: Origin = Origin { is_sync_update: true, source_site_id: Some(1) };
 
-/// One record of the V5 central's shape through the write path, as a page of one.
-async fn one_v5(
+/// One record as `from` shapes it, through the write path as a page of one.
+async fn one(
     conn: &mut SqliteConnection,
+    from: Central,
     table: Table,
     id: &str,
     action: ChangeAction,
@@ -26,27 +27,12 @@ async fn one_v5(
     origin: Origin,
 ) -> Result<(), RecordError> {
     let text = data.map(Value::to_string);
-    integrate_one(conn, table, action, Received { record_id: id, from: Central::V5, data: text.as_deref(), origin })
-        .await
-}
-
-/// One record of the V6 central's shape through the write path, as a page of one.
-async fn one_v6(
-    conn: &mut SqliteConnection,
-    table: Table,
-    id: &str,
-    action: ChangeAction,
-    data: Option<&Value>,
-    origin: Origin,
-) -> Result<(), RecordError> {
-    let text = data.map(Value::to_string);
-    integrate_one(conn, table, action, Received { record_id: id, from: Central::V6, data: text.as_deref(), origin })
-        .await
+    integrate_one(conn, table, action, Received { record_id: id, from, data: text.as_deref(), origin }).await
 }
 
 async fn put(conn: &mut SqliteConnection, table: Table, data: Value) {
     let id = data["ID"].as_str().unwrap().to_owned();
-    one_v5(conn, table, &id, ChangeAction::Upsert, Some(&data), FROM_V5).await.unwrap();
+    one(conn, Central::V5, table, &id, ChangeAction::Upsert, Some(&data), FROM_V5).await.unwrap();
 }
 
 /// The fixtures come from Open mSupply's test data and refer to rows of its mock database
@@ -217,7 +203,9 @@ async fn integration_logs_one_sync_row_and_a_later_local_edit_logs_a_local_row()
     seed_store(&mut conn).await;
     let loc =
         json!({"ID": "L1", "store_ID": "s1", "code": "A", "Description": "Shelf A", "hold": false, "Colour": "red"});
-    one_v5(&mut conn, Table::Location, "L1", ChangeAction::Upsert, Some(&loc), Origin::sync(Some(1))).await.unwrap();
+    one(&mut conn, Central::V5, Table::Location, "L1", ChangeAction::Upsert, Some(&loc), Origin::sync(Some(1)))
+        .await
+        .unwrap();
     let edit = outpost_api::Location {
         id: "L1".into(),
         store_id: "s1".into(),
@@ -261,7 +249,7 @@ async fn a_rolled_back_transaction_leaves_neither_the_row_nor_its_changelog_row(
     let before = log(&mut conn).await.len();
     let mut tx = conn.begin().await.unwrap();
     let loc = json!({"ID": "L1", "store_ID": "s1", "code": "A"});
-    one_v5(&mut tx, Table::Location, "L1", ChangeAction::Upsert, Some(&loc), FROM_V5).await.unwrap();
+    one(&mut tx, Central::V5, Table::Location, "L1", ChangeAction::Upsert, Some(&loc), FROM_V5).await.unwrap();
     assert_eq!(log(&mut tx).await.len(), before + 1, "the changelog row is written with the change");
     tx.rollback().await.unwrap();
     assert_eq!(log(&mut conn).await.len(), before);
@@ -273,9 +261,9 @@ async fn a_delete_logs_the_store_of_the_old_row_and_a_missing_row_logs_nothing()
     let (_dir, mut conn) = fresh_db().await;
     seed_store(&mut conn).await;
     let asset = json!({"id": "A1", "store_id": "s1", "asset_number": "F-1"});
-    one_v6(&mut conn, Table::Asset, "A1", ChangeAction::Upsert, Some(&asset), FROM_V5).await.unwrap();
-    one_v6(&mut conn, Table::Asset, "A1", ChangeAction::Delete, None, FROM_V5).await.unwrap();
-    one_v6(&mut conn, Table::Asset, "A1", ChangeAction::Delete, None, FROM_V5).await.unwrap();
+    one(&mut conn, Central::V6, Table::Asset, "A1", ChangeAction::Upsert, Some(&asset), FROM_V5).await.unwrap();
+    one(&mut conn, Central::V6, Table::Asset, "A1", ChangeAction::Delete, None, FROM_V5).await.unwrap();
+    one(&mut conn, Central::V6, Table::Asset, "A1", ChangeAction::Delete, None, FROM_V5).await.unwrap();
     let rows = log(&mut conn).await;
     assert_eq!(rows.len(), 3);
     assert_eq!(rows[2], row("asset", "A1", "DELETE", Some("s1"), true, Some(1)));
@@ -301,8 +289,9 @@ async fn a_line_whose_invoice_is_missing_is_refused_and_writes_nothing() {
     put(&mut conn, Table::Item, json!({"ID": "i1"})).await;
     let before = log(&mut conn).await.len();
     let line = json!({"ID": "l1", "transaction_ID": "nowhere", "item_ID": "i1"});
-    let err =
-        one_v5(&mut conn, Table::InvoiceLine, "l1", ChangeAction::Upsert, Some(&line), FROM_V5).await.unwrap_err();
+    let err = one(&mut conn, Central::V5, Table::InvoiceLine, "l1", ChangeAction::Upsert, Some(&line), FROM_V5)
+        .await
+        .unwrap_err();
     assert!(matches!(&err, RecordError::MissingParent { parent: "invoice", .. }), "{err:?}");
     assert!(err.to_string().contains("nowhere"), "{err}");
     assert!(!err.is_db());
@@ -324,12 +313,16 @@ async fn an_optional_reference_to_nothing_is_stored_as_null_and_pushed_back_unch
 async fn wrong_types_ids_and_directions_are_refused_with_a_reason() {
     let (_dir, mut conn) = fresh_db().await;
     let bad_type = json!({"ID": "u1", "order_number": "first"});
-    let err = one_v5(&mut conn, Table::Unit, "u1", ChangeAction::Upsert, Some(&bad_type), FROM_V5).await.unwrap_err();
+    let err = one(&mut conn, Central::V5, Table::Unit, "u1", ChangeAction::Upsert, Some(&bad_type), FROM_V5)
+        .await
+        .unwrap_err();
     assert!(matches!(err, RecordError::Malformed(_)) && err.to_string().contains("order_number"), "{err}");
     let other_id = json!({"ID": "u2"});
-    let err = one_v5(&mut conn, Table::Unit, "u1", ChangeAction::Upsert, Some(&other_id), FROM_V5).await.unwrap_err();
+    let err = one(&mut conn, Central::V5, Table::Unit, "u1", ChangeAction::Upsert, Some(&other_id), FROM_V5)
+        .await
+        .unwrap_err();
     assert!(matches!(err, RecordError::Malformed(_)), "{err}");
-    let err = one_v5(&mut conn, Table::Asset, "a1", ChangeAction::Delete, None, FROM_V5).await.unwrap_err();
+    let err = one(&mut conn, Central::V5, Table::Asset, "a1", ChangeAction::Delete, None, FROM_V5).await.unwrap_err();
     assert!(matches!(err, RecordError::Refused(_)), "{err}");
     let err = to_v6(&mut conn, Table::Location, "x").await.unwrap_err();
     assert!(matches!(err, RecordError::Refused(_)), "{err}");
