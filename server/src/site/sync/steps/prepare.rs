@@ -6,7 +6,7 @@
 
 use outpost_api::StepKey;
 
-use super::{Ctx, db, wait_until};
+use super::{Ctx, central_is_busy, db, wait_until};
 use crate::site::sync::errors::{RunError, Variant};
 use crate::site::sync::kv;
 use crate::wire::client::{Failure, Problem};
@@ -42,6 +42,9 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
                     tracing::warn!(error = %crate::site::sync::errors::chain(&e), "initialise request failed; polling site status");
                     lost_answer = Some(e);
                 }
+                // The central is already preparing this site (our earlier request whose answer
+                // was lost is still running there): wait for that one.
+                Err(e) if central_is_busy(&e) => {}
                 Err(e) => return Err(RunError::call("Error while initialising the site's queue", &e)),
             }
         }
@@ -56,8 +59,9 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         match info.initialisation_status {
             InitialisationStatus::Completed => break,
             // The preparation we waited for died part-way (the central restarted while it
-            // ran): ask once more in this run rather than fail a run the central can finish.
-            InitialisationStatus::Started if asked < MAX_ASKS => needs_initialise = true,
+            // ran), or our request never started one: ask once more in this run rather than
+            // fail a run the central can finish.
+            _ if asked < MAX_ASKS => needs_initialise = true,
             status => {
                 return Err(match lost_answer {
                     // The request never got through: say so, with its own variant.
