@@ -116,6 +116,8 @@ async fn prepare_queue(state: &V5State, site_id: i64) -> V5Result<u64> {
             Ok(queue_length)
         }
         Err(e) => {
+            // Logged here, not only in the answer: the site that asked may be gone by now.
+            tracing::error!(site_id, error = %format!("{e:#}"), "site queue preparation failed");
             let mut conn = state.db.pool.acquire().await?;
             sites::set_status(&mut conn, site_id, "error").await?;
             Err(V5Error::Internal(e))

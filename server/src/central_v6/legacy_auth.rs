@@ -29,6 +29,9 @@ pub struct Caller {
 /// When the answer expires, and the answer.
 type CacheEntry = (Instant, Caller);
 
+/// The most a credential check with the V5 central may take, all calls included.
+const CHECK_LIMIT: Duration = Duration::from_secs(60);
+
 #[derive(Clone)]
 pub struct LegacyAuth {
     legacy_url: String,
@@ -82,8 +85,16 @@ impl LegacyAuth {
             address: caller,
         };
         let legacy = V5Client::on_behalf_of(creds, self.http.clone(), on_behalf);
-        let info = legacy.site_info().await.map_err(refusal)?;
-        let stores = legacy.site_stores().await.map_err(refusal)?;
+        // The caller waits on this answer: a V5 central that trickles bytes must not hold it
+        // (and one of this central's handlers) past one overall limit.
+        let ask = async {
+            let info = legacy.site_info().await.map_err(refusal)?;
+            let stores = legacy.site_stores().await.map_err(refusal)?;
+            Ok::<_, V6Error>((info, stores))
+        };
+        let (info, stores) = tokio::time::timeout(CHECK_LIMIT, ask).await.map_err(|_| {
+            V6Error::LegacyUnreachable(format!("{}: no answer within {} s", self.legacy_url, CHECK_LIMIT.as_secs()))
+        })??;
         let caller = Caller { site_id: info.site_id, store_ids: stores.store_ids };
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, (Instant::now() + TTL, caller.clone()));
         Ok(caller)

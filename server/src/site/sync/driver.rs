@@ -52,13 +52,17 @@ async fn run_once(engine: &SyncEngine, out: &Arc<Publisher>, kind: RunKind) {
     let db = engine.db();
     // The one read of the settings for this run; the engine's copy follows it.
     let stored = match settings::load(db).await {
-        Ok(s) => s,
+        Ok(s) => {
+            engine.settings_seen(s.clone());
+            s
+        }
+        // No run this time; the engine keeps the settings it knew (a passing read error must
+        // not make the status say "not configured").
         Err(e) => {
             tracing::error!(error = %e, "cannot read sync settings");
             None
         }
     };
-    engine.settings_seen(stored.clone());
     let Some(plan) = Plan::decide(stored, out.current().initialised, kind) else {
         engine.run_completed(covers);
         return;
