@@ -34,3 +34,29 @@ async fn a_preparation_left_started_by_a_central_restart_is_asked_for_again() {
         "the site's own data arrived"
     );
 }
+
+#[tokio::test]
+async fn a_preparation_still_running_after_its_request_timed_out_is_waited_for_not_failed() {
+    let world = World::start().await;
+    world.add_site("slow-prep", "pw", &["store_a"]).await;
+    // Hold every preparation on the central, so the site's initialise call hears nothing and
+    // its idle-read limit gives up; its retry then meets the preparation still running.
+    let hold = world.v5_state.activity.pause_integration().await;
+    let mut config = fast();
+    config.timeouts.idle_read = std::time::Duration::from_millis(300);
+    let site = TestSite::start(config).await;
+    site.configure(&world, "slow-prep", "pw").await;
+    eventually(std::time::Duration::from_secs(10), || async {
+        site.status().await.steps.iter().any(|s| s.key == StepKey::PrepareInitial && s.state == StepState::Active)
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    drop(hold);
+
+    site.state.sync.wait_for_runs(1).await;
+    assert_eq!(site.state.sync.latest_error(), None, "the run waited for the central's preparation");
+    let status = site.status().await;
+    assert_eq!(status.initialisation, Initialisation::Initialised);
+    let prepare = status.steps.iter().find(|s| s.key == StepKey::PrepareInitial).unwrap();
+    assert_eq!(prepare.state, StepState::Done);
+}
