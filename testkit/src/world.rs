@@ -2,7 +2,7 @@
 //! in the world's temporary folder or on a given [`TestDb`] backend, optionally each behind a
 //! [`Relay`] that sites talk through (and then restartable on a new port behind the same URL).
 //!
-//! ```ignore
+//! ```text
 //! let world = World::start().await;                                 // both centrals, SQLite
 //! let world = World::builder().database(&db).start().await;         // on db's backend
 //! let world = World::builder().relays().start().await;              // sites go through relays
