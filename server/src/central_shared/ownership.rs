@@ -113,7 +113,9 @@ mod tests {
         use Change::*;
         use Protocol::*;
         let own = vec!["a1".to_string(), "a2".to_string()];
-        let cases: &[(Protocol, &str, Change, Option<Option<&str>>, Option<&str>, Result<(), Refusal>)] = &[
+        /// protocol, table, change, stored row's store, pushed store, expected.
+        type Case<'a> = (Protocol, &'a str, Change, Option<Option<&'a str>>, Option<&'a str>, Result<(), Refusal>);
+        let cases: &[Case] = &[
             (V5, "Location", Upsert, None, Some("a1"), Ok(())),
             (V5, "Location", Upsert, Some(Some("a1")), Some("a1"), Ok(())),
             (V5, "Location", Upsert, Some(Some("a1")), Some("a2"), Ok(())),
