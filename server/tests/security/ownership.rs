@@ -275,3 +275,91 @@ async fn v6_push_ownership_table_a_site_writes_only_its_own_stores_rows() {
         c.stop_v5().await;
     }
 }
+
+/// One record a hostile site might push: a table, an id that collides with others' rows or is
+/// new, an action, and the store it claims (none, blank, its own, another site's).
+fn hostile_record(v6: bool) -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let tables: &'static [&'static str] = if v6 {
+        &["asset", "asset_class", "Location", "store"]
+    } else {
+        &["Location", "item_line", "transact", "trans_line", "item", "unit", "store", "name_store_join"]
+    };
+    const IDS: [&str; 10] =
+        ["loc-a", "loc-central", "asset-a", "asset-central", "class-1", "i1", "u1", "store_a", "inv-a", "fresh"];
+    const STORES: [Option<&str>; 4] = [None, Some(""), Some("store_a"), Some("store_b")];
+    (prop::sample::select(tables), prop::sample::select(&IDS[..]), any::<bool>(), prop::sample::select(&STORES[..]))
+        .prop_map(move |(table, id, delete, store)| {
+            let mut data =
+                if v6 { json!({"id": id, "notes": "hostile"}) } else { json!({"ID": id, "Description": "hostile"}) };
+            if let Some(store) = store {
+                data[if v6 { "store_id" } else { "store_ID" }] = json!(store);
+            }
+            if !v6 && table == "trans_line" {
+                data["transaction_ID"] = json!("inv-a");
+            }
+            match (v6, delete) {
+                (false, true) => v5_delete(table, id),
+                (false, false) => push_record(table, id, data),
+                (true, true) => v6_delete(table, id),
+                (true, false) => v6_record(table, id, data),
+            }
+        })
+}
+
+/// Random pushes from site b (store_b) never change a row of a's store or a row of no store,
+/// on either central, whether refused when buffered or only at integration.
+#[test]
+fn random_pushes_from_a_hostile_site_never_change_another_stores_or_the_centrals_rows() {
+    use proptest::prelude::*;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (db, world, v5_b, v6_b) = runtime.block_on(async {
+        let db = databases().await.remove(0);
+        let c = World::builder().database(&db).start().await;
+        add_site(&c.v5_state, "a", "pa", &["store_a"], &c.v6_url).await;
+        add_site(&c.v5_state, "b", "pb", &["store_b"], &c.v6_url).await;
+        admin::upsert(&c.v5_state.db, "unit", &json!({"ID": "u1", "units": "tab"})).await.unwrap();
+        admin::upsert(&c.v5_state.db, "item", &json!({"ID": "i1", "item_name": "Paracetamol"})).await.unwrap();
+        admin::upsert(&c.v5_state.db, "Location", &location_without_store("loc-central")).await.unwrap();
+        admin::upsert(&c.v5_state.db, "Location", &location("loc-a", "store_a")).await.unwrap();
+        let inv = json!({"ID": "inv-a", "store_ID": "store_a", "type": "ci", "status": "fn"});
+        admin::upsert(&c.v5_state.db, "transact", &inv).await.unwrap();
+        let v6 = c.v6_state.db.clone();
+        let class = json!({"id": "class-1", "name": "Fridge"});
+        outpost::central_v6::upsert_record(&v6, "asset_class", "class-1", &class).await.unwrap();
+        let central = asset_without_store("asset-central");
+        outpost::central_v6::upsert_record(&v6, "asset", "asset-central", &central).await.unwrap();
+        outpost::central_v6::upsert_asset(&v6, &asset("asset-a", "store_a"), None).await.unwrap();
+        let v5_b = V5Site::new(&c.v5_url, "b", "pb");
+        let v6_b = V6Site::new(&c.v6_url, v5_b.clone());
+        (db, c, v5_b, v6_b)
+    });
+    let snapshot = |db: &CentralDb| {
+        let db = db.clone();
+        runtime.block_on(async move { (rows(&db, None).await, rows(&db, Some("store_a")).await) })
+    };
+    let (v5_before, v6_before) = (snapshot(&world.v5_state.db), snapshot(&world.v6_state.db));
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: 32, ..ProptestConfig::default() });
+    let strategy =
+        (prop::collection::vec(hostile_record(false), 1..5), prop::collection::vec(hostile_record(true), 1..5));
+    runner
+        .run(&strategy, |(v5_records, v6_records)| {
+            runtime.block_on(async {
+                // Each record buffered on its own (so refusals at buffering do not hide the
+                // others), then one integration.
+                for record in v5_records {
+                    v5_b.post("queued_records", &json!({"queueLength": 1, "data": [record]})).await;
+                }
+                v5_b.push_end_and_wait().await;
+                for record in v6_records {
+                    v6_b.push(vec![record], false).await;
+                }
+                v6_b.push(vec![], true).await;
+                v6_b.wait_integrated().await;
+            });
+            prop_assert_eq!(&snapshot(&world.v5_state.db), &v5_before, "{}: V5", db.label);
+            prop_assert_eq!(&snapshot(&world.v6_state.db), &v6_before, "{}: V6", db.label);
+            Ok(())
+        })
+        .unwrap();
+}
