@@ -1,6 +1,6 @@
 //! What both central servers share and neither owns: which sites are busy initialising or
 //! integrating (so each answers "sync is running" the same way), the push buffer and its
-//! background integration, set-based statements on the tables both have, the shared half of the
+//! background integration, the ownership rule every pushed record meets, set-based statements on the tables both have, the shared half of the
 //! error → HTTP mapping, write transactions whose change-log cursors commit in order, and the
 //! router's outer layers (health, body limit, gzip, request logs that never carry credentials).
 
@@ -8,6 +8,7 @@ pub mod activity;
 pub mod bulk;
 pub mod error;
 pub mod integration;
+pub mod ownership;
 pub mod push_buffer;
 
 use axum::extract::DefaultBodyLimit;

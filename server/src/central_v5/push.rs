@@ -1,5 +1,5 @@
-//! `POST /sync/v5/queued_records`: what a site pushes. Each batch is checked (a site may only
-//! push data of the stores active on it) and kept in the site's push buffer; the final empty
+//! `POST /sync/v5/queued_records`: what a site pushes. Each batch is checked against the
+//! ownership rule (`central_shared::ownership`: a site writes only its own stores' rows) and kept in the site's push buffer; the final empty
 //! batch (`queueLength` 0) starts integration into the central's tables in the background,
 //! during which the site sees `integration_in_progress` / `sync_is_running`.
 
@@ -14,6 +14,7 @@ use super::data::{self, STORE_TABLES};
 use super::error::{V5Error, V5Result};
 use super::sites::SiteRow;
 use crate::central_shared::bulk::{Owners, stored_owners};
+use crate::central_shared::ownership::{self, Change, Protocol, Refusal};
 use crate::central_shared::push_buffer::{self, Buffered};
 use crate::wire::v5::{PushAction, PushRecord, PushRequest, PushResponse};
 
@@ -74,32 +75,24 @@ pub async fn receive(state: &V5State, site: &SiteRow, request: PushRequest) -> V
                 record.table_name, record.record_id
             )));
         }
+        let rejected = |why: String| {
+            V5Error::RecordRejected(format!("{} {}: {why} (site {})", record.table_name, record.record_id, site.name))
+        };
+        // The table first, so central data is refused for what it is, whatever its fields say.
+        if !ownership::site_writable(Protocol::V5, &record.table_name) {
+            return Err(rejected(Refusal::CentralTable.to_string()));
+        }
         let store = pushed_owner(&mut tx, site.site_id, &batch_invoices, &previous, record).await?;
-        let rejected =
-            |why: String| V5Error::RecordRejected(format!("{} {}: {why}", record.table_name, record.record_id));
-        if let Some(store) = &store
-            && !stores.contains(store)
-        {
-            return Err(rejected(format!("store {store} is not active on site {}", site.name)));
-        }
-        // Nor may it take over a record that today belongs to another site's store.
-        if let Some(Some(previous)) = previous.get(&(record.table_name.clone(), record.record_id.clone()))
-            && !stores.contains(previous)
-        {
-            return Err(rejected(format!("record belongs to store {previous}, not active on site {}", site.name)));
-        }
-        if record.table_name == "store" {
-            // Store records are central data; a site may only touch its own stores, and may
-            // not move them to another site.
-            if !stores.contains(&record.record_id) {
-                return Err(rejected(format!("store is not active on site {}", site.name)));
-            }
-            if let Some(data) = &record.record_data
-                && data::store_active_site(data) != Some(site.site_id)
-            {
-                return Err(rejected("sync_id_remote_site must stay this site's id".into()));
-            }
-        }
+        let stored = previous.get(&(record.table_name.clone(), record.record_id.clone())).map(Option::as_deref);
+        ownership::decide(
+            &stores,
+            Protocol::V5,
+            &record.table_name,
+            change_of(record.action),
+            stored,
+            store.as_deref(),
+        )
+        .map_err(|why| rejected(why.to_string()))?;
         if record.table_name == "transact" {
             batch_invoices.insert(record.record_id.clone(), store.clone());
         }
@@ -133,49 +126,51 @@ fn table_rank(table: &str) -> usize {
     STORE_TABLES.iter().position(|t| *t == table).map_or(0, |p| p + 1)
 }
 
-/// Move the site's push buffer into the central's tables, in one transaction. Central data a
-/// site pushes goes on the change log so every site receives it; store data stays the site's.
-/// The records are written with one statement; only the change log is written per row, and
-/// only a push that carries central data locks it (store data never touches it, so the
-/// fleet's integrations need not queue behind each other).
+fn change_of(action: PushAction) -> Change {
+    match action {
+        PushAction::Update => Change::Upsert,
+        PushAction::Delete => Change::Delete,
+    }
+}
+
+/// Move the site's push buffer into the central's tables, in one transaction, asking the
+/// ownership rule again against the rows and the site's stores as they are now: a record
+/// refused here is logged with its reason and skipped, the others apply. What passes is always
+/// store data of the site's own stores, so integration never writes the central change log,
+/// and the fleet's integrations need not queue behind each other. The records are written with
+/// one statement.
 pub async fn integrate(state: &V5State, site_id: i64) -> anyhow::Result<usize> {
     let backend = state.db.backend;
     let mut tx = state.db.begin_write().await?;
+    let stores = data::stores_of_site(&mut tx, site_id).await?;
     let mut rows: Vec<Buffered> = push_buffer::read(&mut tx, site_id).await?;
     rows.sort_by_key(|r| (r.2 == "delete", table_rank(&r.0)));
-    if rows.iter().any(|r| r.3.is_none()) {
-        // Same lock as `data::begin`, taken before this transaction's first change-log row.
-        crate::central_shared::lock_change_log(&mut tx, backend, data::CHANGE_LOG).await?;
-    }
     let keys = rows.iter().map(|r| (r.0.as_str(), r.1.as_str()));
     let owners = stored_owners(&mut tx, backend, keys).await?;
     let exists = |table: &str, id: &str| owners.contains_key(&(table.to_owned(), id.to_owned()));
+    rows.retain(|(table, id, action, store, _)| {
+        let change = if action == "delete" { Change::Delete } else { Change::Upsert };
+        let stored = owners.get(&(table.clone(), id.clone())).map(Option::as_deref);
+        match ownership::decide(&stores, Protocol::V5, table, change, stored, store.as_deref()) {
+            Ok(()) => true,
+            Err(why) => {
+                tracing::warn!(site_id, table = %table, id = %id, reason = %why, "pushed record refused at integration; not applied");
+                false
+            }
+        }
+    });
     let mut puts = Vec::new();
-    let mut logged = Vec::new();
     for (table, id, action, store, raw) in &rows {
         if let ("update", Some(raw)) = (action.as_str(), raw) {
-            // Parsed only where something reads it: a store's site, a change-log row.
-            let value: Option<Value> =
-                if table == "store" || store.is_none() { Some(serde_json::from_str(raw)?) } else { None };
-            let active_site = value.as_ref().filter(|_| table == "store").and_then(data::store_active_site);
-            puts.push((table.as_str(), id.as_str(), store.as_deref(), active_site, raw.as_str()));
-            if let (None, Some(value)) = (store, value) {
-                logged.push((table.as_str(), id.as_str(), if exists(table, id) { "update" } else { "insert" }, value));
-            }
+            puts.push((table.as_str(), id.as_str(), store.as_deref(), None, raw.as_str()));
         }
     }
     bulk::put_records(&mut tx, backend, &puts).await?;
-    for (table, id, action, value) in &logged {
-        data::log_central_change(&mut tx, table, id, action, Some(value)).await?;
-    }
-    for (table, id, action, store, raw) in &rows {
+    for (table, id, action, _, raw) in &rows {
         if matches!((action.as_str(), raw), ("update", Some(_))) || !exists(table, id) {
             continue;
         }
         data::remove_record(&mut tx, table, id).await?;
-        if store.is_none() {
-            data::log_central_change(&mut tx, table, id, "delete", None).await?;
-        }
     }
     push_buffer::clear(&mut tx, site_id).await?;
     tx.commit().await?;

@@ -18,6 +18,7 @@ use super::legacy_auth::Caller;
 use super::{V6State, pull, records};
 use crate::central_shared::bulk::stored_owners;
 use crate::central_shared::integration::integrate_in_background;
+use crate::central_shared::ownership::{self, Change, Protocol};
 use crate::central_shared::push_buffer;
 use crate::wire::v5::code;
 use crate::wire::v6::{
@@ -133,8 +134,8 @@ pub async fn push(
     ensure_not_integrating(&state, &caller)?;
     let pushed = buffer(&state, &caller, &request).await?;
     if request.batch.is_last_batch {
-        let (owned, site_id) = (state.clone(), caller.site_id);
-        let job = async move { integrate(&owned, site_id).await };
+        let (owned, site_id, stores) = (state.clone(), caller.site_id, caller.store_ids.clone());
+        let job = async move { integrate(&owned, site_id, &stores).await };
         integrate_in_background(&state.activity, caller.site_id, "central", job)
             .await
             .map_err(|_| V6Error::IntegrationInProgress)?;
@@ -142,7 +143,7 @@ pub async fn push(
     Ok(Data(PushResult { records_pushed: pushed }))
 }
 
-/// Keep the batch in the site's push buffer, refusing rows of stores that are not the site's.
+/// Keep the batch in the site's push buffer; a record the ownership rule refuses refuses the batch.
 async fn buffer(state: &V6State, caller: &Caller, request: &PushRequest) -> Result<u64, V6Error> {
     let mut tx = state.db.begin_write().await?;
     // What the batch's records belong to today, looked up once for the whole batch (records
@@ -154,22 +155,18 @@ async fn buffer(state: &V6State, caller: &Caller, request: &PushRequest) -> Resu
     for item in &request.batch.records {
         let r = &item.record;
         let store = records::store_of(&r.record_data);
-        let previous = owners.get(&(r.table_name.clone(), r.record_id.clone())).cloned().flatten();
-        // A row of no store is the central's own: no site may write or delete it.
-        if store.is_none() && previous.is_none() {
-            return Err(V6Error::RecordRejected(format!(
-                "{} {}: a record of no store belongs to the central; site {} may only push its stores' records",
-                r.table_name, r.record_id, caller.site_id
-            )));
-        }
-        for s in store.iter().chain(previous.iter()) {
-            if !caller.store_ids.contains(s) {
-                return Err(V6Error::RecordRejected(format!(
-                    "{} {}: store {s} is not active on site {}",
-                    r.table_name, r.record_id, caller.site_id
-                )));
-            }
-        }
+        let stored = owners.get(&(r.table_name.clone(), r.record_id.clone())).map(Option::as_deref);
+        ownership::decide(
+            &caller.store_ids,
+            Protocol::V6,
+            &r.table_name,
+            change_of(r.action),
+            stored,
+            store.as_deref(),
+        )
+        .map_err(|why| {
+            V6Error::RecordRejected(format!("{} {}: {why} (site {})", r.table_name, r.record_id, caller.site_id))
+        })?;
         let action = if r.action == Action::Delete { "delete" } else { "upsert" };
         checked.push((r, action, store));
     }
@@ -184,20 +181,38 @@ async fn buffer(state: &V6State, caller: &Caller, request: &PushRequest) -> Resu
     Ok(request.batch.records.len() as u64)
 }
 
+fn change_of(action: Action) -> Change {
+    if action == Action::Delete { Change::Delete } else { Change::Upsert }
+}
+
 /// Apply the site's push buffer in one transaction, stamping each change with the site as source.
-pub async fn integrate(state: &V6State, site_id: i64) -> anyhow::Result<usize> {
+/// Each record meets the ownership rule again, against the rows as they are now and the stores
+/// `site_stores` (what the V5 central said are the site's when it asked for this integration):
+/// a record refused here is logged with its reason and skipped; the others apply.
+pub async fn integrate(state: &V6State, site_id: i64, site_stores: &[String]) -> anyhow::Result<usize> {
     let mut tx = records::begin(&state.db).await?;
     let rows = push_buffer::read(&mut tx, site_id).await?;
-    for (table, id, action, _, data) in &rows {
-        if action == "delete" {
+    let keys = rows.iter().map(|r| (r.0.as_str(), r.1.as_str()));
+    let owners = stored_owners(&mut tx, state.db.backend, keys).await?;
+    let mut applied = 0;
+    for (table, id, action, store, data) in &rows {
+        let change = if action == "delete" { Change::Delete } else { Change::Upsert };
+        let stored = owners.get(&(table.clone(), id.clone())).map(Option::as_deref);
+        // The buffered store was read from the record's data when it was buffered.
+        if let Err(why) = ownership::decide(site_stores, Protocol::V6, table, change, stored, store.as_deref()) {
+            tracing::warn!(site_id, table = %table, id = %id, reason = %why, "pushed V6 record refused at integration; not applied");
+            continue;
+        }
+        if change == Change::Delete {
             records::delete(&mut tx, table, id, Some(site_id)).await?;
         } else {
             let data: Value = serde_json::from_str(data.as_deref().unwrap_or_default())?;
             records::upsert(&mut tx, table, id, &data, Some(site_id)).await?;
         }
+        applied += 1;
     }
     push_buffer::clear(&mut tx, site_id).await?;
     tx.commit().await?;
-    tracing::info!(site_id, records = rows.len(), "integrated pushed V6 records");
-    Ok(rows.len())
+    tracing::info!(site_id, records = rows.len(), applied, "integrated pushed V6 records");
+    Ok(applied)
 }

@@ -7,5 +7,6 @@
 mod bad_input;
 mod central_logs;
 mod centrals;
+mod ownership;
 mod site;
 mod site_logs;
