@@ -110,6 +110,13 @@ pub struct CentralArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    block_on(run(cli))
+}
+
+/// Run a binary's `main` future on a multi-thread runtime; its error, with its causes, is the
+/// last line printed and makes the exit code a failure. Public for tools with their own binary
+/// (the bench).
+pub fn block_on(main: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -117,7 +124,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(main) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -7,7 +7,11 @@ pub const ADMIN_PASSWORD: &str = "test-admin-password";
 
 /// The `outpost_session=…` pair of a login's `Set-Cookie`.
 pub async fn login_cookie(site_url: &str, password: &str) -> Result<String, reqwest::Response> {
-    let response = reqwest::Client::new()
+    // Loopback only: a proxy set in the environment must not carry these requests.
+    let response = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
         .post(format!("{site_url}/api/session"))
         .json(&serde_json::json!({"password": password}))
         .send()
@@ -27,5 +31,5 @@ pub async fn admin_client(site_url: &str) -> reqwest::Client {
     let mut headers = HeaderMap::new();
     headers.insert("cookie", HeaderValue::from_str(&cookie).unwrap());
     headers.insert(outpost_api::CSRF_HEADER, HeaderValue::from_static("1"));
-    reqwest::Client::builder().default_headers(headers).build().unwrap()
+    reqwest::Client::builder().no_proxy().default_headers(headers).build().unwrap()
 }

@@ -11,6 +11,8 @@ pub const POSTGRES_ENV: &str = "OUTPOST_TEST_POSTGRES_URL";
 pub struct TestDb {
     pub label: &'static str,
     pub url: String,
+    /// The PostgreSQL server it is on (the URL it was created through); `None` for SQLite.
+    pub server: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -18,7 +20,12 @@ impl TestDb {
     /// A SQLite database in a temporary folder of its own.
     pub fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().unwrap();
-        TestDb { label: "sqlite", url: outpost::db::sqlite_url(dir.path(), "central.db"), _dir: Some(dir) }
+        TestDb {
+            label: "sqlite",
+            url: outpost::db::sqlite_url(dir.path(), "central.db"),
+            server: None,
+            _dir: Some(dir),
+        }
     }
 
     /// A new database on the server `admin_url` points at.
@@ -27,7 +34,7 @@ impl TestDb {
         let mut conn = sqlx::PgConnection::connect(admin_url).await.expect("cannot reach OUTPOST_TEST_POSTGRES_URL");
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
         let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or(admin_url.to_owned());
-        TestDb { label: "postgres", url: format!("{base}/{name}"), _dir: None }
+        TestDb { label: "postgres", url: format!("{base}/{name}"), server: Some(admin_url.to_owned()), _dir: None }
     }
 
     /// A fresh database of the backend `label` names (SQLite when PostgreSQL is not set up).
@@ -38,9 +45,17 @@ impl TestDb {
         }
     }
 
-    /// Another fresh database of the same backend.
+    /// A new database on the PostgreSQL server `server` names, or SQLite when `None`.
+    pub async fn on(server: Option<&str>) -> TestDb {
+        match server {
+            Some(admin_url) => TestDb::postgres(admin_url).await,
+            None => TestDb::sqlite(),
+        }
+    }
+
+    /// Another fresh database of the same backend, on the same server.
     pub async fn another(&self) -> TestDb {
-        TestDb::fresh(self.label).await
+        TestDb::on(self.server.as_deref()).await
     }
 }
 

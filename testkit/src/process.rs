@@ -1,12 +1,14 @@
 //! The real `outpost site` binary as a child process, so a test can `kill -9` it like a power
 //! cut would (no destructor, no graceful shutdown, SQLite left with whatever it committed) and
-//! start it again on the same data folder. The caller names the binary (a test passes
-//! `env!("CARGO_BIN_EXE_outpost")`, which only Cargo's test harness knows).
+//! start it again on the same data folder, and so the bench can read the site's own memory
+//! ([`SiteProcess::rss`]). The caller names the binary (a test passes
+//! `env!("CARGO_BIN_EXE_outpost")`, which only Cargo's test harness knows; the bench passes its
+//! own executable, which hands `site …` to the `outpost` command line).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::admin::ADMIN_PASSWORD;
 
@@ -18,18 +20,34 @@ pub struct SiteProcess {
     pub data_dir: PathBuf,
 }
 
+/// A process's resident memory, in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rss {
+    pub current: u64,
+    /// The most it has held since it started (`VmHWM`).
+    pub peak: u64,
+}
+
 impl SiteProcess {
-    /// Spawn `BIN site` on port 0 and wait for its `listening on` line.
+    /// Spawn `BIN site` on port 0, logging errors only, and wait for its `listening on` line.
     pub async fn start(bin: &Path, data_dir: &Path) -> SiteProcess {
+        SiteProcess::start_logging(bin, data_dir, "error").await
+    }
+
+    /// [`SiteProcess::start`] with the site's log filter (`OUTPOST_LOG`), e.g. `warn`.
+    pub async fn start_logging(bin: &Path, data_dir: &Path, log: &str) -> SiteProcess {
         let dir = data_dir.to_path_buf();
         let bin = bin.to_path_buf();
+        let log = log.to_owned();
         tokio::task::spawn_blocking(move || {
             let spawned = Instant::now();
             let mut child = Command::new(bin)
                 .args(["site", "--listen", "127.0.0.1:0", "--data-dir"])
                 .arg(&dir)
+                .arg("--app-dir")
+                .arg(dir.join("no-app"))
                 .args(["--admin-password", ADMIN_PASSWORD])
-                .env("OUTPOST_LOG", "error")
+                .env("OUTPOST_LOG", log)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
                 .spawn()
@@ -47,6 +65,48 @@ impl SiteProcess {
         })
         .await
         .unwrap()
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The process's resident memory now and at its peak, from `/proc` (zero where the system
+    /// has no `/proc` or the process is gone).
+    pub fn rss(&self) -> Rss {
+        let status = self.pid().and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok());
+        let field = |name: &str| {
+            status
+                .as_deref()
+                .unwrap_or_default()
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|r| r.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .unwrap_or(0)
+                * 1024
+        };
+        Rss { current: field("VmRSS:"), peak: field("VmHWM:") }
+    }
+
+    /// Stop the process gracefully (SIGTERM), as a service manager would; `kill -9` it if it
+    /// has not exited within 5 s.
+    pub async fn stop(mut self) {
+        let Some(mut child) = self.child.take() else { return };
+        tokio::task::spawn_blocking(move || {
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        })
+        .await
+        .unwrap();
     }
 
     /// `kill -9` the process and reap it.

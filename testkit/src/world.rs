@@ -1,11 +1,14 @@
-//! A world of centrals for one test: the real V5 and V6 centrals in-process on port 0, on SQLite
-//! in the world's temporary folder or on a given [`TestDb`] backend, optionally each behind a
-//! [`Relay`] that sites talk through (and then restartable on a new port behind the same URL).
+//! A world of centrals for one test (or the bench): the real V5 and V6 centrals in-process on
+//! port 0, on SQLite in the world's temporary folder or on a given [`TestDb`] backend,
+//! optionally each behind a [`Relay`] that sites talk through (and then restartable on a new
+//! port behind the same URL), or behind a bytes-only relay that counts what sites send and
+//! receive.
 //!
 //! ```text
 //! let world = World::start().await;                                 // both centrals, SQLite
 //! let world = World::builder().database(&db).start().await;         // on db's backend
 //! let world = World::builder().relays().start().await;              // sites go through relays
+//! let world = World::builder().byte_relays().start().await;         // ... that only count bytes
 //! ```
 
 use std::net::SocketAddr;
@@ -27,12 +30,24 @@ pub fn any_port() -> SocketAddr {
 type V5Tweak = Box<dyn FnOnce(&mut V5State) + Send>;
 type V6Tweak = Box<dyn FnOnce(&mut V6State) + Send>;
 
+/// Which relays stand in front of the centrals.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Relays {
+    #[default]
+    None,
+    /// Full relays (HTTP stage, hooks), and one between the V6 and the V5 central.
+    Http,
+    /// Bytes-only relays in front of the centrals; the V6 central reaches the V5 one directly.
+    Bytes,
+}
+
 /// How to build a [`World`]; see the module docs.
 #[derive(Default)]
 pub struct WorldBuilder {
-    /// The V5 central's database and its backend; `None`: SQLite files in the world's folder.
-    database: Option<(String, &'static str)>,
-    relays: bool,
+    /// The V5 central's database and the PostgreSQL server it is on (`None`: SQLite); no
+    /// database: SQLite files in the world's folder.
+    database: Option<(String, Option<String>)>,
+    relays: Relays,
     v5_tweak: Option<V5Tweak>,
     v6_tweak: Option<V6Tweak>,
 }
@@ -40,7 +55,7 @@ pub struct WorldBuilder {
 impl WorldBuilder {
     /// Put the V5 central on `db` and the V6 central on a fresh database of the same backend.
     pub fn database(mut self, db: &TestDb) -> Self {
-        self.database = Some((db.url.clone(), db.label));
+        self.database = Some((db.url.clone(), db.server.clone()));
         self
     }
 
@@ -48,7 +63,15 @@ impl WorldBuilder {
     /// [`World::site_v6_url`]), and one between the V6 central and the V5 central, so that
     /// either central can restart on a new port behind the same URLs.
     pub fn relays(mut self) -> Self {
-        self.relays = true;
+        self.relays = Relays::Http;
+        self
+    }
+
+    /// Put a bytes-only relay ([`Relay::start_bytes_only`]) in front of each central for sites,
+    /// to count what they send and receive ([`World::site_bytes`]) without adding work of its
+    /// own; the V6 central reaches the V5 central directly, so its calls are not counted.
+    pub fn byte_relays(mut self) -> Self {
+        self.relays = Relays::Bytes;
         self
     }
 
@@ -71,8 +94,8 @@ impl WorldBuilder {
             None => {
                 (outpost::db::sqlite_url(dir.path(), "legacy.db"), outpost::db::sqlite_url(dir.path(), "central.db"))
             }
-            Some((url, label)) => {
-                let v6 = TestDb::fresh(label).await;
+            Some((url, server)) => {
+                let v6 = TestDb::on(server.as_deref()).await;
                 let v6_url = v6.url.clone();
                 dbs.push(v6);
                 (url.clone(), v6_url)
@@ -84,10 +107,10 @@ impl WorldBuilder {
         }
         let v5 = central_v5::serve_state(any_port(), v5_state.clone()).await.unwrap();
         let v5_url = v5.url();
-        let (v5_relay, v5_link) = if self.relays {
-            (Some(Relay::start(&v5_url).await), Some(Relay::start(&v5_url).await))
-        } else {
-            (None, None)
+        let (v5_relay, v5_link) = match self.relays {
+            Relays::None => (None, None),
+            Relays::Http => (Some(Relay::start(&v5_url).await), Some(Relay::start(&v5_url).await)),
+            Relays::Bytes => (Some(Relay::start_bytes_only(&v5_url).await), None),
         };
         let legacy_url = v5_link.as_ref().map_or(v5_url.clone(), |r| r.url.clone());
         let mut v6_state = V6State::open(&v6_db, &legacy_url).await.unwrap();
@@ -96,7 +119,11 @@ impl WorldBuilder {
         }
         let v6 = central_v6::serve_state(any_port(), v6_state.clone()).await.unwrap();
         let v6_url = v6.url();
-        let v6_relay = if self.relays { Some(Relay::start(&v6_url).await) } else { None };
+        let v6_relay = match self.relays {
+            Relays::None => None,
+            Relays::Http => Some(Relay::start(&v6_url).await),
+            Relays::Bytes => Some(Relay::start_bytes_only(&v6_url).await),
+        };
         World {
             dir,
             v5: Some(v5),
@@ -158,6 +185,15 @@ impl World {
     /// Where a site reaches the V6 central: its relay when there is one.
     pub fn site_v6_url(&self) -> String {
         self.v6_relay.as_ref().map_or(self.v6_url.clone(), |r| r.url.clone())
+    }
+
+    /// Bytes sites sent and received through both relays so far: (up, down).
+    pub fn site_bytes(&self) -> (u64, u64) {
+        [&self.v5_relay, &self.v6_relay]
+            .into_iter()
+            .flatten()
+            .map(Relay::bytes)
+            .fold((0, 0), |(u, d), (u1, d1)| (u + u1, d + d1))
     }
 
     /// The V5 central's relay (the world was built with [`WorldBuilder::relays`]).

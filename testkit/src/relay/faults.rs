@@ -13,6 +13,8 @@ use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::WireBytes;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Fault {
     Pass,
@@ -66,9 +68,13 @@ impl Schedule {
     }
 }
 
-/// Pipe one client connection to `to`, faulting requests as `schedule` (if any) draws.
-pub(super) async fn pipe(mut client: TcpStream, to: SocketAddr, schedule: Option<Schedule>) {
+/// Pipe one client connection to `to`, faulting requests as `schedule` (if any) draws and
+/// counting the bytes each side was sent.
+pub(super) async fn pipe(mut client: TcpStream, to: SocketAddr, schedule: Option<Schedule>, bytes: Arc<WireBytes>) {
     let Ok(mut upstream) = TcpStream::connect(to).await else { return };
+    // A relay must not add Nagle's delays to small requests and answers.
+    let _ = client.set_nodelay(true);
+    let _ = upstream.set_nodelay(true);
     let (mut cbuf, mut ubuf) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
     // Whether the server has spoken since the client last did: then the client's next bytes
     // start a new request, which gets a fault of its own.
@@ -92,7 +98,7 @@ pub(super) async fn pipe(mut client: TcpStream, to: SocketAddr, schedule: Option
                 match fault {
                     Fault::DropRequest => return,
                     Fault::CutRequest => {
-                        let _ = upstream.write_all(&cbuf[..n / 2]).await;
+                        if upstream.write_all(&cbuf[..n / 2]).await.is_ok() { bytes.add(n / 2, 0); }
                         return;
                     }
                     _ => {
@@ -100,6 +106,7 @@ pub(super) async fn pipe(mut client: TcpStream, to: SocketAddr, schedule: Option
                             request.extend_from_slice(&cbuf[..n]);
                         }
                         if upstream.write_all(&cbuf[..n]).await.is_err() { return; }
+                        bytes.add(n, 0);
                     }
                 }
             }
@@ -110,7 +117,7 @@ pub(super) async fn pipe(mut client: TcpStream, to: SocketAddr, schedule: Option
                     // The central answered, so it has done (and committed) the work.
                     Fault::DropResponse => return,
                     Fault::CutResponse => {
-                        let _ = client.write_all(&ubuf[..n / 2]).await;
+                        if client.write_all(&ubuf[..n / 2]).await.is_ok() { bytes.add(0, n / 2); }
                         return;
                     }
                     Fault::Duplicate if !duplicated => {
@@ -129,6 +136,7 @@ pub(super) async fn pipe(mut client: TcpStream, to: SocketAddr, schedule: Option
                     _ => {}
                 }
                 if client.write_all(&ubuf[..n]).await.is_err() { return; }
+                bytes.add(0, n);
             }
         }
     }

@@ -10,16 +10,22 @@
 //!   committed, the client never hears back), until the test releases or drops them;
 //! - **replay** the last request of a route (a duplicated delivery);
 //! - **seeded faults** on the raw bytes ([`faults::Schedule`]: drop, cut, delay, duplicate);
-//! - **retarget**: the server may restart on a new port behind the same relay URL.
+//! - **retarget**: the server may restart on a new port behind the same relay URL;
+//! - **bytes**: what crossed the front each way, as the client sent and received it (HTTP
+//!   headers and compression included).
 //!
-//! It is two stages behind one URL: a TCP front that pipes bytes (and injects the seeded
-//! faults, which must hit the bytes a client sees), then an HTTP stage that parses requests,
-//! applies the hooks and forwards them.
+//! It is two stages behind one URL: a TCP front that pipes bytes (counts them, and injects the
+//! seeded faults, which must hit the bytes a client sees), then an HTTP stage that parses
+//! requests, applies the hooks and forwards them. A relay started with
+//! [`Relay::start_bytes_only`] has the front alone, piped straight to the server: it costs the
+//! client next to nothing, so what is measured through it (the bench's wire bytes and timings)
+//! is the server's work, not the relay's; the hooks that read requests need the HTTP stage.
 
 pub mod faults;
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -124,6 +130,21 @@ struct Inner {
     credits: Mutex<usize>,
     last: Mutex<Vec<Request>>,
     faults: Mutex<Option<Schedule>>,
+    bytes: Arc<WireBytes>,
+}
+
+/// Bytes that crossed a relay's front: `up` from the client to the server, `down` back.
+#[derive(Debug, Default)]
+struct WireBytes {
+    up: AtomicU64,
+    down: AtomicU64,
+}
+
+impl WireBytes {
+    fn add(&self, up: usize, down: usize) {
+        self.up.fetch_add(up as u64, Ordering::Relaxed);
+        self.down.fetch_add(down as u64, Ordering::Relaxed);
+    }
 }
 
 #[derive(Clone)]
@@ -137,7 +158,8 @@ pub struct Relay {
 /// under way finish), so a test that builds many worlds does not pile up listeners.
 struct Stages {
     front: tokio::task::JoinHandle<()>,
-    _http: outpost::serve::Running,
+    /// `None` for a bytes-only relay.
+    _http: Option<outpost::serve::Running>,
 }
 
 impl Drop for Stages {
@@ -153,8 +175,24 @@ impl Relay {
     /// Relay to the server at `target` (a base URL such as `http://127.0.0.1:1234`), until the
     /// last clone of the relay is dropped.
     pub async fn start(target: &str) -> Relay {
+        Relay::launch(target, true).await
+    }
+
+    /// A relay with the TCP front alone, piped straight to `target` (`http://IP:PORT`): it
+    /// counts bytes ([`Relay::bytes`]), injects seeded faults and follows [`Relay::retarget`],
+    /// and adds next to no work of its own; the hooks that read requests (log, count, delay,
+    /// fail, hold, replay) do nothing here.
+    pub async fn start_bytes_only(target: &str) -> Relay {
+        Relay::launch(target, false).await
+    }
+
+    async fn launch(target: &str, http_stage: bool) -> Relay {
+        let target = target.trim_end_matches('/').to_owned();
+        if !http_stage {
+            assert!(socket_addr(&target).is_some(), "a bytes-only relay needs an http://IP:PORT target, not {target}");
+        }
         let inner = Arc::new(Inner {
-            target: Mutex::new(target.trim_end_matches('/').to_owned()),
+            target: Mutex::new(target),
             client: reqwest::Client::new(),
             generation: AtomicU32::new(1),
             log: Mutex::default(),
@@ -167,20 +205,33 @@ impl Relay {
             credits: Mutex::default(),
             last: Mutex::default(),
             faults: Mutex::default(),
+            bytes: Arc::default(),
         });
-        let router = axum::Router::new().fallback(forward).with_state(inner.clone());
-        let http = outpost::serve::start(crate::any_port(), router).await.unwrap();
-        let http_addr = http.addr;
+        let http = if http_stage {
+            let router = axum::Router::new().fallback(forward).with_state(inner.clone());
+            Some(outpost::serve::start(crate::any_port(), router).await.unwrap())
+        } else {
+            None
+        };
+        let http_addr = http.as_ref().map(|h| h.addr);
         let listener = TcpListener::bind(crate::any_port()).await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let front = inner.clone();
         let front = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let schedule = front.faults.lock().unwrap().clone();
-                tokio::spawn(faults::pipe(client, http_addr, schedule));
+                // Bytes-only: the server the relay points at now (it may have been retargeted).
+                let Some(to) = http_addr.or_else(|| socket_addr(&front.target.lock().unwrap())) else { continue };
+                tokio::spawn(faults::pipe(client, to, schedule, front.bytes.clone()));
             }
         });
         Relay { url, inner, _stages: Arc::new(Stages { front, _http: http }) }
+    }
+
+    /// Bytes that crossed the relay so far, as the client sent and received them: (up, down).
+    pub fn bytes(&self) -> (u64, u64) {
+        let bytes = &self.inner.bytes;
+        (bytes.up.load(Ordering::Relaxed), bytes.down.load(Ordering::Relaxed))
     }
 
     /// Send requests to a restarted server from now on.
@@ -323,6 +374,11 @@ impl Relay {
             .max()
             .unwrap_or(0)
     }
+}
+
+/// `http://IP:PORT` as a socket address.
+fn socket_addr(url: &str) -> Option<SocketAddr> {
+    url.strip_prefix("http://")?.trim_end_matches('/').parse().ok()
 }
 
 /// The records a request carries, and whether they travel in the request (push) or the answer.

@@ -16,45 +16,30 @@ use tokio::sync::Semaphore;
 use crate::BenchOptions;
 use crate::latency::percentile;
 use crate::report::{Figure, per_s};
-use outpost::central_v5::{self, V5State};
-use outpost::central_v6::{self, V6State};
 use outpost::wire::client::Timeouts;
 use outpost::wire::v5::{self, PushAction, PushRecord, PushRequest, SiteStatusCode};
 use outpost::wire::v5_client::{V5Client, V5Credentials};
 use outpost::wire::v6::{self, BatchRecord, SyncBatch};
 use outpost::wire::v6_client::V6Client;
+use outpost_testkit::{TestDb, World};
 
 const IN_FLIGHT: usize = 50;
 const PASSWORD: &str = "fleet";
 
 pub async fn run(options: &BenchOptions) -> anyhow::Result<Figure> {
     let per_site: u64 = if options.smoke { 5 } else { 20 };
-    let dir = tempfile::Builder::new().prefix("outpost-bench-fleet-").tempdir()?;
-    let (v5_url, v6_url, backend) = match &options.postgres_url {
-        Some(admin) => (fresh_pg(admin, "v5").await?, fresh_pg(admin, "v6").await?, "postgres"),
-        None => (
-            outpost::db::sqlite_url(dir.path(), "legacy.db"),
-            outpost::db::sqlite_url(dir.path(), "central.db"),
-            "sqlite",
-        ),
+    let db = match &options.postgres_url {
+        Some(admin) => TestDb::postgres(admin).await,
+        None => TestDb::sqlite(),
     };
-    let v5_state = V5State::open(&v5_url).await?;
-    let v5 = central_v5::serve_state("127.0.0.1:0".parse()?, v5_state.clone()).await?;
-    let v6_state = V6State::open(&v6_url, &v5.url()).await?;
-    let v6 = central_v6::serve_state("127.0.0.1:0".parse()?, v6_state.clone()).await?;
+    let backend = db.label;
+    let mut world = World::builder().database(&db).start().await;
     eprintln!("registering {} sites on the {backend} centrals...", options.sites);
     let mut sites = Vec::new();
     for i in 0..options.sites {
         let name = format!("fleet-{i:04}");
-        let new = central_v5::admin::NewSite {
-            name: name.clone(),
-            password: PASSWORD.into(),
-            store_ids: vec![format!("{name}-store")],
-            central_v6_url: v6.url(),
-            site_id: None,
-        };
-        central_v5::admin::add_site(&v5_state.db, &new).await?;
-        sites.push(Arc::new(Site::new(&v5.url(), &v6.url(), &name)));
+        world.add_site(&name, PASSWORD, &[&format!("{name}-store")]).await;
+        sites.push(Arc::new(Site::new(&world.v5_url, &world.v6_url, &name)));
     }
     // Authenticate and initialise every site once, outside the clock.
     let gate = Arc::new(Semaphore::new(IN_FLIGHT));
@@ -72,7 +57,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Figure> {
     for w in warm {
         w.await??;
     }
-    let cursor = outpost::central_v5::changelog::max_cursor(&v5_state.db).await? as u64;
+    let cursor = outpost::central_v5::changelog::max_cursor(&world.v5_state.db).await? as u64;
 
     // Reference: the first tenth of the sites, one at a time.
     let alone_n = (sites.len() / 10).max(1);
@@ -104,8 +89,8 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Figure> {
     let pushed = sites.len() as u64 * (per_site + 1);
     let rate = pushed as f64 / wall;
     let (p50, p95) = (percentile(&mut times, 0.5), percentile(&mut times, 0.95));
-    v6.stop().await;
-    v5.stop().await;
+    world.stop_v6().await;
+    world.stop_v5().await;
     let mut f = Figure::new("central_scale")
         .value("backend", backend)
         .value("sites", sites.len())
@@ -125,16 +110,6 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Figure> {
         f.note = Some("no --postgres-url: measured on SQLite".into());
     }
     Ok(f)
-}
-
-/// A fresh database on the PostgreSQL server at `admin_url`.
-async fn fresh_pg(admin_url: &str, role: &str) -> anyhow::Result<String> {
-    use sqlx::Connection;
-    let name = format!("bench_{role}_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(admin_url).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await?;
-    let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or_else(|| admin_url.to_owned());
-    Ok(format!("{base}/{name}"))
 }
 
 /// One simulated site: its two clients.

@@ -9,7 +9,7 @@ use outpost_api::SyncStatus;
 use crate::BenchOptions;
 use crate::limit::Limit;
 use crate::report::{Figure, per_s};
-use crate::world::World;
+use crate::world::BenchWorld;
 
 /// What the first sync measured.
 #[derive(Debug, Clone)]
@@ -31,15 +31,15 @@ impl InitialSync {
     }
 }
 
-pub async fn run(_options: &BenchOptions, world: &World) -> anyhow::Result<InitialSync> {
-    let (rss_before, _) = world.site.rss();
+pub async fn run(_options: &BenchOptions, world: &BenchWorld) -> anyhow::Result<InitialSync> {
+    let rss_before = world.site.rss().current;
     let (up0, down0) = world.wire_bytes();
     eprintln!("initial sync of {} seeded records...", world.seeded);
     let start = Instant::now();
     world.configure().await?;
     let status = world.wait_run_after(None, Duration::from_millis(5), Duration::from_secs(3600)).await?;
     let seconds = start.elapsed().as_secs_f64();
-    let (_, rss_peak) = world.site.rss();
+    let rss_peak = world.site.rss().peak;
     let (up1, down1) = world.wire_bytes();
     let records =
         status.steps.iter().find(|s| s.key == outpost_api::StepKey::Integration).and_then(|s| s.total).unwrap_or(0);

@@ -10,9 +10,9 @@ use sqlx::Row;
 
 use crate::BenchOptions;
 use crate::report::Figure;
-use crate::world::{STORES, World};
+use crate::world::{BenchWorld, STORES};
 
-pub async fn run(options: &BenchOptions, world: &World) -> anyhow::Result<Figure> {
+pub async fn run(options: &BenchOptions, world: &BenchWorld) -> anyhow::Result<Figure> {
     let tries = if options.smoke { 3 } else { 15 };
     let mut rtt = Vec::new();
     for _ in 0..tries * 4 {
@@ -46,7 +46,7 @@ pub async fn run(options: &BenchOptions, world: &World) -> anyhow::Result<Figure
         loop {
             let found = sqlx::query("SELECT 1 FROM record WHERE table_name = 'Location' AND record_id = $1")
                 .bind(&id)
-                .fetch_optional(&world.v5_state.db.pool)
+                .fetch_optional(&world.centrals.v5_state.db.pool)
                 .await?;
             if found.is_some_and(|r| r.get::<i32, _>(0) == 1) {
                 break;

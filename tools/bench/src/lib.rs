@@ -9,8 +9,10 @@
 //! write speed of the same records, PouchDB on the same data, one bare round trip), and the
 //! report prints both, plus whether the target of the issue is met.
 //!
-//! One file per scenario; [`world`] holds what they share. The site runs as a child process
-//! (`site …` handed to the `outpost` command line) so its peak RSS is its own, not the bench's.
+//! One file per scenario; [`world`] holds what they share, built with the test kit
+//! (`outpost-testkit`: its `World` of centrals, bytes-only relays, `SiteProcess`), so the bench
+//! and the tests build their worlds one way. The site runs as a child process (`site …` handed
+//! to the `outpost` command line) so its peak RSS is its own, not the bench's.
 
 pub mod central_scale;
 pub mod initial_sync;
@@ -84,7 +86,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
     let needs_site =
         ["initial_sync", "peer", "wire", "memory", "latency", "status_api"].iter().any(|s| options.wants(s));
     if needs_site {
-        let world = world::World::start(options).await?;
+        let world = world::BenchWorld::start(options).await?;
         let sync = initial_sync::run(options, &world).await?;
         if options.wants("initial_sync") {
             let limit = limit::run(&world, sync.records).await?;

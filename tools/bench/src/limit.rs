@@ -11,7 +11,7 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::world::{STORES, World};
+use crate::world::{BenchWorld, STORES};
 use outpost::central_v5::data::STORE_TABLES;
 use outpost::records::{self, Origin};
 use outpost::wire::v5::{Action, CentralRecord, CentralRecords, RawJson};
@@ -34,8 +34,8 @@ const PAGE: usize = outpost::central_v5::MAX_LIMIT as usize;
 
 /// The V5 central's records for the bench site, in the order a site integrates them, as
 /// `central_records` pages of [`PAGE`].
-pub async fn wire_pages(world: &World) -> anyhow::Result<Vec<Vec<u8>>> {
-    let pool = &world.v5_state.db.pool;
+pub async fn wire_pages(world: &BenchWorld) -> anyhow::Result<Vec<Vec<u8>>> {
+    let pool = &world.centrals.v5_state.db.pool;
     let mut all: Vec<CentralRecord> = Vec::new();
     for row in
         sqlx::query("SELECT id, table_name, record_id, data FROM central_change ORDER BY id").fetch_all(pool).await?
@@ -85,9 +85,10 @@ struct ParsedRecord {
     record_data: Option<Value>,
 }
 
-pub async fn run(world: &World, _site_records: u64) -> anyhow::Result<Limit> {
+pub async fn run(world: &BenchWorld, _site_records: u64) -> anyhow::Result<Limit> {
     let pages = wire_pages(world).await?;
-    let db = outpost::db::open_sqlite(&world.dir.path().join("limit/site.db"), &outpost::site::MIGRATIONS).await?;
+    let db =
+        outpost::db::open_sqlite(&world.centrals.dir.path().join("limit/site.db"), &outpost::site::MIGRATIONS).await?;
     let origin = Origin::sync(Some(outpost::central_v5::CENTRAL_SITE_ID));
     let start = Instant::now();
     let mut tx = db.begin().await?;

@@ -45,20 +45,7 @@ fn main() -> ExitCode {
     }
     let args = BenchArgs::parse();
     outpost::cli::init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    outpost::cli::block_on(run(args))
 }
 
 async fn run(args: BenchArgs) -> anyhow::Result<()> {

@@ -13,10 +13,10 @@ use tokio::process::Command;
 use crate::BenchOptions;
 use crate::initial_sync::InitialSync;
 use crate::report::{Figure, per_s};
-use crate::world::World;
+use crate::world::BenchWorld;
 use outpost::wire::v5::CentralRecords;
 
-pub async fn run(options: &BenchOptions, world: &World, sync: &InitialSync) -> Figure {
+pub async fn run(options: &BenchOptions, world: &BenchWorld, sync: &InitialSync) -> Figure {
     let mut f = Figure::new("peer");
     f.target = "Outpost ≥ 8× PouchDB".into();
     match pouchdb(options, world).await {
@@ -43,7 +43,7 @@ pub async fn run(options: &BenchOptions, world: &World, sync: &InitialSync) -> F
 }
 
 /// Write the records as PouchDB documents, run the script, return (documents, seconds).
-async fn pouchdb(options: &BenchOptions, world: &World) -> anyhow::Result<(u64, f64)> {
+async fn pouchdb(options: &BenchOptions, world: &BenchWorld) -> anyhow::Result<(u64, f64)> {
     let script_dir = options.crate_dir.join("pouchdb");
     anyhow::ensure!(
         script_dir.join("package-lock.json").is_file(),
@@ -61,7 +61,7 @@ async fn pouchdb(options: &BenchOptions, world: &World) -> anyhow::Result<(u64, 
             .context("cannot run npm (is Node installed?)")?;
         anyhow::ensure!(status.success(), "npm ci failed in {}", script_dir.display());
     }
-    let work = world.dir.path().join("pouchdb");
+    let work = world.centrals.dir.path().join("pouchdb");
     std::fs::create_dir_all(&work)?;
     let docs_path = work.join("docs.jsonl");
     write_docs(world, &docs_path).await?;
@@ -81,7 +81,7 @@ async fn pouchdb(options: &BenchOptions, world: &World) -> anyhow::Result<(u64, 
 }
 
 /// One document per record: `_id` is table and id, the legacy record is kept whole.
-async fn write_docs(world: &World, path: &Path) -> anyhow::Result<()> {
+async fn write_docs(world: &BenchWorld, path: &Path) -> anyhow::Result<()> {
     use std::io::Write;
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
     for page in crate::limit::wire_pages(world).await? {

@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 use crate::BenchOptions;
 use crate::latency::percentile;
 use crate::report::Figure;
-use crate::world::World;
+use crate::world::BenchWorld;
 
 /// How often each poller asks: a quarter of the Sync page's one second during a run
 /// (app/src/pages/sync.rs), so the load is harsher than 500 real pages.
 const PERIOD: Duration = Duration::from_millis(250);
 
-pub async fn run(options: &BenchOptions, world: &World) -> anyhow::Result<Figure> {
+pub async fn run(options: &BenchOptions, world: &BenchWorld) -> anyhow::Result<Figure> {
     let (pollers, seconds) = if options.smoke { (20, 1.5) } else { (500, 10.0) };
     let url = format!("{}/api/sync/status", world.site.url);
     let mut alone = Vec::new();

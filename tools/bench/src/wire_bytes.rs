@@ -1,5 +1,5 @@
 //! Scenario 3: bytes on the wire per record, compressed, in both directions, counted by the
-//! TCP proxies in front of the centrals (so HTTP headers, requests and acknowledgements count
+//! bytes-only relays in front of the centrals (so HTTP headers, requests and acknowledgements count
 //! too). Down: the initial sync. Up: the site pushing its own records back after they are
 //! marked changed. Also, computed the same way for both, the gzip size of `central_records`
 //! pages of the real records in `shared/fixtures/legacy-v5` and of the bench's generated
@@ -13,13 +13,13 @@ use flate2::write::GzEncoder;
 
 use crate::initial_sync::InitialSync;
 use crate::report::Figure;
-use crate::world::World;
+use crate::world::BenchWorld;
 use outpost::wire::v5::{Action, CentralRecord, CentralRecords, RawJson};
 
 /// Site-owned records pushed for the "up" figure (more would only time the V5 central).
 const PUSH_RECORDS: i64 = 20_000;
 
-pub async fn run(world: &World, sync: &InitialSync) -> anyhow::Result<Figure> {
+pub async fn run(world: &BenchWorld, sync: &InitialSync) -> anyhow::Result<Figure> {
     let down = sync.bytes_down as f64 / sync.records.max(1) as f64;
     let (pushed, up) = push_up(world).await?;
     let generated = gzip_per_record(&crate::limit::wire_pages(world).await?)?;
@@ -50,8 +50,9 @@ fn round1(x: f64) -> f64 {
 
 /// Mark up to [`PUSH_RECORDS`] of the site's own records as locally changed (as edits would),
 /// press Sync now and count the bytes sent up while it pushes them.
-async fn push_up(world: &World) -> anyhow::Result<(u64, f64)> {
-    let db = outpost::db::open_sqlite(&world.dir.path().join("site/site.db"), &outpost::site::MIGRATIONS).await?;
+async fn push_up(world: &BenchWorld) -> anyhow::Result<(u64, f64)> {
+    let db =
+        outpost::db::open_sqlite(&world.centrals.dir.path().join("site/site.db"), &outpost::site::MIGRATIONS).await?;
     let mut pushed = 0u64;
     let mut tx = db.begin().await?;
     for table in ["location", "stock_line", "invoice", "invoice_line"] {
