@@ -7,7 +7,7 @@
 //! stored hash (new password) misses the cache.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use argon2::Argon2;
@@ -68,21 +68,40 @@ impl AuthCache {
         if self.hit(&key) {
             return Ok(true);
         }
-        let stored = site.password_hash.clone();
-        let given = password_sha256.to_owned();
-        // Argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-        let ok = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&stored)
-                .map(|parsed| Argon2::default().verify_password(given.as_bytes(), &parsed).is_ok())
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("password check panicked: {e}"))?
-        .map_err(|e| anyhow::anyhow!("stored password hash is invalid: {e}"))?;
+        let ok = argon2_verify(site.password_hash.clone(), password_sha256.to_owned()).await?;
         if ok {
             self.remember(key);
         }
         Ok(ok)
     }
+}
+
+/// Check `given` against the Argon2id hash `stored`. Argon2 takes tens of milliseconds of CPU:
+/// keep it off the async workers.
+async fn argon2_verify(stored: String, given: String) -> Result<bool, V5Error> {
+    let ok = tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&stored).map(|parsed| Argon2::default().verify_password(given.as_bytes(), &parsed).is_ok())
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("password check panicked: {e}"))?
+    .map_err(|e| anyhow::anyhow!("stored password hash is invalid: {e}"))?;
+    Ok(ok)
+}
+
+/// A hash to verify against when the site name is unknown (made once, with the same Argon2
+/// parameters as real ones), so that answer costs what a wrong password costs and its timing
+/// does not tell which site names exist.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_password_sha256("no site has this password").unwrap_or_default());
+
+/// Spend one Argon2 verification on a name that does not exist; the outcome is irrelevant.
+async fn verify_for_unknown_name(password_sha256: &str) -> Result<(), V5Error> {
+    let given = password_sha256.to_owned();
+    let stored = tokio::task::spawn_blocking(|| DUMMY_HASH.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("password check panicked: {e}"))?;
+    argon2_verify(stored, given).await?;
+    Ok(())
 }
 
 fn limited(state: &V5State, keys: &[String]) -> Result<(), V5Error> {
@@ -111,13 +130,18 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 /// V6 central vouching for its callers through us), the caller it names in
 /// [`HEADER_FORWARDED_FOR`]. Without that, ten bad passwords sent to the V6 central would lock
 /// every site out of it. A remote peer cannot use the header to spread its failures.
+///
+/// Addresses are compared in canonical form: on a dual-stack listener this machine calls from
+/// `::ffff:127.0.0.1`, which `is_loopback` alone does not recognise, and one IPv4 client must
+/// not count as two keys.
 fn source_address(parts: &Parts) -> String {
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_canonical());
     let forwarded = parts
         .headers
         .get(HEADER_FORWARDED_FOR)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<IpAddr>().ok());
+        .and_then(|v| v.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical());
     match (peer, forwarded) {
         (Some(peer), Some(caller)) if peer.is_loopback() => caller.to_string(),
         (Some(peer), _) => peer.to_string(),
@@ -146,6 +170,8 @@ impl FromRequestParts<V5State> for AuthSite {
         limited(state, &keys)?;
         let mut conn = state.db.pool.acquire().await?;
         let Some(site) = sites::by_name(&mut conn, &name).await? else {
+            drop(conn);
+            verify_for_unknown_name(&password_sha256.to_ascii_lowercase()).await?;
             state.failures.fail(&keys);
             return Err(V5Error::SiteNameNotFound);
         };
