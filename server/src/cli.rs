@@ -52,9 +52,9 @@ pub struct SiteArgs {
     /// The URL people use to reach this server, shown with its QR code (default: from the request).
     #[arg(long)]
     pub public_url: Option<String>,
-    /// Another host name this server answers to (repeatable; also OUTPOST_ALLOWED_HOST, comma
-    /// separated). IP addresses, `localhost` and the --public-url host always work; any other
-    /// name is refused with 421, so a rebound web page cannot read the site.
+    /// Another host name this server answers to (repeatable; without the flag, the comma-separated
+    /// OUTPOST_ALLOWED_HOST). IP addresses, `localhost` and the --public-url host always work; any
+    /// other name is refused with 421, so a rebound web page cannot read the site.
     #[arg(long = "allowed-host", value_name = "NAME", env = "OUTPOST_ALLOWED_HOST", value_delimiter = ',')]
     pub allowed_host: Vec<String>,
     /// Folder of the built browser app (default: target/site of the checkout).
