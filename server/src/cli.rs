@@ -52,6 +52,11 @@ pub struct SiteArgs {
     /// The URL people use to reach this server, shown with its QR code (default: from the request).
     #[arg(long)]
     pub public_url: Option<String>,
+    /// Another host name this server answers to (repeatable; without the flag, the comma-separated
+    /// OUTPOST_ALLOWED_HOST). IP addresses, `localhost` and the --public-url host always work; any
+    /// other name is refused with 421, so a rebound web page cannot read the site.
+    #[arg(long = "allowed-host", value_name = "NAME", env = "OUTPOST_ALLOWED_HOST", value_delimiter = ',')]
+    pub allowed_host: Vec<String>,
     /// Folder of the built browser app (default: target/site of the checkout).
     #[arg(long)]
     pub app_dir: Option<PathBuf>,
@@ -153,6 +158,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 listen: args.listen,
                 data_dir: args.data_dir,
                 public_url: args.public_url,
+                allowed_hosts: args.allowed_host,
                 app_dir: args.app_dir.unwrap_or_else(site::default_app_dir),
                 admin_password: args.admin_password,
             })

@@ -88,6 +88,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             listen: args.listen,
             data_dir: data_dir.join("site"),
             public_url: None,
+            allowed_hosts: Vec::new(),
             app_dir: args.app_dir.unwrap_or_else(site::default_app_dir),
             admin_password: Some(DEMO_ADMIN_PASSWORD.into()),
         },

@@ -19,8 +19,14 @@ fn every_role_has_help() {
 
 /// Start `outpost ARGS`, wait for its `listening on` line, and return the URL.
 fn start(args: &[&str]) -> (Child, String) {
+    start_with_env(args, &[])
+}
+
+/// Like [`start`], with extra environment variables.
+fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args(args)
+        .envs(env.iter().copied())
         .env("OUTPOST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -108,5 +114,29 @@ async fn demo_starts_three_servers_with_demo_site_configured() {
         reqwest::get(format!("{}/api/sync/status", site.unwrap())).await.unwrap().json().await.unwrap();
     assert_eq!(status["configured"], true);
     assert_eq!(status["initialisation"], "preInitialisation");
+    stop_with_sigterm(child);
+}
+
+/// The site's extra names come from repeated `--allowed-host` flags, or else from the
+/// comma-separated `OUTPOST_ALLOWED_HOST`; any other name is refused with 421.
+#[tokio::test]
+async fn the_site_answers_names_from_allowed_host_flags_or_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_string_lossy().into_owned();
+    let status = |url: String, host: &'static str| async move {
+        let response = reqwest::Client::new().get(format!("{url}/api/health")).header("host", host).send().await;
+        response.unwrap().status().as_u16()
+    };
+    let site = ["site", "--listen", "127.0.0.1:0", "--data-dir", &data, "--admin-password", "cli-admin-password"];
+    let flags = [&site[..], &["--allowed-host", "a.lan", "--allowed-host", "b.lan"]].concat();
+    let (child, url) = start(&flags);
+    assert_eq!(status(url.clone(), "a.lan").await, 200);
+    assert_eq!(status(url.clone(), "b.lan:8000").await, 200);
+    assert_eq!(status(url, "attacker.example").await, 421);
+    stop_with_sigterm(child);
+    let (child, url) = start_with_env(&site, &[("OUTPOST_ALLOWED_HOST", "c.lan,d.lan")]);
+    assert_eq!(status(url.clone(), "c.lan").await, 200);
+    assert_eq!(status(url.clone(), "d.lan").await, 200);
+    assert_eq!(status(url, "a.lan").await, 421);
     stop_with_sigterm(child);
 }

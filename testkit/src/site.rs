@@ -42,6 +42,7 @@ impl TestSite {
             listen: any_port(),
             data_dir: dir.path().to_path_buf(),
             public_url: None,
+            allowed_hosts: Vec::new(),
             app_dir: dir.path().join("no-app"),
             admin_password: Some(crate::admin::ADMIN_PASSWORD.into()),
         };

@@ -7,7 +7,8 @@
 //! stored hash (new password) misses the cache.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use argon2::Argon2;
@@ -39,6 +40,9 @@ pub fn hash_password_sha256(password_sha256: &str) -> anyhow::Result<String> {
 #[derive(Clone, Default)]
 pub struct AuthCache {
     verified: Arc<Mutex<HashMap<[u8; 32], Instant>>>,
+    /// Argon2 verifications run so far, real or dummy: lets a test prove that an unknown name
+    /// costs one too, without timing anything.
+    argon2_runs: Arc<AtomicU64>,
 }
 
 impl AuthCache {
@@ -68,9 +72,33 @@ impl AuthCache {
         if self.hit(&key) {
             return Ok(true);
         }
-        let stored = site.password_hash.clone();
-        let given = password_sha256.to_owned();
-        // Argon2 takes tens of milliseconds of CPU: keep it off the async workers.
+        let ok = self.argon2_verify(site.password_hash.clone(), password_sha256.to_owned()).await?;
+        if ok {
+            self.remember(key);
+        }
+        Ok(ok)
+    }
+
+    /// Spend one Argon2 verification on a site name that does not exist (against a dummy
+    /// hash; the outcome is irrelevant), so that answer costs what a wrong password costs and
+    /// its timing does not tell which names exist.
+    pub async fn verify_for_unknown_name(&self, password_sha256: &str) -> Result<(), V5Error> {
+        let stored = tokio::task::spawn_blocking(|| DUMMY_HASH.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("password check panicked: {e}"))?;
+        self.argon2_verify(stored, password_sha256.to_owned()).await?;
+        Ok(())
+    }
+
+    /// How many Argon2 verifications this cache has run (cache hits run none).
+    pub fn argon2_runs(&self) -> u64 {
+        self.argon2_runs.load(Ordering::Relaxed)
+    }
+
+    /// Check `given` against the Argon2id hash `stored`. Argon2 takes tens of milliseconds of
+    /// CPU: keep it off the async workers.
+    async fn argon2_verify(&self, stored: String, given: String) -> Result<bool, V5Error> {
+        self.argon2_runs.fetch_add(1, Ordering::Relaxed);
         let ok = tokio::task::spawn_blocking(move || {
             PasswordHash::new(&stored)
                 .map(|parsed| Argon2::default().verify_password(given.as_bytes(), &parsed).is_ok())
@@ -78,12 +106,14 @@ impl AuthCache {
         .await
         .map_err(|e| anyhow::anyhow!("password check panicked: {e}"))?
         .map_err(|e| anyhow::anyhow!("stored password hash is invalid: {e}"))?;
-        if ok {
-            self.remember(key);
-        }
         Ok(ok)
     }
 }
+
+/// The hash [`AuthCache::verify_for_unknown_name`] verifies against: made once, with the same
+/// Argon2 parameters as real ones, so it costs the same.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_password_sha256("no site has this password").unwrap_or_default());
 
 fn limited(state: &V5State, keys: &[String]) -> Result<(), V5Error> {
     state.failures.check(keys).map_err(|wait| V5Error::TooManyAttempts(crate::ratelimit::retry_after_seconds(wait)))
@@ -111,13 +141,18 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 /// V6 central vouching for its callers through us), the caller it names in
 /// [`HEADER_FORWARDED_FOR`]. Without that, ten bad passwords sent to the V6 central would lock
 /// every site out of it. A remote peer cannot use the header to spread its failures.
+///
+/// Addresses are compared in canonical form: on a dual-stack listener this machine calls from
+/// `::ffff:127.0.0.1`, which `is_loopback` alone does not recognise, and one IPv4 client must
+/// not count as two keys.
 fn source_address(parts: &Parts) -> String {
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_canonical());
     let forwarded = parts
         .headers
         .get(HEADER_FORWARDED_FOR)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<IpAddr>().ok());
+        .and_then(|v| v.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical());
     match (peer, forwarded) {
         (Some(peer), Some(caller)) if peer.is_loopback() => caller.to_string(),
         (Some(peer), _) => peer.to_string(),
@@ -146,6 +181,8 @@ impl FromRequestParts<V5State> for AuthSite {
         limited(state, &keys)?;
         let mut conn = state.db.pool.acquire().await?;
         let Some(site) = sites::by_name(&mut conn, &name).await? else {
+            drop(conn);
+            state.auth.verify_for_unknown_name(&password_sha256.to_ascii_lowercase()).await?;
             state.failures.fail(&keys);
             return Err(V5Error::SiteNameNotFound);
         };

@@ -33,6 +33,9 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// The `Host` is not one of this site's names (DNS rebinding guard, `site::host`).
+    #[error("{0}")]
+    MisdirectedRequest(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -60,6 +63,7 @@ impl ApiError {
             ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
+            ApiError::MisdirectedRequest(_) => (StatusCode::MISDIRECTED_REQUEST, "MISDIRECTED_REQUEST"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL"),
         }
     }

@@ -19,9 +19,11 @@ use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
 use super::error::{ApiError, MAX_BODY_BYTES};
+use super::host::{self, AllowedHosts};
 use super::{SiteState, server_info, session, settings, store_data, sync};
 
-pub fn router(state: SiteState, app_dir: &Path) -> Router {
+/// `hosts` guards everything, the app included: a rebound page must not even load it.
+pub fn router(state: SiteState, app_dir: &Path, hosts: AllowedHosts) -> Router {
     let api = Router::new()
         .route("/health", get(health))
         .route("/server-info", get(server_info::get))
@@ -41,7 +43,11 @@ pub fn router(state: SiteState, app_dir: &Path) -> Router {
         .precompressed_br()
         .precompressed_gzip()
         .fallback(ServeFile::new(app_dir.join("index.html")));
-    Router::new().nest("/api", api).fallback_service(app).layer(TraceLayer::new_for_http())
+    Router::new()
+        .nest("/api", api)
+        .fallback_service(app)
+        .layer(middleware::from_fn(move |req, next| host::guard(hosts.clone(), req, next)))
+        .layer(TraceLayer::new_for_http())
 }
 
 async fn health(State(state): State<SiteState>) -> Result<Json<Health>, ApiError> {

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod error;
+pub mod host;
 pub mod http;
 pub mod server_info;
 pub mod session;
@@ -28,6 +29,9 @@ pub struct SiteConfig {
     /// The URL people use to reach this server (shown with its QR code). When absent, the
     /// request's `Host` header decides.
     pub public_url: Option<String>,
+    /// Host names the site answers to besides IP literals, `localhost` and the public URL's
+    /// host (`--allowed-host`); any other `Host` gets 421 ([`host`]).
+    pub allowed_hosts: Vec<String>,
     /// The built browser app (index.html, pkg/, style/).
     pub app_dir: PathBuf,
     /// The admin password to set on first start (ignored once one is stored). `None` on a
@@ -62,7 +66,8 @@ pub async fn start_with(config: SiteConfig, engine: sync::EngineConfig) -> anyho
     }
     let sync = sync::SyncEngine::start(db.clone(), engine).await?;
     let state = SiteState { db, public_url: config.public_url.clone(), sync, login_failures: Default::default() };
-    let running = serve::start(config.listen, http::router(state.clone(), &config.app_dir)).await?;
+    let hosts = host::AllowedHosts::new(config.public_url.as_deref(), &config.allowed_hosts);
+    let running = serve::start(config.listen, http::router(state.clone(), &config.app_dir, hosts)).await?;
     Ok((running, state))
 }
 

@@ -61,7 +61,8 @@ async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(input): ApiJson<LoginInput>,
 ) -> Result<Response, ApiError> {
-    let keys = [format!("addr:{}", peer.ip())];
+    // Canonical: an IPv4 client reaching a dual-stack listener is one key, not two.
+    let keys = [format!("addr:{}", peer.ip().to_canonical())];
     state
         .login_failures
         .check(&keys)

@@ -210,3 +210,42 @@ async fn a_lock_out_on_the_v5_central_reaches_v6_callers_as_429_with_the_v5_wait
     assert_eq!(envelope["error"]["legacyServerError"]["code"], "site_auth_timeout", "{envelope}");
     assert_eq!(envelope["error"]["legacyServerError"]["data"]["retryAfter"], wait, "{envelope}");
 }
+
+/// On a dual-stack listener this machine (the V6 central) calls the V5 central from
+/// `::ffff:127.0.0.1`. That is loopback too, so the caller it names is keyed, not the relay:
+/// ten failures forwarded for one remote caller do not lock out the next site it vouches for.
+#[tokio::test]
+async fn ipv4_mapped_loopback_counts_as_this_machine_so_forwarded_callers_are_keyed_apart() {
+    let db = databases().await.remove(0);
+    let state = outpost::central_v5::V5State::open(&db.url).await.unwrap();
+    add_site(&state, "real", "pw", &["store_r"], V6_URL).await;
+    let server = outpost::central_v5::serve_state("[::]:0".parse().unwrap(), state).await.unwrap();
+    let mapped = format!("http://[::ffff:127.0.0.1]:{}", server.addr.port());
+    let forwarded_for = outpost::wire::v5::HEADER_FORWARDED_FOR;
+    for i in 0..10 {
+        let guess = V5Site::new(&mapped, &format!("guess{i}"), "x");
+        let response = guess.request(reqwest::Method::GET, "site").header(forwarded_for, "203.0.113.9").send().await;
+        assert_eq!(response.unwrap().status(), 401, "guess {i}");
+    }
+    let rightful = V5Site::new(&mapped, "real", "pw");
+    let response = rightful.request(reqwest::Method::GET, "site").header(forwarded_for, "198.51.100.7").send().await;
+    assert_eq!(response.unwrap().status(), 200, "another caller vouched for by this machine is not locked out");
+    let again = V5Site::new(&mapped, "guess0", "x");
+    let locked = again.request(reqwest::Method::GET, "site").header(forwarded_for, "203.0.113.9").send().await;
+    assert_eq!(locked.unwrap().status(), 429, "the guessing caller itself is limited");
+}
+
+/// An unknown site name is answered only after an Argon2 verification (against a dummy hash),
+/// exactly like a wrong password, so response time does not tell which names exist. Proven by
+/// the central's own count of verifications, not by timing.
+#[tokio::test]
+async fn unknown_site_names_cost_one_argon2_verification_like_wrong_passwords() {
+    let db = databases().await.remove(0);
+    let (server, state) = start_v5(&db).await;
+    add_site(&state, "known", "right", &["store_k"], V6_URL).await;
+    for name in ["known", "unknown-1", "unknown-2"] {
+        let before = state.auth.argon2_runs();
+        assert_eq!(V5Site::new(&server.url(), name, "wrong").get("site").await.status(), 401, "{name}");
+        assert_eq!(state.auth.argon2_runs(), before + 1, "{name}: one Argon2 verification");
+    }
+}

@@ -11,6 +11,11 @@ struct Site {
 
 /// A site with a tiny fake app build (an index.html and a wasm file) in its app folder.
 async fn start_site(public_url: Option<&str>) -> Site {
+    start_site_answering(public_url, &[]).await
+}
+
+/// Like [`start_site`], also answering to the `allowed_hosts` names.
+async fn start_site_answering(public_url: Option<&str>, allowed_hosts: &[&str]) -> Site {
     let data = tempfile::tempdir().unwrap();
     let app = tempfile::tempdir().unwrap();
     std::fs::write(app.path().join("index.html"), "<!doctype html><title>Outpost</title><body>app shell</body>")
@@ -21,6 +26,7 @@ async fn start_site(public_url: Option<&str>) -> Site {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: data.path().to_path_buf(),
         public_url: public_url.map(str::to_owned),
+        allowed_hosts: allowed_hosts.iter().map(|h| h.to_string()).collect(),
         app_dir: app.path().to_path_buf(),
         admin_password: Some("site-http-admin".into()),
     })
@@ -86,5 +92,61 @@ async fn unknown_api_routes_get_a_json_404_not_the_app() {
     assert_eq!(response.status(), 404);
     let body: ApiErrorBody = response.json().await.unwrap();
     assert_eq!(body.error.variant, "NOT_FOUND");
+    site.running.stop().await;
+}
+
+/// GET `path` with an explicit `Host` header, as a browser on a rebound domain would send it.
+async fn get_with_host(site: &Site, path: &str, host: &str) -> reqwest::Response {
+    reqwest::Client::new().get(format!("{}{path}", site.running.url())).header("host", host).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_foreign_host_name_gets_421_in_the_json_error_shape_and_no_store_data() {
+    let site = start_site(None).await;
+    for path in ["/api/store-data", "/api/sync/status", "/api/health", "/", "/pkg/app_bg.wasm"] {
+        let response = get_with_host(&site, path, "attacker.example:8000").await;
+        assert_eq!(response.status(), 421, "{path}");
+        let body: ApiErrorBody = response.json().await.unwrap();
+        assert_eq!(body.error.variant, "MISDIRECTED_REQUEST", "{path}");
+    }
+    let login = reqwest::Client::new()
+        .post(format!("{}/api/session", site.running.url()))
+        .header("host", "attacker.example")
+        .header("origin", "http://attacker.example")
+        .json(&serde_json::json!({"password": "site-http-admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 421, "the login cannot be driven from a rebound page");
+    site.running.stop().await;
+}
+
+#[tokio::test]
+async fn ip_literals_localhost_the_public_url_host_and_allowed_hosts_are_answered() {
+    let site = start_site_answering(Some("https://clinic.example/"), &["pharmacy.lan"]).await;
+    let port = site.running.addr.port();
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("[::1]:{port}"),
+        "192.168.1.20".to_owned(),
+        format!("localhost:{port}"),
+        "clinic.example".to_owned(),
+        format!("Pharmacy.LAN:{port}"),
+    ] {
+        assert_eq!(get_with_host(&site, "/api/health", &host).await.status(), 200, "{host}");
+    }
+    assert_eq!(get_with_host(&site, "/api/health", "other.lan").await.status(), 421);
+    site.running.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_without_any_host_is_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let site = start_site(None).await;
+    let mut stream = tokio::net::TcpStream::connect(site.running.addr).await.unwrap();
+    stream.write_all(b"GET /api/health HTTP/1.0\r\n\r\n").await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.0 421"), "{answer}");
     site.running.stop().await;
 }

@@ -36,6 +36,7 @@ async fn site() -> Site {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().to_owned(),
         public_url: None,
+        allowed_hosts: Vec::new(),
         app_dir: dir.path().to_owned(),
         admin_password: Some(ADMIN_PASSWORD.into()),
     };
