@@ -37,7 +37,12 @@ pub const CENTRAL_SITE_ID: i64 = 1000;
 /// Largest page `central_records` and `queued_records` return, whatever `limit` asks for.
 pub const MAX_LIMIT: u64 = 5000;
 /// Largest request body accepted (after gzip decompression); larger ones get 413.
-pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// A push batch of the usual 500 records is well under 1 MB; the body is held whole while parsed
+/// (about twice its size in memory), so this also bounds what one hostile body can cost.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Largest body of the routes that carry no records (`initialise`, `acknowledged_records`: at
+/// most a page of sync ids).
+pub const SMALL_BODY_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct CentralV5Config {
@@ -100,14 +105,16 @@ pub async fn serve_state(listen: SocketAddr, state: V5State) -> anyhow::Result<R
 
 pub fn router(state: V5State) -> Router {
     let max_body = state.limits.max_body_bytes;
+    // Each route's own limit, counted after decompression (the outer layer's limit is the push's).
+    let small = axum::extract::DefaultBodyLimit::max(SMALL_BODY_BYTES.min(max_body));
     let sync = Router::new()
         .route("/site", get(routes::site))
         .route("/site_stores", get(routes::site_stores))
         .route("/site_status", get(routes::site_status))
-        .route("/initialise", post(routes::initialise))
+        .route("/initialise", post(routes::initialise).layer(small))
         .route("/central_records", get(routes::central_records))
         .route("/queued_records", get(routes::queued_records).post(routes::push_records))
-        .route("/acknowledged_records", post(routes::acknowledged_records));
+        .route("/acknowledged_records", post(routes::acknowledged_records).layer(small));
     let routes = Router::new().nest("/sync/v5", sync).with_state(state);
     crate::central_shared::finish_router(routes, "legacy-central", max_body)
 }

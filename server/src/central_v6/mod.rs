@@ -15,6 +15,7 @@ pub mod sync;
 use std::net::SocketAddr;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{any, post};
 
@@ -29,8 +30,13 @@ pub static MIGRATIONS_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migr
 
 /// Largest pull page, whatever `batchSize` asks for.
 pub const MAX_BATCH: u64 = 5000;
-/// Largest request body accepted (after gzip decompression); larger ones get 413.
-pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// Largest push body accepted (after gzip decompression); larger ones get 413.
+/// A push batch of the usual 500 records is well under 1 MB; the body is held whole while parsed
+/// (about twice its size in memory), so this also bounds what one hostile body can cost.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Largest `pull` or `site_status` body: credentials and a few numbers, so a few KB at most.
+/// Kept small because these bodies are read before the credentials are checked.
+pub const SMALL_BODY_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct CentralV6Config {
@@ -90,11 +96,13 @@ pub async fn serve_state(listen: SocketAddr, state: V6State) -> anyhow::Result<R
 
 pub fn router(state: V6State) -> Router {
     let max_body = state.max_body_bytes;
+    // Each route's own limit, counted after decompression (the outer layer's limit is the push's).
+    let small = DefaultBodyLimit::max(SMALL_BODY_BYTES.min(max_body));
     let central = if state.is_central {
         Router::new()
-            .route("/central/sync/pull", post(sync::pull))
+            .route("/central/sync/pull", post(sync::pull).layer(small))
             .route("/central/sync/push", post(sync::push))
-            .route("/central/sync/site_status", post(sync::site_status))
+            .route("/central/sync/site_status", post(sync::site_status).layer(small))
     } else {
         Router::new().route("/central/{*rest}", any(not_central))
     };

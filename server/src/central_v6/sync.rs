@@ -10,7 +10,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::error::{Data, V6Error, V6Result};
@@ -75,17 +76,7 @@ async fn admit<T: DeserializeOwned + Credentialed>(
             V6Error::BadRequest(e.body_text())
         }
     })?;
-    let value: Value =
-        serde_json::from_slice(&body).map_err(|e| V6Error::BadRequest(format!("body is not JSON: {e}")))?;
-    // The version first, whatever else the body holds: a newer site gets the mismatch, not a
-    // parse error about fields it added.
-    let version = value.get("syncV6Version").and_then(Value::as_u64);
-    match version {
-        Some(v) if (SUPPORTED_VERSIONS.0 as u64..=SUPPORTED_VERSIONS.1 as u64).contains(&v) => {}
-        other => return Err(V6Error::VersionMismatch(other.map_or(u32::MAX, |v| v.min(u32::MAX as u64) as u32))),
-    }
-    let request: T =
-        serde_json::from_value(value).map_err(|e| V6Error::BadRequest(format!("bad request body: {e}")))?;
+    let request: T = parse_body(&body)?;
     let address = peer.0.map_or("unknown".into(), |ip| ip.to_string());
     let keys = [format!("site:{}", request.settings().username), format!("addr:{address}")];
     if let Err(wait) = state.failures.check(&keys) {
@@ -99,6 +90,85 @@ async fn admit<T: DeserializeOwned + Credentialed>(
         }
     })?;
     Ok((request, caller))
+}
+
+/// The version first, whatever else the body holds (a newer site gets the mismatch, not a parse
+/// error about fields it added), then the body once into its typed shape. The version probe
+/// skips everything else without building it, so no body is ever held as a `serde_json::Value`
+/// tree (many times the size of its text).
+fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, V6Error> {
+    let VersionProbe(version) =
+        serde_json::from_slice(body).map_err(|e| V6Error::BadRequest(format!("body is not JSON: {e}")))?;
+    match version {
+        Some(v) if (SUPPORTED_VERSIONS.0 as u64..=SUPPORTED_VERSIONS.1 as u64).contains(&v) => {}
+        other => return Err(V6Error::VersionMismatch(other.map_or(u32::MAX, |v| v.min(u32::MAX as u64) as u32))),
+    }
+    serde_json::from_slice(body).map_err(|e| V6Error::BadRequest(format!("bad request body: {e}")))
+}
+
+/// `syncV6Version` when the body is an object holding it as an unsigned integer; `None` for any
+/// other JSON (as a missing or odd version is a mismatch, not a parse error).
+struct VersionProbe(Option<u64>);
+
+impl<'de> Deserialize<'de> for VersionProbe {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ProbeVisitor { top: true }).map(VersionProbe)
+    }
+}
+
+/// At the top level it looks for the key; below (the key's value) it keeps only an unsigned integer.
+struct ProbeVisitor {
+    top: bool,
+}
+
+struct Version(Option<u64>);
+
+impl<'de> Deserialize<'de> for Version {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ProbeVisitor { top: false }).map(Version)
+    }
+}
+
+impl<'de> Visitor<'de> for ProbeVisitor {
+    type Value = Option<u64>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok((!self.top).then_some(v))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if self.top && key == "syncV6Version" {
+                found = map.next_value::<Version>()?.0;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
 }
 
 fn ensure_not_integrating(state: &V6State, caller: &Caller) -> Result<(), V6Error> {
