@@ -1,13 +1,48 @@
 //! Running an axum router on a TCP address: port 0 support, the `listening on http://ADDR`
 //! line other tools parse, and graceful shutdown on Ctrl-C / SIGTERM or on request (tests).
+//!
+//! Every role is served through here, so the connection hygiene lives here too: a client that
+//! sends half a request header (or nothing, or stays idle between requests) is dropped after
+//! [`Hygiene::header_read_timeout`]; at most [`Hygiene::max_connections`] connections are served
+//! at once (further ones wait in the kernel's backlog); and a graceful shutdown waits for open
+//! connections at most [`Hygiene::drain_deadline`], so a half-open connection cannot hold it.
+//! This is our own accept loop rather than `axum::serve`, which exposes none of these.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use tower::ServiceExt;
+
+/// Connection limits every server runs with; tests shorten them.
+#[derive(Debug, Clone, Copy)]
+pub struct Hygiene {
+    /// How long a connection may take to send a complete request header. Hyper starts this
+    /// clock whenever it waits for a request head, so it is also the idle keep-alive timeout.
+    pub header_read_timeout: Duration,
+    /// Connections served at once; the accept loop waits for a free slot beyond this.
+    pub max_connections: usize,
+    /// How long a graceful shutdown waits for open connections before dropping them.
+    pub drain_deadline: Duration,
+}
+
+impl Default for Hygiene {
+    fn default() -> Self {
+        Hygiene {
+            header_read_timeout: Duration::from_secs(20),
+            max_connections: 512,
+            drain_deadline: Duration::from_secs(10),
+        }
+    }
+}
 
 /// A server started in the background. Dropping it also stops the server (the stop channel
 /// closes); [`Running::stop`] additionally waits until it is gone.
@@ -41,18 +76,70 @@ impl Running {
 
 /// Bind `addr` (port 0 picks a free port) and serve `router` in the background.
 pub async fn start(addr: SocketAddr, router: Router) -> anyhow::Result<Running> {
+    start_with(addr, router, Hygiene::default()).await
+}
+
+/// [`start`] with explicit connection limits.
+pub async fn start_with(addr: SocketAddr, router: Router, hygiene: Hygiene) -> anyhow::Result<Running> {
     let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let addr = listener.local_addr()?;
-    let (stop, mut stopped) = watch::channel(false);
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, service)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(listener, router, hygiene, stopped));
     Ok(Running { addr, stop, task })
+}
+
+async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
+    // An error means the sender is gone: the `Running` was dropped, which also means stop.
+    let _ = stopped.wait_for(|s| *s).await;
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    hygiene: Hygiene,
+    mut stopped: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(hygiene.max_connections.max(1)));
+    let mut connections = JoinSet::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(hygiene.header_read_timeout);
+    loop {
+        while connections.try_join_next().is_some() {}
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            _ = stop_requested(&mut stopped) => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause rather than spin.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = stop_requested(&mut stopped) => break,
+        };
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().oneshot(request.map(axum::body::Body::new))
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        connections.spawn(async move {
+            // A client that goes away or times out is routine, not worth a log line.
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(hygiene.drain_deadline, graceful.shutdown()).await.is_err() {
+        tracing::info!("drain deadline passed, dropping {} open connection(s)", connections.len());
+    }
+    connections.shutdown().await;
+    Ok(())
 }
 
 /// Ctrl-C and SIGTERM, listened for from the moment this is made: install it before printing
