@@ -1,9 +1,12 @@
 //! The HTTP plumbing both sync clients share: one `reqwest` client per connect-timeout tier,
 //! the reference's retry policy, gzip in both directions, and an idle-read timeout.
 //!
-//! Why an idle-read timeout and no wall-clock cap: a slow cellular link that keeps delivering
-//! bytes must be allowed to finish a big page, while a stalled connection must not hang a run
-//! forever (reference §1.9, upstream issues #7196/#7410).
+//! Why an idle-read timeout and only a generous wall-clock cap: a slow cellular link that keeps
+//! delivering bytes must be allowed to finish a big page, while a stalled connection must not
+//! hang a run forever (reference §1.9, upstream issues #7196/#7410). The wall-clock cap
+//! ([`CALL_DEADLINE`]) is there for a hostile or broken central that trickles bytes forever,
+//! and [`MAX_RESPONSE_BYTES`] (counted after gzip decompression) for one that answers with a
+//! gzip bomb: either would otherwise hold or exhaust the site.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -15,6 +18,11 @@ use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+/// Largest reply accepted, after decompression: a full page of the largest records is far below.
+pub const MAX_RESPONSE_BYTES: usize = 128 * 1024 * 1024;
+/// Longest one attempt of a call may take, however steadily bytes arrive.
+pub const CALL_DEADLINE: Duration = Duration::from_secs(10 * 60);
 
 /// Called whenever bytes arrive, so the engine's stall watchdog knows the link is alive.
 pub type ActivityHook = Arc<dyn Fn() + Send + Sync>;
@@ -52,6 +60,8 @@ pub enum Failure {
     Parse { error: String, body: String },
     #[error("Could not encode the request: {0}")]
     Encode(String),
+    #[error("The server's reply is larger than {0} bytes")]
+    TooLarge(usize),
     #[error("Request failed: {0}")]
     Other(String),
 }
@@ -88,8 +98,16 @@ pub fn excerpt(body: &[u8]) -> String {
 /// A set of reqwest clients (one per connect tier) plus the activity hook.
 #[derive(Clone)]
 pub struct HttpClient {
-    tiers: Vec<reqwest::Client>,
+    tiers: Arc<[reqwest::Client]>,
     activity: Option<ActivityHook>,
+    /// Shared: this client sits in enums the sync engine moves around, which stay small.
+    caps: Arc<Caps>,
+}
+
+#[derive(Debug)]
+struct Caps {
+    max_response_bytes: usize,
+    deadline: Duration,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -113,7 +131,17 @@ impl HttpClient {
                     .expect("a plain-HTTP reqwest client always builds")
             })
             .collect();
-        HttpClient { tiers, activity }
+        HttpClient {
+            tiers,
+            activity,
+            caps: Arc::new(Caps { max_response_bytes: MAX_RESPONSE_BYTES, deadline: CALL_DEADLINE }),
+        }
+    }
+
+    /// Other caps than [`MAX_RESPONSE_BYTES`] and [`CALL_DEADLINE`] (tests make them small).
+    pub fn with_caps(mut self, max_response_bytes: usize, deadline: Duration) -> Self {
+        self.caps = Arc::new(Caps { max_response_bytes, deadline });
+        self
     }
 
     fn beat(&self) {
@@ -136,7 +164,7 @@ impl HttpClient {
             None => None,
         };
         let mut last = Failure::Other("no attempt made".into());
-        for client in &self.tiers {
+        for client in self.tiers.iter() {
             let mut request = decorate(client.request(method.clone(), url));
             if let Some(bytes) = &payload {
                 request = request
@@ -157,6 +185,13 @@ impl HttpClient {
     }
 
     async fn attempt(&self, request: RequestBuilder) -> Result<Reply, Failure> {
+        match tokio::time::timeout(self.caps.deadline, self.read_reply(request)).await {
+            Ok(reply) => reply,
+            Err(_) => Err(Failure::Timeout(format!("no complete answer within {:?}", self.caps.deadline))),
+        }
+    }
+
+    async fn read_reply(&self, request: RequestBuilder) -> Result<Reply, Failure> {
         let mut response = request.send().await.map_err(classify)?;
         self.beat();
         let status = response.status();
@@ -164,6 +199,10 @@ impl HttpClient {
         let mut body = bytes::BytesMut::new();
         while let Some(chunk) = response.chunk().await.map_err(classify)? {
             self.beat();
+            // Chunks arrive decompressed, so this bounds what a gzip bomb can cost.
+            if body.len() + chunk.len() > self.caps.max_response_bytes {
+                return Err(Failure::TooLarge(self.caps.max_response_bytes));
+            }
             body.extend_from_slice(&chunk);
         }
         Ok(Reply { status, body: body.freeze(), retry_after })

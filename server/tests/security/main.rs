@@ -11,3 +11,4 @@ mod connections;
 mod ownership;
 mod site;
 mod site_logs;
+mod sync_client;

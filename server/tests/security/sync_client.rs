@@ -1,0 +1,69 @@
+//! A hostile central against the site's sync client: a gzip bomb is refused at the size cap
+//! (counted after decompression), and an answer trickled forever ends at the call's deadline.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use outpost::serve;
+use outpost::wire::client::{Failure, HttpClient, Timeouts};
+use outpost_testkit::prelude::*;
+use reqwest::Method;
+
+/// ~64 KB of gzip that inflates to 64 MB of JSON-ish text.
+fn gzip_bomb() -> Vec<u8> {
+    let mut gz = GzEncoder::new(Vec::new(), Compression::best());
+    gz.write_all(b"{\"records\":[").unwrap();
+    let chunk = "0,".repeat(32 * 1024);
+    for _ in 0..1024 {
+        gz.write_all(chunk.as_bytes()).unwrap();
+    }
+    gz.write_all(b"0]}").unwrap();
+    gz.finish().unwrap()
+}
+
+fn client() -> HttpClient {
+    let timeouts = Timeouts { connect: vec![Duration::from_secs(1)], idle_read: Duration::from_secs(10) };
+    HttpClient::new(&timeouts, None).with_caps(4 * 1024 * 1024, Duration::from_secs(2))
+}
+
+#[tokio::test]
+async fn a_gzip_bomb_from_a_central_is_refused_at_the_size_cap() {
+    let bomb = gzip_bomb();
+    assert!(bomb.len() < 1024 * 1024);
+    let central = Router::new().route(
+        "/bomb",
+        get(move || {
+            let bomb = bomb.clone();
+            async move { ([("content-type", "application/json"), ("content-encoding", "gzip")], bomb) }
+        }),
+    );
+    let running = serve::start(any_port(), central).await.unwrap();
+    let reply = client().send::<()>(Method::GET, &format!("{}/bomb", running.url()), |r| r, None).await;
+    assert!(matches!(reply, Err(Failure::TooLarge(_))), "{:?}", reply.err());
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn an_answer_trickled_forever_ends_at_the_call_deadline() {
+    let central = Router::new().route(
+        "/trickle",
+        get(|| async {
+            let drip = futures_util::stream::unfold((), |()| async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Some((Ok::<_, std::io::Error>(bytes::Bytes::from_static(b" ")), ()))
+            });
+            ([("content-type", "application/json")], Body::from_stream(drip))
+        }),
+    );
+    let running = serve::start(any_port(), central).await.unwrap();
+    let started = Instant::now();
+    let reply = client().send::<()>(Method::GET, &format!("{}/trickle", running.url()), |r| r, None).await;
+    assert!(matches!(reply, Err(Failure::Timeout(_))), "{:?}", reply.err());
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    running.stop().await;
+}
