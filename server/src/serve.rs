@@ -4,7 +4,8 @@
 //! Every role is served through here, so the connection hygiene lives here too: a client that
 //! sends half a request header (or nothing, or stays idle between requests) is dropped after
 //! [`Hygiene::header_read_timeout`]; at most [`Hygiene::max_connections`] connections are served
-//! at once (further ones wait in the kernel's backlog); and a graceful shutdown waits for open
+//! at once (further ones wait in the kernel's backlog); a request body that stops arriving for
+//! [`Hygiene::body_read_timeout`] fails its request; and a graceful shutdown waits for open
 //! connections at most [`Hygiene::drain_deadline`], so a half-open connection cannot hold it.
 //! This is our own accept loop rather than `axum::serve`, which exposes none of these.
 
@@ -21,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt;
+use tower_http::timeout::TimeoutBody;
 
 /// Connection limits every server runs with; tests shorten them.
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +30,8 @@ pub struct Hygiene {
     /// How long a connection may take to send a complete request header. Hyper starts this
     /// clock whenever it waits for a request head, so it is also the idle keep-alive timeout.
     pub header_read_timeout: Duration,
+    /// Longest silence while a request body is being read (the handler then gets an error).
+    pub body_read_timeout: Duration,
     /// Connections served at once; the accept loop waits for a free slot beyond this.
     pub max_connections: usize,
     /// How long a graceful shutdown waits for open connections before dropping them.
@@ -38,6 +42,7 @@ impl Default for Hygiene {
     fn default() -> Self {
         Hygiene {
             header_read_timeout: Duration::from_secs(20),
+            body_read_timeout: Duration::from_secs(60),
             max_connections: 512,
             drain_deadline: Duration::from_secs(10),
         }
@@ -125,7 +130,8 @@ async fn accept_loop(
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
-            router.clone().oneshot(request.map(axum::body::Body::new))
+            let body_timeout = hygiene.body_read_timeout;
+            router.clone().oneshot(request.map(|body| axum::body::Body::new(TimeoutBody::new(body_timeout, body))))
         });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         connections.spawn(async move {

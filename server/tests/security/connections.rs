@@ -11,7 +11,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 fn hygiene() -> Hygiene {
-    Hygiene { header_read_timeout: Duration::from_secs(2), max_connections: 64, drain_deadline: Duration::from_secs(1) }
+    Hygiene {
+        header_read_timeout: Duration::from_secs(2),
+        body_read_timeout: Duration::from_secs(2),
+        max_connections: 64,
+        drain_deadline: Duration::from_secs(1),
+    }
 }
 
 async fn half_open(url: &std::net::SocketAddr, n: usize) -> Vec<TcpStream> {
@@ -67,5 +72,19 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
     assert_eq!(ok.status(), 200);
     // Served only once the header timeout freed a slot.
     assert!(started.elapsed() >= Duration::from_millis(1500), "served after {:?}", started.elapsed());
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_fails_its_request_after_the_timeout() {
+    let router = Router::new().route("/echo", axum::routing::post(|body: String| async move { body }));
+    let running = serve::start_with(any_port(), router, hygiene()).await.unwrap();
+    let mut s = TcpStream::connect(running.addr).await.unwrap();
+    s.write_all(b"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nonly ten b").await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the stalled upload was still open after 30 s");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.is_empty() || !answer.starts_with("HTTP/1.1 200"), "{answer}");
     running.stop().await;
 }
