@@ -122,3 +122,24 @@ async fn pull_remote_waits_while_the_central_integrates_instead_of_failing() {
 async fn pull_remote_acknowledgement_waits_while_the_central_integrates_instead_of_failing() {
     pull_remote_call_meets_a_central_still_integrating(axum::http::Method::POST, "/sync/v5/acknowledged_records").await;
 }
+
+/// Clean-clone CI, seed 10295678175676251554: Pull V6 met `IntegrationInProgress` (a duplicated
+/// final push started a second integration on the V6 central after Push V6 had seen it idle)
+/// and the run failed as UNKNOWN. Reproduced directly: the V6 central is integrating this site
+/// when the run pulls; the run must wait and succeed.
+#[tokio::test]
+async fn pull_v6_waits_while_the_central_integrates_instead_of_failing() {
+    use outpost::central_shared::activity::Activity;
+    let world = World::start().await;
+    let site_id = world.add_site("v6-busy", "pw", &["v6b-store"]).await;
+    let site = TestSite::start(fast()).await;
+    site.configure(&world, "v6-busy", "pw").await;
+    assert_eq!(site.sync().await, None);
+    let busy = world.v6_state.activity.begin(site_id, Activity::Integrating).unwrap_or_else(|_| panic!("idle before"));
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        drop(busy);
+    });
+    let error = site.sync().await;
+    assert_eq!(error, None, "Pull V6 waited for the central instead of failing");
+}

@@ -4,7 +4,7 @@
 
 use outpost_api::StepKey;
 
-use super::{Ctx, db};
+use super::{Ctx, db, push_when_idle};
 use crate::site::sync::buffer::{self, Incoming};
 use crate::site::sync::errors::RunError;
 use crate::site::sync::kv;
@@ -19,10 +19,20 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     ctx.report.step_started(STEP).await.map_err(log)?;
     let mut cursor = kv::cursor(ctx.db, kv::V6_PULL_CURSOR).await.map_err(store)?;
     loop {
-        let batch = client
-            .pull(cursor, ctx.plan.settings.batch_size_pull, ctx.plan.initialised)
-            .await
-            .map_err(|e| RunError::call("Error while pulling from the V6 central", &e))?;
+        // A central still integrating (a duplicated final push started a second integration
+        // after Push V6 saw it idle) answers IntegrationInProgress: wait for it, as Pull Remote
+        // does with the V5 central, instead of failing the run.
+        let batch = push_when_idle(
+            ctx,
+            "Error while pulling from the V6 central",
+            || client.pull(cursor, ctx.plan.settings.batch_size_pull, ctx.plan.initialised),
+            || async {
+                let status =
+                    client.site_status().await.map_err(|e| RunError::call("Error while polling the V6 central", &e))?;
+                Ok(!status.is_integrating)
+            },
+        )
+        .await?;
         ctx.report.progress(STEP, batch.total_records).await.map_err(log)?;
         let records: Vec<Incoming> = batch.records.into_iter().map(|r| Incoming::v6(r.record)).collect();
         let count = records.len() as u64;
