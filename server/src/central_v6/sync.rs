@@ -86,19 +86,39 @@ async fn admit<T: DeserializeOwned + Credentialed>(
     }
     let request: T =
         serde_json::from_value(value).map_err(|e| V6Error::BadRequest(format!("bad request body: {e}")))?;
-    let address = peer.0.map_or("unknown".into(), |ip| ip.to_string());
-    let keys = [format!("site:{}", request.settings().username), format!("addr:{address}")];
-    if let Err(wait) = state.failures.check(&keys) {
-        return Err(V6Error::TooManyAttempts(crate::ratelimit::retry_after_seconds(wait)));
-    }
-    let caller = state.legacy.check(request.settings(), peer.0).await.inspect_err(|e| {
-        if let V6Error::LegacyRefused(body) = e
-            && matches!(body.code.as_str(), code::SITE_NAME_NOT_FOUND | code::SITE_INCORRECT_PASSWORD)
+    let attempt = reserve(state, peer.0, request.settings())?;
+    let checked = state.legacy.check(request.settings(), peer.0).await;
+    match &checked {
+        Err(V6Error::LegacyRefused(body))
+            if matches!(body.code.as_str(), code::SITE_NAME_NOT_FOUND | code::SITE_INCORRECT_PASSWORD) =>
         {
-            state.failures.fail(&keys);
+            attempt.failed()
         }
-    })?;
+        // Right, or not a guess (the V5 central's own limit, its hardware-id check, no answer).
+        _ => attempt.refund(),
+    }
+    let caller = checked?;
     Ok((request, caller))
+}
+
+/// Count this credential check before the V5 central is asked (see [`crate::ratelimit`]).
+///
+/// The name key includes the hardware id the caller sends, so others guessing a site's name
+/// cannot lock out the site itself (which sends its bound id); every guess is still limited by
+/// its address here and, per name, by the V5 central, which knows the bound id.
+fn reserve(
+    state: &V6State,
+    peer: Option<IpAddr>,
+    settings: &SyncV5Settings,
+) -> Result<crate::ratelimit::Attempt, V6Error> {
+    if settings.username.len() > crate::ratelimit::MAX_NAME_BYTES
+        || settings.site_uuid.len() > crate::ratelimit::MAX_NAME_BYTES
+    {
+        return Err(V6Error::BadRequest("site name or hardware id too long".into()));
+    }
+    let address = peer.map_or("addr:unknown".into(), crate::ratelimit::address_key);
+    let keys = [format!("site:{}\0{}", settings.username, settings.site_uuid), address];
+    state.failures.reserve(&keys).map_err(|wait| V6Error::TooManyAttempts(crate::ratelimit::retry_after_seconds(wait)))
 }
 
 fn ensure_not_integrating(state: &V6State, caller: &Caller) -> Result<(), V6Error> {

@@ -61,14 +61,18 @@ async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(input): ApiJson<LoginInput>,
 ) -> Result<Response, ApiError> {
-    // Canonical: an IPv4 client reaching a dual-stack listener is one key, not two.
-    let keys = [format!("addr:{}", peer.ip().to_canonical())];
-    state
+    // Counted before the (slow) verification and refunded on success, so parallel guesses
+    // cannot all pass the check before any of them is recorded.
+    let attempt = state
         .login_failures
-        .check(&keys)
+        .reserve(&[crate::ratelimit::address_key(peer.ip())])
         .map_err(|wait| ApiError::TooManyRequests(crate::ratelimit::retry_after_seconds(wait)))?;
-    if !admin::verify_password(&state.db, &input.password).await? {
-        state.login_failures.fail(&keys);
+    let verified = admin::verify_password(&state.db, &input.password).await;
+    if !matches!(verified, Ok(false)) {
+        // Right, or not checked at all (an internal error is not a guess).
+        attempt.refund();
+    }
+    if !verified? {
         tracing::info!("admin login failed");
         return Err(ApiError::Unauthenticated("Wrong admin password.".into()));
     }

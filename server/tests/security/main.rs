@@ -7,6 +7,7 @@
 mod bad_input;
 mod central_logs;
 mod centrals;
+mod limiter;
 mod ownership;
 mod site;
 mod site_logs;
