@@ -32,7 +32,7 @@ use tokio::sync::Semaphore;
 /// The default policy of the issue: 10 failures per 10 minutes.
 pub const MAX_FAILURES: usize = 10;
 pub const WINDOW: Duration = Duration::from_secs(600);
-/// Expired keys are swept when the last sweep is older than this...
+/// Expired keys are swept when the last sweep is older than this (or than the window)...
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// ...or when the map holds more keys than this (bounded memory under a spray).
 const SWEEP_ABOVE: usize = 10_000;
@@ -109,7 +109,7 @@ impl FailureLimiter {
         let window = self.window;
         let keys: Vec<Key> = keys.iter().map(|k| digest(k)).collect();
         let mut failures = self.lock();
-        if now.duration_since(failures.last_sweep) >= SWEEP_EVERY || failures.times.len() > SWEEP_ABOVE {
+        if now.duration_since(failures.last_sweep) >= SWEEP_EVERY.min(window) || failures.times.len() > SWEEP_ABOVE {
             failures.times.retain(|_, times| {
                 prune(times, now, window);
                 !times.is_empty()
@@ -226,7 +226,6 @@ mod tests {
         limiter.reserve(&keys).unwrap().failed();
         assert!(limiter.reserve(&keys).is_err());
         std::thread::sleep(Duration::from_millis(40));
-        limiter.lock().last_sweep -= SWEEP_EVERY;
         limiter.reserve(&["other".to_owned()]).unwrap().refund();
         assert_eq!(limiter.keys_held(), 1, "the expired key is gone; only the new one (now empty) is held");
         assert!(limiter.reserve(&keys).is_ok());
