@@ -10,6 +10,11 @@
 //! [`Attempt`] without refunding it keeps it counted, so a caller that hangs up mid-check
 //! cannot take its guess back.
 //!
+//! [`FailureLimiter::counted`] reserves only once the check has one of the limiter's few
+//! slots, so at most [`CHECKS_AT_ONCE`] attempts are ever undecided: fifty sites behind one
+//! address signing in at once are not taken for fifty guesses, while a burst of guesses still
+//! gets no more verifications than the limit allows.
+//!
 //! Keys are stored as SHA-256 digests (an attacker-chosen site name costs 32 bytes, whatever
 //! its length) and expired ones are swept at least once a minute, so the map holds at most the
 //! keys that failed within the window; every key also comes with the caller's address, which
@@ -22,6 +27,7 @@
 //! keeps a database write off every failed attempt (which would itself be a cheap DoS).
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
@@ -41,6 +47,8 @@ pub const MAX_NAME_BYTES: usize = 256;
 /// Argon2 verifications allowed to run at once in this process (each takes ~19 MiB and tens of
 /// milliseconds of one core).
 pub const ARGON2_SLOTS: usize = 2;
+/// Credential checks each limiter runs at once (see [`FailureLimiter::counted`]).
+pub const CHECKS_AT_ONCE: usize = 2;
 
 type Key = [u8; 32];
 
@@ -54,6 +62,7 @@ pub struct FailureLimiter {
     max: usize,
     window: Duration,
     failures: Arc<Mutex<Failures>>,
+    slots: Arc<Semaphore>,
 }
 
 impl Default for FailureLimiter {
@@ -95,7 +104,47 @@ fn digest(key: &str) -> Key {
 impl FailureLimiter {
     pub fn new(max: usize, window: Duration) -> Self {
         let failures = Failures { times: HashMap::new(), last_sweep: Instant::now() };
-        FailureLimiter { max: max.max(1), window, failures: Arc::new(Mutex::new(failures)) }
+        FailureLimiter {
+            max: max.max(1),
+            window,
+            failures: Arc::new(Mutex::new(failures)),
+            slots: Arc::new(Semaphore::new(CHECKS_AT_ONCE)),
+        }
+    }
+
+    /// `Err(retry_after)` when any key has used up its failures; counts nothing. For refusing
+    /// early, before a caller queues for a check.
+    pub fn check(&self, keys: &[String]) -> Result<(), Duration> {
+        let now = Instant::now();
+        let mut failures = self.lock();
+        let mut wait = Duration::ZERO;
+        for key in keys {
+            if let Some(times) = failures.times.get_mut(&digest(key)) {
+                prune(times, now, self.window);
+                if times.len() >= self.max
+                    && let Some(oldest) = times.front()
+                {
+                    wait = wait.max(self.window.saturating_sub(now.duration_since(*oldest)));
+                }
+            }
+        }
+        if wait.is_zero() { Ok(()) } else { Err(wait.max(Duration::from_secs(1))) }
+    }
+
+    /// Run a credential check as one counted attempt: wait for one of the limiter's slots, then
+    /// check the keys and count the attempt in one step, then run `check`, which answers its
+    /// value and whether it was a failed guess (kept) or not (refunded: right credentials, or
+    /// nothing verified). `Err(retry_after)`, without running `check`, when a key is used up.
+    pub async fn counted<T>(&self, keys: &[String], check: impl Future<Output = (T, bool)>) -> Result<T, Duration> {
+        let _slot = self.slots.acquire().await.map_err(|_| Duration::from_secs(1))?;
+        let attempt = self.reserve(keys)?;
+        let (value, failed) = check.await;
+        if failed {
+            attempt.failed()
+        } else {
+            attempt.refund()
+        }
+        Ok(value)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Failures> {
@@ -229,6 +278,22 @@ mod tests {
         limiter.reserve(&["other".to_owned()]).unwrap().refund();
         assert_eq!(limiter.keys_held(), 1, "the expired key is gone; only the new one (now empty) is held");
         assert!(limiter.reserve(&keys).is_ok());
+    }
+
+    #[tokio::test]
+    async fn counted_checks_reserve_only_when_they_run_so_parallel_successes_are_never_limited() {
+        let limiter = FailureLimiter::new(3, WINDOW);
+        let keys = ["addr:1.2.3.4".to_owned()];
+        let rightful = (0..50).map(|_| {
+            limiter.counted(&keys, async {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                ((), false)
+            })
+        });
+        assert!(futures_util::future::join_all(rightful).await.iter().all(Result::is_ok));
+        let guesses = (0..50).map(|_| limiter.counted(&keys, async { ((), true) }));
+        let ran = futures_util::future::join_all(guesses).await.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(ran, 3, "only the limit's worth of guesses ran");
     }
 
     #[test]

@@ -67,6 +67,11 @@ impl AuthCache {
         self.verified.lock().unwrap_or_else(|e| e.into_inner()).insert(key, Instant::now() + CACHE_TTL);
     }
 
+    /// Whether `password_sha256` was verified for `site` within the last minute (no Argon2).
+    pub fn cached(&self, site: &SiteRow, password_sha256: &str) -> bool {
+        self.hit(&Self::key(&site.name, password_sha256, &site.password_hash))
+    }
+
     /// Check `password_sha256` against the site's stored Argon2id hash.
     pub async fn verify(&self, site: &SiteRow, password_sha256: &str) -> Result<bool, V5Error> {
         let key = Self::key(&site.name, password_sha256, &site.password_hash);
@@ -113,7 +118,7 @@ impl AuthCache {
 static DUMMY_HASH: LazyLock<String> =
     LazyLock::new(|| hash_password_sha256("no site has this password").unwrap_or_default());
 
-/// Count this attempt against `keys` before anything is verified (see [`crate::ratelimit`]).
+/// Count a credential-less attempt against `keys` (see [`crate::ratelimit`]).
 fn reserve(state: &V5State, keys: &[String]) -> Result<Attempt, V5Error> {
     state.failures.reserve(keys).map_err(|wait| V5Error::TooManyAttempts(crate::ratelimit::retry_after_seconds(wait)))
 }
@@ -162,7 +167,8 @@ fn source_address(parts: &Parts) -> String {
 /// An authenticated site; extracting it performs every check of section 3.1 in order:
 /// version, the failure limit, site name, password, hardware id. Unknown names and wrong
 /// passwords count as failures for the name and for the source address; the attempt is
-/// counted before the password is verified and refunded when it was right.
+/// counted before the password is verified and refunded when it was right
+/// ([`crate::ratelimit::FailureLimiter::counted`]).
 ///
 /// The rightful site cannot be locked out by others guessing its name: a request that carries
 /// the hardware id the site is bound to is counted under a name key of its own, which guesses
@@ -195,24 +201,35 @@ impl FromRequestParts<V5State> for AuthSite {
         let rightful_hardware =
             site.as_ref().and_then(|s| s.hardware_id.as_deref()).is_some_and(|bound| Some(bound) == hardware_id);
         let name_key = if rightful_hardware { format!("site-bound:{name}") } else { format!("site:{name}") };
-        let attempt = reserve(state, &[name_key, address])?;
+        let keys = [name_key, address];
+        let too_many = |wait| V5Error::TooManyAttempts(crate::ratelimit::retry_after_seconds(wait));
+        state.failures.check(&keys).map_err(too_many)?;
         let Some(site) = site else {
-            let spent = state.auth.verify_for_unknown_name(&password_sha256).await;
-            attempt.failed();
+            let spent = state
+                .failures
+                .counted(&keys, async { (state.auth.verify_for_unknown_name(&password_sha256).await, true) })
+                .await
+                .map_err(too_many)?;
             spent?;
             return Err(V5Error::SiteNameNotFound);
         };
-        match state.auth.verify(&site, &password_sha256).await {
-            Ok(true) => attempt.refund(),
-            Ok(false) => {
-                attempt.failed();
-                tracing::info!(site_id = site.site_id, "site authentication failed");
-                return Err(V5Error::IncorrectPassword);
-            }
-            Err(e) => {
-                attempt.refund();
-                return Err(e);
-            }
+        // A password verified within the minute is no guess, and costs no Argon2.
+        let verified = if state.auth.cached(&site, &password_sha256) {
+            true
+        } else {
+            state
+                .failures
+                .counted(&keys, async {
+                    let verified = state.auth.verify(&site, &password_sha256).await;
+                    let failed = matches!(verified, Ok(false));
+                    (verified, failed)
+                })
+                .await
+                .map_err(too_many)??
+        };
+        if !verified {
+            tracing::info!(site_id = site.site_id, "site authentication failed");
+            return Err(V5Error::IncorrectPassword);
         }
         let bound = match (&site.hardware_id, hardware_id) {
             (Some(bound), _) => Some(bound.clone()),

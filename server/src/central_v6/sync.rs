@@ -86,39 +86,45 @@ async fn admit<T: DeserializeOwned + Credentialed>(
     }
     let request: T =
         serde_json::from_value(value).map_err(|e| V6Error::BadRequest(format!("bad request body: {e}")))?;
-    let attempt = reserve(state, peer.0, request.settings())?;
-    let checked = state.legacy.check(request.settings(), peer.0).await;
-    match &checked {
-        Err(V6Error::LegacyRefused(body))
-            if matches!(body.code.as_str(), code::SITE_NAME_NOT_FOUND | code::SITE_INCORRECT_PASSWORD) =>
-        {
-            attempt.failed()
-        }
-        // Right, or not a guess (the V5 central's own limit, its hardware-id check, no answer).
-        _ => attempt.refund(),
-    }
-    let caller = checked?;
+    let caller = check_credentials(state, peer.0, request.settings()).await?;
     Ok((request, caller))
 }
 
-/// Count this credential check before the V5 central is asked (see [`crate::ratelimit`]).
+/// Have the V5 central vouch for `settings`, as a counted attempt (see [`crate::ratelimit`]):
+/// counted before the V5 central is asked, kept when it refused the name or password.
 ///
 /// The name key includes the hardware id the caller sends, so others guessing a site's name
 /// cannot lock out the site itself (which sends its bound id); every guess is still limited by
 /// its address here and, per name, by the V5 central, which knows the bound id.
-fn reserve(
+async fn check_credentials(
     state: &V6State,
     peer: Option<IpAddr>,
     settings: &SyncV5Settings,
-) -> Result<crate::ratelimit::Attempt, V6Error> {
-    if settings.username.len() > crate::ratelimit::MAX_NAME_BYTES
-        || settings.site_uuid.len() > crate::ratelimit::MAX_NAME_BYTES
-    {
+) -> Result<Caller, V6Error> {
+    use crate::ratelimit::{MAX_NAME_BYTES, address_key, retry_after_seconds};
+    if settings.username.len() > MAX_NAME_BYTES || settings.site_uuid.len() > MAX_NAME_BYTES {
         return Err(V6Error::BadRequest("site name or hardware id too long".into()));
     }
-    let address = peer.map_or("addr:unknown".into(), crate::ratelimit::address_key);
+    let address = peer.map_or("addr:unknown".into(), address_key);
     let keys = [format!("site:{}\0{}", settings.username, settings.site_uuid), address];
-    state.failures.reserve(&keys).map_err(|wait| V6Error::TooManyAttempts(crate::ratelimit::retry_after_seconds(wait)))
+    let too_many = |wait| V6Error::TooManyAttempts(retry_after_seconds(wait));
+    state.failures.check(&keys).map_err(too_many)?;
+    // Vouched for within the TTL: no guess, and no call to the V5 central.
+    if let Some(caller) = state.legacy.cached(settings) {
+        return Ok(caller);
+    }
+    state
+        .failures
+        .counted(&keys, async {
+            let checked = state.legacy.check(settings, peer).await;
+            // Anything else is right, or no guess (the V5 central's own limit, its
+            // hardware-id check, no answer): refunded.
+            let failed = matches!(&checked, Err(V6Error::LegacyRefused(body))
+                if matches!(body.code.as_str(), code::SITE_NAME_NOT_FOUND | code::SITE_INCORRECT_PASSWORD));
+            (checked, failed)
+        })
+        .await
+        .map_err(too_many)?
 }
 
 fn ensure_not_integrating(state: &V6State, caller: &Caller) -> Result<(), V6Error> {

@@ -63,16 +63,20 @@ async fn login(
 ) -> Result<Response, ApiError> {
     // Counted before the (slow) verification and refunded on success, so parallel guesses
     // cannot all pass the check before any of them is recorded.
-    let attempt = state
+    let keys = [crate::ratelimit::address_key(peer.ip())];
+    let too_many = |wait| ApiError::TooManyRequests(crate::ratelimit::retry_after_seconds(wait));
+    state.login_failures.check(&keys).map_err(too_many)?;
+    let verified = state
         .login_failures
-        .reserve(&[crate::ratelimit::address_key(peer.ip())])
-        .map_err(|wait| ApiError::TooManyRequests(crate::ratelimit::retry_after_seconds(wait)))?;
-    let verified = admin::verify_password(&state.db, &input.password).await;
-    if !matches!(verified, Ok(false)) {
-        // Right, or not checked at all (an internal error is not a guess).
-        attempt.refund();
-    }
-    if !verified? {
+        .counted(&keys, async {
+            let verified = admin::verify_password(&state.db, &input.password).await;
+            // An internal error is not a guess.
+            let failed = matches!(verified, Ok(false));
+            (verified, failed)
+        })
+        .await
+        .map_err(too_many)??;
+    if !verified {
         tracing::info!("admin login failed");
         return Err(ApiError::Unauthenticated("Wrong admin password.".into()));
     }

@@ -155,3 +155,34 @@ async fn site_names_over_256_bytes_are_refused_without_being_counted_or_verified
     assert_eq!(state.auth.argon2_runs(), before, "no verification spent on them");
     assert_eq!(state.failures.keys_held(), 0, "and no key kept");
 }
+
+/// Attempts are counted only once they run (a few at a time), so many rightful sites behind one
+/// address signing in at once are not taken for a burst of guesses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_sites_behind_one_address_signing_in_at_once_are_all_let_in_on_v5_and_v6() {
+    let db = databases().await.remove(0);
+    let c = World::builder().database(&db).start().await;
+    let mut sites = Vec::new();
+    for i in 0..30 {
+        let name = format!("fleet-{i}");
+        add_site(&c.v5_state, &name, "pw", &[&format!("store-{i}")], &c.v6_url).await;
+        sites.push(V6Site::new(&c.v6_url, V5Site::new(&c.v5_url, &name, "pw")));
+    }
+    let v5: Vec<_> = sites
+        .iter()
+        .map(|site| {
+            let site = site.v5.clone();
+            tokio::spawn(async move { site.get("site").await.status().as_u16() })
+        })
+        .collect();
+    for task in v5 {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    // Through the V6 central (its own first check for each, then the V5 central's cache).
+    let v6: Vec<_> =
+        sites.into_iter().map(|site| tokio::spawn(async move { site.call("site_status", json!({})).await })).collect();
+    for task in v6 {
+        let (status, body) = task.await.unwrap();
+        assert!(status == 200 && body.get("data").is_some(), "{status} {body}");
+    }
+}
