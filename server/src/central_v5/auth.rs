@@ -203,7 +203,13 @@ impl FromRequestParts<V5State> for AuthSite {
         let name_key = if rightful_hardware { format!("site-bound:{name}") } else { format!("site:{name}") };
         let keys = [name_key, address];
         let too_many = |wait| V5Error::TooManyAttempts(crate::ratelimit::retry_after_seconds(wait));
-        state.failures.check(&keys).map_err(too_many)?;
+        // A password verified within the minute, sent with the bound hardware id, is no guess
+        // (whoever else guesses) and costs no Argon2. Without that id it is limited like any
+        // other attempt.
+        let cached = rightful_hardware && site.as_ref().is_some_and(|site| state.auth.cached(site, &password_sha256));
+        if !cached {
+            state.failures.check(&keys).map_err(too_many)?;
+        }
         let Some(site) = site else {
             let spent = state
                 .failures
@@ -213,8 +219,7 @@ impl FromRequestParts<V5State> for AuthSite {
             spent?;
             return Err(V5Error::SiteNameNotFound);
         };
-        // A password verified within the minute is no guess, and costs no Argon2.
-        let verified = if state.auth.cached(&site, &password_sha256) {
+        let verified = if cached {
             true
         } else {
             state

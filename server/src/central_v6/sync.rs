@@ -107,12 +107,12 @@ async fn check_credentials(
     }
     let address = peer.map_or("addr:unknown".into(), address_key);
     let keys = [format!("site:{}\0{}", settings.username, settings.site_uuid), address];
-    let too_many = |wait| V6Error::TooManyAttempts(retry_after_seconds(wait));
-    state.failures.check(&keys).map_err(too_many)?;
-    // Vouched for within the TTL: no guess, and no call to the V5 central.
+    // Vouched for within the TTL: no guess (whoever else guesses), and no call to the V5 central.
     if let Some(caller) = state.legacy.cached(settings) {
         return Ok(caller);
     }
+    let too_many = |wait| V6Error::TooManyAttempts(retry_after_seconds(wait));
+    state.failures.check(&keys).map_err(too_many)?;
     state
         .failures
         .counted(&keys, async {
