@@ -3,24 +3,66 @@
 //! key is refused until the oldest failure leaves the window. Shared by both centrals and the
 //! site's admin login; it knows nothing of any of them.
 //!
+//! An attempt is counted *before* the password is verified ([`FailureLimiter::reserve`] checks
+//! and records in one locked step) and refunded only when it succeeds. Checking first and
+//! recording after the verification let a burst of parallel guesses all pass the check before
+//! any of them was recorded: 40 parallel wrong passwords were 40 real guesses. Dropping an
+//! [`Attempt`] without refunding it keeps it counted, so a caller that hangs up mid-check
+//! cannot take its guess back.
+//!
+//! [`FailureLimiter::counted`] reserves only once the check has one of the limiter's few
+//! slots, so at most [`CHECKS_AT_ONCE`] attempts are ever undecided: fifty sites behind one
+//! address signing in at once are not taken for fifty guesses, while a burst of guesses still
+//! gets no more verifications than the limit allows.
+//!
+//! Keys are stored as SHA-256 digests (an attacker-chosen site name costs 32 bytes, whatever
+//! its length) and expired ones are swept at least once a minute, so the map holds at most the
+//! keys that failed within the window; every key also comes with the caller's address, which
+//! is itself limited, so a spray needs many addresses (IPv6 callers are keyed per /64).
+//!
+//! Argon2 verifications run through [`run_argon2`]: at most [`ARGON2_SLOTS`] at a time in the
+//! process, off the async workers, however many callers are waiting.
+//!
 //! State is in memory: a restart forgets it, which only gives an attacker one more window, and
 //! keeps a database write off every failed attempt (which would itself be a cheap DoS).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
 /// The default policy of the issue: 10 failures per 10 minutes.
 pub const MAX_FAILURES: usize = 10;
 pub const WINDOW: Duration = Duration::from_secs(600);
-/// Past this many keys, expired ones are swept on every failure (bounded memory under a spray).
+/// Expired keys are swept when the last sweep is older than this (or than the window)...
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// ...or when the map holds more keys than this (bounded memory under a spray).
 const SWEEP_ABOVE: usize = 10_000;
+/// Longest site name worth counting; callers refuse longer ones before asking the limiter.
+pub const MAX_NAME_BYTES: usize = 256;
+/// Argon2 verifications allowed to run at once in this process (each takes ~19 MiB and tens of
+/// milliseconds of one core).
+pub const ARGON2_SLOTS: usize = 2;
+/// Credential checks each limiter runs at once (see [`FailureLimiter::counted`]).
+pub const CHECKS_AT_ONCE: usize = 2;
+
+type Key = [u8; 32];
+
+struct Failures {
+    times: HashMap<Key, VecDeque<Instant>>,
+    last_sweep: Instant,
+}
 
 #[derive(Clone)]
 pub struct FailureLimiter {
     max: usize,
     window: Duration,
-    failures: Arc<Mutex<HashMap<String, VecDeque<Instant>>>>,
+    failures: Arc<Mutex<Failures>>,
+    slots: Arc<Semaphore>,
 }
 
 impl Default for FailureLimiter {
@@ -29,18 +71,55 @@ impl Default for FailureLimiter {
     }
 }
 
-impl FailureLimiter {
-    pub fn new(max: usize, window: Duration) -> Self {
-        FailureLimiter { max: max.max(1), window, failures: Arc::default() }
+/// One attempt, already counted as a failure against its keys. [`Attempt::refund`] it when the
+/// credentials were right (or the check could not be made); drop it to keep it counted.
+#[must_use = "dropping an attempt counts it as a failure; refund it on success"]
+pub struct Attempt {
+    limiter: FailureLimiter,
+    keys: Vec<Key>,
+    at: Instant,
+}
+
+impl Attempt {
+    /// Take the attempt back: the credentials were right, or nothing was verified.
+    pub fn refund(self) {
+        let mut failures = self.limiter.lock();
+        for key in &self.keys {
+            if let Some(times) = failures.times.get_mut(key)
+                && let Some(i) = times.iter().rposition(|t| *t == self.at)
+            {
+                times.remove(i);
+            }
+        }
     }
 
-    /// `Err(retry_after)` when any key has used up its failures.
+    /// Keep the attempt counted (what dropping does; this says so where it happens).
+    pub fn failed(self) {}
+}
+
+fn digest(key: &str) -> Key {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+impl FailureLimiter {
+    pub fn new(max: usize, window: Duration) -> Self {
+        let failures = Failures { times: HashMap::new(), last_sweep: Instant::now() };
+        FailureLimiter {
+            max: max.max(1),
+            window,
+            failures: Arc::new(Mutex::new(failures)),
+            slots: Arc::new(Semaphore::new(CHECKS_AT_ONCE)),
+        }
+    }
+
+    /// `Err(retry_after)` when any key has used up its failures; counts nothing. For refusing
+    /// early, before a caller queues for a check.
     pub fn check(&self, keys: &[String]) -> Result<(), Duration> {
         let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let mut failures = self.lock();
         let mut wait = Duration::ZERO;
         for key in keys {
-            if let Some(times) = map.get_mut(key) {
+            if let Some(times) = failures.times.get_mut(&digest(key)) {
                 prune(times, now, self.window);
                 if times.len() >= self.max
                     && let Some(oldest) = times.front()
@@ -52,26 +131,65 @@ impl FailureLimiter {
         if wait.is_zero() { Ok(()) } else { Err(wait.max(Duration::from_secs(1))) }
     }
 
-    /// Count one failure against every key.
-    pub fn fail(&self, keys: &[String]) {
+    /// Run a credential check as one counted attempt: wait for one of the limiter's slots, then
+    /// check the keys and count the attempt in one step, then run `check`, which answers its
+    /// value and whether it was a failed guess (kept) or not (refunded: right credentials, or
+    /// nothing verified). `Err(retry_after)`, without running `check`, when a key is used up.
+    pub async fn counted<T>(&self, keys: &[String], check: impl Future<Output = (T, bool)>) -> Result<T, Duration> {
+        let _slot = self.slots.acquire().await.map_err(|_| Duration::from_secs(1))?;
+        let attempt = self.reserve(keys)?;
+        let (value, failed) = check.await;
+        if failed {
+            attempt.failed()
+        } else {
+            attempt.refund()
+        }
+        Ok(value)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Failures> {
+        self.failures.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Count one attempt against every key, in the same locked step as the check, or
+    /// `Err(retry_after)` (nothing counted) when any key has used up its failures.
+    pub fn reserve(&self, keys: &[String]) -> Result<Attempt, Duration> {
         let now = Instant::now();
-        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > SWEEP_ABOVE {
-            let window = self.window;
-            map.retain(|_, times| {
+        let window = self.window;
+        let keys: Vec<Key> = keys.iter().map(|k| digest(k)).collect();
+        let mut failures = self.lock();
+        if now.duration_since(failures.last_sweep) >= SWEEP_EVERY.min(window) || failures.times.len() > SWEEP_ABOVE {
+            failures.times.retain(|_, times| {
                 prune(times, now, window);
                 !times.is_empty()
             });
+            failures.last_sweep = now;
         }
-        for key in keys {
-            let times = map.entry(key.clone()).or_default();
-            prune(times, now, self.window);
-            times.push_back(now);
-            // Only the newest `max` matter for the decision.
-            while times.len() > self.max {
-                times.pop_front();
+        let mut wait = Duration::ZERO;
+        for key in &keys {
+            if let Some(times) = failures.times.get_mut(key) {
+                prune(times, now, window);
+                if times.len() >= self.max
+                    && let Some(oldest) = times.front()
+                {
+                    wait = wait.max(window.saturating_sub(now.duration_since(*oldest)));
+                }
             }
         }
+        if !wait.is_zero() {
+            return Err(wait.max(Duration::from_secs(1)));
+        }
+        for key in &keys {
+            // Below `max` by the check above, so the deque never grows past it.
+            failures.times.entry(*key).or_default().push_back(now);
+        }
+        drop(failures);
+        Ok(Attempt { limiter: self.clone(), keys, at: now })
+    }
+
+    /// How many keys are held (for tests of the sweep).
+    pub fn keys_held(&self) -> usize {
+        self.lock().times.len()
     }
 }
 
@@ -79,6 +197,35 @@ fn prune(times: &mut VecDeque<Instant>, now: Instant, window: Duration) {
     while times.front().is_some_and(|t| now.duration_since(*t) >= window) {
         times.pop_front();
     }
+}
+
+/// The address part of a limiter key: canonical (an IPv4 client on a dual-stack listener is one
+/// key, not two) and, for IPv6, the /64 (one subscriber usually holds a whole /64, so keying
+/// per /128 would give a guesser 2^64 fresh addresses).
+pub fn address_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => format!("addr:{v4}"),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("addr:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
+}
+
+static ARGON2: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(ARGON2_SLOTS)));
+
+/// Run an Argon2 verification (`verify`) on the blocking pool, at most [`ARGON2_SLOTS`] at a
+/// time in the process. The slot is held inside the blocking task, so a caller that hangs up
+/// while it runs does not free a slot that is still busy.
+pub async fn run_argon2<T: Send + 'static>(verify: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
+    let slot = ARGON2.clone().acquire_owned().await?;
+    let result = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        verify()
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("password check panicked: {e}"))?;
+    Ok(result)
 }
 
 /// Whole seconds for a `Retry-After` header, rounded up.
@@ -95,25 +242,66 @@ mod tests {
         let limiter = FailureLimiter::default();
         let keys = ["site:a".to_owned(), "addr:1.2.3.4".to_owned()];
         for _ in 0..10 {
-            assert!(limiter.check(&keys).is_ok());
-            limiter.fail(&keys);
+            limiter.reserve(&keys).unwrap().failed();
         }
-        let wait = limiter.check(&keys).unwrap_err();
+        let wait = limiter.reserve(&keys).err().unwrap();
         assert!(wait <= WINDOW && wait > Duration::from_secs(500));
         // Another site from the same address is refused too; the same site elsewhere as well.
-        assert!(limiter.check(&["site:b".into(), "addr:1.2.3.4".into()]).is_err());
-        assert!(limiter.check(&["site:a".into(), "addr:5.6.7.8".into()]).is_err());
-        assert!(limiter.check(&["site:b".into(), "addr:5.6.7.8".into()]).is_ok());
+        assert!(limiter.reserve(&["site:b".into(), "addr:1.2.3.4".into()]).is_err());
+        assert!(limiter.reserve(&["site:a".into(), "addr:5.6.7.8".into()]).is_err());
+        assert!(limiter.reserve(&["site:b".into(), "addr:5.6.7.8".into()]).is_ok());
     }
 
     #[test]
-    fn failures_older_than_the_window_no_longer_count() {
+    fn attempts_in_flight_count_before_they_are_decided_and_refunds_give_them_back() {
+        let limiter = FailureLimiter::default();
+        let keys = ["site:a".to_owned()];
+        let in_flight: Vec<Attempt> = (0..10).map(|_| limiter.reserve(&keys).unwrap()).collect();
+        assert!(limiter.reserve(&keys).is_err(), "ten undecided attempts already use up the limit");
+        for attempt in in_flight {
+            attempt.refund();
+        }
+        for _ in 0..10 {
+            limiter.reserve(&keys).unwrap().refund();
+        }
+        assert!(limiter.reserve(&keys).is_ok(), "successes never count");
+    }
+
+    #[test]
+    fn failures_older_than_the_window_no_longer_count_and_their_keys_are_swept() {
         let limiter = FailureLimiter::new(2, Duration::from_millis(30));
         let keys = ["k".to_owned()];
-        limiter.fail(&keys);
-        limiter.fail(&keys);
-        assert!(limiter.check(&keys).is_err());
+        limiter.reserve(&keys).unwrap().failed();
+        limiter.reserve(&keys).unwrap().failed();
+        assert!(limiter.reserve(&keys).is_err());
         std::thread::sleep(Duration::from_millis(40));
-        assert!(limiter.check(&keys).is_ok());
+        limiter.reserve(&["other".to_owned()]).unwrap().refund();
+        assert_eq!(limiter.keys_held(), 1, "the expired key is gone; only the new one (now empty) is held");
+        assert!(limiter.reserve(&keys).is_ok());
+    }
+
+    #[tokio::test]
+    async fn counted_checks_reserve_only_when_they_run_so_parallel_successes_are_never_limited() {
+        let limiter = FailureLimiter::new(3, WINDOW);
+        let keys = ["addr:1.2.3.4".to_owned()];
+        let rightful = (0..50).map(|_| {
+            limiter.counted(&keys, async {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                ((), false)
+            })
+        });
+        assert!(futures_util::future::join_all(rightful).await.iter().all(Result::is_ok));
+        let guesses = (0..50).map(|_| limiter.counted(&keys, async { ((), true) }));
+        let ran = futures_util::future::join_all(guesses).await.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(ran, 3, "only the limit's worth of guesses ran");
+    }
+
+    #[test]
+    fn ipv6_callers_are_keyed_per_64_and_mapped_ipv4_as_ipv4() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key("2001:db8:1:3::1".parse().unwrap()));
+        assert_eq!(address_key("::ffff:10.0.0.1".parse().unwrap()), "addr:10.0.0.1");
     }
 }

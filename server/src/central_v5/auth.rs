@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 use super::V5State;
 use super::error::V5Error;
 use super::sites::{self, SiteRow};
+use crate::ratelimit::{Attempt, MAX_NAME_BYTES};
 use crate::wire::v5::{HEADER_FORWARDED_FOR, HEADER_HARDWARE_ID, HEADER_VERSION, SUPPORTED_VERSIONS};
 
 const CACHE_TTL: Duration = Duration::from_secs(60);
@@ -66,6 +67,11 @@ impl AuthCache {
         self.verified.lock().unwrap_or_else(|e| e.into_inner()).insert(key, Instant::now() + CACHE_TTL);
     }
 
+    /// Whether `password_sha256` was verified for `site` within the last minute (no Argon2).
+    pub fn cached(&self, site: &SiteRow, password_sha256: &str) -> bool {
+        self.hit(&Self::key(&site.name, password_sha256, &site.password_hash))
+    }
+
     /// Check `password_sha256` against the site's stored Argon2id hash.
     pub async fn verify(&self, site: &SiteRow, password_sha256: &str) -> Result<bool, V5Error> {
         let key = Self::key(&site.name, password_sha256, &site.password_hash);
@@ -83,9 +89,7 @@ impl AuthCache {
     /// hash; the outcome is irrelevant), so that answer costs what a wrong password costs and
     /// its timing does not tell which names exist.
     pub async fn verify_for_unknown_name(&self, password_sha256: &str) -> Result<(), V5Error> {
-        let stored = tokio::task::spawn_blocking(|| DUMMY_HASH.clone())
-            .await
-            .map_err(|e| anyhow::anyhow!("password check panicked: {e}"))?;
+        let stored = crate::ratelimit::run_argon2(|| DUMMY_HASH.clone()).await?;
         self.argon2_verify(stored, password_sha256.to_owned()).await?;
         Ok(())
     }
@@ -95,16 +99,15 @@ impl AuthCache {
         self.argon2_runs.load(Ordering::Relaxed)
     }
 
-    /// Check `given` against the Argon2id hash `stored`. Argon2 takes tens of milliseconds of
-    /// CPU: keep it off the async workers.
+    /// Check `given` against the Argon2id hash `stored`, through the process's few Argon2 slots
+    /// (see [`crate::ratelimit::run_argon2`]).
     async fn argon2_verify(&self, stored: String, given: String) -> Result<bool, V5Error> {
         self.argon2_runs.fetch_add(1, Ordering::Relaxed);
-        let ok = tokio::task::spawn_blocking(move || {
+        let ok = crate::ratelimit::run_argon2(move || {
             PasswordHash::new(&stored)
                 .map(|parsed| Argon2::default().verify_password(given.as_bytes(), &parsed).is_ok())
         })
-        .await
-        .map_err(|e| anyhow::anyhow!("password check panicked: {e}"))?
+        .await?
         .map_err(|e| anyhow::anyhow!("stored password hash is invalid: {e}"))?;
         Ok(ok)
     }
@@ -115,8 +118,9 @@ impl AuthCache {
 static DUMMY_HASH: LazyLock<String> =
     LazyLock::new(|| hash_password_sha256("no site has this password").unwrap_or_default());
 
-fn limited(state: &V5State, keys: &[String]) -> Result<(), V5Error> {
-    state.failures.check(keys).map_err(|wait| V5Error::TooManyAttempts(crate::ratelimit::retry_after_seconds(wait)))
+/// Count a credential-less attempt against `keys` (see [`crate::ratelimit`]).
+fn reserve(state: &V5State, keys: &[String]) -> Result<Attempt, V5Error> {
+    state.failures.reserve(keys).map_err(|wait| V5Error::TooManyAttempts(crate::ratelimit::retry_after_seconds(wait)))
 }
 
 /// Refuse `version` header values outside the supported range (409).
@@ -154,15 +158,22 @@ fn source_address(parts: &Parts) -> String {
         .and_then(|v| v.trim().parse::<IpAddr>().ok())
         .map(|ip| ip.to_canonical());
     match (peer, forwarded) {
-        (Some(peer), Some(caller)) if peer.is_loopback() => caller.to_string(),
-        (Some(peer), _) => peer.to_string(),
-        (None, _) => "unknown".to_owned(),
+        (Some(peer), Some(caller)) if peer.is_loopback() => crate::ratelimit::address_key(caller),
+        (Some(peer), _) => crate::ratelimit::address_key(peer),
+        (None, _) => "addr:unknown".to_owned(),
     }
 }
 
 /// An authenticated site; extracting it performs every check of section 3.1 in order:
 /// version, the failure limit, site name, password, hardware id. Unknown names and wrong
-/// passwords count as failures for the name and for the source address.
+/// passwords count as failures for the name and for the source address; the attempt is
+/// counted before the password is verified and refunded when it was right
+/// ([`crate::ratelimit::FailureLimiter::counted`]).
+///
+/// The rightful site cannot be locked out by others guessing its name: a request that carries
+/// the hardware id the site is bound to is counted under a name key of its own, which guesses
+/// without that id never fill. Guessing with the right id is still limited (under that key and
+/// the address), and a right password with a wrong id is limited like any guess.
 pub struct AuthSite(pub SiteRow);
 
 impl FromRequestParts<V5State> for AuthSite {
@@ -170,31 +181,67 @@ impl FromRequestParts<V5State> for AuthSite {
 
     async fn from_request_parts(parts: &mut Parts, state: &V5State) -> Result<Self, Self::Rejection> {
         check_version(&parts.headers)?;
-        let address = format!("addr:{}", source_address(parts));
+        let address = source_address(parts);
         let Some((name, password_sha256)) = basic_credentials(&parts.headers) else {
-            let keys = [address];
-            limited(state, &keys)?;
-            state.failures.fail(&keys);
+            reserve(state, &[address])?.failed();
             return Err(V5Error::SiteNameNotFound);
         };
-        let keys = [format!("site:{name}"), address];
-        limited(state, &keys)?;
-        let mut conn = state.db.pool.acquire().await?;
-        let Some(site) = sites::by_name(&mut conn, &name).await? else {
-            drop(conn);
-            state.auth.verify_for_unknown_name(&password_sha256.to_ascii_lowercase()).await?;
-            state.failures.fail(&keys);
+        // No site has such a name; refused before it is counted or stored as a key.
+        if name.len() > MAX_NAME_BYTES {
+            return Err(V5Error::SiteNameNotFound);
+        }
+        let password_sha256 = password_sha256.to_ascii_lowercase();
+        let hardware_id = parts.headers.get(HEADER_HARDWARE_ID).and_then(|v| v.to_str().ok()).filter(|s| !s.is_empty());
+        // The connection is held for this lookup only, never across the verification: a burst
+        // of guesses must not starve every site's sync of connections.
+        let site = {
+            let mut conn = state.db.pool.acquire().await?;
+            sites::by_name(&mut conn, &name).await?
+        };
+        let rightful_hardware =
+            site.as_ref().and_then(|s| s.hardware_id.as_deref()).is_some_and(|bound| Some(bound) == hardware_id);
+        let name_key = if rightful_hardware { format!("site-bound:{name}") } else { format!("site:{name}") };
+        let keys = [name_key, address];
+        let too_many = |wait| V5Error::TooManyAttempts(crate::ratelimit::retry_after_seconds(wait));
+        // A password verified within the minute, sent with the bound hardware id, is no guess
+        // (whoever else guesses) and costs no Argon2. Without that id it is limited like any
+        // other attempt.
+        let cached = rightful_hardware && site.as_ref().is_some_and(|site| state.auth.cached(site, &password_sha256));
+        if !cached {
+            state.failures.check(&keys).map_err(too_many)?;
+        }
+        let Some(site) = site else {
+            let spent = state
+                .failures
+                .counted(&keys, async { (state.auth.verify_for_unknown_name(&password_sha256).await, true) })
+                .await
+                .map_err(too_many)?;
+            spent?;
             return Err(V5Error::SiteNameNotFound);
         };
-        if !state.auth.verify(&site, &password_sha256.to_ascii_lowercase()).await? {
-            state.failures.fail(&keys);
+        let verified = if cached {
+            true
+        } else {
+            state
+                .failures
+                .counted(&keys, async {
+                    let verified = state.auth.verify(&site, &password_sha256).await;
+                    let failed = matches!(verified, Ok(false));
+                    (verified, failed)
+                })
+                .await
+                .map_err(too_many)??
+        };
+        if !verified {
             tracing::info!(site_id = site.site_id, "site authentication failed");
             return Err(V5Error::IncorrectPassword);
         }
-        let hardware_id = parts.headers.get(HEADER_HARDWARE_ID).and_then(|v| v.to_str().ok()).filter(|s| !s.is_empty());
         let bound = match (&site.hardware_id, hardware_id) {
             (Some(bound), _) => Some(bound.clone()),
-            (None, Some(given)) => sites::bind_hardware_id(&mut conn, site.site_id, given).await?,
+            (None, Some(given)) => {
+                let mut conn = state.db.pool.acquire().await?;
+                sites::bind_hardware_id(&mut conn, site.site_id, given).await?
+            }
             (None, None) => None,
         };
         if let Some(bound) = &bound

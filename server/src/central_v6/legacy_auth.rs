@@ -60,6 +60,15 @@ impl LegacyAuth {
         h.finalize().into()
     }
 
+    /// The V5 central's answer for `settings`, when it vouched for them within [`TTL`].
+    pub fn cached(&self, settings: &SyncV5Settings) -> Option<Caller> {
+        let key = Self::key(settings);
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        cache.retain(|_, (expires, _)| *expires > now);
+        cache.get(&key).map(|(_, caller)| caller.clone())
+    }
+
     /// Vouch for `settings`; `caller` is the address the request came from, passed on so the V5
     /// central counts failures against it (not against this central).
     pub async fn check(&self, settings: &SyncV5Settings, caller: Option<IpAddr>) -> Result<Caller, V6Error> {

@@ -77,19 +77,45 @@ async fn admit<T: DeserializeOwned + Credentialed>(
         }
     })?;
     let request: T = parse_body(&body)?;
-    let address = peer.0.map_or("unknown".into(), |ip| ip.to_string());
-    let keys = [format!("site:{}", request.settings().username), format!("addr:{address}")];
-    if let Err(wait) = state.failures.check(&keys) {
-        return Err(V6Error::TooManyAttempts(crate::ratelimit::retry_after_seconds(wait)));
-    }
-    let caller = state.legacy.check(request.settings(), peer.0).await.inspect_err(|e| {
-        if let V6Error::LegacyRefused(body) = e
-            && matches!(body.code.as_str(), code::SITE_NAME_NOT_FOUND | code::SITE_INCORRECT_PASSWORD)
-        {
-            state.failures.fail(&keys);
-        }
-    })?;
+    let caller = check_credentials(state, peer.0, request.settings()).await?;
     Ok((request, caller))
+}
+
+/// Have the V5 central vouch for `settings`, as a counted attempt (see [`crate::ratelimit`]):
+/// counted before the V5 central is asked, kept when it refused the name or password.
+///
+/// The name key includes the hardware id the caller sends, so others guessing a site's name
+/// cannot lock out the site itself (which sends its bound id); every guess is still limited by
+/// its address here and, per name, by the V5 central, which knows the bound id.
+async fn check_credentials(
+    state: &V6State,
+    peer: Option<IpAddr>,
+    settings: &SyncV5Settings,
+) -> Result<Caller, V6Error> {
+    use crate::ratelimit::{MAX_NAME_BYTES, address_key, retry_after_seconds};
+    if settings.username.len() > MAX_NAME_BYTES || settings.site_uuid.len() > MAX_NAME_BYTES {
+        return Err(V6Error::BadRequest("site name or hardware id too long".into()));
+    }
+    let address = peer.map_or("addr:unknown".into(), address_key);
+    let keys = [format!("site:{}\0{}", settings.username, settings.site_uuid), address];
+    // Vouched for within the TTL: no guess (whoever else guesses), and no call to the V5 central.
+    if let Some(caller) = state.legacy.cached(settings) {
+        return Ok(caller);
+    }
+    let too_many = |wait| V6Error::TooManyAttempts(retry_after_seconds(wait));
+    state.failures.check(&keys).map_err(too_many)?;
+    state
+        .failures
+        .counted(&keys, async {
+            let checked = state.legacy.check(settings, peer).await;
+            // Anything else is right, or no guess (the V5 central's own limit, its
+            // hardware-id check, no answer): refunded.
+            let failed = matches!(&checked, Err(V6Error::LegacyRefused(body))
+                if matches!(body.code.as_str(), code::SITE_NAME_NOT_FOUND | code::SITE_INCORRECT_PASSWORD));
+            (checked, failed)
+        })
+        .await
+        .map_err(too_many)?
 }
 
 /// The version first, whatever else the body holds (a newer site gets the mismatch, not a parse

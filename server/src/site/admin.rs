@@ -83,7 +83,7 @@ pub async fn ensure_password(db: &SqlitePool, given: Option<&str>) -> anyhow::Re
 pub async fn verify_password(db: &SqlitePool, password: &str) -> anyhow::Result<bool> {
     let Some(stored) = kv::get_string(db, kv::ADMIN_PASSWORD_ARGON2ID).await? else { return Ok(false) };
     let given = password.to_owned();
-    let ok = tokio::task::spawn_blocking(move || {
+    let ok = crate::ratelimit::run_argon2(move || {
         PasswordHash::new(&stored).map(|parsed| argon2().verify_password(given.as_bytes(), &parsed).is_ok())
     })
     .await?

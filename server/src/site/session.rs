@@ -61,14 +61,22 @@ async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(input): ApiJson<LoginInput>,
 ) -> Result<Response, ApiError> {
-    // Canonical: an IPv4 client reaching a dual-stack listener is one key, not two.
-    let keys = [format!("addr:{}", peer.ip().to_canonical())];
-    state
+    // Counted before the (slow) verification and refunded on success, so parallel guesses
+    // cannot all pass the check before any of them is recorded.
+    let keys = [crate::ratelimit::address_key(peer.ip())];
+    let too_many = |wait| ApiError::TooManyRequests(crate::ratelimit::retry_after_seconds(wait));
+    state.login_failures.check(&keys).map_err(too_many)?;
+    let verified = state
         .login_failures
-        .check(&keys)
-        .map_err(|wait| ApiError::TooManyRequests(crate::ratelimit::retry_after_seconds(wait)))?;
-    if !admin::verify_password(&state.db, &input.password).await? {
-        state.login_failures.fail(&keys);
+        .counted(&keys, async {
+            let verified = admin::verify_password(&state.db, &input.password).await;
+            // An internal error is not a guess.
+            let failed = matches!(verified, Ok(false));
+            (verified, failed)
+        })
+        .await
+        .map_err(too_many)??;
+    if !verified {
         tracing::info!("admin login failed");
         return Err(ApiError::Unauthenticated("Wrong admin password.".into()));
     }

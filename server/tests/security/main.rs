@@ -8,6 +8,7 @@ mod bad_input;
 mod central_logs;
 mod centrals;
 mod connections;
+mod limiter;
 mod ownership;
 mod site;
 mod site_logs;

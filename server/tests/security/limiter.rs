@@ -1,0 +1,188 @@
+//! The failure limiter under a burst, and the rightful site under a guessing campaign: an
+//! attempt is counted before its password is verified, so 100 parallel wrong passwords are at
+//! most 10 real (Argon2) guesses on the site and on both centrals; and a site that sends its
+//! right password with the hardware id it is bound to is not locked out by others guessing
+//! its name, while guessing stays limited.
+
+use outpost_testkit::prelude::*;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+const V6_URL: &str = "http://v6.example:8002";
+const BURST: usize = 100;
+
+/// How many of `statuses` are each of the two allowed answers; anything else fails the test.
+fn tally(statuses: &[u16], refused: u16) -> (usize, usize) {
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    let guesses = statuses.iter().filter(|s| **s == refused).count();
+    assert_eq!(limited + guesses, statuses.len(), "only {refused} or 429: {statuses:?}");
+    (guesses, limited)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_parallel_wrong_admin_passwords_are_at_most_ten_real_guesses_the_rest_429() {
+    let site = TestSite::start(fast()).await;
+    let tasks: Vec<_> = (0..BURST)
+        .map(|i| {
+            let url = site.url.clone();
+            tokio::spawn(async move { login_cookie(&url, &format!("guess-{i}")).await.unwrap_err().status().as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    // A 401 is only ever answered after a real Argon2 verification.
+    let (guesses, limited) = tally(&statuses, 401);
+    assert!(guesses <= 10, "{guesses} verifications ran");
+    assert_eq!(limited, BURST - guesses);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_parallel_wrong_passwords_cost_the_v5_central_at_most_ten_argon2_runs() {
+    let db = databases().await.remove(0);
+    let (server, state) = start_v5(&db).await;
+    add_site(&state, "north", "right", &["store_n"], V6_URL).await;
+    let before = state.auth.argon2_runs();
+    let tasks: Vec<_> = (0..BURST)
+        .map(|i| {
+            let wrong = V5Site::new(&server.url(), "north", &format!("guess-{i}"));
+            tokio::spawn(async move { wrong.get("site").await.status().as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    let runs = state.auth.argon2_runs() - before;
+    assert!(runs <= 10, "{runs} Argon2 verifications ran");
+    let (guesses, limited) = tally(&statuses, 401);
+    assert!(guesses <= 10 && limited >= BURST - 10, "{guesses} × 401, {limited} × 429");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_parallel_wrong_passwords_through_the_v6_central_cost_at_most_ten_argon2_runs() {
+    let db = databases().await.remove(0);
+    let c = World::builder().database(&db).start().await;
+    add_site(&c.v5_state, "a", "pa", &["store_a"], &c.v6_url).await;
+    let before = c.v5_state.auth.argon2_runs();
+    let tasks: Vec<_> = (0..BURST)
+        .map(|i| {
+            let wrong = V6Site::new(&c.v6_url, V5Site::new(&c.v5_url, "a", &format!("guess-{i}")));
+            tokio::spawn(async move {
+                // A refused credential is a 200 with an error envelope (the V6 protocol).
+                let (status, body) = wrong.call("site_status", json!({})).await;
+                assert!(status == 429 || body.get("error").is_some(), "{status} {body}");
+                if status == 429 { 429 } else { 401 }
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    let runs = c.v5_state.auth.argon2_runs() - before;
+    assert!(runs <= 10, "{runs} Argon2 verifications ran on the V5 central");
+    let (guesses, limited) = tally(&statuses, 401);
+    assert!(guesses <= 10 && limited >= BURST - 10, "{guesses} refused, {limited} × 429");
+}
+
+/// Twenty wrong passwords for `name`, each from another address (vouched for by this machine
+/// through the forwarded-for header, as the V6 central does) and with a hardware id of its own.
+async fn guess_from_elsewhere(v5_url: &str, name: &str) {
+    let mut statuses = Vec::new();
+    for i in 0..20 {
+        let mut guesser = V5Site::new(v5_url, name, "wrong");
+        guesser.hardware_id = format!("guesser-{i}");
+        let response = guesser
+            .request(Method::GET, "site")
+            .header(outpost::wire::v5::HEADER_FORWARDED_FOR, format!("203.0.113.{i}"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(&statuses[..10], &[401; 10], "{statuses:?}");
+    assert_eq!(&statuses[10..], &[429; 10], "guessing the name is limited: {statuses:?}");
+}
+
+#[tokio::test]
+async fn twenty_failures_for_a_sites_name_from_elsewhere_do_not_lock_out_the_site_with_its_bound_hardware_id() {
+    let db = databases().await.remove(0);
+    let (server, state) = start_v5(&db).await;
+    add_site(&state, "north", "right", &["store_n"], V6_URL).await;
+    let rightful = V5Site::new(&server.url(), "north", "right");
+    assert_eq!(rightful.get("site").await.status(), 200, "binds the hardware id");
+    guess_from_elsewhere(&server.url(), "north").await;
+
+    assert_eq!(rightful.get("site").await.status(), 200, "the rightful site still gets its site info");
+    rightful.initialise().await;
+    assert_eq!(rightful.get("queued_records?limit=10").await.status(), 200, "and still syncs");
+
+    let mut wrong_hardware = rightful.clone();
+    wrong_hardware.hardware_id = "someone-else".into();
+    assert_eq!(
+        wrong_hardware.get("site").await.status(),
+        429,
+        "the right password without the bound hardware id is still limited"
+    );
+}
+
+#[tokio::test]
+async fn twenty_failures_for_a_sites_name_do_not_lock_it_out_of_the_v6_central() {
+    let db = databases().await.remove(0);
+    let c = World::builder().database(&db).start().await;
+    add_site(&c.v5_state, "a", "pa", &["store_a"], &c.v6_url).await;
+    let rightful = V6Site::new(&c.v6_url, V5Site::new(&c.v5_url, "a", "pa"));
+    assert_eq!(rightful.v5.get("site").await.status(), 200, "binds the hardware id");
+    guess_from_elsewhere(&c.v5_url, "a").await;
+
+    let status = rightful.data("site_status", json!({})).await;
+    assert_eq!(status["is_integrating"], false, "{status}");
+    rightful.pull_all(false, 100).await;
+}
+
+#[tokio::test]
+async fn site_names_over_256_bytes_are_refused_without_being_counted_or_verified() {
+    let db = databases().await.remove(0);
+    let (server, state) = start_v5(&db).await;
+    let before = state.auth.argon2_runs();
+    let long = "n".repeat(1000);
+    for _ in 0..12 {
+        let response = V5Site::new(&server.url(), &long, "x").get("site").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "refused, never limited");
+    }
+    assert_eq!(state.auth.argon2_runs(), before, "no verification spent on them");
+    assert_eq!(state.failures.keys_held(), 0, "and no key kept");
+}
+
+/// Attempts are counted only once they run (a few at a time), so many rightful sites behind one
+/// address signing in at once are not taken for a burst of guesses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_sites_behind_one_address_signing_in_at_once_are_all_let_in_on_v5_and_v6() {
+    let db = databases().await.remove(0);
+    let c = World::builder().database(&db).start().await;
+    let mut sites = Vec::new();
+    for i in 0..30 {
+        let name = format!("fleet-{i}");
+        add_site(&c.v5_state, &name, "pw", &[&format!("store-{i}")], &c.v6_url).await;
+        sites.push(V6Site::new(&c.v6_url, V5Site::new(&c.v5_url, &name, "pw")));
+    }
+    let v5: Vec<_> = sites
+        .iter()
+        .map(|site| {
+            let site = site.v5.clone();
+            tokio::spawn(async move { site.get("site").await.status().as_u16() })
+        })
+        .collect();
+    for task in v5 {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    // Through the V6 central (its own first check for each, then the V5 central's cache).
+    let v6: Vec<_> =
+        sites.into_iter().map(|site| tokio::spawn(async move { site.call("site_status", json!({})).await })).collect();
+    for task in v6 {
+        let (status, body) = task.await.unwrap();
+        assert!(status == 200 && body.get("data").is_some(), "{status} {body}");
+    }
+}
