@@ -54,7 +54,7 @@
 //!
 //! While a central is still integrating this site's previous push it answers "busy"
 //! (`sync_is_running` / `IntegrationInProgress`); pushes and Pull Remote then wait for it to be
-//! idle and send the same request again (`steps::push_when_idle`).
+//! idle and send the same request again (`steps::call_when_idle`).
 //!
 //! Steps that need an initialised site: Push V6 and Push are skipped (and shown skipped) until
 //! the first run succeeded; Pull V6 sends `isInitialised: false` until then, so the V6 central

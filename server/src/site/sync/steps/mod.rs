@@ -72,11 +72,12 @@ pub(crate) fn central_is_busy(e: &crate::wire::client::CallError) -> bool {
     }
 }
 
-/// Send a push; when the central answers that it is still integrating (a retried final push
-/// whose first answer was lost, or the previous run's integration), wait until it is idle and
-/// send the same batch again. Buffering is an upsert, so a batch that did arrive the first
-/// time is not doubled; one that did not arrive is not lost by treating "busy" as success.
-pub(crate) async fn push_when_idle<T, P, PF, I, IF>(
+/// Make a call (a push, a pull, an acknowledgement); when the central answers that it is still
+/// integrating (a retried final push whose first answer was lost, a duplicated final push, the
+/// previous run's integration), wait until `idle` says so and make the same call again. Pushes
+/// buffer by upsert and pulls are idempotent, so a call that did arrive the first time is not
+/// doubled; one that did not arrive is not lost by treating "busy" as success.
+pub(crate) async fn call_when_idle<T, P, PF, I, IF>(
     ctx: &Ctx<'_>,
     context: &'static str,
     mut push: P,
@@ -131,4 +132,10 @@ where
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(every);
     }
+}
+
+/// Whether the V6 central has finished integrating this site's pushes (for [`call_when_idle`]).
+pub(crate) async fn v6_idle(client: &V6Client) -> Result<bool, RunError> {
+    let status = client.site_status().await.map_err(|e| RunError::call("Error while polling the V6 central", &e))?;
+    Ok(!status.is_integrating)
 }

@@ -5,7 +5,7 @@
 use outpost_api::StepKey;
 
 use super::push::v5_idle;
-use super::{Ctx, db, push_when_idle};
+use super::{Ctx, call_when_idle, db};
 use crate::site::sync::buffer::{self, Incoming};
 use crate::site::sync::errors::RunError;
 
@@ -19,7 +19,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     loop {
         // A central still integrating (a duplicated final push, a restart) answers "sync is
         // running": wait for it, as the push steps do, instead of failing the run.
-        let page = push_when_idle(
+        let page = call_when_idle(
             ctx,
             "Error while pulling remote records",
             || ctx.v5.queued_records(ctx.plan.settings.batch_size_pull),
@@ -40,7 +40,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         let mut tx = ctx.db.begin().await.map_err(store)?;
         buffer::store(&mut tx, &records).await.map_err(store)?;
         tx.commit().await.map_err(store)?;
-        push_when_idle(
+        call_when_idle(
             ctx,
             "Error while acknowledging remote records",
             || ctx.v5.acknowledge(ids.clone()),

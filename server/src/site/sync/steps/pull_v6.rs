@@ -4,7 +4,7 @@
 
 use outpost_api::StepKey;
 
-use super::{Ctx, db, push_when_idle};
+use super::{Ctx, call_when_idle, db, v6_idle};
 use crate::site::sync::buffer::{self, Incoming};
 use crate::site::sync::errors::RunError;
 use crate::site::sync::kv;
@@ -22,15 +22,11 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         // A central still integrating (a duplicated final push started a second integration
         // after Push V6 saw it idle) answers IntegrationInProgress: wait for it, as Pull Remote
         // does with the V5 central, instead of failing the run.
-        let batch = push_when_idle(
+        let batch = call_when_idle(
             ctx,
             "Error while pulling from the V6 central",
             || client.pull(cursor, ctx.plan.settings.batch_size_pull, ctx.plan.initialised),
-            || async {
-                let status =
-                    client.site_status().await.map_err(|e| RunError::call("Error while polling the V6 central", &e))?;
-                Ok(!status.is_integrating)
-            },
+            || v6_idle(client),
         )
         .await?;
         ctx.report.progress(STEP, batch.total_records).await.map_err(log)?;

@@ -5,7 +5,7 @@
 
 use outpost_api::StepKey;
 
-use super::{Ctx, db, push_when_idle, wait_until};
+use super::{Ctx, call_when_idle, db, wait_until};
 use crate::records::{self, Central, ChangeAction};
 use crate::site::sync::errors::{RunError, Variant};
 use crate::site::sync::{changelog, kv};
@@ -28,7 +28,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         if remaining == 0 {
             let request = PushRequest { queue_length: 0, data: vec![] };
             let reply =
-                push_when_idle(ctx, "Error while pushing records", || ctx.v5.push(&request), || v5_idle(ctx)).await?;
+                call_when_idle(ctx, "Error while pushing records", || ctx.v5.push(&request), || v5_idle(ctx)).await?;
             if !reply.integration_started {
                 return Err(RunError::new(
                     Variant::Unknown,
@@ -66,7 +66,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         }
         if !data.is_empty() {
             let request = PushRequest { queue_length: remaining, data };
-            push_when_idle(ctx, "Error while pushing records", || ctx.v5.push(&request), || v5_idle(ctx)).await?;
+            call_when_idle(ctx, "Error while pushing records", || ctx.v5.push(&request), || v5_idle(ctx)).await?;
         }
         cursor = last + 1;
         kv::set_cursor(&mut *conn, kv::V5_PUSH_CURSOR, cursor)

@@ -10,7 +10,7 @@
 use outpost_api::StepKey;
 use serde_json::Value;
 
-use super::{Ctx, db, push_when_idle, wait_until};
+use super::{Ctx, call_when_idle, db, v6_idle, wait_until};
 use crate::records::{self, Central, ChangeAction};
 use crate::site::sync::errors::{RunError, Variant};
 use crate::site::sync::{changelog, kv};
@@ -32,11 +32,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     let mut cursor = kv::cursor(&mut *conn, kv::V6_PUSH_CURSOR).await.map_err(read)?;
     let mut unfinished = kv::get_bool(&mut *conn, kv::V6_PUSH_UNFINISHED).await.map_err(read)?;
     let mut sent_any = unfinished;
-    let idle = || async {
-        let status =
-            client.site_status().await.map_err(|e| RunError::call("Error while polling the V6 central", &e))?;
-        Ok(!status.is_integrating)
-    };
+    let idle = || v6_idle(client);
     loop {
         let remaining = changelog::remaining(&mut conn, cursor).await.map_err(read)?;
         ctx.report.progress(STEP, remaining).await.map_err(log)?;
@@ -50,7 +46,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
                     records: Vec::new(),
                     is_last_batch: true,
                 };
-                push_when_idle(ctx, "Error while pushing to the V6 central", || client.push(batch.clone()), idle)
+                call_when_idle(ctx, "Error while pushing to the V6 central", || client.push(batch.clone()), idle)
                     .await?;
                 kv::set_bool(&mut *conn, kv::V6_PUSH_UNFINISHED, false)
                     .await
@@ -96,7 +92,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         if !records.is_empty() || (is_last_batch && sent_any) {
             sent_any |= !records.is_empty();
             let batch = SyncBatch { end_cursor: last, total_records: remaining, records, is_last_batch };
-            push_when_idle(ctx, "Error while pushing to the V6 central", || client.push(batch.clone()), idle).await?;
+            call_when_idle(ctx, "Error while pushing to the V6 central", || client.push(batch.clone()), idle).await?;
             // Before the cursor moves: a crash in between resends this batch, never skips it.
             unfinished = !is_last_batch;
             kv::set_bool(&mut *conn, kv::V6_PUSH_UNFINISHED, unfinished)
