@@ -7,5 +7,5 @@ setup_rust
 build_app
 say "building outpost"
 (cd "$ROOT" && cargo build -p outpost --quiet)
-say "starting the demo: open http://127.0.0.1:8000 (site demo-site, password demo; admin password admin)"
+say "starting the demo: open http://127.0.0.1:8000 (site demo-site, password demo; admin password outpost-admin)"
 exec "$CARGO_TARGET_DIR/debug/outpost" demo "$@"

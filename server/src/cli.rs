@@ -46,7 +46,7 @@ pub struct SiteArgs {
     #[arg(long, default_value = "outpost-data/site", global = true)]
     pub data_dir: PathBuf,
     /// The admin password, set on the first start only (later: `outpost site set-admin-password`).
-    /// Without one, the first start generates a password and prints it once.
+    /// Without one, the first start generates a password and prints it once. At least 12 characters.
     #[arg(long, env = "OUTPOST_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
     /// The URL people use to reach this server, shown with its QR code (default: from the request).

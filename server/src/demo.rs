@@ -23,9 +23,10 @@ pub const SITE_NAME: &str = "demo-site";
 pub const SITE_PASSWORD: &str = "demo";
 pub const STORES: [&str; 2] = ["demo_main_store", "demo_ward_store"];
 
-/// The demo's documented admin password (README). A demo folder reused with `--data-dir` keeps
+/// The demo's documented admin password (README; at least [`site::admin::MIN_PASSWORD_CHARS`]
+/// characters like every admin password). A demo folder reused with `--data-dir` keeps
 /// whatever password it has.
-pub const DEMO_ADMIN_PASSWORD: &str = "admin";
+pub const DEMO_ADMIN_PASSWORD: &str = "outpost-admin";
 
 /// The flags of `outpost demo`.
 #[derive(Debug, Args)]

@@ -23,8 +23,39 @@ use super::sync::kv;
 
 /// How long a session lasts after login (a working day and a half: people sign in each shift).
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
-/// Shortest admin password accepted by `--admin-password` and `set-admin-password`.
-pub const MIN_PASSWORD_CHARS: usize = 4;
+/// Shortest admin password accepted by `--admin-password` and `set-admin-password`: the login
+/// is reachable from the whole LAN, and twelve characters keep even a limited guesser (ten
+/// tries per ten minutes per address) far from any short word.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// Why an admin password was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    #[error(
+        "the admin password is too short: {given} characters, at least {MIN_PASSWORD_CHARS} are needed. \
+         Hint: {}",
+        PasswordError::TOO_SHORT_HINT
+    )]
+    TooShort { given: usize },
+}
+
+impl PasswordError {
+    const TOO_SHORT_HINT: &'static str =
+        "choose a passphrase of a few words (e.g. `blue-kettle-river-42`) and set it again";
+
+    /// What to do about it (also part of the message, which the CLI prints).
+    pub fn hint(&self) -> &'static str {
+        match self {
+            PasswordError::TooShort { .. } => Self::TOO_SHORT_HINT,
+        }
+    }
+}
+
+/// Refuse a password that is too short to be set (see [`MIN_PASSWORD_CHARS`]).
+pub fn check_password(password: &str) -> Result<(), PasswordError> {
+    let given = password.chars().count();
+    if given < MIN_PASSWORD_CHARS { Err(PasswordError::TooShort { given }) } else { Ok(()) }
+}
 
 fn argon2() -> Argon2<'static> {
     // Explicitly Argon2id with the crate's (OWASP-recommended) defaults, so a change of the
@@ -43,9 +74,7 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
 
 /// Store a new admin password (hash only) and end every session.
 pub async fn set_password(db: &SqlitePool, password: &str) -> anyhow::Result<()> {
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        anyhow::bail!("the admin password needs at least {MIN_PASSWORD_CHARS} characters");
-    }
+    check_password(password)?;
     let owned = password.to_owned();
     let hash = tokio::task::spawn_blocking(move || hash_password(&owned)).await??;
     let mut tx = db.begin().await?;

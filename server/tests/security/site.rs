@@ -207,3 +207,36 @@ async fn set_admin_password_replaces_the_password_and_ends_every_session() {
     assert!(login_cookie(&site.url, ADMIN_PASSWORD).await.is_err());
     assert!(login_cookie(&site.url, "brand-new-one").await.is_ok());
 }
+
+#[tokio::test]
+async fn an_admin_password_under_twelve_characters_is_refused_with_a_hint_and_the_old_one_stays() {
+    let site = TestSite::start(fast()).await;
+    let set = |password: &'static str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_outpost"))
+            .args(["site", "--data-dir"])
+            .arg(site.dir.path())
+            .args(["set-admin-password", "--password", password])
+            .env_remove("OUTPOST_ADMIN_PASSWORD")
+            .output()
+            .unwrap()
+    };
+    let short = set("eleven-char");
+    assert!(!short.status.success());
+    let stderr = String::from_utf8_lossy(&short.stderr);
+    assert!(stderr.contains("too short: 11 characters, at least 12"), "{stderr}");
+    assert!(stderr.contains("Hint: choose a passphrase"), "{stderr}");
+    assert!(login_cookie(&site.url, ADMIN_PASSWORD).await.is_ok(), "the old password still works");
+    assert!(set("twelve-chars").status.success(), "twelve is enough");
+    assert!(login_cookie(&site.url, "twelve-chars").await.is_ok());
+    // The same rule on a first start: a short --admin-password stops the site before it serves.
+    let fresh = tempfile::tempdir().unwrap();
+    let start = std::process::Command::new(env!("CARGO_BIN_EXE_outpost"))
+        .args(["site", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(fresh.path())
+        .args(["--admin-password", "admin"])
+        .env_remove("OUTPOST_ADMIN_PASSWORD")
+        .output()
+        .unwrap();
+    assert!(!start.status.success());
+    assert!(String::from_utf8_lossy(&start.stderr).contains("the admin password is too short"));
+}
