@@ -15,7 +15,6 @@ pub mod sync;
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{any, post};
 
@@ -75,6 +74,11 @@ impl V6State {
         }
     }
 
+    /// The limit of the `pull` and `site_status` bodies (never above the push's).
+    pub fn small_body_bytes(&self) -> usize {
+        SMALL_BODY_BYTES.min(self.max_body_bytes)
+    }
+
     pub async fn open(database_url: &str, legacy_url: &str) -> anyhow::Result<Self> {
         Ok(Self::new(open_db(database_url).await?, legacy_url))
     }
@@ -96,13 +100,13 @@ pub async fn serve_state(listen: SocketAddr, state: V6State) -> anyhow::Result<R
 
 pub fn router(state: V6State) -> Router {
     let max_body = state.max_body_bytes;
-    // Each route's own limit, counted after decompression (the outer layer's limit is the push's).
-    let small = DefaultBodyLimit::max(SMALL_BODY_BYTES.min(max_body));
+    // Each route reads its body itself, within its own limit counted after decompression (see
+    // `sync::admit`); the outer layer's limit is the push's.
     let central = if state.is_central {
         Router::new()
-            .route("/central/sync/pull", post(sync::pull).layer(small))
+            .route("/central/sync/pull", post(sync::pull))
             .route("/central/sync/push", post(sync::push))
-            .route("/central/sync/site_status", post(sync::site_status).layer(small))
+            .route("/central/sync/site_status", post(sync::site_status))
     } else {
         Router::new().route("/central/{*rest}", any(not_central))
     };

@@ -3,16 +3,16 @@
 //! still being integrated; `push` buffers per site and integrates in the background on the
 //! last batch.
 
-use axum::body::Bytes;
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use futures_util::StreamExt;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::error::{Data, V6Error, V6Result};
 use super::legacy_auth::Caller;
@@ -40,45 +40,65 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
     }
 }
 
-/// The request types that carry the site's V5 credentials (all of them).
-trait Credentialed {
-    fn settings(&self) -> &SyncV5Settings;
-}
-
-impl Credentialed for PullRequest {
-    fn settings(&self) -> &SyncV5Settings {
-        &self.sync_v5_settings
-    }
-}
-
-impl Credentialed for PushRequest {
-    fn settings(&self) -> &SyncV5Settings {
-        &self.sync_v5_settings
-    }
-}
-
-impl Credentialed for SiteStatusRequest {
-    fn settings(&self) -> &SyncV5Settings {
-        &self.sync_v5_settings
-    }
-}
-
-/// Parse the body, check the version and the credentials (within the failure limit).
-async fn admit<T: DeserializeOwned + Credentialed>(
+/// Check the version and the credentials (within the failure limit), then parse the body (at
+/// most `limit` bytes after decompression) into its typed shape.
+///
+/// What an unauthenticated caller can cost, in order: an address already locked out is
+/// answered 429 with its body read and dropped chunk by chunk (never held; read at all only so
+/// that the answer reaches the caller rather than a reset connection); otherwise the body is
+/// read, up to `limit`, and held once as bytes; one pass over those bytes keeps only
+/// `syncV6Version` and the `syncV5Settings` object ([`Head`]: no tree, no records, whatever the
+/// order of the fields; the reference's own client sends `batch` first); then the counted
+/// credential check. The batch, whose parsed records take several times the size of their text,
+/// is parsed only for a caller the V5 central vouched for. So memory before authentication is
+/// the body's bytes (at most `limit`: [`super::MAX_BODY_BYTES`] for a push) plus a few hundred
+/// bytes, per request.
+async fn admit<T: DeserializeOwned>(
     state: &V6State,
     peer: Peer,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
+    limit: usize,
 ) -> Result<(T, Caller), V6Error> {
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            V6Error::PayloadTooLarge
-        } else {
-            V6Error::BadRequest(e.body_text())
-        }
-    })?;
-    let request: T = parse_body(&body)?;
-    let caller = check_credentials(state, peer.0, request.settings()).await?;
+    use crate::ratelimit::{address_key, retry_after_seconds};
+    let address = peer.0.map_or("addr:unknown".into(), address_key);
+    if let Err(wait) = state.failures.check(&[address]) {
+        discard(body, limit).await;
+        return Err(V6Error::TooManyAttempts(retry_after_seconds(wait)));
+    }
+    let body = read_body(body, limit).await?;
+    let settings = credentials_of(&body)?;
+    let caller = check_credentials(state, peer.0, &settings).await?;
+    let request = serde_json::from_slice(&body).map_err(|e| V6Error::BadRequest(format!("bad request body: {e}")))?;
     Ok((request, caller))
+}
+
+/// The whole body, or [`V6Error::PayloadTooLarge`] as soon as it passes `limit` bytes. Chunks
+/// are kept as they come and joined once, so the peak is about twice the body, never a
+/// doubling buffer's three times.
+async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, V6Error> {
+    let mut stream = body.into_data_stream();
+    let (mut chunks, mut len) = (Vec::new(), 0);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| V6Error::BadRequest(format!("cannot read the request body: {e}")))?;
+        len += chunk.len();
+        if len > limit {
+            return Err(V6Error::PayloadTooLarge);
+        }
+        chunks.push(chunk);
+    }
+    Ok(chunks.concat())
+}
+
+/// Read and drop up to `limit` bytes of the body, one chunk at a time.
+async fn discard(body: Body, limit: usize) {
+    let mut stream = body.into_data_stream();
+    let mut len = 0;
+    while let Some(Ok(chunk)) = stream.next().await {
+        len += chunk.len();
+        if len > limit {
+            break;
+        }
+    }
 }
 
 /// Have the V5 central vouch for `settings`, as a counted attempt (see [`crate::ratelimit`]):
@@ -119,81 +139,117 @@ async fn check_credentials(
 }
 
 /// The version first, whatever else the body holds (a newer site gets the mismatch, not a parse
-/// error about fields it added), then the body once into its typed shape. The version probe
-/// skips everything else without building it, so no body is ever held as a `serde_json::Value`
-/// tree (many times the size of its text).
-fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, V6Error> {
-    let VersionProbe(version) =
-        serde_json::from_slice(body).map_err(|e| V6Error::BadRequest(format!("body is not JSON: {e}")))?;
-    match version {
+/// error about fields it added), then the credentials; see [`admit`] for why nothing else.
+fn credentials_of(body: &[u8]) -> Result<SyncV5Settings, V6Error> {
+    let head: Head = serde_json::from_slice(body).map_err(|e| V6Error::BadRequest(format!("body is not JSON: {e}")))?;
+    match head.version {
         Some(v) if (SUPPORTED_VERSIONS.0 as u64..=SUPPORTED_VERSIONS.1 as u64).contains(&v) => {}
         other => return Err(V6Error::VersionMismatch(other.map_or(u32::MAX, |v| v.min(u32::MAX as u64) as u32))),
     }
-    serde_json::from_slice(body).map_err(|e| V6Error::BadRequest(format!("bad request body: {e}")))
+    let settings = head.settings.ok_or_else(|| V6Error::BadRequest("syncV5Settings is missing".into()))?;
+    serde_json::from_str(settings.get()).map_err(|e| V6Error::BadRequest(format!("bad syncV5Settings: {e}")))
 }
 
-/// `syncV6Version` when the body is an object holding it as an unsigned integer; `None` for any
-/// other JSON (as a missing or odd version is a mismatch, not a parse error).
-struct VersionProbe(Option<u64>);
+/// The top level of a body as [`credentials_of`] reads it: `syncV6Version` when it is an
+/// unsigned integer (`None` for anything else, or for a body that is not an object: a missing
+/// or odd version is a mismatch, not a parse error), and `syncV5Settings` as a slice of the
+/// body's text. Every other value is skipped without being built.
+struct Head<'a> {
+    version: Option<u64>,
+    settings: Option<&'a RawValue>,
+}
 
-impl<'de> Deserialize<'de> for VersionProbe {
+impl<'de> Deserialize<'de> for Head<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ProbeVisitor { top: true }).map(VersionProbe)
+        d.deserialize_any(HeadVisitor)
     }
 }
 
-/// At the top level it looks for the key; below (the key's value) it keeps only an unsigned integer.
-struct ProbeVisitor {
-    top: bool,
-}
+struct HeadVisitor;
 
+/// Below the top level: only an unsigned integer is a version.
 struct Version(Option<u64>);
 
 impl<'de> Deserialize<'de> for Version {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ProbeVisitor { top: false }).map(Version)
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Option<u64>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Some(v))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(None)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(None)
+            }
+        }
+        d.deserialize_any(V).map(Version)
     }
 }
 
-impl<'de> Visitor<'de> for ProbeVisitor {
-    type Value = Option<u64>;
+impl<'de> Visitor<'de> for HeadVisitor {
+    type Value = Head<'de>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("any JSON value")
     }
 
-    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-        Ok((!self.top).then_some(v))
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Head { version: None, settings: None })
     }
     fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(Head { version: None, settings: None })
     }
     fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(Head { version: None, settings: None })
     }
     fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(Head { version: None, settings: None })
     }
     fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(Head { version: None, settings: None })
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
+        Ok(Head { version: None, settings: None })
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
+        Ok(Head { version: None, settings: None })
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = None;
+        let mut head = Head { version: None, settings: None };
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if self.top && key == "syncV6Version" {
-                found = map.next_value::<Version>()?.0;
-            } else {
-                map.next_value::<IgnoredAny>()?;
+            match key.as_ref() {
+                "syncV6Version" => head.version = map.next_value::<Version>()?.0,
+                "syncV5Settings" => head.settings = Some(map.next_value::<&'de RawValue>()?),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
-        Ok(found)
+        Ok(head)
     }
 }
 
@@ -201,33 +257,21 @@ fn ensure_not_integrating(state: &V6State, caller: &Caller) -> Result<(), V6Erro
     if state.activity.current(caller.site_id).is_some() { Err(V6Error::IntegrationInProgress) } else { Ok(()) }
 }
 
-pub async fn pull(
-    State(state): State<V6State>,
-    peer: Peer,
-    body: Result<Bytes, BytesRejection>,
-) -> V6Result<SyncBatch> {
-    let (request, caller): (PullRequest, _) = admit(&state, peer, body).await?;
+pub async fn pull(State(state): State<V6State>, peer: Peer, body: Body) -> V6Result<SyncBatch> {
+    let (request, caller): (PullRequest, _) = admit(&state, peer, body, state.small_body_bytes()).await?;
     ensure_not_integrating(&state, &caller)?;
     let batch = request.batch_size.clamp(1, state.max_batch as u32) as u64;
     let cursor = request.cursor.min(i64::MAX as u64) as i64;
     Ok(Data(pull::page(&state.db, &caller, cursor, batch, request.is_initialised).await?))
 }
 
-pub async fn site_status(
-    State(state): State<V6State>,
-    peer: Peer,
-    body: Result<Bytes, BytesRejection>,
-) -> V6Result<SiteStatusResult> {
-    let (_, caller): (SiteStatusRequest, _) = admit(&state, peer, body).await?;
+pub async fn site_status(State(state): State<V6State>, peer: Peer, body: Body) -> V6Result<SiteStatusResult> {
+    let (_, caller): (SiteStatusRequest, _) = admit(&state, peer, body, state.small_body_bytes()).await?;
     Ok(Data(SiteStatusResult { is_integrating: state.activity.current(caller.site_id).is_some() }))
 }
 
-pub async fn push(
-    State(state): State<V6State>,
-    peer: Peer,
-    body: Result<Bytes, BytesRejection>,
-) -> V6Result<PushResult> {
-    let (request, caller): (PushRequest, _) = admit(&state, peer, body).await?;
+pub async fn push(State(state): State<V6State>, peer: Peer, body: Body) -> V6Result<PushResult> {
+    let (request, caller): (PushRequest, _) = admit(&state, peer, body, state.max_body_bytes).await?;
     ensure_not_integrating(&state, &caller)?;
     let pushed = buffer(&state, &caller, &request).await?;
     if request.batch.is_last_batch {

@@ -1,11 +1,25 @@
 //! Peak memory under hostile bodies. Alone in its own test binary, because it reads the
-//! process's peak resident size (`VmHWM`), which any test running alongside would raise.
+//! process's peak resident size (`VmHWM`), which any test running alongside would raise; the
+//! tests here take turns ([`measured`]) and reset the peak before they measure.
 
 use std::io::Write;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use outpost_testkit::prelude::*;
+
+/// One measurement at a time in this binary.
+static MEASURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// How much `work` raised the process's peak resident size above what it was when `work`
+/// started (the peak is reset first, so an earlier test's peak cannot hide this one's).
+async fn measured<T>(work: impl std::future::Future<Output = T>) -> (T, u64) {
+    let _turn = MEASURING.lock().await;
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let before = peak_rss();
+    let value = work.await;
+    (value, peak_rss().saturating_sub(before))
+}
 
 /// The process's peak resident set size so far, in bytes.
 fn peak_rss() -> u64 {
@@ -18,6 +32,11 @@ fn peak_rss() -> u64 {
 /// `[0,0,…` (JSON that would become a huge `serde_json::Value` if it were ever parsed whole).
 /// Built in chunks, so making it does not raise the peak itself.
 fn gzip_bomb(prefix: &str, inflated: usize) -> Vec<u8> {
+    gzip_padded(prefix, inflated, "}")
+}
+
+/// `prefix`, then a JSON array of `inflated` bytes of zeros, then `suffix`, gzipped in chunks.
+fn gzip_padded(prefix: &str, inflated: usize, suffix: &str) -> Vec<u8> {
     let mut gz = GzEncoder::new(Vec::new(), Compression::best());
     gz.write_all(prefix.as_bytes()).unwrap();
     gz.write_all(b"[").unwrap();
@@ -25,7 +44,8 @@ fn gzip_bomb(prefix: &str, inflated: usize) -> Vec<u8> {
     for _ in 0..inflated / chunk.len() {
         gz.write_all(chunk.as_bytes()).unwrap();
     }
-    gz.write_all(b"0]}").unwrap();
+    gz.write_all(b"0]").unwrap();
+    gz.write_all(suffix.as_bytes()).unwrap();
     gz.finish().unwrap()
 }
 
@@ -41,31 +61,56 @@ async fn a_small_gzip_bomb_to_any_central_route_is_refused_without_growing_memor
     let v5_bomb = gzip_bomb(r#"{"pad":"#, inflated);
     assert!(v6_bomb.len() < 1024 * 1024, "the bomb is small: {} bytes", v6_bomb.len());
     let http = reqwest::Client::new();
-    let before = peak_rss();
+    // Each body measured on its own: "a small body before authentication costs < 32 MB".
     for route in ["site_status", "pull", "push"] {
-        let response = http
+        let send = http
             .post(format!("{}/central/sync/{route}", world.site_v6_url()))
             .header("content-type", "application/json")
             .header("content-encoding", "gzip")
             .body(v6_bomb.clone())
-            .send()
-            .await
-            .unwrap();
+            .send();
+        let (response, grown) = measured(async { send.await.unwrap() }).await;
         assert_eq!(response.status(), 413, "V6 {route}");
+        assert!(grown < 32 * 1024 * 1024, "V6 {route}: peak memory grew by {} MB", grown / (1024 * 1024));
     }
     // Authenticated: V5 credentials are headers, checked before the body is read, so this is
     // the worst case. (`initialise` reads no body at all.)
     for route in ["queued_records", "acknowledged_records"] {
-        let response = v5
+        let send = v5
             .request(reqwest::Method::POST, route)
             .header("content-type", "application/json")
             .header("content-encoding", "gzip")
             .body(v5_bomb.clone())
-            .send()
-            .await
-            .unwrap();
+            .send();
+        let (response, grown) = measured(async { send.await.unwrap() }).await;
         assert_eq!(response.status(), 413, "V5 {route}");
+        assert!(grown < 32 * 1024 * 1024, "V5 {route}: peak memory grew by {} MB", grown / (1024 * 1024));
     }
-    let grown = peak_rss().saturating_sub(before);
+}
+
+/// A push just under the 8 MB limit, laid out as the reference's client sends it (`batch`
+/// first), whose one record holds millions of numbers (each a 32-byte value once parsed), with
+/// credentials that do not hold: its batch must never be parsed, so memory grows by about the
+/// body's own bytes. Parsing the batch before the credentials took over 100 MB here.
+#[tokio::test]
+async fn an_unauthenticated_push_near_the_limit_is_refused_without_parsing_its_batch() {
+    let world = World::start().await;
+    world.add_site("push-site", "pass", &["store_a"]).await;
+    let stranger = V5Site::new(&world.site_v5_url(), &"n".repeat(300), "pass");
+    let settings = V6Site::new(&world.site_v6_url(), stranger).settings().to_string();
+    let prefix = r#"{"syncV6Version":5,"batch":{"end_cursor":1,"total_records":1,"is_last_batch":true,"records":[{"cursor":1,"record":{"tableName":"asset","recordId":"a","action":"Upsert","recordData":{"pad":"#;
+    let suffix = format!(r#"}}}}}}]}},"syncV5Settings":{settings}}}"#);
+    let body = gzip_padded(prefix, outpost::central_v6::MAX_BODY_BYTES - 64 * 1024, &suffix);
+    let http = reqwest::Client::new();
+    let push = http
+        .post(format!("{}/central/sync/push", world.site_v6_url()))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(body)
+        .send();
+    let (response, grown) = measured(async { push.await.unwrap() }).await;
+    assert_eq!(response.status(), 200);
+    let envelope: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(envelope["error"]["otherServerError"], "site name or hardware id too long", "{envelope}");
     assert!(grown < 32 * 1024 * 1024, "peak memory grew by {} MB", grown / (1024 * 1024));
 }

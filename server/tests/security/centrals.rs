@@ -249,3 +249,72 @@ async fn unknown_site_names_cost_one_argon2_verification_like_wrong_passwords() 
         assert_eq!(state.auth.argon2_runs(), before + 1, "{name}: one Argon2 verification");
     }
 }
+
+/// A push laid out as the reference's own client sends it (`batch` before `syncV5Settings`):
+/// `records` assets whose data pads out to about `bytes` in all, then `credentials` (the whole
+/// `"syncV5Settings": …` member, or nothing).
+fn batch_first_push(bytes: usize, credentials: &str) -> Vec<u8> {
+    let records = 100;
+    let pad = "0,".repeat(bytes / records / 2);
+    let mut body = String::from(r#"{"syncV6Version":5,"batch":{"end_cursor":1,"total_records":100,"records":["#);
+    for i in 0..records {
+        let comma = if i + 1 < records { "," } else { "" };
+        body.push_str(&format!(
+            r#"{{"cursor":{i},"record":{{"tableName":"asset","recordId":"a{i}","action":"Upsert","recordData":{{"pad":[{pad}0]}}}}}}{comma}"#
+        ));
+    }
+    body.push_str(r#"],"is_last_batch":true}"#);
+    body.push_str(credentials);
+    body.push('}');
+    body.into_bytes()
+}
+
+/// Before a push's credentials are checked, its batch is never parsed, and a caller whose
+/// address is locked out is refused before its body is read: an unauthenticated 8 MB push costs
+/// no Argon2 verification (and no call to the V5 central) however it is laid out.
+#[tokio::test]
+async fn an_unauthenticated_eight_mb_push_is_refused_before_its_batch_is_parsed_and_costs_no_argon2() {
+    let db = databases().await.remove(0);
+    let c = World::builder().database(&db).start().await;
+    add_site(&c.v5_state, "a", "pa", &["store_a"], &c.v6_url).await;
+    let push = |body: Vec<u8>| {
+        let url = format!("{}/central/sync/push", c.v6_url);
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let near_limit = outpost::central_v6::MAX_BODY_BYTES - 64 * 1024;
+    let before = c.v5_state.auth.argon2_runs();
+
+    let (status, body) = push(batch_first_push(near_limit, "")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["error"]["otherServerError"], "syncV5Settings is missing");
+
+    let long_name = format!(
+        r#","syncV5Settings":{{"serverUrl":"x","username":"{}","passwordSha256":"p","siteUuid":"h","appVersion":"1","appName":"a","syncVersion":14}}"#,
+        "n".repeat(300)
+    );
+    let (status, body) = push(batch_first_push(near_limit, &long_name)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["error"]["otherServerError"], "site name or hardware id too long");
+    assert_eq!(c.v5_state.auth.argon2_runs(), before, "no verification for either");
+
+    // Lock this address out with ten small wrong guesses (ten verifications), then push 8 MB.
+    let wrong = V6Site::new(&c.v6_url, V5Site::new(&c.v5_url, "a", "nope"));
+    for _ in 0..10 {
+        wrong.call("site_status", json!({})).await;
+    }
+    let locked_at = c.v5_state.auth.argon2_runs();
+    let credentials = format!(r#","syncV5Settings":{}"#, wrong.settings());
+    let (status, body) = push(batch_first_push(near_limit, &credentials)).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["legacyServerError"]["code"], "site_auth_timeout");
+    assert_eq!(c.v5_state.auth.argon2_runs(), locked_at, "refused before any verification");
+}
