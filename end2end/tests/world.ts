@@ -105,7 +105,8 @@ export async function startSplitWorld(): Promise<SplitWorld> {
   if (!bin) throw new Error('OUTPOST_BIN is not set: run the browser tests through scripts/test.sh');
   const dir = mkdtempSync(join(tmpdir(), 'outpost-e2e-split-'));
   const log: string[] = [];
-  const legacy = await startRole(['legacy-central', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'v5')], log);
+  // The V6 central checks its callers through the V5 central from this machine.
+  const legacy = await startRole(['legacy-central', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'v5'), '--trusted-proxy', '127.0.0.1'], log);
   const central = await startRole(['central', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'v6'), '--legacy-url', legacy.url], log);
   execFileSync(bin, ['legacy-central', '--data-dir', join(dir, 'v5'), 'add-site', '--name', 'demo-site', '--password', 'demo',
     '--store', 'split_store', '--central-url', central.url], { stdio: 'pipe' });

@@ -6,7 +6,7 @@
 //! role and the demo's flags are defined by that role (`site::admin`, `central_v5::admin`,
 //! `demo`) and only mounted here, so nothing below ever imports the CLI.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -95,6 +95,12 @@ pub struct LegacyCentralArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub db: CentralDbArgs,
+    /// A peer allowed to name the real caller in the forwarded-address header (repeatable; none
+    /// by default). Give it the V6 central's address as this central sees it (e.g. 127.0.0.1 on
+    /// one machine): otherwise every failed login made through the V6 central counts against
+    /// the V6 central's own address, and ten of them lock every site out of V6 for a while.
+    #[arg(long = "trusted-proxy", value_name = "ADDR")]
+    pub trusted_proxy: Vec<IpAddr>,
     /// Without a subcommand the legacy central serves; with one it administers its database.
     #[command(subcommand)]
     pub admin: Option<central_v5::admin::AdminCommand>,
@@ -172,8 +178,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 return central_v5::admin::run_command(&url, admin).await;
             }
             let signals = serve::Signals::install()?;
-            let running =
-                central_v5::start(central_v5::CentralV5Config { listen: args.listen, database_url: url }).await?;
+            let running = central_v5::start(central_v5::CentralV5Config {
+                listen: args.listen,
+                database_url: url,
+                trusted_proxies: args.trusted_proxy,
+            })
+            .await?;
             serve::announce(&running, None);
             serve::run_until_signal(signals, vec![running]).await
         }

@@ -5,7 +5,7 @@
 //! both centrals hold data for it (central records, store data in its V5 queue, assets on V6),
 //! and the site is configured but not yet initialised: the first Sync now! restores its data.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ use serde_json::json;
 
 use crate::central_v5::{self, V5State, admin};
 use crate::central_v6::{self, V6State};
+use crate::ratelimit::TrustedProxies;
 use crate::site::{self, settings};
 use crate::{db, serve, slow_link};
 
@@ -64,7 +65,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data_dir)?;
     println!("demo data in {}", data_dir.display());
 
-    let legacy_state = V5State::open(&db::sqlite_url(&data_dir, "legacy-central.db")).await?;
+    let mut legacy_state = V5State::open(&db::sqlite_url(&data_dir, "legacy-central.db")).await?;
+    // The V6 central (in this process) checks its callers through the V5 central from this
+    // machine, naming each caller: believe it, so each caller's failures count for that caller.
+    let loopback = [IpAddr::from([127, 0, 0, 1]), IpAddr::from(std::net::Ipv6Addr::LOCALHOST)];
+    let own = Some(args.legacy_listen.ip()).filter(|ip| !ip.is_unspecified());
+    legacy_state.trusted_proxies = TrustedProxies::new(loopback.into_iter().chain(own));
     let legacy = central_v5::serve_state(args.legacy_listen, legacy_state.clone()).await?;
     let central_state = V6State::open(&db::sqlite_url(&data_dir, "central.db"), &legacy.url()).await?;
     let central = central_v6::serve_state(args.central_listen, central_state.clone()).await?;

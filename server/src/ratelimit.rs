@@ -212,6 +212,55 @@ pub fn address_key(ip: IpAddr) -> String {
     }
 }
 
+/// The peers allowed to name the real caller in a forwarded-address header (`--trusted-proxy`):
+/// a V6 central checking its callers' credentials through the V5 central, or a reverse proxy.
+/// From anyone else the header is ignored, so a caller cannot spread its failures over made-up
+/// addresses. Empty by default: nothing is trusted until configured.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(Arc<[IpAddr]>);
+
+impl TrustedProxies {
+    pub fn new(addresses: impl IntoIterator<Item = IpAddr>) -> Self {
+        TrustedProxies(addresses.into_iter().map(|ip| ip.to_canonical()).collect())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `peer` is one of them (compared canonically: `::ffff:127.0.0.1` is `127.0.0.1`).
+    pub fn trusts(&self, peer: IpAddr) -> bool {
+        self.0.contains(&peer.to_canonical())
+    }
+
+    /// The address a request from `peer` is counted against: `peer` itself, unless it is a
+    /// trusted proxy that names the caller in `forwarded` (an address, or a comma-separated
+    /// `X-Forwarded-For` chain, of which the last entry not itself a trusted proxy is the
+    /// caller: entries further left were written by whoever the proxy talked to, so anyone).
+    pub fn caller(&self, peer: IpAddr, forwarded: Option<&str>) -> IpAddr {
+        let peer = peer.to_canonical();
+        if !self.trusts(peer) {
+            return peer;
+        }
+        let mut chain = forwarded.unwrap_or_default().rsplit(',').map(|a| a.trim().parse::<IpAddr>());
+        let mut caller = peer;
+        for entry in chain.by_ref() {
+            match entry {
+                Ok(ip) => {
+                    caller = ip.to_canonical();
+                    if !self.trusts(caller) {
+                        break;
+                    }
+                }
+                // Past an entry that is not an address nothing can be relied on: stop at the
+                // last hop that could be.
+                Err(_) => break,
+            }
+        }
+        caller
+    }
+}
+
 static ARGON2: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(ARGON2_SLOTS)));
 
 /// Run an Argon2 verification (`verify`) on the blocking pool, at most [`ARGON2_SLOTS`] at a
@@ -294,6 +343,22 @@ mod tests {
         let guesses = (0..50).map(|_| limiter.counted(&keys, async { ((), true) }));
         let ran = futures_util::future::join_all(guesses).await.iter().filter(|r| r.is_ok()).count();
         assert_eq!(ran, 3, "only the limit's worth of guesses ran");
+    }
+
+    #[test]
+    fn a_forwarded_address_counts_only_from_a_trusted_proxy() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let none = TrustedProxies::default();
+        assert_eq!(none.caller(ip("127.0.0.1"), Some("203.0.113.9")), ip("127.0.0.1"), "trust none by default");
+        let proxies = TrustedProxies::new([ip("127.0.0.1"), ip("10.0.0.2")]);
+        assert_eq!(proxies.caller(ip("::ffff:127.0.0.1"), Some("203.0.113.9")), ip("203.0.113.9"));
+        assert_eq!(proxies.caller(ip("192.0.2.1"), Some("203.0.113.9")), ip("192.0.2.1"), "an untrusted peer");
+        assert_eq!(proxies.caller(ip("127.0.0.1"), None), ip("127.0.0.1"), "no header: the proxy itself");
+        // A chain: the last hop before our own proxies is the caller, whatever it wrote before.
+        let chain = Some("1.1.1.1, 203.0.113.9, 10.0.0.2");
+        assert_eq!(proxies.caller(ip("127.0.0.1"), chain), ip("203.0.113.9"));
+        assert_eq!(proxies.caller(ip("127.0.0.1"), Some("garbage, 203.0.113.9")), ip("203.0.113.9"));
+        assert_eq!(proxies.caller(ip("127.0.0.1"), Some("203.0.113.9, garbage")), ip("127.0.0.1"));
     }
 
     #[test]

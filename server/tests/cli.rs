@@ -140,3 +140,27 @@ async fn the_site_answers_names_from_allowed_host_flags_or_the_environment() {
     assert_eq!(status(url, "a.lan").await, 421);
     stop_with_sigterm(child);
 }
+
+/// `outpost legacy-central --trusted-proxy ADDR` (repeatable) is the only way a peer gets to
+/// name the caller that failed logins count against; without it the header is ignored.
+#[tokio::test]
+async fn the_legacy_central_believes_forwarded_callers_only_from_trusted_proxy_flags() {
+    use outpost_testkit::prelude::V5Site;
+    for (trust, next_caller) in
+        [(&[][..], 429), (&["--trusted-proxy", "10.9.9.9", "--trusted-proxy", "127.0.0.1"][..], 401)]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().to_string_lossy().into_owned();
+        let args = [&["legacy-central", "--listen", "127.0.0.1:0", "--data-dir", &data][..], trust].concat();
+        let (child, url) = start(&args);
+        let forwarded_for = outpost::wire::v5::HEADER_FORWARDED_FOR;
+        for i in 0..10 {
+            let guess = V5Site::new(&url, &format!("guess{i}"), "x").request(reqwest::Method::GET, "site");
+            assert_eq!(guess.header(forwarded_for, "203.0.113.9").send().await.unwrap().status(), 401);
+        }
+        let next = V5Site::new(&url, "other", "x").request(reqwest::Method::GET, "site");
+        let status = next.header(forwarded_for, "198.51.100.7").send().await.unwrap().status();
+        assert_eq!(status, next_caller, "with {trust:?}: another forwarded caller after ten failures");
+        stop_with_sigterm(child);
+    }
+}

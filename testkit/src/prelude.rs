@@ -6,4 +6,4 @@ pub use crate::db::{TestDb, databases};
 pub use crate::relay::{Hold, Relay, When};
 pub use crate::site::{TestSite, fast};
 pub use crate::wait::{eventually, silent_server};
-pub use crate::world::{World, add_site, any_port, start_v5, start_v5_with};
+pub use crate::world::{World, add_site, any_port, start_v5, start_v5_with, trust_this_machine};

@@ -102,6 +102,7 @@ impl WorldBuilder {
             }
         };
         let mut v5_state = V5State::open(&v5_db).await.unwrap();
+        trust_this_machine(&mut v5_state);
         if let Some(tweak) = self.v5_tweak {
             tweak(&mut v5_state);
         }
@@ -234,7 +235,8 @@ impl World {
     pub async fn restart(&mut self, v5: bool) {
         self.restarts += 1;
         if v5 {
-            let state = V5State::open(&self.v5_db).await.unwrap();
+            let mut state = V5State::open(&self.v5_db).await.unwrap();
+            trust_this_machine(&mut state);
             let running = central_v5::serve_state(any_port(), state.clone()).await.unwrap();
             self.v5_url = running.url();
             self.v5_relay().retarget(&self.v5_url);
@@ -274,6 +276,12 @@ async fn count_records(db: &outpost::db::CentralDb, table: &str) -> i64 {
         .await
         .unwrap()
         .get::<i64, _>(0)
+}
+
+/// As a deployment must (`--trusted-proxy`): the V5 central believes the caller address the
+/// V6 central names, and in a world every server (and relay) is on this machine.
+pub fn trust_this_machine(state: &mut V5State) {
+    state.trusted_proxies = outpost::ratelimit::TrustedProxies::new([std::net::IpAddr::from([127, 0, 0, 1])]);
 }
 
 /// The V5 central alone on port 0 against `db`, with the state the test may inspect or pause.

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use super::V5State;
 use super::error::V5Error;
 use super::sites::{self, SiteRow};
-use crate::ratelimit::{Attempt, MAX_NAME_BYTES};
+use crate::ratelimit::{Attempt, MAX_NAME_BYTES, TrustedProxies};
 use crate::wire::v5::{HEADER_FORWARDED_FOR, HEADER_HARDWARE_ID, HEADER_VERSION, SUPPORTED_VERSIONS};
 
 const CACHE_TTL: Duration = Duration::from_secs(60);
@@ -141,26 +141,36 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((name.to_owned(), password.to_owned()))
 }
 
-/// The address failures are counted against: the peer, or, when the peer is this machine (the
-/// V6 central vouching for its callers through us), the caller it names in
-/// [`HEADER_FORWARDED_FOR`]. Without that, ten bad passwords sent to the V6 central would lock
-/// every site out of it. A remote peer cannot use the header to spread its failures.
+/// The address failures are counted against: the peer, or, when the peer is a trusted proxy
+/// (`--trusted-proxy`: the V6 central vouching for its callers through us), the caller it names
+/// in [`HEADER_FORWARDED_FOR`]. Without that trust, every failure through the V6 central counts
+/// against the V6 central's own address, and ten bad passwords sent to it lock every site out
+/// of it; with it given to anyone, a caller could spread its failures over made-up addresses.
 ///
-/// Addresses are compared in canonical form: on a dual-stack listener this machine calls from
-/// `::ffff:127.0.0.1`, which `is_loopback` alone does not recognise, and one IPv4 client must
-/// not count as two keys.
-fn source_address(parts: &Parts) -> String {
-    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_canonical());
-    let forwarded = parts
-        .headers
-        .get(HEADER_FORWARDED_FOR)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<IpAddr>().ok())
-        .map(|ip| ip.to_canonical());
-    match (peer, forwarded) {
-        (Some(peer), Some(caller)) if peer.is_loopback() => crate::ratelimit::address_key(caller),
-        (Some(peer), _) => crate::ratelimit::address_key(peer),
-        (None, _) => "addr:unknown".to_owned(),
+/// Addresses are compared in canonical form: on a dual-stack listener a caller on this machine
+/// comes from `::ffff:127.0.0.1`, and one IPv4 client must not count as two keys.
+fn source_address(parts: &Parts, trusted: &TrustedProxies) -> String {
+    let Some(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) else {
+        return "addr:unknown".to_owned();
+    };
+    let forwarded = parts.headers.get(HEADER_FORWARDED_FOR).and_then(|v| v.to_str().ok());
+    if forwarded.is_some() && !trusted.trusts(peer) {
+        warn_untrusted_forwarder(peer);
+    }
+    crate::ratelimit::address_key(trusted.caller(peer, forwarded))
+}
+
+/// Say once per process that a forwarded address was ignored: the likely cause is a V6 central
+/// that was not given to `--trusted-proxy`, which makes its callers share one failure count.
+fn warn_untrusted_forwarder(peer: IpAddr) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            %peer,
+            "ignored a forwarded caller address from a peer that is not a trusted proxy; if this peer is \
+             the V6 central, start the legacy central with --trusted-proxy {peer} so its callers' failed \
+             logins are counted per caller rather than against the V6 central"
+        );
     }
 }
 
@@ -181,7 +191,7 @@ impl FromRequestParts<V5State> for AuthSite {
 
     async fn from_request_parts(parts: &mut Parts, state: &V5State) -> Result<Self, Self::Rejection> {
         check_version(&parts.headers)?;
-        let address = source_address(parts);
+        let address = source_address(parts, &state.trusted_proxies);
         let Some((name, password_sha256)) = basic_credentials(&parts.headers) else {
             reserve(state, &[address])?.failed();
             return Err(V5Error::SiteNameNotFound);

@@ -48,6 +48,8 @@ pub const SMALL_BODY_BYTES: usize = 1024 * 1024;
 pub struct CentralV5Config {
     pub listen: SocketAddr,
     pub database_url: String,
+    /// Peers whose forwarded caller address is believed (`--trusted-proxy`; see `auth`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Clone)]
@@ -58,6 +60,8 @@ pub struct V5State {
     pub limits: Limits,
     /// Failed logins per site name and per source address (429 past the limit).
     pub failures: crate::ratelimit::FailureLimiter,
+    /// Who may name the source address in a forwarded header (nobody by default).
+    pub trusted_proxies: crate::ratelimit::TrustedProxies,
 }
 
 /// Caps on what one request may ask for or send; tests lower them to prove they hold.
@@ -81,6 +85,7 @@ impl V5State {
             activity: Default::default(),
             limits: Limits::default(),
             failures: Default::default(),
+            trusted_proxies: Default::default(),
         }
     }
 
@@ -94,7 +99,8 @@ pub async fn open_db(database_url: &str) -> anyhow::Result<CentralDb> {
 }
 
 pub async fn start(config: CentralV5Config) -> anyhow::Result<Running> {
-    let state = V5State::open(&config.database_url).await?;
+    let mut state = V5State::open(&config.database_url).await?;
+    state.trusted_proxies = crate::ratelimit::TrustedProxies::new(config.trusted_proxies);
     serve_state(config.listen, state).await
 }
 

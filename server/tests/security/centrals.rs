@@ -211,13 +211,15 @@ async fn a_lock_out_on_the_v5_central_reaches_v6_callers_as_429_with_the_v5_wait
     assert_eq!(envelope["error"]["legacyServerError"]["data"]["retryAfter"], wait, "{envelope}");
 }
 
-/// On a dual-stack listener this machine (the V6 central) calls the V5 central from
-/// `::ffff:127.0.0.1`. That is loopback too, so the caller it names is keyed, not the relay:
-/// ten failures forwarded for one remote caller do not lock out the next site it vouches for.
+/// On a dual-stack listener this machine (the V6 central, given as `--trusted-proxy 127.0.0.1`)
+/// calls the V5 central from `::ffff:127.0.0.1`. That is the trusted address too, so the caller
+/// it names is keyed, not the proxy: ten failures forwarded for one remote caller do not lock
+/// out the next site it vouches for.
 #[tokio::test]
 async fn ipv4_mapped_loopback_counts_as_this_machine_so_forwarded_callers_are_keyed_apart() {
     let db = databases().await.remove(0);
-    let state = outpost::central_v5::V5State::open(&db.url).await.unwrap();
+    let mut state = outpost::central_v5::V5State::open(&db.url).await.unwrap();
+    trust_this_machine(&mut state);
     add_site(&state, "real", "pw", &["store_r"], V6_URL).await;
     let server = outpost::central_v5::serve_state("[::]:0".parse().unwrap(), state).await.unwrap();
     let mapped = format!("http://[::ffff:127.0.0.1]:{}", server.addr.port());
@@ -233,6 +235,26 @@ async fn ipv4_mapped_loopback_counts_as_this_machine_so_forwarded_callers_are_ke
     let again = V5Site::new(&mapped, "guess0", "x");
     let locked = again.request(reqwest::Method::GET, "site").header(forwarded_for, "203.0.113.9").send().await;
     assert_eq!(locked.unwrap().status(), 429, "the guessing caller itself is limited");
+}
+
+/// Without `--trusted-proxy` (the default) nobody may name the caller: a peer sending the
+/// forwarded-address header with a new address for every guess is still one address, limited
+/// as one, and so is anyone else at that address.
+#[tokio::test]
+async fn a_forwarded_caller_address_is_ignored_unless_the_peer_is_a_trusted_proxy() {
+    let db = databases().await.remove(0);
+    let (server, state) = start_v5(&db).await;
+    assert!(state.trusted_proxies.is_empty(), "nothing is trusted by default");
+    add_site(&state, "real", "pw", &["store_r"], V6_URL).await;
+    let forwarded_for = outpost::wire::v5::HEADER_FORWARDED_FOR;
+    for i in 0..10 {
+        let guess = V5Site::new(&server.url(), &format!("guess{i}"), "x");
+        let response = guess.request(reqwest::Method::GET, "site").header(forwarded_for, format!("203.0.113.{i}"));
+        assert_eq!(response.send().await.unwrap().status(), 401, "guess {i}");
+    }
+    let next = V5Site::new(&server.url(), "real", "pw");
+    let response = next.request(reqwest::Method::GET, "site").header(forwarded_for, "198.51.100.7").send().await;
+    assert_eq!(response.unwrap().status(), 429, "the made-up addresses were not believed: this peer is locked out");
 }
 
 /// An unknown site name is answered only after an Argon2 verification (against a dummy hash),

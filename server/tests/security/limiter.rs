@@ -87,8 +87,9 @@ async fn a_hundred_parallel_wrong_passwords_through_the_v6_central_cost_at_most_
     assert!(guesses <= 10 && limited >= BURST - 10, "{guesses} refused, {limited} × 429");
 }
 
-/// Twenty wrong passwords for `name`, each from another address (vouched for by this machine
-/// through the forwarded-for header, as the V6 central does) and with a hardware id of its own.
+/// Twenty wrong passwords for `name`, each from another address (vouched for by this machine,
+/// a trusted proxy, through the forwarded-for header, as the V6 central does) and with a
+/// hardware id of its own.
 async fn guess_from_elsewhere(v5_url: &str, name: &str) {
     let mut statuses = Vec::new();
     for i in 0..20 {
@@ -109,7 +110,7 @@ async fn guess_from_elsewhere(v5_url: &str, name: &str) {
 #[tokio::test]
 async fn twenty_failures_for_a_sites_name_from_elsewhere_do_not_lock_out_the_site_with_its_bound_hardware_id() {
     let db = databases().await.remove(0);
-    let (server, state) = start_v5(&db).await;
+    let (server, state) = start_v5_with(&db, trust_this_machine).await;
     add_site(&state, "north", "right", &["store_n"], V6_URL).await;
     let rightful = V5Site::new(&server.url(), "north", "right");
     assert_eq!(rightful.get("site").await.status(), 200, "binds the hardware id");
