@@ -101,6 +101,8 @@ pub struct LegacyCentralArgs {
     /// the V6 central's own address, and ten of them lock every site out of V6 for a while.
     #[arg(long = "trusted-proxy", value_name = "ADDR")]
     pub trusted_proxy: Vec<IpAddr>,
+    #[command(flatten)]
+    pub push_buffer: PushBufferArgs,
     /// Without a subcommand the legacy central serves; with one it administers its database.
     #[command(subcommand)]
     pub admin: Option<central_v5::admin::AdminCommand>,
@@ -116,6 +118,22 @@ pub struct CentralArgs {
     /// The V5 central that checks sites' credentials.
     #[arg(long, default_value = "http://127.0.0.1:8001")]
     pub legacy_url: String,
+    #[command(flatten)]
+    pub push_buffer: PushBufferArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PushBufferArgs {
+    /// Most MB of pushed records one site may have waiting for integration; a push past it is
+    /// refused (`push_buffer_full`) and kept by the site, so no site can fill this disk.
+    #[arg(long, value_name = "MB", default_value_t = crate::central_shared::push_buffer::DEFAULT_MAX_BYTES / (1024 * 1024))]
+    pub max_push_buffer_mb: u64,
+}
+
+impl PushBufferArgs {
+    fn bytes(&self) -> u64 {
+        self.max_push_buffer_mb.saturating_mul(1024 * 1024)
+    }
 }
 
 pub fn main() -> ExitCode {
@@ -182,6 +200,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 listen: args.listen,
                 database_url: url,
                 trusted_proxies: args.trusted_proxy,
+                max_push_buffer_bytes: args.push_buffer.bytes(),
             })
             .await?;
             serve::announce(&running, None);
@@ -194,6 +213,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 listen: args.listen,
                 database_url: url,
                 legacy_url: args.legacy_url,
+                max_push_buffer_bytes: args.push_buffer.bytes(),
             })
             .await?;
             serve::announce(&running, None);

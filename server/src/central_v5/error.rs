@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::central_shared::error::{TOO_LARGE, internal_message, respond, too_many_attempts_message};
+use crate::central_shared::push_buffer::{BufferFull, PutError};
 use crate::wire::v5::{ErrorBody, ErrorEnvelope, SUPPORTED_VERSIONS, code};
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,9 @@ pub enum V5Error {
     BadRequest(String),
     #[error("{}", TOO_LARGE)]
     PayloadTooLarge,
+    /// The site's push buffer would pass its cap; the message says by how much, and the hint.
+    #[error("{0}")]
+    PushBufferFull(BufferFull),
     /// Too many failed logins for this site or from this address (see `crate::ratelimit`).
     #[error("{}", too_many_attempts_message(*.0))]
     TooManyAttempts(u64),
@@ -39,6 +43,15 @@ pub enum V5Error {
 impl From<sqlx::Error> for V5Error {
     fn from(e: sqlx::Error) -> Self {
         V5Error::Internal(e.into())
+    }
+}
+
+impl From<PutError> for V5Error {
+    fn from(e: PutError) -> Self {
+        match e {
+            PutError::Full(full) => V5Error::PushBufferFull(full),
+            PutError::Db(e) => e.into(),
+        }
     }
 }
 
@@ -60,6 +73,11 @@ impl V5Error {
             V5Error::BadRequest(_) => (StatusCode::BAD_REQUEST, code::BAD_REQUEST, None),
             V5Error::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, code::SITE_AUTH_TIMEOUT, None),
             V5Error::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, code::PAYLOAD_TOO_LARGE, None),
+            V5Error::PushBufferFull(full) => (
+                StatusCode::INSUFFICIENT_STORAGE,
+                code::PUSH_BUFFER_FULL,
+                Some(json!({"heldBytes": full.held, "addingBytes": full.adding, "maxBytes": full.cap})),
+            ),
             V5Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, code::INTERNAL_ERROR, None),
         }
     }

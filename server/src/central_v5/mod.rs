@@ -50,6 +50,8 @@ pub struct CentralV5Config {
     pub database_url: String,
     /// Peers whose forwarded caller address is believed (`--trusted-proxy`; see `auth`).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// What one site may hold in the push buffer, in bytes.
+    pub max_push_buffer_bytes: u64,
 }
 
 #[derive(Clone)]
@@ -69,11 +71,17 @@ pub struct V5State {
 pub struct Limits {
     pub max_limit: u64,
     pub max_body_bytes: usize,
+    /// What one site may hold in the push buffer, in bytes (`--max-push-buffer-mb`).
+    pub max_push_buffer_bytes: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_limit: MAX_LIMIT, max_body_bytes: MAX_BODY_BYTES }
+        Limits {
+            max_limit: MAX_LIMIT,
+            max_body_bytes: MAX_BODY_BYTES,
+            max_push_buffer_bytes: crate::central_shared::push_buffer::DEFAULT_MAX_BYTES,
+        }
     }
 }
 
@@ -101,6 +109,7 @@ pub async fn open_db(database_url: &str) -> anyhow::Result<CentralDb> {
 pub async fn start(config: CentralV5Config) -> anyhow::Result<Running> {
     let mut state = V5State::open(&config.database_url).await?;
     state.trusted_proxies = crate::ratelimit::TrustedProxies::new(config.trusted_proxies);
+    state.limits.max_push_buffer_bytes = config.max_push_buffer_bytes;
     serve_state(config.listen, state).await
 }
 

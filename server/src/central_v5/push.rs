@@ -109,7 +109,7 @@ pub async fn receive(state: &V5State, site: &SiteRow, request: PushRequest) -> V
             (record.table_name.as_str(), record.record_id.as_str(), action, store.as_deref(), data)
         })
         .collect();
-    push_buffer::put(&mut tx, state.db.backend, site.site_id, rows).await?;
+    push_buffer::put(&mut tx, state.db.backend, site.site_id, rows, state.limits.max_push_buffer_bytes).await?;
     tx.commit().await?;
     if request.queue_length > 0 || !request.data.is_empty() {
         return Ok(PushResponse { integration_started: false });

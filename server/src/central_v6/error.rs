@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::central_shared::error::{TOO_LARGE, internal_message, respond, too_many_attempts_message};
+use crate::central_shared::push_buffer::{BufferFull, PutError};
 use crate::wire::v5::{ErrorBody, code};
 use crate::wire::v6::{Envelope, ErrorValue, SUPPORTED_VERSIONS};
 
@@ -23,6 +24,9 @@ pub enum V6Error {
     IntegrationInProgress,
     #[error("{}", TOO_LARGE)]
     PayloadTooLarge,
+    /// The site's push buffer would pass its cap; the message says by how much, and the hint.
+    #[error("{0}")]
+    PushBufferFull(BufferFull),
     #[error("{0}")]
     BadRequest(String),
     /// A pushed record the site may not write; says which record and why.
@@ -59,6 +63,15 @@ impl<T: Serialize> IntoResponse for Data<T> {
     }
 }
 
+impl From<PutError> for V6Error {
+    fn from(e: PutError) -> Self {
+        match e {
+            PutError::Full(full) => V6Error::PushBufferFull(full),
+            PutError::Db(e) => e.into(),
+        }
+    }
+}
+
 impl V6Error {
     /// The variant name only, so logs never repeat what a legacy server said about credentials.
     fn kind(&self) -> &'static str {
@@ -66,6 +79,7 @@ impl V6Error {
             V6Error::VersionMismatch(_) => "versionMismatch",
             V6Error::IntegrationInProgress => "integrationInProgress",
             V6Error::PayloadTooLarge => "payloadTooLarge",
+            V6Error::PushBufferFull(_) => "pushBufferFull",
             V6Error::BadRequest(_) => "badRequest",
             V6Error::RecordRejected(_) => "recordRejected",
             V6Error::TooManyAttempts(_) => "tooManyAttempts",
@@ -88,6 +102,9 @@ impl V6Error {
             V6Error::PayloadTooLarge => {
                 (StatusCode::PAYLOAD_TOO_LARGE, ErrorValue::OtherServerError(TOO_LARGE.into()), None)
             }
+            // The reference's error values are a closed set its sites parse: the named error
+            // travels as `otherServerError` with its message.
+            V6Error::PushBufferFull(full) => (StatusCode::OK, ErrorValue::OtherServerError(full.to_string()), None),
             V6Error::BadRequest(message) | V6Error::RecordRejected(message) => {
                 (StatusCode::OK, ErrorValue::OtherServerError(message), None)
             }

@@ -43,6 +43,8 @@ pub struct CentralV6Config {
     pub database_url: String,
     /// The legacy (V5) central that vouches for sites' credentials.
     pub legacy_url: String,
+    /// What one site may hold in the push buffer, in bytes (`--max-push-buffer-mb`).
+    pub max_push_buffer_bytes: u64,
 }
 
 #[derive(Clone)]
@@ -56,6 +58,8 @@ pub struct V6State {
     pub is_central: bool,
     pub max_batch: u64,
     pub max_body_bytes: usize,
+    /// What one site may hold in the push buffer, in bytes.
+    pub max_push_buffer_bytes: u64,
     /// Failed logins per site name and per caller address (429 past the limit).
     pub failures: crate::ratelimit::FailureLimiter,
 }
@@ -70,6 +74,7 @@ impl V6State {
             is_central: true,
             max_batch: MAX_BATCH,
             max_body_bytes: MAX_BODY_BYTES,
+            max_push_buffer_bytes: crate::central_shared::push_buffer::DEFAULT_MAX_BYTES,
             failures: Default::default(),
         }
     }
@@ -89,7 +94,8 @@ pub async fn open_db(database_url: &str) -> anyhow::Result<CentralDb> {
 }
 
 pub async fn start(config: CentralV6Config) -> anyhow::Result<Running> {
-    let state = V6State::open(&config.database_url, &config.legacy_url).await?;
+    let mut state = V6State::open(&config.database_url, &config.legacy_url).await?;
+    state.max_push_buffer_bytes = config.max_push_buffer_bytes;
     serve_state(config.listen, state).await
 }
 

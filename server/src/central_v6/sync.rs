@@ -317,7 +317,7 @@ async fn buffer(state: &V6State, caller: &Caller, request: &PushRequest) -> Resu
             (r.table_name.as_str(), r.record_id.as_str(), *action, store.as_deref(), Some(r.record_data.to_string()))
         })
         .collect();
-    push_buffer::put(&mut tx, state.db.backend, caller.site_id, rows).await?;
+    push_buffer::put(&mut tx, state.db.backend, caller.site_id, rows, state.max_push_buffer_bytes).await?;
     tx.commit().await?;
     Ok(request.batch.records.len() as u64)
 }

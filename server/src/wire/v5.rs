@@ -51,6 +51,9 @@ pub mod code {
     /// Outpost additions for failures the reference leaves unnamed.
     pub const BAD_REQUEST: &str = "bad_request";
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    /// An Outpost addition: the site's pushed records waiting for integration passed the
+    /// central's per-site cap (HTTP 507).
+    pub const PUSH_BUFFER_FULL: &str = "push_buffer_full";
     pub const INTERNAL_ERROR: &str = "internal_error";
 }
 

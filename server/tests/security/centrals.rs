@@ -340,3 +340,55 @@ async fn an_unauthenticated_eight_mb_push_is_refused_before_its_batch_is_parsed_
     assert_eq!(body["error"]["legacyServerError"]["code"], "site_auth_timeout");
     assert_eq!(c.v5_state.auth.argon2_runs(), locked_at, "refused before any verification");
 }
+
+/// `n` of store_a's locations (V5) or store_b's assets (V6), numbered from `from`, with ids `{prefix}{i}`.
+fn v5_locations(prefix: &str, from: usize, n: usize) -> Vec<Value> {
+    (from..from + n)
+        .map(|i| push_record("Location", &format!("{prefix}{i}"), location(&format!("{prefix}{i}"), "store_a")))
+        .collect()
+}
+
+fn v6_assets(from: usize, n: usize) -> Vec<Value> {
+    (from..from + n).map(|i| v6_record("asset", &format!("as{i}"), asset(&format!("as{i}"), "store_b"))).collect()
+}
+
+/// A site can hold only so much in a central's push buffer (here 4 KB): a batch that would
+/// pass it is refused as a whole with a named error saying so and what to do, on both
+/// centrals and in both wire shapes; pushing the same records again costs nothing new, and an
+/// integration empties the site's share.
+#[tokio::test]
+async fn a_site_cannot_push_past_its_push_buffer_cap_on_either_central() {
+    for db in databases().await {
+        let cap = 4096;
+        let (server, state) = start_v5_with(&db, |s| s.limits.max_push_buffer_bytes = cap).await;
+        add_site(&state, "a", "pa", &["store_a"], V6_URL).await;
+        let a = V5Site::new(&server.url(), "a", "pa");
+        a.initialise().await;
+        let batch = v5_locations("loc", 0, 20);
+        a.push(batch.clone()).await;
+        a.push(batch).await;
+        let over = a.post("queued_records", &json!({"queueLength": 1, "data": v5_locations("loc", 20, 30)})).await;
+        assert_eq!(over.status(), 507);
+        let body: Value = over.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "push_buffer_full", "{body}");
+        assert_eq!(body["error"]["data"]["maxBytes"], cap, "{body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with("push buffer full:"), "{message}");
+        assert!(message.contains("--max-push-buffer-mb"), "the hint names the setting: {message}");
+        a.push_end_and_wait().await;
+        a.push(v5_locations("loc", 20, 20)).await;
+
+        let c = World::builder().database(&db).v6_tweak(move |s| s.max_push_buffer_bytes = cap).start().await;
+        add_site(&c.v5_state, "b", "pb", &["store_b"], &c.v6_url).await;
+        let a = V6Site::new(&c.v6_url, V5Site::new(&c.v5_url, "b", "pb"));
+        assert!(a.push(v6_assets(0, 10), false).await.get("data").is_some());
+        assert!(a.push(v6_assets(0, 10), false).await.get("data").is_some(), "the same records again");
+        let over = a.push(v6_assets(10, 20), false).await;
+        let text = over["error"]["otherServerError"].as_str().unwrap_or_default();
+        assert!(text.starts_with("push buffer full:") && text.contains("--max-push-buffer-mb"), "{over}");
+        assert!(a.push(vec![], true).await.get("data").is_some());
+        a.wait_integrated().await;
+        assert_eq!(c.v6_count("asset").await, 10, "what was kept integrates; the refused batch left nothing");
+        assert!(a.push(v6_assets(10, 10), false).await.get("data").is_some(), "integration emptied the site's share");
+    }
+}
