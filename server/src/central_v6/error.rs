@@ -120,15 +120,30 @@ impl V6Error {
                 Some(seconds),
             ),
             V6Error::LegacyRefused(body) => (StatusCode::OK, ErrorValue::LegacyServerError(body), None),
-            V6Error::LegacyUnreachable(message) => {
-                (StatusCode::OK, ErrorValue::CannotConnectToLegacyServer(message), None)
-            }
-            V6Error::LegacyOther(message) => (StatusCode::OK, ErrorValue::OtherLegacyServerError(message), None),
+            // What went wrong names the legacy central's address or quotes its answer: internal
+            // details, logged under an id rather than sent to whoever called.
+            V6Error::LegacyUnreachable(detail) => (
+                StatusCode::OK,
+                ErrorValue::CannotConnectToLegacyServer(logged("cannot reach the legacy central", &detail)),
+                None,
+            ),
+            V6Error::LegacyOther(detail) => (
+                StatusCode::OK,
+                ErrorValue::OtherLegacyServerError(logged("unexpected answer from the legacy central", &detail)),
+                None,
+            ),
             V6Error::Internal(e) => {
                 (StatusCode::OK, ErrorValue::OtherServerError(internal_message("central", &e)), None)
             }
         }
     }
+}
+
+/// Log `detail` under a fresh id; the caller gets `text` and that id.
+fn logged(text: &str, detail: &str) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    tracing::warn!(error_id = %id, detail, "{text}");
+    format!("{text}; the central's log says why under id {id}")
 }
 
 impl IntoResponse for V6Error {

@@ -150,7 +150,13 @@ async fn version_mismatch_and_bad_credentials_come_back_in_the_error_envelope() 
         let late = V6Site::new(&c.v6_url, V5Site::new(&c.v5_url, "late", "pl"));
         c.stop_v5().await;
         let (_, body) = late.call("site_status", json!({})).await;
-        assert!(body["error"].get("cannotConnectToLegacyServer").is_some(), "{body}");
+        let message = body["error"]["cannotConnectToLegacyServer"].as_str().unwrap_or_else(|| panic!("{body}"));
+        assert!(message.starts_with("cannot reach the legacy central; the central's log says why under id"));
+        let port = c.v5_url.rsplit(':').next().unwrap().to_owned();
+        assert!(
+            !message.contains(&port) && !message.contains("127.0.0.1"),
+            "the legacy address stays inside: {message}"
+        );
         c.stop_v6().await;
     }
 }
