@@ -1,8 +1,9 @@
-//! The ownership rule, tried as a hostile site would on both centrals: for each case of the
-//! table (own store, another site's store, a central row, a central table, a new id with no
+//! The ownership rule, tried as a hostile site would on both centrals: for every table a site
+//! writes, and each case of the table (own store, another site's store, a central row, a central table, a new id with no
 //! store, a store changed to another site's, a store removed, a delete of an unknown id that
 //! another site creates before integration), what the site is answered, and that neither
-//! central data nor another site's rows change. On SQLite, and PostgreSQL when configured.
+//! central data nor another site's rows change; merges, which no push may carry, are refused.
+//! On SQLite, and PostgreSQL when configured.
 
 use outpost::central_v5::admin;
 use outpost::db::CentralDb;
@@ -146,6 +147,12 @@ async fn v5_push_ownership_table_a_site_writes_only_its_own_stores_rows() {
         assert_eq!(stored_store(&state.db, "Location", "loc-a2").await, None, "the own-store delete applied");
         assert_eq!(rows(&state.db, Some("store_b")).await, b_before, "{}: b's rows are untouched", db.label);
 
+        // Merge is not something a site may push (V5 pushes are Update or Delete): refused whole.
+        let merge = json!({"syncOutId": "1", "tableName": "Location", "recordId": "loc-b", "action": "Merge",
+            "recordData": {"mergeIdToKeep": "loc-a", "mergeIdToDelete": "loc-b"}});
+        let response = a.post("queued_records", &json!({"queueLength": 1, "data": [merge]})).await;
+        assert_eq!(v5_error(response).await.1, "bad_request", "{}: merge", db.label);
+
         // A delete buffered for an id the central does not have yet, which b then creates in
         // its own store before a's push integrates: the integration-time check refuses it.
         assert_eq!(
@@ -162,6 +169,112 @@ async fn v5_push_ownership_table_a_site_writes_only_its_own_stores_rows() {
             b.drain(500).await.iter().all(|r| r.record_id != "later" || r.action != outpost::wire::v5::Action::Delete)
         );
 
+        assert_eq!(rows(&state.db, None).await, central_before, "{}: central data is unchanged", db.label);
+        assert_eq!(count(&state.db, "SELECT COUNT(*) FROM central_change").await, changes_before, "{}", db.label);
+        server.stop().await;
+    }
+}
+
+/// A row of `table` (item_line, transact or trans_line) in `store` (`None`: no store): the first
+/// two name their store in `store_ID`, a trans_line belongs to its invoice's store (`inv-a`,
+/// `inv-b`, or the storeless `inv-central`).
+fn v5_store_row(table: &str, id: &str, store: Option<&str>, note: &str) -> Value {
+    let mut data = json!({"ID": id, "note": note});
+    match (table, store) {
+        ("trans_line", Some("store_a")) => data["transaction_ID"] = json!("inv-a"),
+        ("trans_line", Some(_)) => data["transaction_ID"] = json!("inv-b"),
+        ("trans_line", None) => data["transaction_ID"] = json!("inv-central"),
+        (_, Some(store)) => data["store_ID"] = json!(store),
+        (_, None) => {}
+    }
+    data
+}
+
+/// The same cases as the Location table above, for every other table a site writes through the
+/// V5 central: stock lines, invoices and invoice lines (whose store is their invoice's).
+#[tokio::test]
+async fn v5_push_ownership_table_holds_for_stock_invoices_and_invoice_lines() {
+    const TABLES: [&str; 3] = ["item_line", "transact", "trans_line"];
+    for db in databases().await {
+        let (server, state) = start_v5(&db).await;
+        add_site(&state, "a", "pa", &["store_a"], V6_URL).await;
+        add_site(&state, "b", "pb", &["store_b"], V6_URL).await;
+        for (invoice, store) in [("inv-a", Some("store_a")), ("inv-b", Some("store_b")), ("inv-central", None)] {
+            admin::upsert(&state.db, "transact", &v5_store_row("transact", invoice, store, "seed")).await.unwrap();
+        }
+        for table in TABLES {
+            for (name, store) in [("a", Some("store_a")), ("a2", Some("store_a")), ("b", Some("store_b"))] {
+                let id = format!("{table}-{name}");
+                admin::upsert(&state.db, table, &v5_store_row(table, &id, store, "seed")).await.unwrap();
+            }
+            // A line always has its invoice's store, so there is no central trans_line to seed.
+            if table != "trans_line" {
+                let id = format!("{table}-central");
+                admin::upsert(&state.db, table, &v5_store_row(table, &id, None, "seed")).await.unwrap();
+            }
+        }
+        let a = V5Site::new(&server.url(), "a", "pa");
+        let central_before = rows(&state.db, None).await;
+        let changes_before = count(&state.db, "SELECT COUNT(*) FROM central_change").await;
+        let b_before = rows(&state.db, Some("store_b")).await;
+
+        for table in TABLES {
+            let id = |name: &str| format!("{table}-{name}");
+            let row = |name: &str, store: Option<&str>| {
+                push_record(table, &id(name), v5_store_row(table, &id(name), store, "pushed"))
+            };
+            // A trans_line "without a store" names the storeless invoice.
+            let no_store = if table == "trans_line" { "unknown transact inv-central" } else { "names no store" };
+            let mut cases: Vec<(&str, Value, Option<&str>)> = vec![
+                ("own store upsert", row("a", Some("store_a")), ALLOWED),
+                ("own store delete", v5_delete(table, &id("a2")), ALLOWED),
+                ("new row in another site's store", row("x", Some("store_b")), Some("store_b is not active")),
+                ("take over another site's row", row("b", Some("store_a")), Some("belongs to store store_b")),
+                ("delete another site's row", v5_delete(table, &id("b")), Some("belongs to store store_b")),
+                ("new id with no store", row("loose", None), Some(no_store)),
+                ("store changed to another site's", row("a", Some("store_b")), Some("store_b is not active")),
+                ("store removed", row("a", None), Some(no_store)),
+            ];
+            if table != "trans_line" {
+                cases.push(("central row", row("central", Some("store_a")), Some("belongs to the central")));
+                cases.push(("delete a central row", v5_delete(table, &id("central")), Some("belongs to the central")));
+            }
+            for (case, record, refusal) in cases {
+                let record_id = record["recordId"].as_str().unwrap().to_owned();
+                let response = a.post("queued_records", &json!({"queueLength": 1, "data": [record]})).await;
+                let status = response.status().as_u16();
+                let body: Value = response.json().await.unwrap();
+                match refusal {
+                    None => {
+                        assert_eq!(status, 200, "{}: {table}: {case}: {body}", db.label);
+                        a.push_end_and_wait().await;
+                    }
+                    Some(why) => {
+                        assert_eq!(
+                            (status, body["error"]["code"].as_str()),
+                            (403, Some("sync_record_rejected")),
+                            "{}: {table}: {case}: {body}",
+                            db.label
+                        );
+                        let message = body["error"]["message"].as_str().unwrap();
+                        assert!(
+                            message.contains(&record_id) && message.contains(why),
+                            "{}: {table}: {case}: {message}",
+                            db.label
+                        );
+                    }
+                }
+            }
+            let mine = rows(&state.db, Some("store_a")).await;
+            let mine = mine.iter().find(|r| r.0 == table && r.1 == id("a")).expect("the own row stays a's");
+            assert_eq!(
+                serde_json::from_str::<Value>(&mine.3).unwrap()["note"],
+                "pushed",
+                "{table}: own upsert applied"
+            );
+            assert_eq!(stored_store(&state.db, table, &id("a2")).await, None, "{table}: own delete applied");
+        }
+        assert_eq!(rows(&state.db, Some("store_b")).await, b_before, "{}: b's rows are untouched", db.label);
         assert_eq!(rows(&state.db, None).await, central_before, "{}: central data is unchanged", db.label);
         assert_eq!(count(&state.db, "SELECT COUNT(*) FROM central_change").await, changes_before, "{}", db.label);
         server.stop().await;
@@ -260,6 +373,12 @@ async fn v6_push_ownership_table_a_site_writes_only_its_own_stores_rows() {
         assert_eq!(stored_store(&v6, "asset", "asset-a2").await, None, "the own-store delete applied");
         assert_eq!(rows(&v6, Some("store_b")).await, b_before, "{}: b's rows are untouched", db.label);
 
+        // Merge is not a V6 push action either: the batch is refused before anything is kept.
+        let merge = json!({"tableName": "asset", "recordId": "asset-b", "action": "Merge",
+            "recordData": {"mergeIdToKeep": "asset-a", "mergeIdToDelete": "asset-b"}});
+        let answer = a.push(vec![merge], true).await;
+        assert!(answer["error"]["otherServerError"].as_str().is_some_and(|m| m.contains("Merge")), "{answer}");
+
         // A delete buffered (not the last batch) for an id b then creates in its own store.
         assert!(a.push(vec![v6_delete("asset", "later")], false).await.get("data").is_some());
         b.push(vec![v6_record("asset", "later", asset("later", "store_b"))], true).await;
@@ -308,13 +427,19 @@ fn hostile_record(v6: bool) -> impl proptest::strategy::Strategy<Value = Value> 
 }
 
 /// Random pushes from site b (store_b) never change a row of a's store or a row of no store,
-/// on either central, whether refused when buffered or only at integration.
+/// on either central, whether refused when buffered or only at integration; on SQLite, and
+/// PostgreSQL when configured.
 #[test]
 fn random_pushes_from_a_hostile_site_never_change_another_stores_or_the_centrals_rows() {
-    use proptest::prelude::*;
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (db, world, v5_b, v6_b) = runtime.block_on(async {
-        let db = databases().await.remove(0);
+    for db in runtime.block_on(databases()) {
+        hostile_pushes_on(&runtime, db);
+    }
+}
+
+fn hostile_pushes_on(runtime: &tokio::runtime::Runtime, db: TestDb) {
+    use proptest::prelude::*;
+    let (world, v5_b, v6_b) = runtime.block_on(async {
         let c = World::builder().database(&db).start().await;
         add_site(&c.v5_state, "a", "pa", &["store_a"], &c.v6_url).await;
         add_site(&c.v5_state, "b", "pb", &["store_b"], &c.v6_url).await;
@@ -332,7 +457,7 @@ fn random_pushes_from_a_hostile_site_never_change_another_stores_or_the_centrals
         outpost::central_v6::upsert_asset(&v6, &asset("asset-a", "store_a"), None).await.unwrap();
         let v5_b = V5Site::new(&c.v5_url, "b", "pb");
         let v6_b = V6Site::new(&c.v6_url, v5_b.clone());
-        (db, c, v5_b, v6_b)
+        (c, v5_b, v6_b)
     });
     let snapshot = |db: &CentralDb| {
         let db = db.clone();
