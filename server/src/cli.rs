@@ -118,6 +118,10 @@ pub struct CentralArgs {
     /// The V5 central that checks sites' credentials.
     #[arg(long, default_value = "http://127.0.0.1:8001")]
     pub legacy_url: String,
+    /// A reverse proxy in front of this central whose `X-Forwarded-For` names the real caller
+    /// (repeatable; none by default), so failed logins count per caller, not per proxy.
+    #[arg(long = "trusted-proxy", value_name = "ADDR")]
+    pub trusted_proxy: Vec<IpAddr>,
     #[command(flatten)]
     pub push_buffer: PushBufferArgs,
 }
@@ -214,6 +218,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 database_url: url,
                 legacy_url: args.legacy_url,
                 max_push_buffer_bytes: args.push_buffer.bytes(),
+                trusted_proxies: args.trusted_proxy,
             })
             .await?;
             serve::announce(&running, None);

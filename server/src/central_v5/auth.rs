@@ -142,8 +142,8 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 }
 
 /// The address failures are counted against: the peer, or, when the peer is a trusted proxy
-/// (`--trusted-proxy`: the V6 central vouching for its callers through us), the caller it names
-/// in [`HEADER_FORWARDED_FOR`]. Without that trust, every failure through the V6 central counts
+/// (`--trusted-proxy`: the V6 central vouching for its callers through us, or a reverse proxy),
+/// the caller it names in [`HEADER_FORWARDED_FOR`] (or `X-Forwarded-For`). Without that trust, every failure through the V6 central counts
 /// against the V6 central's own address, and ten bad passwords sent to it lock every site out
 /// of it; with it given to anyone, a caller could spread its failures over made-up addresses.
 ///
@@ -153,10 +153,13 @@ fn source_address(parts: &Parts, trusted: &TrustedProxies) -> String {
     let Some(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) else {
         return "addr:unknown".to_owned();
     };
-    let forwarded = parts.headers.get(HEADER_FORWARDED_FOR).and_then(|v| v.to_str().ok());
-    if forwarded.is_some() && !trusted.trusts(peer) {
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let ours = header(HEADER_FORWARDED_FOR);
+    if ours.is_some() && !trusted.trusts(peer) {
         warn_untrusted_forwarder(peer);
     }
+    // A reverse proxy in front of this central names the caller in the usual header instead.
+    let forwarded = ours.or_else(|| header("x-forwarded-for"));
     crate::ratelimit::address_key(trusted.caller(peer, forwarded))
 }
 

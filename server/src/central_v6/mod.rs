@@ -45,6 +45,8 @@ pub struct CentralV6Config {
     pub legacy_url: String,
     /// What one site may hold in the push buffer, in bytes (`--max-push-buffer-mb`).
     pub max_push_buffer_bytes: u64,
+    /// Reverse proxies whose `X-Forwarded-For` names the caller (`--trusted-proxy`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Clone)]
@@ -62,6 +64,8 @@ pub struct V6State {
     pub max_push_buffer_bytes: u64,
     /// Failed logins per site name and per caller address (429 past the limit).
     pub failures: crate::ratelimit::FailureLimiter,
+    /// Who may name the caller's address in `X-Forwarded-For` (nobody by default).
+    pub trusted_proxies: crate::ratelimit::TrustedProxies,
 }
 
 impl V6State {
@@ -76,6 +80,7 @@ impl V6State {
             max_body_bytes: MAX_BODY_BYTES,
             max_push_buffer_bytes: crate::central_shared::push_buffer::DEFAULT_MAX_BYTES,
             failures: Default::default(),
+            trusted_proxies: Default::default(),
         }
     }
 
@@ -96,6 +101,7 @@ pub async fn open_db(database_url: &str) -> anyhow::Result<CentralDb> {
 pub async fn start(config: CentralV6Config) -> anyhow::Result<Running> {
     let mut state = V6State::open(&config.database_url, &config.legacy_url).await?;
     state.max_push_buffer_bytes = config.max_push_buffer_bytes;
+    state.trusted_proxies = crate::ratelimit::TrustedProxies::new(config.trusted_proxies);
     serve_state(config.listen, state).await
 }
 

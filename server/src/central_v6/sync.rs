@@ -28,15 +28,23 @@ use crate::wire::v6::{
 };
 
 /// The caller's address, when the server was started with connect info (always, outside tests
-/// that drive the router directly).
+/// that drive the router directly): the peer, or the caller a trusted reverse proxy names in
+/// `X-Forwarded-For` (`--trusted-proxy`; otherwise every site behind the proxy would share its
+/// failed-login count, and one guesser would lock them all out).
 pub struct Peer(Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for Peer {
+impl FromRequestParts<V6State> for Peer {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &V6State) -> Result<Self, Self::Rejection> {
+        let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
         // Canonical, so an IPv4 caller on a dual-stack listener is keyed as plain IPv4 by the V5 central.
-        Ok(Peer(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_canonical())))
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| state.trusted_proxies.caller(c.0.ip(), forwarded)),
+        ))
     }
 }
 

@@ -187,3 +187,49 @@ async fn thirty_sites_behind_one_address_signing_in_at_once_are_all_let_in_on_v5
         assert!(status == 200 && body.get("data").is_some(), "{status} {body}");
     }
 }
+
+/// Behind a reverse proxy every caller reaches the V6 central from the proxy's address. Given
+/// as `--trusted-proxy`, the proxy's `X-Forwarded-For` names the caller, so one guesser there
+/// does not lock out the sites behind the same proxy; not given (the default), the header is
+/// ignored and the proxy's address is limited as one caller.
+#[tokio::test]
+async fn the_v6_central_believes_x_forwarded_for_only_from_a_trusted_proxy() {
+    for trusted in [false, true] {
+        let db = databases().await.remove(0);
+        let c = World::builder()
+            .database(&db)
+            .v6_tweak(move |s| {
+                if trusted {
+                    s.trusted_proxies = outpost::ratelimit::TrustedProxies::new(["127.0.0.1".parse().unwrap()]);
+                }
+            })
+            .start()
+            .await;
+        add_site(&c.v5_state, "a", "pa", &["store_a"], &c.v6_url).await;
+        let call = |site: &V6Site, caller: &'static str| {
+            let body = json!({"syncV5Settings": site.settings(), "syncV6Version": site.v6_version});
+            reqwest::Client::new()
+                .post(format!("{}/central/sync/site_status", c.v6_url))
+                .header("x-forwarded-for", caller)
+                .json(&body)
+                .send()
+        };
+        for i in 0..10 {
+            let guess = V6Site::new(&c.v6_url, V5Site::new(&c.v5_url, &format!("guess{i}"), "x"));
+            assert_eq!(
+                call(&guess, "203.0.113.9").await.unwrap().status(),
+                200,
+                "guess {i} is refused in the envelope"
+            );
+        }
+        let rightful = V6Site::new(&c.v6_url, V5Site::new(&c.v5_url, "a", "pa"));
+        let response = call(&rightful, "198.51.100.7").await.unwrap();
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.unwrap();
+        if trusted {
+            assert!(status == 200 && body.get("data").is_some(), "another caller behind the proxy syncs: {body}");
+        } else {
+            assert_eq!(status, 429, "the proxy's address is limited as one caller: {body}");
+        }
+    }
+}
