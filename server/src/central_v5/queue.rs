@@ -1,6 +1,16 @@
 //! Each site's outgoing queue (sync_out): filled with all of its stores' data on `initialise`,
 //! added to when the central changes store data, drained by `queued_records` and emptied by
 //! `acknowledged_records`. A row leaves the queue only when that same site acknowledges it.
+//!
+//! # Why no committed row is passed
+//!
+//! The queue has no cursor: a page is the oldest rows still queued, and a row leaves only when
+//! the site acknowledges its `syncOutId` after storing it. A row committed late (on PostgreSQL a
+//! lower id can commit after a higher one was read) is simply in the next page; nothing moves
+//! past it. Order still matters for two versions of one record (the later must be applied
+//! last): queue rows are written in transactions from `data::begin` (the preparation here,
+//! `data::central_upsert`), which commit one after another on PostgreSQL too, so a later
+//! version always has the higher id; the site applies a record's versions in that order.
 
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
