@@ -23,6 +23,9 @@ use crate::wire::v5::{Action, QueuedRecord, QueuedRecords, RawJson};
 pub async fn initialise(db: &CentralDb, site_id: i64) -> anyhow::Result<u64> {
     let mut tx = data::begin(db).await?;
     sqlx::query("DELETE FROM sync_out WHERE site_id = $1").bind(site_id).execute(&mut *tx).await?;
+    // A site asks to be prepared from a new database, whose changelog cursors (the versions of
+    // what it pushes) start again from the beginning.
+    crate::central_shared::push_buffer::forget_versions(&mut tx, site_id).await?;
     let site_stores = "SELECT s.record_id FROM record s WHERE s.table_name = 'store' AND s.active_site_id = $1";
     for table in STORE_TABLES {
         // Only constant table names and placeholders are spliced in.

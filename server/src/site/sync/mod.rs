@@ -62,9 +62,26 @@
 //! (Push V6) or not logged at all (Pull V6) when this server is the V6 central itself, and fail
 //! with `CENTRAL_V6_NOT_CONFIGURED` when the V5 central gave no usable V6 URL.
 //!
-//! The end of the first successful run, in one transaction: both push cursors jump to the end
-//! of the changelog (what was just integrated came from the centrals and is never pushed back)
-//! and `SyncIsInitialised` is set.
+//! The end of the first successful run, inside the first Integrate's transaction: both push
+//! cursors jump to the end of the changelog (what was just integrated came from the centrals
+//! and is never pushed back) and `SyncIsInitialised` is set. Inside it, because that
+//! transaction holds the site's write lock: a local edit commits before it (and the site held
+//! no store of its own to edit yet) or after it, above the end, and is pushed.
+//!
+//! Why no cursor passes a committed row, per cursor (each module says it in full):
+//!
+//! - V5 change log (`central_v5::changelog`, Pull Central) and V6 pull (`central_v6::pull`):
+//!   the centrals write their change logs in transactions that commit in cursor order (on
+//!   PostgreSQL a lock on the log from before the first cursor is taken until the commit; a
+//!   sequence value is taken at insert, so without it cursor 10 could commit after 11 was
+//!   read), and each answer's end is read no later than its page (V5: `maxCursor` before the
+//!   page; V6: page and `endCursor` in one snapshot), so everything up to the end is visible.
+//! - V5 queue (Pull Remote): no cursor; a row leaves only when acknowledged after storing.
+//! - The site's push cursors: the site's changelog is SQLite with one writer at a time, so
+//!   rowids are taken in commit order, and a push batch is read by one statement.
+//! - The first-sync jump: taken inside Integrate's transaction (above).
+//!
+//! `reliability::cursors` checks each with concurrent writers, on SQLite and PostgreSQL.
 //!
 //! Flags that persist across runs (and restarts): `SyncIsInitialised` (first run succeeded),
 //! `SyncQueueInitialised` (Prepare done), `SyncPushV6Unfinished` (V6 batches sent that no
@@ -78,6 +95,7 @@ pub mod buffer;
 pub mod changelog;
 pub mod driver;
 pub mod errors;
+pub mod kill_point;
 pub mod kv;
 pub mod plan;
 pub mod progress;
