@@ -58,6 +58,9 @@ pub struct V5State {
     pub limits: Limits,
     /// Failed logins per site name and per source address (429 past the limit).
     pub failures: crate::ratelimit::FailureLimiter,
+    /// A pause before each chunk of a site's preparation: zero, except in tests that need a
+    /// preparation slower than a site's patience.
+    pub prepare_pause: std::time::Duration,
 }
 
 /// Caps on what one request may ask for or send; tests lower them to prove they hold.
@@ -81,6 +84,7 @@ impl V5State {
             activity: Default::default(),
             limits: Limits::default(),
             failures: Default::default(),
+            prepare_pause: std::time::Duration::ZERO,
         }
     }
 

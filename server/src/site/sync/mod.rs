@@ -24,6 +24,9 @@
 //!
 //! - **Prepare** (first sync only). V5: `POST initialise` (unless a preparation is already
 //!   going), `GET site_status` until idle, then `GET site` to check the preparation completed.
+//!   The central answers `initialise` at once and prepares in the background, in short
+//!   transactions (a large site's preparation outlasts any one call's timeout, and must not
+//!   hold up other sites' writes); only the polling waits for it.
 //!   No cursor: the flag `SyncQueueInitialised`, set after that check, so the central fills
 //!   this site's queue once per site database (even if a later step of that run fails).
 //! - **Push V6**. V6: `push` batches of the pushable changelog rows routed to V6 (a batch with
@@ -142,7 +145,9 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
-            stall_timeout: Duration::from_secs(60),
+            // Longer than a call's idle-read timeout, so a silent central ends the call with
+            // its own timeout error first, and the watchdog only catches what no timeout does.
+            stall_timeout: crate::wire::client::IDLE_READ + Duration::from_secs(60),
             timeouts: Timeouts::default(),
             v5_api_version: crate::wire::v5::API_VERSION,
             v6_version: crate::wire::v6::SYNC_V6_VERSION,
