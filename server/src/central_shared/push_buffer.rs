@@ -106,9 +106,11 @@ pub async fn settle(conn: &mut AnyConnection, backend: Backend, site_id: i64, re
         return Ok(());
     }
     let all: Vec<Value> = read.read.iter().map(|(t, id, v)| json!([t, id, v])).collect();
+    // A row-value IN over the expanded list: both databases build it once (a hash or a
+    // temporary index), where a correlated EXISTS would scan the list once per buffered row.
     let sql = format!(
-        "DELETE FROM push_buffer WHERE site_id = $2 AND EXISTS (SELECT 1 FROM {} WHERE k.c0 = push_buffer.table_name
-         AND k.c1 = push_buffer.record_id AND CAST(k.c2 AS BIGINT) = push_buffer.version)",
+        "DELETE FROM push_buffer WHERE site_id = $2 AND (table_name, record_id, version) IN
+         (SELECT c0, c1, CAST(c2 AS BIGINT) FROM {})",
         expand(backend, 3)
     );
     sqlx::query(sqlx::AssertSqlSafe(sql)).bind(Value::Array(all).to_string()).bind(site_id).execute(&mut *conn).await?;
