@@ -103,6 +103,17 @@ impl CentralDb {
             Backend::Postgres => self.pool.begin().await,
         }
     }
+
+    /// Start a read-only transaction whose statements all see one snapshot of the database, so
+    /// a page, its count and the log's end agree with each other. PostgreSQL's default (READ
+    /// COMMITTED) takes a new snapshot per statement, hence REPEATABLE READ; a SQLite read
+    /// transaction in WAL mode keeps the snapshot of its first read until it ends.
+    pub async fn begin_read(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin().await,
+            Backend::Postgres => self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await,
+        }
+    }
 }
 
 /// The SQLite URL of `file` in `dir`.

@@ -61,9 +61,16 @@ impl V5Site {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
     }
 
+    /// Ask for the site's preparation and wait for it (the central answers at once, maybe
+    /// before it finished); the queue length it left.
     pub async fn initialise(&self) -> u64 {
         let r: v5::InitialiseResponse = Self::ok_json(self.post("initialise", &serde_json::json!({})).await).await;
-        r.queue_length
+        if r.queue_length > 0 {
+            return r.queue_length;
+        }
+        self.wait_idle().await;
+        let page: v5::QueuedRecords = Self::ok_json(self.get("queued_records?limit=1").await).await;
+        page.queue_length
     }
 
     pub async fn push(&self, records: Vec<Value>) -> v5::PushResponse {

@@ -36,9 +36,16 @@ impl SiteProcess {
 
     /// [`SiteProcess::start`] with the site's log filter (`OUTPOST_LOG`), e.g. `warn`.
     pub async fn start_logging(bin: &Path, data_dir: &Path, log: &str) -> SiteProcess {
+        SiteProcess::start_with_env(bin, data_dir, log, &[]).await
+    }
+
+    /// [`SiteProcess::start_logging`] with extra environment variables (e.g. the crash harness's
+    /// `OUTPOST_TEST_KILL_POINT`).
+    pub async fn start_with_env(bin: &Path, data_dir: &Path, log: &str, env: &[(&str, &str)]) -> SiteProcess {
         let dir = data_dir.to_path_buf();
         let bin = bin.to_path_buf();
         let log = log.to_owned();
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         tokio::task::spawn_blocking(move || {
             let spawned = Instant::now();
             let mut child = Command::new(bin)
@@ -48,6 +55,7 @@ impl SiteProcess {
                 .arg(dir.join("no-app"))
                 .args(["--admin-password", ADMIN_PASSWORD])
                 .env("OUTPOST_LOG", log)
+                .envs(env)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
                 .spawn()

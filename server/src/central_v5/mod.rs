@@ -64,6 +64,9 @@ pub struct V5State {
     pub failures: crate::ratelimit::FailureLimiter,
     /// Who may name the source address in a forwarded header (nobody by default).
     pub trusted_proxies: crate::ratelimit::TrustedProxies,
+    /// A pause before each chunk of a site's preparation: zero, except in tests that need a
+    /// preparation slower than a site's patience.
+    pub prepare_pause: std::time::Duration,
 }
 
 /// Caps on what one request may ask for or send; tests lower them to prove they hold.
@@ -94,6 +97,7 @@ impl V5State {
             limits: Limits::default(),
             failures: Default::default(),
             trusted_proxies: Default::default(),
+            prepare_pause: std::time::Duration::ZERO,
         }
     }
 

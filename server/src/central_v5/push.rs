@@ -106,7 +106,8 @@ pub async fn receive(state: &V5State, site: &SiteRow, request: PushRequest) -> V
                 PushAction::Delete => "delete",
             };
             let data = record.record_data.as_ref().map(Value::to_string);
-            (record.table_name.as_str(), record.record_id.as_str(), action, store.as_deref(), data)
+            let version = push_buffer::version_of(&record.sync_out_id);
+            (record.table_name.as_str(), record.record_id.as_str(), action, store.as_deref(), data, version)
         })
         .collect();
     push_buffer::put(&mut tx, state.db.backend, site.site_id, rows, state.limits.max_push_buffer_bytes).await?;
@@ -143,12 +144,13 @@ pub async fn integrate(state: &V5State, site_id: i64) -> anyhow::Result<usize> {
     let backend = state.db.backend;
     let mut tx = state.db.begin_write().await?;
     let stores = data::stores_of_site(&mut tx, site_id).await?;
-    let mut rows: Vec<Buffered> = push_buffer::read(&mut tx, site_id).await?;
+    let read = push_buffer::read(&mut tx, site_id).await?;
+    let mut rows: Vec<Buffered> = read.rows.clone();
     rows.sort_by_key(|r| (r.2 == "delete", table_rank(&r.0)));
     let keys = rows.iter().map(|r| (r.0.as_str(), r.1.as_str()));
     let owners = stored_owners(&mut tx, backend, keys).await?;
     let exists = |table: &str, id: &str| owners.contains_key(&(table.to_owned(), id.to_owned()));
-    rows.retain(|(table, id, action, store, _)| {
+    rows.retain(|(table, id, action, store, _, _)| {
         let change = if action == "delete" { Change::Delete } else { Change::Upsert };
         let stored = owners.get(&(table.clone(), id.clone())).map(Option::as_deref);
         match ownership::decide(&stores, Protocol::V5, table, change, stored, store.as_deref()) {
@@ -160,20 +162,20 @@ pub async fn integrate(state: &V5State, site_id: i64) -> anyhow::Result<usize> {
         }
     });
     let mut puts = Vec::new();
-    for (table, id, action, store, raw) in &rows {
+    for (table, id, action, store, raw, _) in &rows {
         if let ("update", Some(raw)) = (action.as_str(), raw) {
             puts.push((table.as_str(), id.as_str(), store.as_deref(), None, raw.as_str()));
         }
     }
     bulk::put_records(&mut tx, backend, &puts).await?;
-    for (table, id, action, _, raw) in &rows {
+    for (table, id, action, _, raw, _) in &rows {
         if matches!((action.as_str(), raw), ("update", Some(_))) || !exists(table, id) {
             continue;
         }
         data::remove_record(&mut tx, table, id).await?;
     }
-    push_buffer::clear(&mut tx, site_id).await?;
+    push_buffer::settle(&mut tx, backend, site_id, &read).await?;
     tx.commit().await?;
-    tracing::info!(site_id, records = rows.len(), "integrated pushed records");
+    tracing::info!(site_id, records = rows.len(), stale = read.stale, "integrated pushed records");
     Ok(rows.len())
 }

@@ -1,6 +1,16 @@
 //! Each site's outgoing queue (sync_out): filled with all of its stores' data on `initialise`,
 //! added to when the central changes store data, drained by `queued_records` and emptied by
 //! `acknowledged_records`. A row leaves the queue only when that same site acknowledges it.
+//!
+//! # Why no committed row is passed
+//!
+//! The queue has no cursor: a page is the oldest rows still queued, and a row leaves only when
+//! the site acknowledges its `syncOutId` after storing it. A row committed late (on PostgreSQL a
+//! lower id can commit after a higher one was read) is simply in the next page; nothing moves
+//! past it. Order still matters for two versions of one record (the later must be applied
+//! last): queue rows are written in transactions from `data::begin` (the preparation here,
+//! `data::central_upsert`), which commit one after another on PostgreSQL too, so a later
+//! version always has the higher id; the site applies a record's versions in that order.
 
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
@@ -8,37 +18,87 @@ use super::data::{self, STORE_TABLES};
 use crate::db::CentralDb;
 use crate::wire::v5::{Action, QueuedRecord, QueuedRecords, RawJson};
 
+/// Records copied into the queue per transaction while preparing a site.
+pub const PREPARE_CHUNK: i64 = 2000;
+
 /// Replace the site's queue with every record of the stores active on it, in dependency order;
 /// returns the queue length.
-pub async fn initialise(db: &CentralDb, site_id: i64) -> anyhow::Result<u64> {
-    let mut tx = data::begin(db).await?;
-    sqlx::query("DELETE FROM sync_out WHERE site_id = $1").bind(site_id).execute(&mut *tx).await?;
-    let site_stores = "SELECT s.record_id FROM record s WHERE s.table_name = 'store' AND s.active_site_id = $1";
+///
+/// Why in chunks, each its own short transaction: a preparation of a large site (500k records)
+/// in one transaction held the central's write lock for all of it (SQLite's only writer; on
+/// PostgreSQL the change-log lock), so every other site's pushes, acknowledgements and
+/// integrations waited. Chunks are safe because nothing reads this site's queue meanwhile (the
+/// site is marked initialising, and its queue routes answer "sync is running"), and each chunk
+/// copies the records as they are *when it commits*, under the same lock as a change to them
+/// (`data::begin`): a record changed during the preparation is either copied after the change
+/// (its new data) or queued again by the change after the copy (a higher id, applied last).
+pub async fn initialise(db: &CentralDb, site_id: i64, pause: std::time::Duration) -> anyhow::Result<u64> {
+    {
+        let mut tx = data::begin(db).await?;
+        sqlx::query("DELETE FROM sync_out WHERE site_id = $1").bind(site_id).execute(&mut *tx).await?;
+        // A site asks to be prepared from a new database, whose changelog cursors (the versions
+        // of what it pushes) start again from the beginning.
+        crate::central_shared::push_buffer::forget_versions(&mut tx, site_id).await?;
+        tx.commit().await?;
+    }
     for table in STORE_TABLES {
-        // Only constant table names and placeholders are spliced in.
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO sync_out (site_id, table_name, record_id, action, data)
-             SELECT $1, table_name, record_id, 'update', data FROM record
-             WHERE table_name = $2 AND store_id IN ({site_stores}) ORDER BY record_id"
-        )))
-        .bind(site_id)
-        .bind(table)
-        .execute(&mut *tx)
-        .await?;
+        copy_table(db, site_id, table, pause).await?;
     }
     // Store data of tables we do not know by name still belongs to the site.
     let known = STORE_TABLES.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(",");
-    sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO sync_out (site_id, table_name, record_id, action, data)
-         SELECT $1, table_name, record_id, 'update', data FROM record
-         WHERE table_name NOT IN ({known}) AND store_id IN ({site_stores}) ORDER BY table_name, record_id"
+    let others: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+        "SELECT DISTINCT table_name FROM record WHERE table_name NOT IN ({known}) AND store_id IN ({SITE_STORES})
+         ORDER BY table_name"
     )))
     .bind(site_id)
-    .execute(&mut *tx)
+    .fetch_all(&db.pool)
     .await?;
-    let length = queue_length(&mut tx, site_id).await?;
-    tx.commit().await?;
-    Ok(length)
+    for table in &others {
+        copy_table(db, site_id, table, pause).await?;
+    }
+    let mut conn = db.pool.acquire().await?;
+    Ok(queue_length(&mut conn, site_id).await?)
+}
+
+/// The stores active on site `$1`.
+const SITE_STORES: &str = "SELECT s.record_id FROM record s WHERE s.table_name = 'store' AND s.active_site_id = $1";
+
+/// Queue the site's records of `table`, [`PREPARE_CHUNK`] at a time in record id order, waiting
+/// `pause` before each chunk (zero, except in tests that need a slow preparation).
+async fn copy_table(db: &CentralDb, site_id: i64, table: &str, pause: std::time::Duration) -> anyhow::Result<()> {
+    let mut after = String::new();
+    loop {
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
+        let mut tx = data::begin(db).await?;
+        // Only constant SQL and placeholders are spliced in.
+        let last: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT MAX(record_id) FROM (SELECT record_id FROM record WHERE table_name = $2 AND store_id IN ({SITE_STORES})
+             AND record_id > $3 ORDER BY record_id LIMIT $4) chunk"
+        )))
+        .bind(site_id)
+        .bind(table)
+        .bind(&after)
+        .bind(PREPARE_CHUNK)
+        .fetch_one(&mut *tx)
+        .await?;
+        let Some(last) = last else { return Ok(()) };
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO sync_out (site_id, table_name, record_id, action, data)
+             SELECT $1, table_name, record_id, 'update', data FROM record
+             WHERE table_name = $2 AND store_id IN ({SITE_STORES}) AND record_id > $3 AND record_id <= $4
+             ORDER BY record_id"
+        )))
+        .bind(site_id)
+        .bind(table)
+        .bind(&after)
+        .bind(&last)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        after = last;
+    }
 }
 
 pub async fn queue_length(conn: &mut AnyConnection, site_id: i64) -> sqlx::Result<u64> {

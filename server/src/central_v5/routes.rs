@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use super::auth::AuthSite;
 use super::error::{V5Error, V5Result};
 use super::{CENTRAL_SITE_ID, V5State, data, push, queue, sites};
+use crate::central_shared::INTEGRATION_WAIT;
 use crate::central_shared::activity::Activity;
 use crate::wire::v5::{
     Acknowledge, CentralRecords, InitialiseResponse, PushRequest, PushResponse, QueuedRecords, SiteInfo, SiteStatus,
@@ -84,31 +85,40 @@ pub async fn site_status(State(state): State<V5State>, AuthSite(site): AuthSite)
     Json(SiteStatus { code, message: message.into(), data: None })
 }
 
+/// `POST initialise`: start preparing the site's queue and answer at once, as soon as the
+/// preparation ends or after [`INTEGRATION_WAIT`] at most (then `queueLength` is 0 and the site
+/// learns the outcome the way it would anyway: `site_status` until idle, then the site info's
+/// `initialisationStatus`).
+///
+/// Why not answer when done, as the reference does: a large site's preparation outlasts the
+/// site's patience for one call (its idle-read timeout); the site then gave up, asked again,
+/// met `sync_is_running`, and its run failed; every run after that did the same. The preparation
+/// runs on its own task, so neither a dropped connection nor the answer cancels it half-way.
+/// A site already being prepared is answered `sync_is_running`, and polls.
 pub async fn initialise(State(state): State<V5State>, AuthSite(site): AuthSite) -> V5Result<Json<InitialiseResponse>> {
     let busy = state
         .activity
         .begin(site.site_id, Activity::Initialising)
         .map_err(|_| V5Error::SyncIsRunning("initialisation"))?;
-    // The preparation runs in its own task: a site whose connection drops (a cut line, its
-    // client's timeout) must not cancel it half-way, which would leave the site "started"
-    // while nothing works on it. The site learns the outcome by polling `site_status`.
+    {
+        // Before answering: a site that polls right away sees "started", never a stale status.
+        let mut conn = state.db.pool.acquire().await?;
+        sites::set_status(&mut conn, site.site_id, "started").await?;
+    }
     let work = tokio::spawn(async move {
         let _busy = busy;
         let _permit = state.activity.integration_permit().await;
         prepare_queue(&state, site.site_id).await
     });
-    match work.await {
-        Ok(outcome) => outcome.map(|queue_length| Json(InitialiseResponse { queue_length })),
-        Err(e) => Err(V5Error::Internal(anyhow::anyhow!("site preparation task failed: {e}"))),
+    match tokio::time::timeout(INTEGRATION_WAIT, work).await {
+        Ok(Ok(outcome)) => outcome.map(|queue_length| Json(InitialiseResponse { queue_length })),
+        Ok(Err(e)) => Err(V5Error::Internal(anyhow::anyhow!("site preparation task failed: {e}"))),
+        Err(_still_running) => Ok(Json(InitialiseResponse { queue_length: 0 })),
     }
 }
 
 async fn prepare_queue(state: &V5State, site_id: i64) -> V5Result<u64> {
-    {
-        let mut conn = state.db.pool.acquire().await?;
-        sites::set_status(&mut conn, site_id, "started").await?;
-    }
-    match queue::initialise(&state.db, site_id).await {
+    match queue::initialise(&state.db, site_id, state.prepare_pause).await {
         Ok(queue_length) => {
             let mut conn = state.db.pool.acquire().await?;
             sites::set_status(&mut conn, site_id, "completed").await?;

@@ -272,6 +272,12 @@ pub async fn pull(State(state): State<V6State>, peer: Peer, body: Body) -> V6Res
     ensure_not_integrating(&state, &caller)?;
     let batch = request.batch_size.clamp(1, state.max_batch as u32) as u64;
     let cursor = request.cursor.min(i64::MAX as u64) as i64;
+    if cursor == 0 && !request.is_initialised {
+        // A site pulling from the start, not initialised: a new database, whose changelog
+        // cursors (the versions of what it pushes) start again from the beginning.
+        let mut conn = state.db.pool.acquire().await.map_err(anyhow::Error::from)?;
+        push_buffer::forget_versions(&mut conn, caller.site_id).await.map_err(anyhow::Error::from)?;
+    }
     Ok(Data(pull::page(&state.db, &caller, cursor, batch, request.is_initialised).await?))
 }
 
@@ -319,12 +325,20 @@ async fn buffer(state: &V6State, caller: &Caller, request: &PushRequest) -> Resu
             V6Error::RecordRejected(format!("{} {}: {why} (site {})", r.table_name, r.record_id, caller.site_id))
         })?;
         let action = if r.action == Action::Delete { "delete" } else { "upsert" };
-        checked.push((r, action, store));
+        checked.push((r, item.cursor, action, store));
     }
     let rows = checked
         .iter()
-        .map(|(r, action, store)| {
-            (r.table_name.as_str(), r.record_id.as_str(), *action, store.as_deref(), Some(r.record_data.to_string()))
+        .map(|(r, cursor, action, store)| {
+            let version = i64::try_from(*cursor).unwrap_or(0);
+            (
+                r.table_name.as_str(),
+                r.record_id.as_str(),
+                *action,
+                store.as_deref(),
+                Some(r.record_data.to_string()),
+                version,
+            )
         })
         .collect();
     push_buffer::put(&mut tx, state.db.backend, caller.site_id, rows, state.max_push_buffer_bytes).await?;
@@ -342,11 +356,12 @@ fn change_of(action: Action) -> Change {
 /// a record refused here is logged with its reason and skipped; the others apply.
 pub async fn integrate(state: &V6State, site_id: i64, site_stores: &[String]) -> anyhow::Result<usize> {
     let mut tx = records::begin(&state.db).await?;
-    let rows = push_buffer::read(&mut tx, site_id).await?;
+    let read = push_buffer::read(&mut tx, site_id).await?;
+    let rows = &read.rows;
     let keys = rows.iter().map(|r| (r.0.as_str(), r.1.as_str()));
     let owners = stored_owners(&mut tx, state.db.backend, keys).await?;
     let mut applied = 0;
-    for (table, id, action, store, data) in &rows {
+    for (table, id, action, store, data, _) in rows {
         let change = if action == "delete" { Change::Delete } else { Change::Upsert };
         let stored = owners.get(&(table.clone(), id.clone())).map(Option::as_deref);
         // The buffered store was read from the record's data when it was buffered.
@@ -362,8 +377,8 @@ pub async fn integrate(state: &V6State, site_id: i64, site_stores: &[String]) ->
         }
         applied += 1;
     }
-    push_buffer::clear(&mut tx, site_id).await?;
+    push_buffer::settle(&mut tx, state.db.backend, site_id, &read).await?;
     tx.commit().await?;
-    tracing::info!(site_id, records = rows.len(), applied, "integrated pushed V6 records");
+    tracing::info!(site_id, records = rows.len(), applied, stale = read.stale, "integrated pushed V6 records");
     Ok(applied)
 }

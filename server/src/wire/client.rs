@@ -24,6 +24,9 @@ pub const MAX_RESPONSE_BYTES: usize = 128 * 1024 * 1024;
 /// Longest one attempt of a call may take, however steadily bytes arrive.
 pub const CALL_DEADLINE: Duration = Duration::from_secs(10 * 60);
 
+/// The default idle-read timeout: the reference's 5 minutes.
+pub const IDLE_READ: Duration = Duration::from_secs(5 * 60);
+
 /// Called whenever bytes arrive, so the engine's stall watchdog knows the link is alive.
 pub type ActivityHook = Arc<dyn Fn() + Send + Sync>;
 
@@ -38,11 +41,13 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        // The reference's 2 s / 5 s / 10 s connect tiers; 60 s of silence matches the engine's
-        // stall limit, so a silent central becomes a TIMEOUT rather than a hung run.
+        // The reference's 2 s / 5 s / 10 s connect tiers and 5 minutes of silence: a central
+        // busy with a large page may say nothing for a while, and a slow link must be allowed
+        // to finish. Nothing the site asks for takes that long to start answering any more
+        // (a preparation answers at once and is polled), so this only ends dead connections.
         Timeouts {
             connect: vec![Duration::from_secs(2), Duration::from_secs(5), Duration::from_secs(10)],
-            idle_read: Duration::from_secs(60),
+            idle_read: IDLE_READ,
         }
     }
 }

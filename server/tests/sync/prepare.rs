@@ -60,3 +60,68 @@ async fn a_preparation_still_running_after_its_request_timed_out_is_waited_for_n
     let prepare = status.steps.iter().find(|s| s.key == StepKey::PrepareInitial).unwrap();
     assert_eq!(prepare.state, StepState::Done);
 }
+
+/// Store records of `store` on the V5 central, so a preparation has something to copy.
+async fn locations(world: &World, store: &str, n: usize) {
+    for i in 0..n {
+        let id = format!("{store}-loc-{i}");
+        outpost::central_v5::admin::upsert(&world.v5_state.db, "Location", &location(&id, store)).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_preparation_slower_than_the_sites_call_timeout_completes_and_the_run_succeeds() {
+    // Six chunks (one per store table, and the transactions), each after a 250 ms pause.
+    let world = World::builder().v5_tweak(|s| s.prepare_pause = std::time::Duration::from_millis(250)).start().await;
+    world.add_site("slow", "pw", &["slow-store"]).await;
+    locations(&world, "slow-store", 3).await;
+    let mut config = fast();
+    // The site hears nothing for at most 400 ms per call: far less than the preparation takes.
+    config.timeouts.idle_read = std::time::Duration::from_millis(400);
+    let site = TestSite::start(config).await;
+    let started = std::time::Instant::now();
+    site.configure(&world, "slow", "pw").await;
+    site.state.sync.wait_for_runs(1).await;
+    assert_eq!(site.state.sync.latest_error(), None, "the run waited for the preparation by polling");
+    assert!(started.elapsed() > std::time::Duration::from_millis(1000), "the preparation was slow");
+    assert_eq!(site.count("SELECT COUNT(*) FROM location WHERE store_id = 'slow-store'").await, 3);
+    assert_eq!(site.status().await.initialisation, Initialisation::Initialised);
+}
+
+#[tokio::test]
+async fn initialise_answers_at_once_and_other_sites_writes_do_not_wait_for_the_preparation() {
+    use outpost::wire::v5::SiteStatusCode;
+    let world = World::builder().v5_tweak(|s| s.prepare_pause = std::time::Duration::from_millis(400)).start().await;
+    world.add_site("big", "pw", &["big-store"]).await;
+    world.add_site("other", "pw", &["other-store"]).await;
+    locations(&world, "big-store", 5).await;
+    let big = V5Site::new(&world.v5_url, "big", "pw");
+    let other = V5Site::new(&world.v5_url, "other", "pw");
+    other.status().await;
+
+    let asked = std::time::Instant::now();
+    let answer = big.post("initialise", &json!({})).await;
+    assert_eq!(answer.status(), 200);
+    let answered = asked.elapsed();
+    assert!(answered < std::time::Duration::from_millis(1500), "initialise answered after {answered:?}");
+    assert_eq!(big.status().await, SiteStatusCode::InitialisationInProgress);
+    // Asked again while it runs: "sync is running", and the site polls.
+    assert_eq!(v5_error(big.post("initialise", &json!({})).await).await.0, 503);
+
+    // Another site pushes and integrates meanwhile, without waiting for the preparation.
+    let pushed = std::time::Instant::now();
+    other.push(vec![push_record("Location", "other-loc", location("other-loc", "other-store"))]).await;
+    other.push_end_and_wait().await;
+    assert_eq!(
+        big.status().await,
+        SiteStatusCode::InitialisationInProgress,
+        "the other site's push finished first ({:?})",
+        pushed.elapsed()
+    );
+    assert_eq!(world.v5_count("Location").await, 6);
+
+    eventually(std::time::Duration::from_secs(20), || async { big.status().await == SiteStatusCode::Idle }).await;
+    let info: outpost::wire::v5::SiteInfo = V5Site::ok_json(big.get("site").await).await;
+    assert_eq!(info.initialisation_status, outpost::wire::v5::InitialisationStatus::Completed);
+    assert_eq!(big.drain(50).await.len(), 5, "the whole store was queued");
+}

@@ -50,6 +50,10 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Figure> {
             let _permit = gate.acquire().await?;
             site.v5.site_info().await?;
             site.v5.initialise().await?;
+            // The central prepares in the background: wait until it is done with this site.
+            while site.v5.site_status().await?.code != outpost::wire::v5::SiteStatusCode::Idle {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
             site.v6.site_status().await?;
             anyhow::Ok(())
         }));

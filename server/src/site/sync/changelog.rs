@@ -5,6 +5,12 @@
 //! received, supersedes it), written locally (`is_sync_update = 0`), of a store this site
 //! owns or of no store, and of a table that is pushed at all. Both push steps walk these same
 //! rows with their own cursors; each sends only the rows routed to its central.
+//!
+//! Why a push cursor never passes a committed row: a push step reads a batch from its cursor
+//! with one statement and moves the cursor to one past the batch's last row. The site's
+//! database is SQLite, which has one writer at a time, so a row's cursor (its rowid, taken at
+//! insert) is always above every row committed before it: a row committed after the batch was
+//! read is above the batch's last row, and the next batch starts at or below it.
 
 // The SQL is built from table names of `Table` (constants); values are always bound.
 use sqlx::{AssertSqlSafe, SqliteConnection};

@@ -24,6 +24,9 @@
 //!
 //! - **Prepare** (first sync only). V5: `POST initialise` (unless a preparation is already
 //!   going), `GET site_status` until idle, then `GET site` to check the preparation completed.
+//!   The central answers `initialise` at once and prepares in the background, in short
+//!   transactions (a large site's preparation outlasts any one call's timeout, and must not
+//!   hold up other sites' writes); only the polling waits for it.
 //!   No cursor: the flag `SyncQueueInitialised`, set after that check, so the central fills
 //!   this site's queue once per site database (even if a later step of that run fails).
 //! - **Push V6**. V6: `push` batches of the pushable changelog rows routed to V6 (a batch with
@@ -62,9 +65,26 @@
 //! (Push V6) or not logged at all (Pull V6) when this server is the V6 central itself, and fail
 //! with `CENTRAL_V6_NOT_CONFIGURED` when the V5 central gave no usable V6 URL.
 //!
-//! The end of the first successful run, in one transaction: both push cursors jump to the end
-//! of the changelog (what was just integrated came from the centrals and is never pushed back)
-//! and `SyncIsInitialised` is set.
+//! The end of the first successful run, inside the first Integrate's transaction: both push
+//! cursors jump to the end of the changelog (what was just integrated came from the centrals
+//! and is never pushed back) and `SyncIsInitialised` is set. Inside it, because that
+//! transaction holds the site's write lock: a local edit commits before it (and the site held
+//! no store of its own to edit yet) or after it, above the end, and is pushed.
+//!
+//! Why no cursor passes a committed row, per cursor (each module says it in full):
+//!
+//! - V5 change log (`central_v5::changelog`, Pull Central) and V6 pull (`central_v6::pull`):
+//!   the centrals write their change logs in transactions that commit in cursor order (on
+//!   PostgreSQL a lock on the log from before the first cursor is taken until the commit; a
+//!   sequence value is taken at insert, so without it cursor 10 could commit after 11 was
+//!   read), and each answer's end is read no later than its page (V5: `maxCursor` before the
+//!   page; V6: page and `endCursor` in one snapshot), so everything up to the end is visible.
+//! - V5 queue (Pull Remote): no cursor; a row leaves only when acknowledged after storing.
+//! - The site's push cursors: the site's changelog is SQLite with one writer at a time, so
+//!   rowids are taken in commit order, and a push batch is read by one statement.
+//! - The first-sync jump: taken inside Integrate's transaction (above).
+//!
+//! `reliability::cursors` checks each with concurrent writers, on SQLite and PostgreSQL.
 //!
 //! Flags that persist across runs (and restarts): `SyncIsInitialised` (first run succeeded),
 //! `SyncQueueInitialised` (Prepare done), `SyncPushV6Unfinished` (V6 batches sent that no
@@ -78,6 +98,7 @@ pub mod buffer;
 pub mod changelog;
 pub mod driver;
 pub mod errors;
+pub mod kill_point;
 pub mod kv;
 pub mod plan;
 pub mod progress;
@@ -124,7 +145,9 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
-            stall_timeout: Duration::from_secs(60),
+            // Longer than a call's idle-read timeout, so a silent central ends the call with
+            // its own timeout error first, and the watchdog only catches what no timeout does.
+            stall_timeout: crate::wire::client::IDLE_READ + Duration::from_secs(60),
             timeouts: Timeouts::default(),
             v5_api_version: crate::wire::v5::API_VERSION,
             v6_version: crate::wire::v6::SYNC_V6_VERSION,

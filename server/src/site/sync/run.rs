@@ -8,7 +8,7 @@ use super::errors::{RunError, Variant};
 use super::plan::Plan;
 use super::report::Report;
 use super::steps::{self, Ctx, V6};
-use super::{RunKind, SyncEngine, changelog, kv};
+use super::{RunKind, SyncEngine, kv};
 use crate::wire::v6_client::V6Client;
 
 pub(crate) async fn execute(engine: &SyncEngine, report: &Report, plan: &Plan) -> Result<(), RunError> {
@@ -20,7 +20,7 @@ pub(crate) async fn execute(engine: &SyncEngine, report: &Report, plan: &Plan) -
         for key in StepKey::ALL.into_iter().filter(|k| *k != StepKey::Integration) {
             report.step_skipped(key).await.map_err(dberr("Error while logging"))?;
         }
-        return report.step(StepKey::Integration, steps::integrate::run(db, report)).await;
+        return report.step(StepKey::Integration, steps::integrate::run(db, report, false)).await;
     }
 
     let v5 = engine
@@ -68,22 +68,9 @@ pub(crate) async fn execute(engine: &SyncEngine, report: &Report, plan: &Plan) -
     report.step(StepKey::PullCentral, steps::pull_central::run(&ctx)).await?;
     report.step(StepKey::PullRemote, steps::pull_remote::run(&ctx)).await?;
     report.step(StepKey::PullV6, steps::pull_v6::run(&ctx)).await?;
-    report.step(StepKey::Integration, steps::integrate::run(db, report)).await?;
-
+    // The first run's Integrate also ends the first sync, in its own transaction.
+    report.step(StepKey::Integration, steps::integrate::run(db, report, !initialised)).await?;
     if !initialised {
-        // What was just integrated came from the centrals: never push it back.
-        let mut tx = db.begin().await.map_err(dberr("Error while finishing initialisation"))?;
-        let end = changelog::end_cursor(&mut tx).await.map_err(dberr("Error while finishing initialisation"))?;
-        kv::set_cursor(&mut *tx, kv::V5_PUSH_CURSOR, end)
-            .await
-            .map_err(dberr("Error while finishing initialisation"))?;
-        kv::set_cursor(&mut *tx, kv::V6_PUSH_CURSOR, end)
-            .await
-            .map_err(dberr("Error while finishing initialisation"))?;
-        kv::set_bool(&mut *tx, kv::IS_INITIALISED, true)
-            .await
-            .map_err(dberr("Error while finishing initialisation"))?;
-        tx.commit().await.map_err(dberr("Error while finishing initialisation"))?;
         report.initialised();
     }
     Ok(())

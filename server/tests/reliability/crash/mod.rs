@@ -319,3 +319,69 @@ async fn after_kill_9_the_status_api_shows_the_killed_run_as_interrupted_at_its_
     let problems = checks::problems(&world, &db, 0).await;
     assert!(problems.is_empty(), "{problems:#?}");
 }
+
+/// Killed inside Prepare, once the central has started preparing this site but before its
+/// answer reached the site: the restarted run asks again or finds it done, and the site gets
+/// all its data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_inside_prepare_after_the_central_started_preparing_finishes_on_restart() {
+    let path = "/sync/v5/initialise";
+    let point = KillPoint {
+        name: "Prepare",
+        step: StepKey::PrepareInitial,
+        v6: false,
+        method: Method::POST,
+        path,
+        skip: 0,
+        with_records: false,
+        when: When::After,
+        grouped: false,
+        counted: (Method::POST, path),
+    };
+    kill_and_resume(point, false).await;
+}
+
+/// Killed inside the end of the first sync (both push cursors jumping to the end of the
+/// changelog, inside Integrate's transaction; `OUTPOST_TEST_KILL_POINT` stops the site there):
+/// the jump rolls back with the integration, the restarted run redoes both, and changes made
+/// on the site afterwards are pushed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_inside_the_first_sync_cursor_jump_rolls_it_back_and_the_restart_finishes_it() {
+    use outpost::site::sync::{kill_point, kv};
+    let started = Instant::now();
+    let world = CrashWorld::start(small()).await;
+    let marker = world.centrals.dir.path().join("at-first-sync-jump");
+    let spec = format!("first-sync-jump={}", marker.display());
+    let mut site =
+        SiteProcess::start_with_env(harness::BIN.as_ref(), &world.site_dir(), "error", &[(kill_point::ENV, &spec)])
+            .await;
+    world.configure(&site).await;
+    let waited = Instant::now();
+    while !marker.exists() {
+        assert!(waited.elapsed() < QUIET, "the first run never reached the cursor jump");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    site.kill9();
+    let db = checks::site_db(&world).await;
+    let (killed_run, ..) = checks::latest_run(&db).await;
+    assert!(!kv::get_bool(&db, kv::IS_INITIALISED).await.unwrap(), "the jump rolled back: not initialised");
+    let items: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM item").fetch_one(&db).await.unwrap();
+    assert_eq!(items, 0, "the integration rolled back with the jump");
+
+    world.set_generation(2);
+    let site = world.start_site().await;
+    harness::wait_quiet(&site, None, QUIET).await;
+    assert!(kv::get_bool(&db, kv::IS_INITIALISED).await.unwrap(), "the restarted run finished the first sync");
+    let run = checks::run_by_id(&db, killed_run).await;
+    assert_eq!((run.2.as_deref(), run.3.as_deref()), (Some("INTERRUPTED"), Some("integration")));
+    // Changes made now are above the jump and are pushed.
+    world.site_changes(&site, CHANGES, false).await;
+    harness::sync_again(&site).await;
+    let problems = checks::problems(&world, &db, CHANGES).await;
+    assert!(problems.is_empty(), "{problems:#?}");
+    println!(
+        "crash first-sync jump: restarted run quiet after {:.3} s; test {:.1} s",
+        site.spawned.elapsed().as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+}

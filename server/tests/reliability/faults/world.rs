@@ -34,10 +34,16 @@ pub fn engine() -> EngineConfig {
     }
 }
 
+/// A pause before each chunk of a slow preparation: five chunks (one per store table) take
+/// longer than the site's idle-read timeout in [`engine`].
+pub const SLOW_PREPARE_PAUSE: Duration = Duration::from_millis(700);
+
 /// Both centrals behind relays that inject the run's seeded faults on the site's links (the
 /// V6 central's own link to the V5 central stays clean), restartable behind the same URLs.
-pub async fn start_centrals(schedule: &Schedule) -> World {
-    let world = World::builder().relays().start().await;
+/// `slow_prepare`: the V5 central prepares the site slower than the site waits for one call.
+pub async fn start_centrals(schedule: &Schedule, slow_prepare: bool) -> World {
+    let pause = if slow_prepare { SLOW_PREPARE_PAUSE } else { Duration::ZERO };
+    let world = World::builder().relays().v5_tweak(move |s| s.prepare_pause = pause).start().await;
     world.v5_relay().set_faults(Some(schedule.clone()));
     world.v6_relay().set_faults(Some(schedule.clone()));
     world

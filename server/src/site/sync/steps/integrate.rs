@@ -18,9 +18,9 @@ use sqlx::SqlitePool;
 
 use super::db;
 use crate::records::{self, ChangeAction, Origin, Received, RecordError, Table};
-use crate::site::sync::buffer;
 use crate::site::sync::errors::{RunError, Variant};
 use crate::site::sync::report::Report;
+use crate::site::sync::{buffer, changelog, kv};
 
 const STEP: StepKey = StepKey::Integration;
 const REPORT_EVERY_RECORDS: u64 = 1000;
@@ -47,7 +47,9 @@ impl Progress<'_> {
     }
 }
 
-pub async fn run(pool: &SqlitePool, log: &Report) -> Result<(), RunError> {
+/// `first_sync`: this is the first run's Integrate, which also ends the first sync (see
+/// [`finish_first_sync`]) in its own transaction.
+pub async fn run(pool: &SqlitePool, log: &Report, first_sync: bool) -> Result<(), RunError> {
     let logerr = db("Error while logging");
     let fail = |e: sqlx::Error| RunError::new(Variant::IntegrationError, "Error while integrating records", e);
     log.step_started(STEP).await.map_err(logerr)?;
@@ -93,6 +95,9 @@ pub async fn run(pool: &SqlitePool, log: &Report) -> Result<(), RunError> {
         buffer::mark(&mut tx, &row.table_name, &row.record_id, Some(&reason)).await.map_err(fail)?;
         progress.tick(1);
     }
+    if first_sync {
+        finish_first_sync(&mut tx).await.map_err(db("Error while finishing initialisation"))?;
+    }
     tx.commit().await.map_err(fail)?;
     log.progress(STEP, 0).await.map_err(logerr)?;
     log.step_done(STEP).await.map_err(logerr)
@@ -123,4 +128,21 @@ async fn apply(
         )
     })?;
     Ok(outcomes.into_iter().map(|outcome| outcome.err().map(|e| e.to_string())).collect())
+}
+
+/// The end of the first sync: both push cursors jump to the end of the changelog (what was just
+/// integrated came from the centrals and is never pushed back) and `SyncIsInitialised` is set.
+///
+/// Why inside Integrate's transaction: that transaction holds the site's write lock from its
+/// first statement (`BEGIN IMMEDIATE`) to its commit, so the end read here is exactly the
+/// changelog as integration leaves it. The jump used to be a transaction of its own after
+/// Integrate committed: a store edit committed in between got a cursor below the end and was
+/// never pushed. A crash here rolls the jump back with the integration; the next run redoes both.
+async fn finish_first_sync(tx: &mut sqlx::SqliteConnection) -> sqlx::Result<()> {
+    let end = changelog::end_cursor(tx).await?;
+    kv::set_cursor(&mut *tx, kv::V5_PUSH_CURSOR, end).await?;
+    kv::set_cursor(&mut *tx, kv::V6_PUSH_CURSOR, end).await?;
+    kv::set_bool(&mut *tx, kv::IS_INITIALISED, true).await?;
+    crate::site::sync::kill_point::reached("first-sync-jump").await;
+    Ok(())
 }

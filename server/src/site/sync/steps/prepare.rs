@@ -34,8 +34,9 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         let mut lost_answer = None;
         if needs_initialise {
             asked += 1;
-            // A long blocking call: a dropped connection or a timeout does not mean it failed,
-            // so carry on and let the status polling (and the check after it) tell.
+            // Our central answers at once and prepares in the background; the reference's
+            // blocks until done. Either way a dropped connection or a timeout does not mean it
+            // failed, so carry on and let the status polling (and the check after it) tell.
             match ctx.v5.initialise().await {
                 Ok(_) => {}
                 Err(e) if matches!(e.problem, Problem::Transport(Failure::Connect(_) | Failure::Timeout(_))) => {

@@ -38,11 +38,8 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         .map_err(|e| RunError::call("Error while pulling central records", &e))?;
         ctx.report.progress(STEP, page.max_cursor.saturating_sub(cursor)).await.map_err(log)?;
         let Some(last_id) = page.data.iter().map(|r| r.id).max() else {
-            if cursor >= page.max_cursor {
-                break;
-            }
-            // A gap in the central's log: step over it rather than ask for it forever.
-            cursor += 1;
+            let Some(next) = next_cursor(cursor, &page) else { break };
+            cursor = next;
             kv::set_cursor(ctx.db, kv::CENTRAL_PULL_CURSOR, cursor).await.map_err(store)?;
             continue;
         };
@@ -69,4 +66,20 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         cursor = last_id;
     }
     ctx.report.step_done(STEP).await.map_err(log)
+}
+
+/// Where the next `central_records` call starts after `page`: the last id received; on an
+/// empty page below `maxCursor`, one past the cursor (a gap in the central's log: stepped over
+/// rather than asked for forever); `None` when the log is drained.
+///
+/// Stepping over is safe only because the central reads `maxCursor` before the page and its
+/// ids commit in id order (`central_v5::changelog`, "Why no committed row is passed"): every id
+/// up to `maxCursor` was committed before the page was read, so an id the page lacks is one
+/// that will never come (a rolled-back insert).
+pub fn next_cursor(cursor: u64, page: &CentralRecords) -> Option<u64> {
+    match page.data.iter().map(|r| r.id).max() {
+        Some(last_id) => Some(last_id),
+        None if cursor >= page.max_cursor => None,
+        None => Some(cursor + 1),
+    }
 }
