@@ -18,9 +18,9 @@ use sqlx::SqlitePool;
 
 use super::db;
 use crate::records::{self, ChangeAction, Origin, Received, RecordError, Table};
-use crate::site::sync::buffer;
 use crate::site::sync::errors::{RunError, Variant};
 use crate::site::sync::report::Report;
+use crate::site::sync::{buffer, refusals};
 
 const STEP: StepKey = StepKey::Integration;
 const REPORT_EVERY_RECORDS: u64 = 1000;
@@ -60,6 +60,8 @@ pub async fn run(pool: &SqlitePool, log: &Report) -> Result<(), RunError> {
     // IMMEDIATE: take the write lock up front, so a write elsewhere between our first read and
     // first write cannot make the transaction fail half-way.
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(fail)?;
+    // A refused outgoing record that arrives anew is the central's version again.
+    refusals::resolve_pulled(&mut tx).await.map_err(fail)?;
     let mut progress = Progress { log, total, done: 0, reported: Instant::now(), reported_done: 0 };
     let forwards = Table::ALL.into_iter().map(|t| (t, ChangeAction::Upsert));
     let backwards = Table::ALL.into_iter().rev().map(|t| (t, ChangeAction::Delete));
@@ -93,6 +95,8 @@ pub async fn run(pool: &SqlitePool, log: &Report) -> Result<(), RunError> {
         buffer::mark(&mut tx, &row.table_name, &row.record_id, Some(&reason)).await.map_err(fail)?;
         progress.tick(1);
     }
+    // A refused outgoing record whose store moved to another site is no longer this site's.
+    refusals::resolve_moved(&mut tx).await.map_err(fail)?;
     tx.commit().await.map_err(fail)?;
     log.progress(STEP, 0).await.map_err(logerr)?;
     log.step_done(STEP).await.map_err(logerr)
