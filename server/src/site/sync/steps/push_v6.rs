@@ -165,6 +165,11 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             let status =
                 client.site_status().await.map_err(|e| RunError::call("Error while polling the V6 central", &e))?;
             if let Some(why) = status.integration_error.filter(|_| !status.is_integrating) {
+                // The central still holds the batches; the next run sends the last batch again
+                // (even with nothing new to send), so they are integrated then.
+                kv::set_bool(ctx.db, kv::V6_PUSH_UNFINISHED, true)
+                    .await
+                    .map_err(db("Error while storing the V6 push state"))?;
                 return Err(RunError::new(
                     Variant::IntegrationError,
                     "Error while waiting for the V6 central to integrate",
