@@ -124,7 +124,7 @@ async fn a_location_edited_after_the_v5_central_moved_its_store_is_listed_with_t
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_asset_edited_after_the_v6_central_moved_it_to_another_store_is_listed_and_later_runs_are_clean() {
+async fn an_asset_edited_after_the_v6_central_moved_it_to_another_store_is_listed_until_the_central_gives_it_back() {
     let (centrals, site, _) = start().await;
     let asset = json!({"id": "asset-1", "storeId": STORE, "code": "F1", "serialNumber": "", "notes": "fridge"});
     store_data(&site, Method::POST, "assets", asset).await;
@@ -158,5 +158,14 @@ async fn an_asset_edited_after_the_v6_central_moved_it_to_another_store_is_liste
     let again = sync_once(&site).await;
     assert!(again.error.is_none());
     assert_eq!(quarantine(&site).await.len(), 1);
+
+    // The V6 central gives the asset back to this site's store: the pull brings the central's
+    // copy anew, which resolves the refusal.
+    let back = json!({"id": "asset-1", "store_id": STORE, "notes": "back", "asset_number": "F1",
+                      "created_datetime": "2024-01-01T00:00:00", "modified_datetime": "2024-01-03T00:00:00"});
+    outpost::central_v6::upsert_asset(&centrals.v6_state.db, &back, None).await.unwrap();
+    let resolved = sync_once(&site).await;
+    assert_pulls_ran(&resolved);
+    assert!(quarantine(&site).await.is_empty(), "{:?}", quarantine(&site).await);
     site.stop().await;
 }

@@ -24,7 +24,10 @@ use std::future::Future;
 use outpost_api::{Direction, QuarantinedRecord};
 use sqlx::{SqliteConnection, SqlitePool};
 
+use serde_json::{Value, json};
+
 use super::buffer::now;
+use super::changelog::PushRow;
 use super::errors::RunError;
 use super::kv;
 use crate::records::Central;
@@ -159,6 +162,13 @@ pub struct Refused<'a> {
     pub reason: &'a str,
 }
 
+impl<'a> Refused<'a> {
+    /// The changelog row a push step could not get across, and why.
+    pub fn of(row: &'a PushRow, reason: &'a str) -> Self {
+        Refused { table: row.table.name(), record_id: &row.record_id, store_id: row.store_id.as_deref(), reason }
+    }
+}
+
 /// Keep refused records (a record refused again gets the newer reason).
 pub async fn record(conn: &mut SqliteConnection, central: Central, refused: &[Refused<'_>]) -> sqlx::Result<()> {
     let when = now();
@@ -192,16 +202,30 @@ pub async fn record(conn: &mut SqliteConnection, central: Central, refused: &[Re
     Ok(())
 }
 
-/// Records a central accepted are no longer refused.
-pub async fn accepted(conn: &mut SqliteConnection, records: &[(&str, &str)]) -> sqlx::Result<()> {
-    for (table, id) in records {
-        sqlx::query("DELETE FROM sync_push_refusal WHERE table_name = ?1 AND record_id = ?2")
-            .bind(table)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
+/// After a batch: the records it carried that the central took are no longer refused (one
+/// statement per batch, so a push that refuses nothing costs next to nothing more), and the
+/// ones it refused are kept.
+pub async fn settle(
+    conn: &mut SqliteConnection,
+    central: Central,
+    carried: &[&PushRow],
+    refused: &[Refused<'_>],
+) -> sqlx::Result<()> {
+    let taken: Vec<Value> = carried
+        .iter()
+        .filter(|row| !refused.iter().any(|r| r.table == row.table.name() && r.record_id == row.record_id))
+        .map(|row| json!([row.table.name(), row.record_id]))
+        .collect();
+    if !taken.is_empty() {
+        sqlx::query(
+            "DELETE FROM sync_push_refusal WHERE (table_name, record_id) IN
+               (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1))",
+        )
+        .bind(Value::Array(taken).to_string())
+        .execute(&mut *conn)
+        .await?;
     }
-    Ok(())
+    record(conn, central, refused).await
 }
 
 /// Inside Integrate's transaction, before it applies the buffer: a refused record that a pull

@@ -70,18 +70,9 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             };
             data.push((record, row.clone()));
         }
-        let refused_here: Vec<Refused> = unrenderable
-            .iter()
-            .map(|(row, why)| Refused {
-                table: row.table.name(),
-                record_id: &row.record_id,
-                store_id: row.store_id.as_deref(),
-                reason: why,
-            })
-            .collect();
-        refusals::record(&mut conn, Central::V5, &refused_here)
-            .await
-            .map_err(db("Error while listing refused records"))?;
+        let keep = db("Error while listing refused records");
+        let refused_here: Vec<Refused> = unrenderable.iter().map(|(row, why)| Refused::of(row, why)).collect();
+        refusals::record(&mut conn, Central::V5, &refused_here).await.map_err(keep)?;
         if !data.is_empty() {
             let outcome = refusals::send_splitting(
                 data.clone(),
@@ -103,24 +94,9 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
                 },
             )
             .await?;
-            let refused: Vec<Refused> = outcome
-                .refused
-                .iter()
-                .map(|((_, row), why)| Refused {
-                    table: row.table.name(),
-                    record_id: &row.record_id,
-                    store_id: row.store_id.as_deref(),
-                    reason: why,
-                })
-                .collect();
-            let sent: Vec<(&str, &str)> = data
-                .iter()
-                .filter(|(_, row)| !refused.iter().any(|r| r.table == row.table.name() && r.record_id == row.record_id))
-                .map(|(_, row)| (row.table.name(), row.record_id.as_str()))
-                .collect();
-            let keep = db("Error while listing refused records");
-            refusals::accepted(&mut conn, &sent).await.map_err(keep)?;
-            refusals::record(&mut conn, Central::V5, &refused).await.map_err(keep)?;
+            let refused: Vec<Refused> = outcome.refused.iter().map(|((_, row), why)| Refused::of(row, why)).collect();
+            let carried: Vec<&changelog::PushRow> = data.iter().map(|(_, row)| row).collect();
+            refusals::settle(&mut conn, Central::V5, &carried, &refused).await.map_err(keep)?;
         }
         cursor = last + 1;
         kv::set_cursor(&mut *conn, kv::V5_PUSH_CURSOR, cursor)

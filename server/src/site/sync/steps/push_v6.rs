@@ -91,7 +91,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             records.push((record, row.clone()));
         }
         let keep = db("Error while listing refused records");
-        let refused_here: Vec<Refused> = unrenderable.iter().map(|(row, why)| refused(row, why)).collect();
+        let refused_here: Vec<Refused> = unrenderable.iter().map(|(row, why)| Refused::of(row, why)).collect();
         refusals::record(&mut conn, Central::V6, &refused_here).await.map_err(keep)?;
         let is_last_batch = remaining <= rows.len() as u64;
         // Batches with nothing for V6 are not sent, except the last one when earlier ones were:
@@ -131,16 +131,10 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
                     .await?;
                 closed = true;
             }
-            let refused_now: Vec<Refused> = outcome.refused.iter().map(|((_, row), why)| refused(row, why)).collect();
-            let sent: Vec<(&str, &str)> = records
-                .iter()
-                .filter(|(_, row)| {
-                    !refused_now.iter().any(|r| r.table == row.table.name() && r.record_id == row.record_id)
-                })
-                .map(|(_, row)| (row.table.name(), row.record_id.as_str()))
-                .collect();
-            refusals::accepted(&mut conn, &sent).await.map_err(keep)?;
-            refusals::record(&mut conn, Central::V6, &refused_now).await.map_err(keep)?;
+            let refused_now: Vec<Refused> =
+                outcome.refused.iter().map(|((_, row), why)| Refused::of(row, why)).collect();
+            let carried: Vec<&PushRow> = records.iter().map(|(_, row)| row).collect();
+            refusals::settle(&mut conn, Central::V6, &carried, &refused_now).await.map_err(keep)?;
             // Before the cursor moves: a crash in between resends this batch, never skips it.
             if sent_any {
                 unfinished = !closed;
@@ -181,8 +175,4 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         .await?;
     }
     ctx.report.step_done(STEP).await.map_err(log)
-}
-
-fn refused<'a>(row: &'a PushRow, why: &'a str) -> Refused<'a> {
-    Refused { table: row.table.name(), record_id: &row.record_id, store_id: row.store_id.as_deref(), reason: why }
 }
