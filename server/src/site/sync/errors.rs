@@ -217,6 +217,8 @@ pub fn classify(problem: &Problem) -> Variant {
         Problem::Transport(Failure::Timeout(_)) => Variant::Timeout,
         // A server that is not a V6 central answers 405 to the whole /central scope.
         Problem::Transport(Failure::Status { status: 405, .. }) => Variant::CentralV6NotConfigured,
+        // A proxy in front of the central could not reach it: a link problem, not an unknown one.
+        Problem::Transport(Failure::Status { status: 502 | 504, .. }) => Variant::ConnectionError,
         Problem::Transport(_) => Variant::Unknown,
         Problem::V5 { error, .. } => from_legacy(error),
         Problem::V6(value) => from_v6(value),
@@ -289,6 +291,25 @@ mod tests {
     #[test]
     fn timeouts_are_not_unknown() {
         assert_eq!(classify(&Problem::Transport(Failure::Timeout("t".into()))), Variant::Timeout);
+    }
+
+    #[test]
+    fn a_proxy_that_cannot_reach_the_central_is_a_connection_error() {
+        for status in [502, 504] {
+            let failure = Failure::Status { status, body: "error sending request".into() };
+            assert_eq!(classify(&Problem::Transport(failure)), Variant::ConnectionError);
+        }
+        let other = Failure::Status { status: 500, body: "boom".into() };
+        assert_eq!(classify(&Problem::Transport(other)), Variant::Unknown);
+    }
+
+    #[test]
+    fn refusals_and_central_integration_failures_are_named() {
+        let v5 = |c: &str| Problem::V5 { status: 403, error: legacy(c), retry_after: None };
+        assert_eq!(classify(&v5(code::SYNC_RECORD_REJECTED)), Variant::SyncRecordRejected);
+        assert_eq!(classify(&v5(code::INTEGRATION_ERROR)), Variant::IntegrationError);
+        let v6 = Problem::V6(ErrorValue::OtherServerError("sync_record_rejected: asset a: no".into()));
+        assert_eq!(classify(&v6), Variant::SyncRecordRejected);
     }
 
     #[test]
