@@ -203,14 +203,29 @@ pub struct SyncSettingsInput {
     pub is_disabled: bool,
 }
 
-/// `GET /api/sync/quarantine`: records integration could not apply.
+/// `GET /api/sync/quarantine`: records integration could not apply (`incoming`) and records a
+/// central refused (`outgoing`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QuarantinedRecord {
+    #[serde(default)]
+    pub direction: Direction,
     pub table: String,
     pub record_id: String,
     pub reason: String,
+    /// When it was received (incoming) or refused (outgoing).
     pub received: String,
+}
+
+/// Which way a quarantined record was travelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Direction {
+    /// Received from a central; integration could not apply it here.
+    #[default]
+    Incoming,
+    /// Sent by this site; the central refused it. The push went on without it.
+    Outgoing,
 }
 
 /// A location of one of the site's stores (Store data page).

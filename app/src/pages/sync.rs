@@ -6,7 +6,7 @@
 //! tab is hidden, and at once when it becomes visible again.
 
 use leptos::prelude::*;
-use outpost_api::{Initialisation, QuarantinedRecord, StepKey, StepState, SyncStatus};
+use outpost_api::{Direction, Initialisation, QuarantinedRecord, StepKey, StepState, SyncStatus};
 use std::time::Duration;
 
 use crate::api;
@@ -238,13 +238,13 @@ fn Quarantine(records: Refetch<Vec<QuarantinedRecord>>) -> impl IntoView {
         let count = list.len();
         Some(view! {
             <details class="quarantine" data-testid="quarantine">
-                <summary>{format!("{count} record{} could not be applied", if count == 1 { "" } else { "s" })}</summary>
-                <p class="explain">"These records arrived from a central server but could not be saved here. The others were saved. Fix them at the central server, then retry."</p>
+                <summary>{format!("{count} record{} set aside", if count == 1 { "" } else { "s" })}</summary>
+                <p class="explain">"Received: arrived from a central server but could not be saved here; fix them at the central server, then retry. Sent: a central server refused them (see the reason) and took the rest; ask its administrator. The others synced."</p>
                 <table class="table">
-                    <thead><tr><th>"Table"</th><th>"Record"</th><th>"Reason"</th><th>"Received"</th></tr></thead>
+                    <thead><tr><th>"Way"</th><th>"Table"</th><th>"Record"</th><th>"Reason"</th><th>"When"</th></tr></thead>
                     <tbody>
                         {list.into_iter().map(|r| view! {
-                            <tr><td>{r.table}</td><td class="mono">{r.record_id}</td><td>{r.reason}</td><td>{time::absolute(&r.received)}</td></tr>
+                            <tr><td>{if r.direction == Direction::Outgoing { "Sent" } else { "Received" }}</td><td>{r.table}</td><td class="mono">{r.record_id}</td><td>{r.reason}</td><td>{time::absolute(&r.received)}</td></tr>
                         }).collect_view()}
                     </tbody>
                 </table>

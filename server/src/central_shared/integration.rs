@@ -14,8 +14,9 @@ use super::activity::{Activities, Activity};
 /// A site's next call is a status poll, repeated until it sees the integration end. A push of a
 /// usual size integrates in milliseconds, so answering once it has (or after a short while)
 /// lets the first poll find the site idle, and a fleet of sites does not spend its round trips
-/// polling. Integration runs to its end either way; a failure is logged (the buffer stays, so
-/// the next final push integrates it again).
+/// polling. Integration runs to its end either way; a failure is logged and reported by
+/// `site_status` until the next integration starts (the buffer stays, so the next final push
+/// integrates it again).
 pub async fn integrate_in_background<F>(
     activities: &Activities,
     site_id: i64,
@@ -31,7 +32,9 @@ where
     tokio::spawn(async move {
         let _permit = activities.integration_permit().await;
         if let Err(e) = integrate.await {
-            tracing::error!(site_id, role, error = %format!("{e:#}"), "integration of pushed records failed");
+            // Logged under an id (by `internal_message`); the site is told that it failed and where to look, not the internals.
+            let told = super::error::internal_message(role, &e.context("integration of pushed records failed"));
+            activities.integration_failed(site_id, told);
         }
         drop(busy);
         let _ = done.send(());

@@ -23,8 +23,14 @@ pub enum V5Error {
     VersionIncompatible(Option<String>),
     #[error("sync is running for this site ({0})")]
     SyncIsRunning(&'static str),
+    /// Records the site may not write: the first one's name and reason, and every refused
+    /// record as `{"tableName","recordId","reason"}` (sent as the envelope's `data.refused`).
     #[error("record rejected: {0}")]
-    RecordRejected(String),
+    RecordRejected(String, Vec<Value>),
+    /// The site's last push could not be integrated (reported by `site_status`); the text
+    /// carries the id the failure is logged under.
+    #[error("{0}")]
+    IntegrationFailed(String),
     #[error("bad request: {0}")]
     BadRequest(String),
     #[error("{}", TOO_LARGE)]
@@ -69,7 +75,12 @@ impl V5Error {
                 ),
             ),
             V5Error::SyncIsRunning(_) => (StatusCode::SERVICE_UNAVAILABLE, code::SYNC_IS_RUNNING, None),
-            V5Error::RecordRejected(_) => (StatusCode::FORBIDDEN, code::SYNC_RECORD_REJECTED, None),
+            V5Error::RecordRejected(_, refused) => (
+                StatusCode::FORBIDDEN,
+                code::SYNC_RECORD_REJECTED,
+                (!refused.is_empty()).then(|| json!({ "refused": refused })),
+            ),
+            V5Error::IntegrationFailed(_) => (StatusCode::INTERNAL_SERVER_ERROR, code::INTEGRATION_ERROR, None),
             V5Error::BadRequest(_) => (StatusCode::BAD_REQUEST, code::BAD_REQUEST, None),
             V5Error::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, code::SITE_AUTH_TIMEOUT, None),
             V5Error::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, code::PAYLOAD_TOO_LARGE, None),

@@ -1,11 +1,15 @@
 //! `POST /sync/v5/queued_records`: what a site pushes. Each batch is checked against the
-//! ownership rule (`central_shared::ownership`: a site writes only its own stores' rows) and kept in the site's push buffer; the final empty
+//! ownership rule (`central_shared::ownership`: a site writes only its own stores' rows) and kept
+//! in the site's push buffer. A batch with refused records is refused whole with
+//! `sync_record_rejected`, as the reference's central does, and (an Outpost extension in the
+//! envelope's free `data` field) names every refused record in `data.refused`, so the site can
+//! set those aside and send the rest without splitting the batch to find them. The final empty
 //! batch (`queueLength` 0) starts integration into the central's tables in the background,
 //! during which the site sees `integration_in_progress` / `sync_is_running`.
 
 use std::collections::HashMap;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::{AnyConnection, Row};
 
 use super::V5State;
@@ -53,9 +57,7 @@ async fn pushed_owner(
             return Ok(Some(store));
         }
     }
-    data::owning_store(conn, table, data)
-        .await?
-        .map_err(|e| V5Error::RecordRejected(format!("{table} {record_id}: {e}")))
+    data::owning_store(conn, table, data).await?.map_err(|e| V5Error::RecordRejected(e, Vec::new()))
 }
 
 /// Check and buffer one batch; start integration on the final empty batch.
@@ -68,6 +70,8 @@ pub async fn receive(state: &V5State, site: &SiteRow, request: PushRequest) -> V
     let previous = stored_owners(&mut tx, state.db.backend, keys).await?;
     let mut batch_invoices = HashMap::new();
     let mut checked = Vec::with_capacity(request.data.len());
+    // Every refused record is named, so the site can set exactly those aside and send the rest.
+    let mut refused: Vec<(String, Value)> = Vec::new();
     for record in &request.data {
         if record.action == PushAction::Update && record.record_data.is_none() {
             return Err(V5Error::BadRequest(format!(
@@ -75,28 +79,50 @@ pub async fn receive(state: &V5State, site: &SiteRow, request: PushRequest) -> V
                 record.table_name, record.record_id
             )));
         }
-        let rejected = |why: String| {
-            V5Error::RecordRejected(format!("{} {}: {why} (site {})", record.table_name, record.record_id, site.name))
+        let mut refuse = |why: String| {
+            let text = format!("{} {}: {why} (site {})", record.table_name, record.record_id, site.name);
+            let named = json!({"tableName": record.table_name, "recordId": record.record_id, "reason": why});
+            refused.push((text, named));
         };
         // The table first, so central data is refused for what it is, whatever its fields say.
         if !ownership::site_writable(Protocol::V5, &record.table_name) {
-            return Err(rejected(Refusal::CentralTable.to_string()));
+            refuse(Refusal::CentralTable.to_string());
+            continue;
         }
-        let store = pushed_owner(&mut tx, site.site_id, &batch_invoices, &previous, record).await?;
+        let store = match pushed_owner(&mut tx, site.site_id, &batch_invoices, &previous, record).await {
+            Ok(store) => store,
+            Err(V5Error::RecordRejected(why, _)) => {
+                refuse(why);
+                continue;
+            }
+            Err(other) => return Err(other),
+        };
         let stored = previous.get(&(record.table_name.clone(), record.record_id.clone())).map(Option::as_deref);
-        ownership::decide(
+        if let Err(why) = ownership::decide(
             &stores,
             Protocol::V5,
             &record.table_name,
             change_of(record.action),
             stored,
             store.as_deref(),
-        )
-        .map_err(|why| rejected(why.to_string()))?;
+        ) {
+            refuse(why.to_string());
+            continue;
+        }
         if record.table_name == "transact" {
             batch_invoices.insert(record.record_id.clone(), store.clone());
         }
         checked.push((record, store));
+    }
+    // As the reference's central does, a batch with a refused record is refused whole (nothing
+    // of it is buffered); the site sends it again without the records named here.
+    if let Some((first, _)) = refused.first() {
+        let more = match refused.len() {
+            1 => String::new(),
+            n => format!(" (and {} more)", n - 1),
+        };
+        let message = format!("{first}{more}");
+        return Err(V5Error::RecordRejected(message, refused.into_iter().map(|(_, named)| named).collect()));
     }
     let rows = checked
         .iter()

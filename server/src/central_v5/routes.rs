@@ -76,13 +76,21 @@ pub async fn site_stores(State(state): State<V5State>, AuthSite(site): AuthSite)
     Ok(Json(SiteStores { site_id: site.site_id, store_ids }))
 }
 
-pub async fn site_status(State(state): State<V5State>, AuthSite(site): AuthSite) -> Json<SiteStatus> {
+/// While nothing runs for the site, a failure of its last integration is answered as the
+/// reference's `integration_error` code (until its next integration starts), so the site shows
+/// `INTEGRATION_ERROR` rather than believing its push applied.
+pub async fn site_status(State(state): State<V5State>, AuthSite(site): AuthSite) -> V5Result<Json<SiteStatus>> {
     let (code, message) = match state.activity.current(site.site_id) {
-        None => (SiteStatusCode::Idle, "Idle"),
+        None => {
+            if let Some(why) = state.activity.integration_failure(site.site_id) {
+                return Err(V5Error::IntegrationFailed(why));
+            }
+            (SiteStatusCode::Idle, "Idle")
+        }
         Some(Activity::Initialising) => (SiteStatusCode::InitialisationInProgress, "Initialisation in progress"),
         Some(Activity::Integrating) => (SiteStatusCode::IntegrationInProgress, "Integration in progress"),
     };
-    Json(SiteStatus { code, message: message.into(), data: None })
+    Ok(Json(SiteStatus { code, message: message.into(), data: None }))
 }
 
 /// `POST initialise`: start preparing the site's queue and answer at once, as soon as the

@@ -283,7 +283,10 @@ pub async fn pull(State(state): State<V6State>, peer: Peer, body: Body) -> V6Res
 
 pub async fn site_status(State(state): State<V6State>, peer: Peer, body: Body) -> V6Result<SiteStatusResult> {
     let (_, caller): (SiteStatusRequest, _) = admit(&state, peer, body, state.small_body_bytes()).await?;
-    Ok(Data(SiteStatusResult { is_integrating: state.activity.current(caller.site_id).is_some() }))
+    Ok(Data(SiteStatusResult {
+        is_integrating: state.activity.current(caller.site_id).is_some(),
+        integration_error: state.activity.integration_failure(caller.site_id),
+    }))
 }
 
 pub async fn push(State(state): State<V6State>, peer: Peer, body: Body) -> V6Result<PushResult> {
@@ -322,7 +325,16 @@ async fn buffer(state: &V6State, caller: &Caller, request: &PushRequest) -> Resu
             store.as_deref(),
         )
         .map_err(|why| {
-            V6Error::RecordRejected(format!("{} {}: {why} (site {})", r.table_name, r.record_id, caller.site_id))
+            // Led by the V5 code, so a site knows a refusal from other server errors; the
+            // answer names one record only (`otherServerError` is text), and the site finds
+            // any others by splitting the batch.
+            V6Error::RecordRejected(format!(
+                "{}: {} {}: {why} (site {})",
+                code::SYNC_RECORD_REJECTED,
+                r.table_name,
+                r.record_id,
+                caller.site_id
+            ))
         })?;
         let action = if r.action == Action::Delete { "delete" } else { "upsert" };
         checked.push((r, item.cursor, action, store));

@@ -98,6 +98,11 @@ pub struct PushResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SiteStatusResult {
     pub is_integrating: bool,
+    /// Outpost extension (an optional field, which the reference's versioning rules call
+    /// additive): why the central's last integration of this site's push failed, until the
+    /// next one starts. A reference site ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration_error: Option<String>,
 }
 
 /// The body of every V6 answer.
@@ -130,7 +135,8 @@ mod tests {
 
     #[test]
     fn envelope_and_errors_are_externally_tagged_camel_case() {
-        let ok: Envelope<SiteStatusResult> = Envelope::Data(SiteStatusResult { is_integrating: true });
+        let ok: Envelope<SiteStatusResult> =
+            Envelope::Data(SiteStatusResult { is_integrating: true, integration_error: None });
         assert_eq!(serde_json::to_value(&ok).unwrap(), json!({"data":{"is_integrating":true}}));
         let e: Envelope<SiteStatusResult> = Envelope::Error(ErrorValue::IntegrationInProgress);
         assert_eq!(serde_json::to_value(&e).unwrap(), json!({"error":"integrationInProgress"}));

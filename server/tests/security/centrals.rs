@@ -111,6 +111,32 @@ async fn v5_acknowledge_a_site_cannot_remove_another_sites_queued_records() {
 }
 
 #[tokio::test]
+async fn v5_push_names_every_refused_record_of_a_batch_in_the_envelopes_data() {
+    let (_db, _server, _a, b) = two_v5_sites().await;
+    let batch = json!({"queueLength": 3, "data": [
+        push_record("Location", "mine", location("mine", "store_b")),
+        push_record("Location", "new", location("new", "store_a")),
+        push_record("Location", "loc-a", location("loc-a", "store_b")),
+    ]});
+    let (status, code, data) = v5_error(b.post("queued_records", &batch).await).await;
+    assert_eq!((status, code.as_str()), (403, "sync_record_rejected"));
+    let named: Vec<(&str, &str)> = data["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["recordId"].as_str().unwrap(), r["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(named.len(), 2, "{data}");
+    assert_eq!(named[0].0, "new");
+    assert!(named[0].1.contains("store_a is not active"), "{}", named[0].1);
+    assert_eq!(named[1].0, "loc-a");
+    assert!(named[1].1.contains("belongs to store store_a"), "{}", named[1].1);
+    // Refused whole, as the reference's central does; the allowed record is sent again alone.
+    let alone = json!({"queueLength": 1, "data": [push_record("Location", "mine", location("mine", "store_b"))]});
+    assert_eq!(b.post("queued_records", &alone).await.status(), 200);
+}
+
+#[tokio::test]
 async fn v5_push_a_site_cannot_write_or_take_over_another_sites_store_data() {
     let (_db, _server, a, b) = two_v5_sites().await;
     let into_a = b

@@ -198,3 +198,85 @@ async fn sync_now_before_configuring_is_a_clear_not_configured_error() {
     assert_eq!(status.initialisation, outpost_api::Initialisation::PreInitialisation);
     assert_eq!(status.steps.len(), 7);
 }
+
+/// A trigger that makes every write of `record_id` into a central's `record` table fail, as a
+/// full disk or a broken constraint would fail the central's integration.
+async fn break_central_writes_of(db: &outpost::db::CentralDb, record_id: &str) {
+    let sql = format!(
+        "CREATE TRIGGER break_integration BEFORE INSERT ON record WHEN NEW.record_id = '{record_id}'
+         BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&db.pool).await.unwrap();
+}
+
+async fn mend_central_writes(db: &outpost::db::CentralDb) {
+    sqlx::query("DROP TRIGGER break_integration").execute(&db.pool).await.unwrap();
+}
+
+async fn initialised_site_with(world: &World, name: &str, kind: &str, body: serde_json::Value) -> TestSite {
+    let site = configured_site(world, name).await;
+    assert_eq!(site.sync().await, None, "the first sync");
+    let r = site.admin().await.post(format!("{}/api/store-data/{kind}", site.url)).json(&body).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    site
+}
+
+#[tokio::test]
+async fn a_v5_central_whose_integration_of_the_push_failed_is_shown_as_integration_error_and_the_next_run_applies_it() {
+    let world = World::start().await;
+    let body = serde_json::json!({"id": "loc-boom", "storeId": "ie5-store", "code": "B", "name": "boom"});
+    let site = initialised_site_with(&world, "ie5", "locations", body).await;
+    break_central_writes_of(&world.v5_state.db, "loc-boom").await;
+    let error = site.sync().await.expect("the run fails");
+    assert_eq!(error.variant, "INTEGRATION_ERROR");
+    assert_eq!(error.step, Some(StepKey::Push));
+    assert_eq!(error.message, "The server experienced a problem.");
+    assert!(error.hint.as_deref().is_some_and(|h| h.contains("Nothing is lost")), "{:?}", error.hint);
+    assert!(error.full_error.contains("integration_error"), "{}", error.full_error);
+    assert_eq!(world.v5_count("Location").await, 0);
+
+    mend_central_writes(&world.v5_state.db).await;
+    assert_eq!(site.sync().await, None, "the next run integrates what the central kept");
+    assert_eq!(world.v5_count("Location").await, 1);
+}
+
+#[tokio::test]
+async fn a_v6_central_whose_integration_of_the_push_failed_is_shown_as_integration_error_and_the_next_run_applies_it() {
+    let world = World::start().await;
+    let body = serde_json::json!({"id": "asset-boom", "storeId": "ie6-store", "code": "B", "serialNumber": "", "notes": "boom"});
+    let site = initialised_site_with(&world, "ie6", "assets", body).await;
+    break_central_writes_of(&world.v6_state.db, "asset-boom").await;
+    let error = site.sync().await.expect("the run fails");
+    assert_eq!(error.variant, "INTEGRATION_ERROR");
+    assert_eq!(error.step, Some(StepKey::PushV6));
+    assert!(error.full_error.contains("could not integrate"), "{}", error.full_error);
+    assert_eq!(world.v6_count("asset").await, 0);
+
+    // Nothing new to send, yet the next run asks the central to integrate what it holds.
+    mend_central_writes(&world.v6_state.db).await;
+    assert_eq!(site.sync().await, None);
+    assert_eq!(world.v6_count("asset").await, 1);
+}
+
+#[tokio::test]
+async fn a_failing_site_database_is_shown_as_database_error_not_unknown() {
+    let world = World::start().await;
+    let site = configured_site(&world, "dbe").await;
+    assert_eq!(site.sync().await, None, "the first sync");
+    outpost::central_v5::admin::upsert(&world.v5_state.db, "unit", &serde_json::json!({"ID": "u-new", "units": "box"}))
+        .await
+        .unwrap();
+    // Storing what Pull Central received fails, as a full disk would.
+    sqlx::query(
+        "CREATE TRIGGER break_buffer BEFORE INSERT ON sync_buffer BEGIN SELECT RAISE(ABORT, 'injected disk failure'); END",
+    )
+    .execute(&site.state.db)
+    .await
+    .unwrap();
+    let error = site.sync().await.expect("the run fails");
+    assert_eq!(error.variant, "DATABASE_ERROR");
+    assert_eq!(error.step, Some(StepKey::PullCentral));
+    assert_eq!(error.message, "This server's database could not be read or written");
+    assert!(error.hint.as_deref().is_some_and(|h| h.contains("disk")), "{:?}", error.hint);
+    assert!(error.full_error.contains("injected disk failure"), "{}", error.full_error);
+}

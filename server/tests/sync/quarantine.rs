@@ -47,3 +47,29 @@ async fn a_poison_record_is_quarantined_while_others_integrate_and_integrates_on
     assert_eq!(site.count("SELECT COUNT(*) FROM location WHERE id = 'poison'").await, 1);
     assert!(quarantine(&site).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_site_record_that_cannot_be_rendered_for_a_push_is_listed_as_outgoing_not_skipped_silently() {
+    let world = World::start().await;
+    world.add_site("render", "pw", &["render-store"]).await;
+    let site = TestSite::start(fast()).await;
+    site.configure(&world, "render", "pw").await;
+    assert_eq!(site.sync().await, None, "the first sync");
+    let admin = site.admin().await;
+    for id in ["broken", "fine"] {
+        let body = json!({"id": id, "storeId": "render-store", "code": id, "name": id});
+        let r = admin.post(format!("{}/api/store-data/locations", site.url)).json(&body).send().await.unwrap();
+        assert!(r.status().is_success());
+    }
+    sqlx::query("UPDATE location SET legacy_extra = 'not json' WHERE id = 'broken'")
+        .execute(&site.state.db)
+        .await
+        .unwrap();
+    assert_eq!(site.sync().await, None, "the run goes on");
+    assert_eq!(world.v5_count("Location").await, 1, "the other location was sent");
+    let listed = quarantine(&site).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!((listed[0].direction, listed[0].record_id.as_str()), (outpost_api::Direction::Outgoing, "broken"));
+    assert!(listed[0].reason.contains("corrupt legacy_extra"), "{}", listed[0].reason);
+    assert_eq!(site.state.sync.records_to_push().await.unwrap(), 0);
+}

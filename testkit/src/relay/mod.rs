@@ -9,6 +9,8 @@
 //! - **hold** matching requests before they reach the server, or after it answered (it
 //!   committed, the client never hears back), until the test releases or drops them;
 //! - **replay** the last request of a route (a duplicated delivery);
+//! - **refuse** pushes that carry chosen record ids, as a central refusing them would, without
+//!   naming them (the reference's whole-batch `sync_record_rejected`), so the site must split;
 //! - **seeded faults** on the raw bytes ([`faults::Schedule`]: drop, cut, delay, duplicate);
 //! - **retarget**: the server may restart on a new port behind the same relay URL;
 //! - **bytes**: what crossed the front each way, as the client sent and received it (HTTP
@@ -131,6 +133,10 @@ struct Inner {
     last: Mutex<Vec<Request>>,
     faults: Mutex<Option<Schedule>>,
     bytes: Arc<WireBytes>,
+    /// Record ids whose pushes are refused ([`Relay::refuse_records`]).
+    refuse: Mutex<HashSet<String>>,
+    /// Pushes refused so far.
+    refused: AtomicU32,
 }
 
 /// Bytes that crossed a relay's front: `up` from the client to the server, `down` back.
@@ -206,6 +212,8 @@ impl Relay {
             last: Mutex::default(),
             faults: Mutex::default(),
             bytes: Arc::default(),
+            refuse: Mutex::default(),
+            refused: AtomicU32::new(0),
         });
         let http = if http_stage {
             let router = axum::Router::new().fallback(forward).with_state(inner.clone());
@@ -257,6 +265,19 @@ impl Relay {
     /// Fail the `(skip+1)`-th request of `method` whose path ends with `path` with a 503.
     pub fn fail(&self, method: Method, path: &str, skip: usize) {
         *self.inner.fail.lock().unwrap() = Some(Fail { method, path: path.into(), skip });
+    }
+
+    /// Refuse, from now on, every push (V5 `queued_records`, V6 `push`) that carries one of
+    /// these record ids, without forwarding it: V5 gets 403 `sync_record_rejected`, V6
+    /// `otherServerError` led by that code, both naming no record, as a reference central
+    /// refusing a batch would.
+    pub fn refuse_records(&self, ids: impl IntoIterator<Item = String>) {
+        self.inner.refuse.lock().unwrap().extend(ids);
+    }
+
+    /// Pushes refused by [`Relay::refuse_records`] so far.
+    pub fn refusals(&self) -> u32 {
+        self.inner.refused.load(Ordering::SeqCst)
     }
 
     /// Requests failed by [`Relay::fail`] so far.
@@ -460,6 +481,36 @@ fn take_fail(inner: &Inner, method: &Method, path: &str) -> bool {
     true
 }
 
+/// The refusal of a push carrying a record [`Relay::refuse_records`] named, if this is one.
+fn refusal(inner: &Inner, method: &Method, path: &str, plain: &[u8]) -> Option<Response> {
+    let refuse = inner.refuse.lock().unwrap();
+    if refuse.is_empty() || method != Method::POST {
+        return None;
+    }
+    let body: Value = serde_json::from_slice(plain).ok()?;
+    let v5 = path.ends_with("/queued_records");
+    let records = if v5 {
+        body.get("data")
+    } else if path.ends_with("/push") {
+        body.pointer("/batch/records")
+    } else {
+        None
+    };
+    let hit = records?.as_array()?.iter().find_map(|r| {
+        let r = if v5 { r } else { r.get("record")? };
+        let id = r.get("recordId")?.as_str()?;
+        refuse.contains(id).then(|| format!("{} {id}", r.get("tableName").and_then(Value::as_str).unwrap_or("?")))
+    })?;
+    let message = format!("{hit}: refused by the test relay");
+    Some(if v5 {
+        let body = serde_json::json!({"error": {"code": "sync_record_rejected", "message": message, "data": null}});
+        (StatusCode::FORBIDDEN, axum::Json(body)).into_response()
+    } else {
+        let body = serde_json::json!({"error": {"otherServerError": format!("sync_record_rejected: {message}")}});
+        (StatusCode::OK, axum::Json(body)).into_response()
+    })
+}
+
 /// Tell the test a request is held and wait for its decision (dropped after [`HOLD_LIMIT`]).
 async fn wait_release(inner: &Inner) -> bool {
     let (tx, rx) = oneshot::channel();
@@ -522,6 +573,13 @@ async fn forward(
         if !wait_release(&inner).await {
             return (StatusCode::SERVICE_UNAVAILABLE, "held and dropped by the relay").into_response();
         }
+    }
+    if let Some(refusal) = refusal(&inner, &method, &path, &plain) {
+        if logged.is_none() {
+            log(Vec::new(), false);
+        }
+        inner.refused.fetch_add(1, Ordering::SeqCst);
+        return refusal;
     }
     if take_fail(&inner, &method, &path) {
         if logged.is_none() {

@@ -1,5 +1,5 @@
 //! `/api/sync`: the status the Sync page polls, the Sync now button, and the quarantine of
-//! records integration could not apply.
+//! records integration could not apply and of records a central refused.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use outpost_api::{QuarantinedRecord, RunQueued, SyncStatus};
 
-use super::buffer;
+use super::{buffer, refusals};
 use crate::site::SiteState;
 use crate::site::error::ApiError;
 use crate::site::session::Admin;
@@ -38,8 +38,11 @@ async fn run(State(state): State<SiteState>) -> Result<(StatusCode, Json<RunQueu
     }
 }
 
+/// Incoming records integration set aside, then outgoing records a central refused.
 async fn quarantine(State(state): State<SiteState>) -> Result<Json<Vec<QuarantinedRecord>>, ApiError> {
-    Ok(Json(buffer::quarantined(&state.db).await?))
+    let mut list = buffer::quarantined(&state.db).await?;
+    list.extend(refusals::list(&state.db).await?);
+    Ok(Json(list))
 }
 
 /// Integrate the quarantined records again now (they are also retried by every run).

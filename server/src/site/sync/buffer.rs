@@ -289,6 +289,7 @@ pub async fn quarantined(db: &SqlitePool) -> sqlx::Result<Vec<outpost_api::Quara
     Ok(rows
         .into_iter()
         .map(|(table, record_id, reason, received)| outpost_api::QuarantinedRecord {
+            direction: outpost_api::Direction::Incoming,
             table,
             record_id,
             reason,

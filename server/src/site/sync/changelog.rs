@@ -24,6 +24,8 @@ pub struct PushRow {
     pub table: Table,
     pub record_id: String,
     pub action: ChangeAction,
+    /// The store the change belongs to (kept with a refusal, which a store move resolves).
+    pub store_id: Option<String>,
 }
 
 fn tables_sql(tables: impl Iterator<Item = Table>) -> String {
@@ -53,20 +55,21 @@ fn tables_for(central: Central) -> String {
 /// The next batch of rows a push step processes, from `cursor` (inclusive).
 pub async fn batch(conn: &mut SqliteConnection, cursor: u64, limit: u32) -> sqlx::Result<Vec<PushRow>> {
     let sql = format!(
-        "SELECT c.cursor, c.table_name, c.record_id, c.row_action FROM changelog c WHERE {}
+        "SELECT c.cursor, c.table_name, c.record_id, c.row_action, c.store_id FROM changelog c WHERE {}
          ORDER BY c.cursor LIMIT ?2",
         filter(&pushed_tables())
     );
-    let rows: Vec<(i64, String, String, String)> =
+    let rows: Vec<(i64, String, String, String, Option<String>)> =
         sqlx::query_as(AssertSqlSafe(sql)).bind(cursor as i64).bind(limit).fetch_all(conn).await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(cursor, table, record_id, action)| {
+        .filter_map(|(cursor, table, record_id, action, store_id)| {
             Some(PushRow {
                 cursor: cursor as u64,
                 table: Table::from_name(&table)?,
                 record_id,
                 action: ChangeAction::parse(&action)?,
+                store_id,
             })
         })
         .collect())

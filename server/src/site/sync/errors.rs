@@ -23,6 +23,11 @@ pub enum Variant {
     CentralV6NotConfigured,
     IntegrationTimeoutReached,
     IntegrationError,
+    /// A central refused a record and this site could not set it aside (every record a central
+    /// refuses is normally quarantined as an outgoing refusal and the run goes on).
+    SyncRecordRejected,
+    /// This server's own database failed (a read or write of the site's data or bookkeeping).
+    Database,
     SiteUuidIsBeingChanged,
     InvalidUrl,
     Timeout,
@@ -32,7 +37,7 @@ pub enum Variant {
 }
 
 impl Variant {
-    pub const ALL: [Variant; 16] = [
+    pub const ALL: [Variant; 18] = [
         Variant::ConnectionError,
         Variant::SiteNameNotFound,
         Variant::IncorrectPassword,
@@ -44,6 +49,8 @@ impl Variant {
         Variant::CentralV6NotConfigured,
         Variant::IntegrationTimeoutReached,
         Variant::IntegrationError,
+        Variant::SyncRecordRejected,
+        Variant::Database,
         Variant::SiteUuidIsBeingChanged,
         Variant::InvalidUrl,
         Variant::Timeout,
@@ -65,6 +72,8 @@ impl Variant {
             Variant::CentralV6NotConfigured => "CENTRAL_V6_NOT_CONFIGURED",
             Variant::IntegrationTimeoutReached => "INTEGRATION_TIMEOUT_REACHED",
             Variant::IntegrationError => "INTEGRATION_ERROR",
+            Variant::SyncRecordRejected => "SYNC_RECORD_REJECTED",
+            Variant::Database => "DATABASE_ERROR",
             Variant::SiteUuidIsBeingChanged => "SITE_UUID_IS_BEING_CHANGED",
             Variant::InvalidUrl => "INVALID_URL",
             Variant::Timeout => "TIMEOUT",
@@ -92,6 +101,8 @@ impl Variant {
                 "The central server took too long integrating pushed records. Please retry later."
             }
             Variant::IntegrationError => "The server experienced a problem.",
+            Variant::SyncRecordRejected => "The central server refused records this site sent",
+            Variant::Database => "This server's database could not be read or written",
             Variant::SiteUuidIsBeingChanged => "Site mismatch",
             Variant::InvalidUrl => "Invalid url",
             Variant::Timeout => "The server took too long to answer",
@@ -119,7 +130,13 @@ impl Variant {
             }
             Variant::IntegrationTimeoutReached => "Your records were sent; nothing is lost. The next sync continues.",
             Variant::IntegrationError => {
-                "The local database could not apply received records; see the full error and contact support."
+                "Records could not be integrated (the full error says whether here or at the central server). Nothing is lost: they stay buffered and the next sync integrates them again; contact support if it persists."
+            }
+            Variant::SyncRecordRejected => {
+                "Refused records are listed under the Sync page's quarantine with the central's reason; see the full error and contact support if this persists."
+            }
+            Variant::Database => {
+                "Nothing is lost; the next sync resumes. Check that the data folder's disk is not full and is writable, and contact support if it persists."
             }
             Variant::SiteUuidIsBeingChanged => {
                 "These settings belong to a different site than the one this server was initialised with."
@@ -162,7 +179,7 @@ impl RunError {
     }
 
     pub fn db(context: &str, error: sqlx::Error) -> Self {
-        RunError::new(Variant::Unknown, context, format!("Database error: {error}"))
+        RunError::new(Variant::Database, context, format!("Database error: {error}"))
     }
 
     pub fn at(mut self, step: StepKey) -> Self {
@@ -200,6 +217,8 @@ pub fn classify(problem: &Problem) -> Variant {
         Problem::Transport(Failure::Timeout(_)) => Variant::Timeout,
         // A server that is not a V6 central answers 405 to the whole /central scope.
         Problem::Transport(Failure::Status { status: 405, .. }) => Variant::CentralV6NotConfigured,
+        // A proxy in front of the central could not reach it: a link problem, not an unknown one.
+        Problem::Transport(Failure::Status { status: 502 | 504, .. }) => Variant::ConnectionError,
         Problem::Transport(_) => Variant::Unknown,
         Problem::V5 { error, .. } => from_legacy(error),
         Problem::V6(value) => from_v6(value),
@@ -218,6 +237,9 @@ fn from_legacy_code(c: &str) -> Option<Variant> {
         code::SITE_HAS_NO_STORE => Variant::SiteHasNoStore,
         code::SITE_AUTH_TIMEOUT => Variant::SiteAuthTimeout,
         code::API_VERSION_INCOMPATIBLE => Variant::ApiVersionIncompatible,
+        // The central's integration of this site's push failed (reported by `site_status`).
+        code::INTEGRATION_ERROR => Variant::IntegrationError,
+        code::SYNC_RECORD_REJECTED => Variant::SyncRecordRejected,
         _ => return None,
     })
 }
@@ -237,6 +259,8 @@ fn from_v6(value: &ErrorValue) -> Variant {
             code::SITE_HAS_NO_STORE,
             code::SITE_AUTH_TIMEOUT,
             code::API_VERSION_INCOMPATIBLE,
+            code::SYNC_RECORD_REJECTED,
+            code::INTEGRATION_ERROR,
         ]
         .into_iter()
         .find(|c| text.contains(c))
@@ -267,6 +291,25 @@ mod tests {
     #[test]
     fn timeouts_are_not_unknown() {
         assert_eq!(classify(&Problem::Transport(Failure::Timeout("t".into()))), Variant::Timeout);
+    }
+
+    #[test]
+    fn a_proxy_that_cannot_reach_the_central_is_a_connection_error() {
+        for status in [502, 504] {
+            let failure = Failure::Status { status, body: "error sending request".into() };
+            assert_eq!(classify(&Problem::Transport(failure)), Variant::ConnectionError);
+        }
+        let other = Failure::Status { status: 500, body: "boom".into() };
+        assert_eq!(classify(&Problem::Transport(other)), Variant::Unknown);
+    }
+
+    #[test]
+    fn refusals_and_central_integration_failures_are_named() {
+        let v5 = |c: &str| Problem::V5 { status: 403, error: legacy(c), retry_after: None };
+        assert_eq!(classify(&v5(code::SYNC_RECORD_REJECTED)), Variant::SyncRecordRejected);
+        assert_eq!(classify(&v5(code::INTEGRATION_ERROR)), Variant::IntegrationError);
+        let v6 = Problem::V6(ErrorValue::OtherServerError("sync_record_rejected: asset a: no".into()));
+        assert_eq!(classify(&v6), Variant::SyncRecordRejected);
     }
 
     #[test]

@@ -55,6 +55,12 @@
 //!   row, `integration_datetime` (applied) or `integration_error` (quarantined, retried by every
 //!   run), written in that transaction.
 //!
+//! A record a central refuses (`sync_record_rejected`; the ownership rule) never stops a push:
+//! it is set aside as an outgoing refusal with the central's reason ([`refusals`]: named by the
+//! central, or found by splitting the batch), the rest is sent, the cursor moves past it, and
+//! the run goes on. A central's failed integration (`integration_error` from V5 `site_status`,
+//! `integration_error` in V6 `site_status`) ends the run as `INTEGRATION_ERROR`.
+//!
 //! While a central is still integrating this site's previous push it answers "busy"
 //! (`sync_is_running` / `IntegrationInProgress`); pushes and Pull Remote then wait for it to be
 //! idle and send the same request again (`steps::call_when_idle`).
@@ -102,6 +108,7 @@ pub mod kill_point;
 pub mod kv;
 pub mod plan;
 pub mod progress;
+pub mod refusals;
 pub mod report;
 pub mod run;
 pub mod run_log;

@@ -7,7 +7,7 @@
 //! RELIABILITY.md); timing is printed, never asserted.
 
 mod checks;
-mod harness;
+pub(crate) mod harness;
 
 use std::time::{Duration, Instant};
 

@@ -20,6 +20,9 @@ pub struct Outcome {
     pub variants: HashMap<String, u32>,
     pub faults: HashMap<String, u32>,
     pub restarts: u32,
+    /// Site records the centrals refused, and the pushes refused for them (splitting included).
+    pub refused_records: u32,
+    pub refused_pushes: u32,
     pub problems: Vec<String>,
 }
 
@@ -68,6 +71,7 @@ pub async fn run_one(seed: u64) -> Outcome {
     let slow_prepare = seed.is_multiple_of(20);
     let mut centrals = world::start_centrals(&schedule, slow_prepare).await;
     let mut model = Model::default();
+    model.refusing = rng.random_bool(0.3);
     let site = world::setup(&centrals, &mut model).await;
     let admin = site.admin().await;
     let mut out = Outcome::default();
@@ -151,6 +155,8 @@ pub async fn run_one(seed: u64) -> Outcome {
         *out.faults.entry(name).or_default() += 1;
     }
     out.restarts = centrals.restarts;
+    out.refused_records = model.refused.len() as u32;
+    out.refused_pushes = centrals.v5_relay().refusals() + centrals.v6_relay().refusals();
     out
 }
 

@@ -2,7 +2,7 @@
 //! what every record should be, the changes made on all three while faults run, and the checks
 //! made once the faults stop and sync reaches quiescence.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use outpost::central_v5;
@@ -57,7 +57,20 @@ pub struct Model {
     /// Invoice id → number of lines (written with the invoice, in one central transaction).
     pub invoices: BTreeMap<String, i64>,
     pub items: Vec<String>,
+    /// Whether this run's centrals refuse some of the site's records (through the relays).
+    pub refusing: bool,
+    /// Site records the centrals refuse every push of: they never reach a central, and must
+    /// be listed as outgoing refusals at the end.
+    pub refused: BTreeSet<String>,
     next: u64,
+}
+
+/// In a refusing run, whether the new site record `id` is one the central refuses from now on.
+fn maybe_refuse(rng: &mut StdRng, model: &mut Model, relay: &outpost_testkit::Relay, id: &str, new: bool) {
+    if model.refusing && new && rng.random_bool(0.25) {
+        relay.refuse_records([id.to_owned()]);
+        model.refused.insert(id.to_owned());
+    }
 }
 
 /// Register the site, seed central data, start the site and configure it (faults off).
@@ -110,7 +123,9 @@ pub async fn make_changes(
                 let id = pick_or_new(rng, &model.locations, "sl-", n);
                 let (code, name) = (format!("S{n}"), format!("site {n}"));
                 let body = json!({"id": id, "storeId": STORE, "code": code, "name": name});
-                let r = if model.locations.get(&id).is_some_and(|v| v.is_some()) {
+                let exists = model.locations.get(&id).is_some_and(|v| v.is_some());
+                maybe_refuse(rng, model, centrals.v5_relay(), &id, !model.locations.contains_key(&id));
+                let r = if exists {
                     admin.put(format!("{api}/locations/{id}")).json(&body).send().await.unwrap()
                 } else {
                     admin.post(format!("{api}/locations")).json(&body).send().await.unwrap()
@@ -129,7 +144,9 @@ pub async fn make_changes(
                 let id = pick_or_new(rng, &model.assets, "sa-", n);
                 let (code, notes) = (format!("A{n}"), format!("note {n}"));
                 let body = json!({"id": id, "storeId": STORE, "code": code, "serialNumber": "", "notes": notes});
-                let r = if model.assets.get(&id).is_some_and(|v| v.is_some()) {
+                let exists = model.assets.get(&id).is_some_and(|v| v.is_some());
+                maybe_refuse(rng, model, centrals.v6_relay(), &id, !model.assets.contains_key(&id));
+                let r = if exists {
                     admin.put(format!("{api}/assets/{id}")).json(&body).send().await.unwrap()
                 } else {
                     admin.post(format!("{api}/assets")).json(&body).send().await.unwrap()
@@ -283,6 +300,10 @@ pub async fn check(c: &World, site: &TestSite, model: &Model) -> Vec<String> {
     };
     let want_locations = expected(&model.locations);
     let want_assets = expected(&model.assets);
+    // What the centrals should hold: everything but the records they refused.
+    let accepted = |rows: &Rows| -> Rows {
+        rows.iter().filter(|(id, _)| !model.refused.contains(*id)).map(|(k, v)| (k.clone(), v.clone())).collect()
+    };
     let site_locations = site_rows(
         site,
         &format!("SELECT id, COALESCE(code,''), COALESCE(name,'') FROM location WHERE store_id = '{STORE}'"),
@@ -297,10 +318,30 @@ pub async fn check(c: &World, site: &TestSite, model: &Model) -> Vec<String> {
     same(
         "V5 locations vs model",
         &central_rows(&c.v5_state.db, "Location", "code", "Description").await,
-        &want_locations,
+        &accepted(&want_locations),
     );
     same("site assets vs model", &site_assets, &want_assets);
-    same("V6 assets vs model", &central_rows(&c.v6_state.db, "asset", "asset_number", "notes").await, &want_assets);
+    same(
+        "V6 assets vs model",
+        &central_rows(&c.v6_state.db, "asset", "asset_number", "notes").await,
+        &accepted(&want_assets),
+    );
+    // Refused records are never lost silently: each is listed, outgoing, with a reason, and
+    // nothing else is.
+    let quarantine: Vec<outpost_api::QuarantinedRecord> =
+        reqwest::get(format!("{}/api/sync/quarantine", site.url)).await.unwrap().json().await.unwrap();
+    let outgoing: Vec<(String, String)> = quarantine
+        .into_iter()
+        .filter(|r| r.direction == outpost_api::Direction::Outgoing)
+        .map(|r| (r.record_id, r.reason))
+        .collect();
+    let listed: BTreeSet<String> = outgoing.iter().map(|(id, _)| id.clone()).collect();
+    if listed != model.refused {
+        problems.push(format!("outgoing refusals listed {listed:?} != refused {:?}", model.refused));
+    }
+    if let Some((id, _)) = outgoing.iter().find(|(_, why)| !why.contains("refused by the test relay")) {
+        problems.push(format!("refusal of {id} listed without the central's reason"));
+    }
     let missing = invoices_missing_lines(site, &model.invoices).await;
     if !missing.is_empty() {
         problems.push(format!("invoices without all their lines: {missing:?}"));

@@ -20,7 +20,7 @@ use super::db;
 use crate::records::{self, ChangeAction, Origin, Received, RecordError, Table};
 use crate::site::sync::errors::{RunError, Variant};
 use crate::site::sync::report::Report;
-use crate::site::sync::{buffer, changelog, kv};
+use crate::site::sync::{buffer, changelog, kv, refusals};
 
 const STEP: StepKey = StepKey::Integration;
 const REPORT_EVERY_RECORDS: u64 = 1000;
@@ -62,6 +62,8 @@ pub async fn run(pool: &SqlitePool, log: &Report, first_sync: bool) -> Result<()
     // IMMEDIATE: take the write lock up front, so a write elsewhere between our first read and
     // first write cannot make the transaction fail half-way.
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(fail)?;
+    // A refused outgoing record that arrives anew is the central's version again.
+    refusals::resolve_pulled(&mut tx).await.map_err(fail)?;
     let mut progress = Progress { log, total, done: 0, reported: Instant::now(), reported_done: 0 };
     let forwards = Table::ALL.into_iter().map(|t| (t, ChangeAction::Upsert));
     let backwards = Table::ALL.into_iter().rev().map(|t| (t, ChangeAction::Delete));
@@ -95,6 +97,8 @@ pub async fn run(pool: &SqlitePool, log: &Report, first_sync: bool) -> Result<()
         buffer::mark(&mut tx, &row.table_name, &row.record_id, Some(&reason)).await.map_err(fail)?;
         progress.tick(1);
     }
+    // A refused outgoing record whose store moved to another site is no longer this site's.
+    refusals::resolve_moved(&mut tx).await.map_err(fail)?;
     if first_sync {
         finish_first_sync(&mut tx).await.map_err(db("Error while finishing initialisation"))?;
     }

@@ -80,8 +80,8 @@ pub(crate) fn central_is_busy(e: &crate::wire::client::CallError) -> bool {
 pub(crate) async fn call_when_idle<T, P, PF, I, IF>(
     ctx: &Ctx<'_>,
     context: &'static str,
-    mut push: P,
-    mut idle: I,
+    push: P,
+    idle: I,
 ) -> Result<T, RunError>
 where
     P: FnMut() -> PF,
@@ -89,16 +89,37 @@ where
     I: FnMut() -> IF,
     IF: Future<Output = Result<bool, RunError>>,
 {
+    call_when_idle_or(ctx, context, push, idle, |_| None::<std::convert::Infallible>)
+        .await
+        .map(|r| r.unwrap_or_else(|never| match never {}))
+}
+
+/// [`call_when_idle`], but an error `keep` recognises is handed back as `Ok(Err(_))` instead
+/// of ending the step (a push refused for some of its records).
+pub(crate) async fn call_when_idle_or<T, X, P, PF, I, IF, K>(
+    ctx: &Ctx<'_>,
+    context: &'static str,
+    mut push: P,
+    mut idle: I,
+    keep: K,
+) -> Result<Result<T, X>, RunError>
+where
+    P: FnMut() -> PF,
+    PF: Future<Output = Result<T, crate::wire::client::CallError>>,
+    I: FnMut() -> IF,
+    IF: Future<Output = Result<bool, RunError>>,
+    K: Fn(&crate::wire::client::CallError) -> Option<X>,
+{
     let mut attempts = 0;
     loop {
         match push().await {
-            Ok(reply) => return Ok(reply),
+            Ok(reply) => return Ok(Ok(reply)),
             Err(e) if central_is_busy(&e) && attempts < 3 => {
                 attempts += 1;
                 let timeout = RunError::call(context, &e);
                 wait_until(ctx.config.push_poll, ctx.config.push_wait, timeout, &mut idle).await?;
             }
-            Err(e) => return Err(RunError::call(context, &e)),
+            Err(e) => return keep(&e).map(Err).ok_or_else(|| RunError::call(context, &e)),
         }
     }
 }

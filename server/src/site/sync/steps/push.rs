@@ -2,12 +2,16 @@
 //! the ones routed to the V5 central (locations, stock lines, invoices and their lines). As in
 //! the reference, a final push with `queueLength: 0` and no records asks the central to
 //! integrate, and the step waits until it says it is idle.
+//!
+//! Records the central refuses are set aside as outgoing refusals ([`refusals`]) and the push
+//! goes on without them; the cursor moves past them with their batch.
 
 use outpost_api::StepKey;
 
-use super::{Ctx, call_when_idle, db, wait_until};
+use super::{Ctx, call_when_idle, call_when_idle_or, db, wait_until};
 use crate::records::{self, Central, ChangeAction};
 use crate::site::sync::errors::{RunError, Variant};
+use crate::site::sync::refusals::{self, Refused};
 use crate::site::sync::{changelog, kv};
 use crate::wire::v5::{PushAction, PushRecord, PushRequest, SiteStatusCode};
 
@@ -41,6 +45,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         let rows = changelog::batch(&mut conn, cursor, ctx.plan.settings.batch_size_push).await.map_err(read)?;
         let Some(last) = rows.last().map(|r| r.cursor) else { break };
         let mut data = Vec::new();
+        let mut unrenderable = Vec::new();
         for row in rows.iter().filter(|r| r.table.push_destination() == Some(Central::V5)) {
             let Some(table_name) = row.table.v5_name() else { continue };
             let record_data = match row.action {
@@ -48,25 +53,50 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
                 ChangeAction::Upsert => match records::to_v5(&mut conn, row.table, &row.record_id).await {
                     Ok(data) => data,
                     Err(e) if e.is_db() => {
-                        return Err(RunError::new(Variant::Unknown, "Error while translating for Push", e));
+                        return Err(RunError::new(Variant::Database, "Error while translating for Push", e));
                     }
                     Err(e) => {
-                        tracing::warn!(table = table_name, id = %row.record_id, error = %e, "record cannot be pushed to V5; skipped");
+                        unrenderable.push((row, format!("cannot be sent: {e}")));
                         continue;
                     }
                 },
             };
-            data.push(PushRecord {
+            let record = PushRecord {
                 sync_out_id: row.cursor.to_string(),
                 table_name: table_name.to_owned(),
                 record_id: row.record_id.clone(),
                 action: if record_data.is_some() { PushAction::Update } else { PushAction::Delete },
                 record_data,
-            });
+            };
+            data.push((record, row.clone()));
         }
+        let keep = db("Error while listing refused records");
+        let refused_here: Vec<Refused> = unrenderable.iter().map(|(row, why)| Refused::of(row, why)).collect();
+        refusals::record(&mut conn, Central::V5, &refused_here).await.map_err(keep)?;
         if !data.is_empty() {
-            let request = PushRequest { queue_length: remaining, data };
-            call_when_idle(ctx, "Error while pushing records", || ctx.v5.push(&request), || v5_idle(ctx)).await?;
+            let outcome = refusals::send_splitting(
+                data.clone(),
+                |(r, _)| (r.table_name.as_str(), r.record_id.as_str()),
+                |part, _| {
+                    let request =
+                        PushRequest { queue_length: remaining, data: part.into_iter().map(|(r, _)| r).collect() };
+                    async move {
+                        call_when_idle_or(
+                            ctx,
+                            "Error while pushing records",
+                            || ctx.v5.push(&request),
+                            || v5_idle(ctx),
+                            refusals::rejection,
+                        )
+                        .await
+                        .map(|r| r.map(drop))
+                    }
+                },
+            )
+            .await?;
+            let refused: Vec<Refused> = outcome.refused.iter().map(|((_, row), why)| Refused::of(row, why)).collect();
+            let carried: Vec<&changelog::PushRow> = data.iter().map(|(_, row)| row).collect();
+            refusals::settle(&mut conn, Central::V5, &carried, &refused).await.map_err(keep)?;
         }
         cursor = last + 1;
         kv::set_cursor(&mut *conn, kv::V5_PUSH_CURSOR, cursor)

@@ -10,9 +10,11 @@
 use outpost_api::StepKey;
 use serde_json::Value;
 
-use super::{Ctx, call_when_idle, db, v6_idle, wait_until};
+use super::{Ctx, call_when_idle, call_when_idle_or, db, v6_idle, wait_until};
 use crate::records::{self, Central, ChangeAction};
+use crate::site::sync::changelog::PushRow;
 use crate::site::sync::errors::{RunError, Variant};
+use crate::site::sync::refusals::{self, Refused};
 use crate::site::sync::{changelog, kv};
 use crate::wire::v6::{Action, BatchRecord, Record, SyncBatch};
 
@@ -57,6 +59,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         let rows = changelog::batch(&mut conn, cursor, ctx.plan.settings.batch_size_push).await.map_err(read)?;
         let Some(last) = rows.last().map(|r| r.cursor) else { break };
         let mut records = Vec::new();
+        let mut unrenderable = Vec::new();
         for row in rows.iter().filter(|r| r.table.push_destination() == Some(Central::V6)) {
             let Some(table_name) = row.table.v6_name() else { continue };
             let data = match row.action {
@@ -64,10 +67,10 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
                 ChangeAction::Upsert => match records::to_v6(&mut conn, row.table, &row.record_id).await {
                     Ok(data) => data,
                     Err(e) if e.is_db() => {
-                        return Err(RunError::new(Variant::Unknown, "Error while translating for Push V6", e));
+                        return Err(RunError::new(Variant::Database, "Error while translating for Push V6", e));
                     }
                     Err(e) => {
-                        tracing::warn!(table = table_name, id = %row.record_id, error = %e, "record cannot be pushed to V6; skipped");
+                        unrenderable.push((row, format!("cannot be sent: {e}")));
                         continue;
                     }
                 },
@@ -76,7 +79,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
                 Some(d) => (Action::Upsert, d),
                 None => (Action::Delete, Value::Null),
             };
-            records.push(BatchRecord {
+            let record = BatchRecord {
                 cursor: row.cursor,
                 record: Record {
                     table_name: table_name.to_owned(),
@@ -84,20 +87,61 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
                     action,
                     record_data,
                 },
-            });
+            };
+            records.push((record, row.clone()));
         }
+        let keep = db("Error while listing refused records");
+        let refused_here: Vec<Refused> = unrenderable.iter().map(|(row, why)| Refused::of(row, why)).collect();
+        refusals::record(&mut conn, Central::V6, &refused_here).await.map_err(keep)?;
         let is_last_batch = remaining <= rows.len() as u64;
         // Batches with nothing for V6 are not sent, except the last one when earlier ones were:
         // that one tells the central to integrate.
         if !records.is_empty() || (is_last_batch && sent_any) {
-            sent_any |= !records.is_empty();
-            let batch = SyncBatch { end_cursor: last, total_records: remaining, records, is_last_batch };
-            call_when_idle(ctx, "Error while pushing to the V6 central", || client.push(batch.clone()), idle).await?;
+            // A batch split because the central refused some of its records goes out in parts
+            // that are never last; the last batch then follows empty, once the parts are in.
+            let outcome = refusals::send_splitting(
+                records.clone(),
+                |(r, _)| (r.record.table_name.as_str(), r.record.record_id.as_str()),
+                |part, whole| {
+                    let batch = SyncBatch {
+                        end_cursor: last,
+                        total_records: remaining,
+                        records: part.into_iter().map(|(r, _)| r).collect(),
+                        is_last_batch: is_last_batch && whole,
+                    };
+                    async move {
+                        call_when_idle_or(
+                            ctx,
+                            "Error while pushing to the V6 central",
+                            || client.push(batch.clone()),
+                            idle,
+                            refusals::rejection,
+                        )
+                        .await
+                        .map(|r| r.map(drop))
+                    }
+                },
+            )
+            .await?;
+            sent_any |= outcome.accepted_any;
+            let mut closed = is_last_batch && outcome.whole_accepted;
+            if is_last_batch && !closed && sent_any {
+                let batch = SyncBatch { end_cursor: last, total_records: 0, records: Vec::new(), is_last_batch: true };
+                call_when_idle(ctx, "Error while pushing to the V6 central", || client.push(batch.clone()), idle)
+                    .await?;
+                closed = true;
+            }
+            let refused_now: Vec<Refused> =
+                outcome.refused.iter().map(|((_, row), why)| Refused::of(row, why)).collect();
+            let carried: Vec<&PushRow> = records.iter().map(|(_, row)| row).collect();
+            refusals::settle(&mut conn, Central::V6, &carried, &refused_now).await.map_err(keep)?;
             // Before the cursor moves: a crash in between resends this batch, never skips it.
-            unfinished = !is_last_batch;
-            kv::set_bool(&mut *conn, kv::V6_PUSH_UNFINISHED, unfinished)
-                .await
-                .map_err(db("Error while storing the V6 push state"))?;
+            if sent_any {
+                unfinished = !closed;
+                kv::set_bool(&mut *conn, kv::V6_PUSH_UNFINISHED, unfinished)
+                    .await
+                    .map_err(db("Error while storing the V6 push state"))?;
+            }
         }
         cursor = last + 1;
         kv::set_cursor(&mut *conn, kv::V6_PUSH_CURSOR, cursor)
@@ -114,6 +158,18 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         wait_until(ctx.config.push_poll, ctx.config.push_wait, timeout, || async {
             let status =
                 client.site_status().await.map_err(|e| RunError::call("Error while polling the V6 central", &e))?;
+            if let Some(why) = status.integration_error.filter(|_| !status.is_integrating) {
+                // The central still holds the batches; the next run sends the last batch again
+                // (even with nothing new to send), so they are integrated then.
+                kv::set_bool(ctx.db, kv::V6_PUSH_UNFINISHED, true)
+                    .await
+                    .map_err(db("Error while storing the V6 push state"))?;
+                return Err(RunError::new(
+                    Variant::IntegrationError,
+                    "Error while waiting for the V6 central to integrate",
+                    format!("the V6 central could not integrate this site's push: {why}"),
+                ));
+            }
             Ok(!status.is_integrating)
         })
         .await?;
