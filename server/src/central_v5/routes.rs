@@ -3,7 +3,8 @@
 //! modules that do the work.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -18,21 +19,23 @@ use crate::wire::v5::{
     SiteStatusCode, SiteStores,
 };
 
-/// A JSON body whose rejections (bad JSON, too large) use the legacy error envelope.
+/// A JSON body whose rejections (bad JSON, too large) use the legacy error envelope. Read
+/// whatever the `Content-Type`, or without one: the reference's client sets none (§3.1). The
+/// body is bounded (the route's limit, after gzip decompression) before it is parsed.
 pub struct V5Json<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for V5Json<T> {
     type Rejection = V5Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(V5Json(v)),
-            Err(e) => Err(json_rejection(e)),
-        }
+        let body = Bytes::from_request(req, state).await.map_err(bytes_rejection)?;
+        serde_json::from_slice(&body)
+            .map(V5Json)
+            .map_err(|e| V5Error::BadRequest(format!("body is not the expected JSON: {e}")))
     }
 }
 
-fn json_rejection(e: JsonRejection) -> V5Error {
+fn bytes_rejection(e: BytesRejection) -> V5Error {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         V5Error::PayloadTooLarge
     } else {

@@ -132,8 +132,8 @@ fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, V6Error> {
     serde_json::from_slice(body).map_err(|e| V6Error::BadRequest(format!("bad request body: {e}")))
 }
 
-/// `syncV6Version` when the body is an object holding it as an unsigned integer; `None` for any
-/// other JSON (as a missing or odd version is a mismatch, not a parse error).
+/// `syncV6Version` when the body is an object holding it as an unsigned integer (0 when the key
+/// is missing); `None` for any other JSON (as an odd version is a mismatch, not a parse error).
 struct VersionProbe(Option<u64>);
 
 impl<'de> Deserialize<'de> for VersionProbe {
@@ -185,7 +185,8 @@ impl<'de> Visitor<'de> for ProbeVisitor {
         Ok(None)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = None;
+        // A body without the key is version 0, as upstream's central reads it.
+        let mut found = self.top.then_some(0);
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             if self.top && key == "syncV6Version" {
                 found = map.next_value::<Version>()?.0;
@@ -264,7 +265,7 @@ async fn buffer(state: &V6State, caller: &Caller, request: &PushRequest) -> Resu
         .map_err(|why| {
             V6Error::RecordRejected(format!("{} {}: {why} (site {})", r.table_name, r.record_id, caller.site_id))
         })?;
-        let action = if r.action == Action::Delete { "delete" } else { "upsert" };
+        let action = if change_of(r.action) == Change::Delete { "delete" } else { "upsert" };
         checked.push((r, action, store));
     }
     let rows = checked
@@ -278,8 +279,11 @@ async fn buffer(state: &V6State, caller: &Caller, request: &PushRequest) -> Resu
     Ok(request.batch.records.len() as u64)
 }
 
+/// A `Merge` takes the merged-away row (its `recordId`) out: the V6 tables a site writes have no
+/// rows pointing at each other to re-point, so what is left of a merge is that delete, checked
+/// against the ownership rule like any other.
 fn change_of(action: Action) -> Change {
-    if action == Action::Delete { Change::Delete } else { Change::Upsert }
+    if action.is_upsert() { Change::Upsert } else { Change::Delete }
 }
 
 /// Apply the site's push buffer in one transaction, stamping each change with the site as source.

@@ -73,7 +73,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
                 },
             };
             let (action, record_data) = match data {
-                Some(d) => (Action::Upsert, d),
+                Some(d) => (Action::Update, d),
                 None => (Action::Delete, Value::Null),
             };
             records.push(BatchRecord {
