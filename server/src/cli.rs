@@ -110,6 +110,13 @@ pub struct CentralArgs {
     /// The V5 central that checks sites' credentials.
     #[arg(long, default_value = "http://127.0.0.1:8001")]
     pub legacy_url: String,
+    /// This central's own site at the V5 central (registered there with no stores), through
+    /// which it learns which site each store is on, as the reference's central does.
+    #[arg(long, env = "OUTPOST_LEGACY_SITE_NAME")]
+    pub legacy_site_name: Option<String>,
+    /// The password of that site.
+    #[arg(long, env = "OUTPOST_LEGACY_SITE_PASSWORD", hide_env_values = true)]
+    pub legacy_site_password: Option<String>,
 }
 
 pub fn main() -> ExitCode {
@@ -184,6 +191,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 listen: args.listen,
                 database_url: url,
                 legacy_url: args.legacy_url,
+                legacy_site: match (args.legacy_site_name, args.legacy_site_password) {
+                    (Some(name), Some(password)) => Some(central_v6::legacy_stores::LegacySite {
+                        name,
+                        password_sha256: crate::wire::v5::password_sha256(&password),
+                    }),
+                    (None, None) => None,
+                    _ => anyhow::bail!("give both --legacy-site-name and --legacy-site-password, or neither"),
+                },
             })
             .await?;
             serve::announce(&running, None);

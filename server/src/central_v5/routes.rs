@@ -1,6 +1,6 @@
-//! The seven routes of the legacy sync API (reference section 3.1), plus the Outpost addition
-//! `site_stores` the V6 central relies on. Handlers only translate between the wire and the
-//! modules that do the work.
+//! The seven routes of the legacy sync API (reference section 3.1), and nothing else: the V6
+//! central learns which site each store is on as a V5 client, as the reference's does. Handlers
+//! only translate between the wire and the modules that do the work.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -16,7 +16,7 @@ use super::{CENTRAL_SITE_ID, V5State, data, push, queue, sites};
 use crate::central_shared::activity::Activity;
 use crate::wire::v5::{
     Acknowledge, CentralRecords, InitialiseResponse, PushRequest, PushResponse, QueuedRecords, SiteInfo, SiteStatus,
-    SiteStatusCode, SiteStores,
+    SiteStatusCode,
 };
 
 /// A JSON body whose rejections (bad JSON, too large) use the legacy error envelope. Read
@@ -72,12 +72,6 @@ pub async fn site(State(_): State<V5State>, AuthSite(site): AuthSite) -> Json<Si
     })
 }
 
-pub async fn site_stores(State(state): State<V5State>, AuthSite(site): AuthSite) -> V5Result<Json<SiteStores>> {
-    let mut conn = state.db.pool.acquire().await?;
-    let store_ids = data::stores_of_site(&mut conn, site.site_id).await?;
-    Ok(Json(SiteStores { site_id: site.site_id, store_ids }))
-}
-
 pub async fn site_status(State(state): State<V5State>, AuthSite(site): AuthSite) -> Json<SiteStatus> {
     let (code, message) = match state.activity.current(site.site_id) {
         None => (SiteStatusCode::Idle, "Idle"),
@@ -88,6 +82,14 @@ pub async fn site_status(State(state): State<V5State>, AuthSite(site): AuthSite)
 }
 
 pub async fn initialise(State(state): State<V5State>, AuthSite(site): AuthSite) -> V5Result<Json<InitialiseResponse>> {
+    // Deviation (README): refused here only, not on every call as the legacy central may, since
+    // the V6 central's own site has no store and must still sign in and pull central records.
+    {
+        let mut conn = state.db.pool.acquire().await?;
+        if data::stores_of_site(&mut conn, site.site_id).await?.is_empty() {
+            return Err(V5Error::SiteHasNoStore);
+        }
+    }
     let busy = state
         .activity
         .begin(site.site_id, Activity::Initialising)

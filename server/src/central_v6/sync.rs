@@ -78,7 +78,14 @@ async fn admit<T: DeserializeOwned + Credentialed>(
     })?;
     let request: T = parse_body(&body)?;
     let caller = check_credentials(state, peer.0, request.settings()).await?;
-    Ok((request, caller))
+    Ok((request, with_fresh_stores(state, caller).await?))
+}
+
+/// The caller's stores as the legacy central has them now (see `legacy_stores`).
+async fn with_fresh_stores(state: &V6State, mut caller: Caller) -> Result<Caller, V6Error> {
+    state.legacy_stores.refresh(state, false).await;
+    caller.store_ids = super::legacy_stores::stores_of_site(&state.db, caller.site_id).await?;
+    Ok(caller)
 }
 
 /// Have the V5 central vouch for `settings`, as a counted attempt (see [`crate::ratelimit`]):
@@ -232,8 +239,13 @@ pub async fn push(
     ensure_not_integrating(&state, &caller)?;
     let pushed = buffer(&state, &caller, &request).await?;
     if request.batch.is_last_batch {
-        let (owned, site_id, stores) = (state.clone(), caller.site_id, caller.store_ids.clone());
-        let job = async move { integrate(&owned, site_id, &stores).await };
+        let (owned, site_id) = (state.clone(), caller.site_id);
+        let job = async move {
+            // Ownership is asked again against the stores as they are when integration starts.
+            owned.legacy_stores.refresh(&owned, true).await;
+            let stores = super::legacy_stores::stores_of_site(&owned.db, site_id).await?;
+            integrate(&owned, site_id, &stores).await
+        };
         integrate_in_background(&state.activity, caller.site_id, "central", job)
             .await
             .map_err(|_| V6Error::IntegrationInProgress)?;
@@ -288,7 +300,7 @@ fn change_of(action: Action) -> Change {
 
 /// Apply the site's push buffer in one transaction, stamping each change with the site as source.
 /// Each record meets the ownership rule again, against the rows as they are now and the stores
-/// `site_stores` (what the V5 central said are the site's when it asked for this integration):
+/// `site_stores` (the site's stores as the legacy central has them when integration starts):
 /// a record refused here is logged with its reason and skipped; the others apply.
 pub async fn integrate(state: &V6State, site_id: i64, site_stores: &[String]) -> anyhow::Result<usize> {
     let mut tx = records::begin(&state.db).await?;
