@@ -104,14 +104,14 @@ pub struct HttpClient {
     activity: Option<ActivityHook>,
     /// Shared: this client sits in enums the sync engine moves around, which stay small.
     caps: Arc<Caps>,
-    /// Set once the server has said it decodes gzip request bodies; until then bodies go plain.
-    compress_requests: Arc<AtomicBool>,
 }
 
 #[derive(Debug)]
 struct Caps {
     max_response_bytes: usize,
     deadline: Duration,
+    /// Set once the server has said it decodes gzip request bodies; until then bodies go plain.
+    compress_requests: AtomicBool,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -138,19 +138,23 @@ impl HttpClient {
         HttpClient {
             tiers,
             activity,
-            caps: Arc::new(Caps { max_response_bytes: MAX_RESPONSE_BYTES, deadline: CALL_DEADLINE }),
-            compress_requests: Arc::new(AtomicBool::new(false)),
+            caps: Arc::new(Caps {
+                max_response_bytes: MAX_RESPONSE_BYTES,
+                deadline: CALL_DEADLINE,
+                compress_requests: AtomicBool::new(false),
+            }),
         }
     }
 
     /// Whether request bodies are gzip-compressed: only after the server said it decodes them.
     pub fn compresses_requests(&self) -> bool {
-        self.compress_requests.load(Ordering::Relaxed)
+        self.caps.compress_requests.load(Ordering::Relaxed)
     }
 
     /// Other caps than [`MAX_RESPONSE_BYTES`] and [`CALL_DEADLINE`] (tests make them small).
     pub fn with_caps(mut self, max_response_bytes: usize, deadline: Duration) -> Self {
-        self.caps = Arc::new(Caps { max_response_bytes, deadline });
+        let compress_requests = AtomicBool::new(self.compresses_requests());
+        self.caps = Arc::new(Caps { max_response_bytes, deadline, compress_requests });
         self
     }
 
@@ -214,7 +218,7 @@ impl HttpClient {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.split(',').any(|c| c.trim().eq_ignore_ascii_case("gzip")))
         {
-            self.compress_requests.store(true, Ordering::Relaxed);
+            self.caps.compress_requests.store(true, Ordering::Relaxed);
         }
         let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
         let mut body = bytes::BytesMut::new();
