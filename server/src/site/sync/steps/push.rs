@@ -64,10 +64,10 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
                 record_data,
             });
         }
-        if !data.is_empty() {
-            let request = PushRequest { queue_length: remaining, data };
-            call_when_idle(ctx, "Error while pushing records", || ctx.v5.push(&request), || v5_idle(ctx)).await?;
-        }
+        // Sent even when nothing in the batch is for the V5 central, as the reference does: the
+        // central sees the count go down, and the loop makes the same requests whatever routes where.
+        let request = PushRequest { queue_length: remaining, data };
+        call_when_idle(ctx, "Error while pushing records", || ctx.v5.push(&request), || v5_idle(ctx)).await?;
         cursor = last + 1;
         kv::set_cursor(&mut *conn, kv::V5_PUSH_CURSOR, cursor)
             .await

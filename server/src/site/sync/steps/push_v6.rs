@@ -1,7 +1,8 @@
 //! Push V6: walk the pushable changelog rows from the V6 push cursor and send the ones routed
 //! to the V6 central (assets), in batches; the cursor moves after each batch the central
 //! accepted. Every pushable row is processed (so Push V6 shows the same total as Push), but a
-//! row goes to one central only. Then wait for the central to integrate what it received.
+//! row goes to one central only; as in the reference, every batch is sent, even one with no
+//! record for the V6 central, and nothing at all when no row is left. Then wait for the central to integrate what it received.
 //!
 //! Whether batches were sent that no last batch has closed yet is stored (not just known to
 //! this run): a run killed after sending batches, resumed where only rows for the V5 central
@@ -87,18 +88,16 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             });
         }
         let is_last_batch = remaining <= rows.len() as u64;
-        // Batches with nothing for V6 are not sent, except the last one when earlier ones were:
-        // that one tells the central to integrate.
-        if !records.is_empty() || (is_last_batch && sent_any) {
-            sent_any |= !records.is_empty();
-            let batch = SyncBatch { end_cursor: last, total_records: remaining, records, is_last_batch };
-            call_when_idle(ctx, "Error while pushing to the V6 central", || client.push(batch.clone()), idle).await?;
-            // Before the cursor moves: a crash in between resends this batch, never skips it.
-            unfinished = !is_last_batch;
-            kv::set_bool(&mut *conn, kv::V6_PUSH_UNFINISHED, unfinished)
-                .await
-                .map_err(db("Error while storing the V6 push state"))?;
-        }
+        // Every batch is sent, even one with nothing for the V6 central, as the reference does
+        // (it sends nothing only when no row is left): the last one tells the central to integrate.
+        sent_any = true;
+        let batch = SyncBatch { end_cursor: last, total_records: remaining, records, is_last_batch };
+        call_when_idle(ctx, "Error while pushing to the V6 central", || client.push(batch.clone()), idle).await?;
+        // Before the cursor moves: a crash in between resends this batch, never skips it.
+        unfinished = !is_last_batch;
+        kv::set_bool(&mut *conn, kv::V6_PUSH_UNFINISHED, unfinished)
+            .await
+            .map_err(db("Error while storing the V6 push state"))?;
         cursor = last + 1;
         kv::set_cursor(&mut *conn, kv::V6_PUSH_CURSOR, cursor)
             .await
