@@ -26,6 +26,9 @@ pub struct Caller {
     pub site_id: i64,
     /// The stores active on the site, read from `legacy_stores` on every call (never cached).
     pub store_ids: Vec<String>,
+    /// The legacy central vouched for the credentials in this call (not from the cache): the
+    /// site may be new, so the store mapping is brought up to date first.
+    pub vouched_now: bool,
 }
 
 /// When the answer expires, and the answer.
@@ -68,7 +71,7 @@ impl LegacyAuth {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         cache.retain(|_, (expires, _)| *expires > now);
-        cache.get(&key).map(|(_, caller)| caller.clone())
+        cache.get(&key).map(|(_, caller)| Caller { vouched_now: false, ..caller.clone() })
     }
 
     /// Vouch for `settings`; `caller` is the address the request came from, passed on so the V5
@@ -80,7 +83,7 @@ impl LegacyAuth {
             let now = Instant::now();
             cache.retain(|_, (expires, _)| *expires > now);
             if let Some((_, caller)) = cache.get(&key) {
-                return Ok(caller.clone());
+                return Ok(Caller { vouched_now: false, ..caller.clone() });
             }
         }
         let creds = V5Credentials {
@@ -103,7 +106,7 @@ impl LegacyAuth {
         })?;
         let info = info.map_err(refusal)?;
         // The stores are filled in by the route, fresh, from `legacy_stores`.
-        let caller = Caller { site_id: info.site_id, store_ids: Vec::new() };
+        let caller = Caller { site_id: info.site_id, store_ids: Vec::new(), vouched_now: true };
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, (Instant::now() + TTL, caller.clone()));
         Ok(caller)
     }

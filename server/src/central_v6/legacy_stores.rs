@@ -5,9 +5,11 @@
 //! pages through `GET /sync/v5/central_records` (Pull Central), keeping the `store` records'
 //! `sync_id_remote_site`. Nothing beyond the reference's V5 routes is asked of the legacy central.
 //!
-//! Freshness: the mapping is brought up to date at most every [`REFRESH_AFTER`] when a site calls
-//! (a page with nothing new is one small GET), and always before a push is integrated, so the
-//! integration's re-check of ownership uses the stores as the legacy central has them then. When
+//! Freshness: the mapping is brought up to date whenever a site's credentials are checked anew
+//! with the legacy central (its first call after the credential cache expired), otherwise at
+//! most every [`REFRESH_AFTER`] when a site calls (a page with nothing new is one small GET), and
+//! always before a push is integrated, so the integration's re-check of ownership uses the
+//! stores as the legacy central has them then. When
 //! the legacy central cannot be reached, the mapping last learnt is used, and the failure logged.
 
 use std::sync::Arc;
@@ -40,7 +42,7 @@ pub struct LegacySite {
 #[derive(Clone)]
 pub struct LegacyStores {
     site: Option<LegacySite>,
-    /// When the last refresh was made; held while a refresh runs, so callers share it.
+    /// When the last refresh began; held while a refresh runs, so callers share it.
     last: Arc<Mutex<Option<Instant>>>,
 }
 
@@ -68,11 +70,18 @@ impl LegacyStores {
         self.site.is_some()
     }
 
-    /// Refresh when the mapping is older than [`REFRESH_AFTER`] (or `always`); a failure is
-    /// logged and the mapping last learnt stays in use.
+    /// Refresh when the mapping is older than [`REFRESH_AFTER`], or, with `always`, unless a
+    /// refresh began after this call did (it saw everything committed before): callers arriving
+    /// together share one. A failure is logged and the mapping last learnt stays in use.
     pub async fn refresh(&self, state: &V6State, always: bool) {
+        let asked = Instant::now();
         let mut last = self.last.lock().await;
-        if !always && last.is_some_and(|at| at.elapsed() < REFRESH_AFTER) {
+        let fresh_enough = match *last {
+            None => false,
+            Some(began) if always => began >= asked,
+            Some(began) => began.elapsed() < REFRESH_AFTER,
+        };
+        if fresh_enough {
             return;
         }
         // A failure counts as a refresh too: during an outage the callers waiting here must not

@@ -83,7 +83,7 @@ async fn admit<T: DeserializeOwned + Credentialed>(
 
 /// The caller's stores as the legacy central has them now (see `legacy_stores`).
 async fn with_fresh_stores(state: &V6State, mut caller: Caller) -> Result<Caller, V6Error> {
-    state.legacy_stores.refresh(state, false).await;
+    state.legacy_stores.refresh(state, caller.vouched_now).await;
     caller.store_ids = super::legacy_stores::stores_of_site(&state.db, caller.site_id).await?;
     Ok(caller)
 }
