@@ -26,8 +26,9 @@ use crate::wire::v5_client::{V5Client, V5Credentials};
 
 /// How stale the mapping may be when a site calls.
 pub const REFRESH_AFTER: Duration = Duration::from_secs(2);
-/// Page size of the V6 central's Pull Central (the reference's `central_pull` batch).
-const PAGE: u32 = 500;
+/// Page size of the V6 central's Pull Central: larger than the reference's 500, since it keeps
+/// only the store records and its first pull reads the whole change log while sites wait.
+const PAGE: u32 = 5000;
 const CURSOR_KEY: &str = "central_records_cursor";
 const HARDWARE_ID_KEY: &str = "hardware_id";
 

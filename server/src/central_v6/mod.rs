@@ -102,7 +102,12 @@ pub async fn open_db(database_url: &str) -> anyhow::Result<CentralDb> {
 pub async fn start(config: CentralV6Config) -> anyhow::Result<Running> {
     let mut state = V6State::open(&config.database_url, &config.legacy_url).await?;
     match config.legacy_site {
-        Some(site) => state = state.with_legacy_site(site),
+        Some(site) => {
+            state = state.with_legacy_site(site);
+            // Learn the store mapping now rather than at the first site's call, which would wait.
+            let first = state.clone();
+            tokio::spawn(async move { first.legacy_stores.refresh(&first, true).await });
+        }
         None => tracing::warn!(
             "no --legacy-site-name/--legacy-site-password: this central cannot learn which site each store is on, so sites see central data only and cannot push store data"
         ),
