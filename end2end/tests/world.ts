@@ -107,7 +107,12 @@ export async function startSplitWorld(): Promise<SplitWorld> {
   const log: string[] = [];
   // The V6 central checks its callers through the V5 central from this machine.
   const legacy = await startRole(['legacy-central', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'v5'), '--trusted-proxy', '127.0.0.1'], log);
-  const central = await startRole(['central', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'v6'), '--legacy-url', legacy.url], log);
+  // The V6 central's own site at the legacy central, through which it learns which site each
+  // store is on (README, "Registering the V6 central at the legacy central").
+  execFileSync(bin, ['legacy-central', '--data-dir', join(dir, 'v5'), 'add-site', '--name', 'v6-central', '--password', 'v6-central'],
+    { stdio: 'pipe' });
+  const central = await startRole(['central', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'v6'), '--legacy-url', legacy.url,
+    '--legacy-site-name', 'v6-central', '--legacy-site-password', 'v6-central'], log);
   execFileSync(bin, ['legacy-central', '--data-dir', join(dir, 'v5'), 'add-site', '--name', 'demo-site', '--password', 'demo',
     '--store', 'split_store', '--central-url', central.url], { stdio: 'pipe' });
   const site = await startRole(['site', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'site'), '--admin-password', SPLIT_ADMIN_PASSWORD], log);

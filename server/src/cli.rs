@@ -122,6 +122,13 @@ pub struct CentralArgs {
     /// (repeatable; none by default), so failed logins count per caller, not per proxy.
     #[arg(long = "trusted-proxy", value_name = "ADDR")]
     pub trusted_proxy: Vec<IpAddr>,
+    /// This central's own site at the V5 central (registered there with no stores), through
+    /// which it learns which site each store is on, as the reference's central does.
+    #[arg(long, env = "OUTPOST_LEGACY_SITE_NAME")]
+    pub legacy_site_name: Option<String>,
+    /// The password of that site.
+    #[arg(long, env = "OUTPOST_LEGACY_SITE_PASSWORD", hide_env_values = true)]
+    pub legacy_site_password: Option<String>,
     #[command(flatten)]
     pub push_buffer: PushBufferArgs,
 }
@@ -219,6 +226,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 legacy_url: args.legacy_url,
                 max_push_buffer_bytes: args.push_buffer.bytes(),
                 trusted_proxies: args.trusted_proxy,
+                legacy_site: match (args.legacy_site_name, args.legacy_site_password) {
+                    (Some(name), Some(password)) => Some(central_v6::legacy_stores::LegacySite {
+                        name,
+                        password_sha256: crate::wire::v5::password_sha256(&password),
+                    }),
+                    (None, None) => None,
+                    _ => anyhow::bail!("give both --legacy-site-name and --legacy-site-password, or neither"),
+                },
             })
             .await?;
             serve::announce(&running, None);

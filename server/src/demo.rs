@@ -72,7 +72,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let own = Some(args.legacy_listen.ip()).filter(|ip| !ip.is_unspecified());
     legacy_state.trusted_proxies = TrustedProxies::new(loopback.into_iter().chain(own));
     let legacy = central_v5::serve_state(args.legacy_listen, legacy_state.clone()).await?;
-    let central_state = V6State::open(&db::sqlite_url(&data_dir, "central.db"), &legacy.url()).await?;
+    let central_site = register_central(&legacy_state).await?;
+    let central_state =
+        V6State::open(&db::sqlite_url(&data_dir, "central.db"), &legacy.url()).await?.with_legacy_site(central_site);
     let central = central_v6::serve_state(args.central_listen, central_state.clone()).await?;
 
     // With --link-delay-ms the site reaches both centrals through relays that slow every
@@ -124,6 +126,29 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         site.url()
     );
     serve::run_until_signal(signals, vec![site, central, legacy]).await
+}
+
+/// The V6 central's own site at the V5 central: no stores; it signs in with it to learn which
+/// site each store is on (README, "Registering the V6 central"). Registered once per data folder.
+pub const CENTRAL_SITE_NAME: &str = "demo-central";
+pub const CENTRAL_SITE_PASSWORD: &str = "demo-central";
+
+async fn register_central(legacy: &V5State) -> anyhow::Result<central_v6::legacy_stores::LegacySite> {
+    let sites = admin::list_sites(&legacy.db).await?;
+    if !sites.iter().any(|s| s.site.name == CENTRAL_SITE_NAME) {
+        let new = admin::NewSite {
+            name: CENTRAL_SITE_NAME.into(),
+            password: CENTRAL_SITE_PASSWORD.into(),
+            store_ids: Vec::new(),
+            central_v6_url: String::new(),
+            site_id: None,
+        };
+        admin::add_site(&legacy.db, &new).await?;
+    }
+    Ok(central_v6::legacy_stores::LegacySite {
+        name: CENTRAL_SITE_NAME.into(),
+        password_sha256: crate::wire::v5::password_sha256(CENTRAL_SITE_PASSWORD),
+    })
 }
 
 /// Register `demo-site` and give both centrals data for it, once per data folder. The V6 URL

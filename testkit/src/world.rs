@@ -114,7 +114,8 @@ impl WorldBuilder {
             Relays::Bytes => (Some(Relay::start_bytes_only(&v5_url).await), None),
         };
         let legacy_url = v5_link.as_ref().map_or(v5_url.clone(), |r| r.url.clone());
-        let mut v6_state = V6State::open(&v6_db, &legacy_url).await.unwrap();
+        register_v6_central(&v5_state).await;
+        let mut v6_state = v6_state(&v6_db, &legacy_url).await;
         if let Some(tweak) = self.v6_tweak {
             tweak(&mut v6_state);
         }
@@ -247,7 +248,7 @@ impl World {
             self.v5_state = state;
         } else {
             let legacy = self.v5_link.as_ref().expect("a world built with relays()").url.clone();
-            let state = V6State::open(&self.v6_db, &legacy).await.unwrap();
+            let state = v6_state(&self.v6_db, &legacy).await;
             let running = central_v6::serve_state(any_port(), state.clone()).await.unwrap();
             self.v6_url = running.url();
             self.v6_relay().retarget(&self.v6_url);
@@ -297,6 +298,27 @@ pub async fn start_v5_with(db: &TestDb, tweak: impl FnOnce(&mut V5State)) -> (Ru
 }
 
 /// Register a site with stores on the V5 central; it is told `v6_url`.
+/// The V6 central's own site at the V5 central (no stores), through which it learns which site
+/// each store is on, as the reference's central does (README, "Registering the V6 central").
+pub const V6_CENTRAL_SITE: &str = "outpost-central";
+pub const V6_CENTRAL_PASSWORD: &str = "outpost-central-password";
+
+/// Once per V5 database (a world may be started again on the same one).
+async fn register_v6_central(v5: &V5State) {
+    let sites = central_v5::admin::list_sites(&v5.db).await.unwrap();
+    if !sites.iter().any(|s| s.site.name == V6_CENTRAL_SITE) {
+        add_site(v5, V6_CENTRAL_SITE, V6_CENTRAL_PASSWORD, &[], "").await;
+    }
+}
+
+async fn v6_state(db: &str, legacy_url: &str) -> V6State {
+    let site = central_v6::legacy_stores::LegacySite {
+        name: V6_CENTRAL_SITE.into(),
+        password_sha256: outpost::wire::v5::password_sha256(V6_CENTRAL_PASSWORD),
+    };
+    V6State::open(db, legacy_url).await.unwrap().with_legacy_site(site)
+}
+
 pub async fn add_site(state: &V5State, name: &str, password: &str, stores: &[&str], v6_url: &str) -> i64 {
     let new = central_v5::admin::NewSite {
         name: name.into(),

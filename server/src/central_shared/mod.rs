@@ -12,6 +12,7 @@ pub mod ownership;
 pub mod push_buffer;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue};
 use axum::routing::get;
 use axum::{Json, Router};
 use outpost_api::Health;
@@ -46,7 +47,8 @@ pub async fn lock_change_log(conn: &mut AnyConnection, backend: Backend, table: 
 }
 
 /// What every central's router ends with: `GET /health` naming `role`, the body limit (counted
-/// after gzip decompression), gzip in both directions, and request logs.
+/// after gzip decompression), gzip in both directions (request bodies with or without it, and
+/// the header that tells our site it may compress them), and request logs.
 pub fn finish_router(routes: Router, role: &'static str, max_body_bytes: usize) -> Router {
     let health = move || async move {
         Json(Health { status: "ok".into(), role: role.into(), version: env!("CARGO_PKG_VERSION").into() })
@@ -55,8 +57,17 @@ pub fn finish_router(routes: Router, role: &'static str, max_body_bytes: usize) 
         .route("/health", get(health))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(RequestDecompressionLayer::new())
+        .layer(axum::middleware::map_response(say_accepts_compressed_requests))
         .layer(CompressionLayer::new())
         .layer(request_log(role))
+}
+
+async fn say_accepts_compressed_requests(mut response: axum::response::Response) -> axum::response::Response {
+    response.headers_mut().insert(
+        HeaderName::from_static(crate::wire::HEADER_ACCEPTS_COMPRESSED_REQUESTS),
+        HeaderValue::from_static("gzip"),
+    );
+    response
 }
 
 /// Request logs carry method, path, status and latency only: never headers (credentials) or

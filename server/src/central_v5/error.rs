@@ -19,6 +19,8 @@ pub enum V5Error {
     IncorrectPassword,
     #[error("site is bound to another hardware id")]
     IncorrectHardwareId,
+    #[error("site has no store")]
+    SiteHasNoStore,
     #[error("sync API version {0:?} is not supported")]
     VersionIncompatible(Option<String>),
     #[error("sync is running for this site ({0})")]
@@ -67,6 +69,7 @@ impl V5Error {
             V5Error::SiteNameNotFound => (StatusCode::UNAUTHORIZED, code::SITE_NAME_NOT_FOUND, None),
             V5Error::IncorrectPassword => (StatusCode::UNAUTHORIZED, code::SITE_INCORRECT_PASSWORD, None),
             V5Error::IncorrectHardwareId => (StatusCode::UNAUTHORIZED, code::SITE_INCORRECT_HARDWARE_ID, None),
+            V5Error::SiteHasNoStore => (StatusCode::UNAUTHORIZED, code::SITE_HAS_NO_STORE, None),
             V5Error::VersionIncompatible(received) => (
                 StatusCode::CONFLICT,
                 code::API_VERSION_INCOMPATIBLE,

@@ -128,7 +128,6 @@ pub fn router(state: V5State) -> Router {
     let small = axum::extract::DefaultBodyLimit::max(SMALL_BODY_BYTES.min(max_body));
     let sync = Router::new()
         .route("/site", get(routes::site))
-        .route("/site_stores", get(routes::site_stores))
         .route("/site_status", get(routes::site_status))
         .route("/initialise", post(routes::initialise).layer(small))
         .route("/central_records", get(routes::central_records))

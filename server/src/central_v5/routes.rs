@@ -1,9 +1,10 @@
-//! The seven routes of the legacy sync API (reference section 3.1), plus the Outpost addition
-//! `site_stores` the V6 central relies on. Handlers only translate between the wire and the
-//! modules that do the work.
+//! The seven routes of the legacy sync API (reference section 3.1), and nothing else: the V6
+//! central learns which site each store is on as a V5 client, as the reference's does. Handlers
+//! only translate between the wire and the modules that do the work.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -16,24 +17,26 @@ use crate::central_shared::INTEGRATION_WAIT;
 use crate::central_shared::activity::Activity;
 use crate::wire::v5::{
     Acknowledge, CentralRecords, InitialiseResponse, PushRequest, PushResponse, QueuedRecords, SiteInfo, SiteStatus,
-    SiteStatusCode, SiteStores,
+    SiteStatusCode,
 };
 
-/// A JSON body whose rejections (bad JSON, too large) use the legacy error envelope.
+/// A JSON body whose rejections (bad JSON, too large) use the legacy error envelope. Read
+/// whatever the `Content-Type`, or without one: the reference's client sets none (§3.1). The
+/// body is bounded (the route's limit, after gzip decompression) before it is parsed.
 pub struct V5Json<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for V5Json<T> {
     type Rejection = V5Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(V5Json(v)),
-            Err(e) => Err(json_rejection(e)),
-        }
+        let body = Bytes::from_request(req, state).await.map_err(bytes_rejection)?;
+        serde_json::from_slice(&body)
+            .map(V5Json)
+            .map_err(|e| V5Error::BadRequest(format!("body is not the expected JSON: {e}")))
     }
 }
 
-fn json_rejection(e: JsonRejection) -> V5Error {
+fn bytes_rejection(e: BytesRejection) -> V5Error {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         V5Error::PayloadTooLarge
     } else {
@@ -70,12 +73,6 @@ pub async fn site(State(_): State<V5State>, AuthSite(site): AuthSite) -> Json<Si
     })
 }
 
-pub async fn site_stores(State(state): State<V5State>, AuthSite(site): AuthSite) -> V5Result<Json<SiteStores>> {
-    let mut conn = state.db.pool.acquire().await?;
-    let store_ids = data::stores_of_site(&mut conn, site.site_id).await?;
-    Ok(Json(SiteStores { site_id: site.site_id, store_ids }))
-}
-
 /// While nothing runs for the site, a failure of its last integration is answered as the
 /// reference's `integration_error` code (until its next integration starts), so the site shows
 /// `INTEGRATION_ERROR` rather than believing its push applied.
@@ -104,6 +101,14 @@ pub async fn site_status(State(state): State<V5State>, AuthSite(site): AuthSite)
 /// runs on its own task, so neither a dropped connection nor the answer cancels it half-way.
 /// A site already being prepared is answered `sync_is_running`, and polls.
 pub async fn initialise(State(state): State<V5State>, AuthSite(site): AuthSite) -> V5Result<Json<InitialiseResponse>> {
+    // Deviation (README): refused here only, not on every call as the legacy central may, since
+    // the V6 central's own site has no store and must still sign in and pull central records.
+    {
+        let mut conn = state.db.pool.acquire().await?;
+        if data::stores_of_site(&mut conn, site.site_id).await?.is_empty() {
+            return Err(V5Error::SiteHasNoStore);
+        }
+    }
     let busy = state
         .activity
         .begin(site.site_id, Activity::Initialising)

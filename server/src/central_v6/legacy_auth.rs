@@ -1,7 +1,8 @@
 //! Who is calling the V6 central: the credentials in the body are checked by the V5 central's
 //! `GET /sync/v5/site` (reference section 3.4, step 3), through the same V5 client the site
 //! uses, always against *our* configured legacy URL, never the URL the caller names. The stores
-//! active on the site come from the V5 central's `site_stores` (an Outpost addition). Answers are cached briefly because a sync run
+//! active on the site are not asked here: `legacy_stores` keeps them, learnt as the reference's
+//! central does, and they are read fresh on every call. Answers are cached briefly because a sync run
 //! makes many calls; the cache key is a hash of the credentials, never the credentials.
 
 use std::collections::HashMap;
@@ -23,7 +24,11 @@ const TTL: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub site_id: i64,
+    /// The stores active on the site, read from `legacy_stores` on every call (never cached).
     pub store_ids: Vec<String>,
+    /// The legacy central vouched for the credentials in this call (not from the cache): the
+    /// site may be new, so the store mapping is brought up to date first.
+    pub vouched_now: bool,
 }
 
 /// When the answer expires, and the answer.
@@ -66,7 +71,7 @@ impl LegacyAuth {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         cache.retain(|_, (expires, _)| *expires > now);
-        cache.get(&key).map(|(_, caller)| caller.clone())
+        cache.get(&key).map(|(_, caller)| Caller { vouched_now: false, ..caller.clone() })
     }
 
     /// Vouch for `settings`; `caller` is the address the request came from, passed on so the V5
@@ -78,7 +83,7 @@ impl LegacyAuth {
             let now = Instant::now();
             cache.retain(|_, (expires, _)| *expires > now);
             if let Some((_, caller)) = cache.get(&key) {
-                return Ok(caller.clone());
+                return Ok(Caller { vouched_now: false, ..caller.clone() });
             }
         }
         let creds = V5Credentials {
@@ -96,15 +101,12 @@ impl LegacyAuth {
         let legacy = V5Client::on_behalf_of(creds, self.http.clone(), on_behalf);
         // The caller waits on this answer: a V5 central that trickles bytes must not hold it
         // (and one of this central's handlers) past one overall limit.
-        let ask = async {
-            let info = legacy.site_info().await.map_err(refusal)?;
-            let stores = legacy.site_stores().await.map_err(refusal)?;
-            Ok::<_, V6Error>((info, stores))
-        };
-        let (info, stores) = tokio::time::timeout(CHECK_LIMIT, ask).await.map_err(|_| {
+        let info = tokio::time::timeout(CHECK_LIMIT, legacy.site_info()).await.map_err(|_| {
             V6Error::LegacyUnreachable(format!("{}: no answer within {} s", self.legacy_url, CHECK_LIMIT.as_secs()))
-        })??;
-        let caller = Caller { site_id: info.site_id, store_ids: stores.store_ids };
+        })?;
+        let info = info.map_err(refusal)?;
+        // The stores are filled in by the route, fresh, from `legacy_stores`.
+        let caller = Caller { site_id: info.site_id, store_ids: Vec::new(), vouched_now: true };
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, (Instant::now() + TTL, caller.clone()));
         Ok(caller)
     }

@@ -2,12 +2,15 @@
 //! (`/central/sync/...`, reference sections 3.2 and 3.4), with its own database.
 //!
 //! - `legacy_auth`: credentials in each body, vouched for by the V5 central, cached briefly;
+//! - `legacy_stores`: which site each store is active on, learnt as a V5 client of the legacy
+//!   central (its own site there, Pull Central of the `store` records);
 //! - `records`: rows and their changelog, plus the library upserts (assets) for demo and tests;
 //! - `pull`: the per-site visibility query; `sync`: the routes, push buffer and integration;
 //! - `error`: the one error type, and its mapping to the `{data}|{error}` envelope.
 
 pub mod error;
 pub mod legacy_auth;
+pub mod legacy_stores;
 pub mod pull;
 pub mod records;
 pub mod sync;
@@ -47,6 +50,8 @@ pub struct CentralV6Config {
     pub max_push_buffer_bytes: u64,
     /// Reverse proxies whose `X-Forwarded-For` names the caller (`--trusted-proxy`).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// This central's own site at the V5 central, to learn which site each store is on.
+    pub legacy_site: Option<legacy_stores::LegacySite>,
 }
 
 #[derive(Clone)]
@@ -54,6 +59,8 @@ pub struct V6State {
     pub db: CentralDb,
     pub legacy_url: String,
     pub legacy: legacy_auth::LegacyAuth,
+    /// The store → site mapping, learnt from the legacy central as its V5 client.
+    pub legacy_stores: legacy_stores::LegacyStores,
     /// Which sites' pushes are being integrated (the reference's in-memory "integrating" set).
     pub activity: Activities,
     /// False makes every `/central` route answer 405, as a server that is not the central does.
@@ -74,6 +81,7 @@ impl V6State {
             db,
             legacy_url: legacy_url.to_owned(),
             legacy: legacy_auth::LegacyAuth::new(legacy_url),
+            legacy_stores: legacy_stores::LegacyStores::new(None),
             activity: Activities::default(),
             is_central: true,
             max_batch: MAX_BATCH,
@@ -92,6 +100,13 @@ impl V6State {
     pub async fn open(database_url: &str, legacy_url: &str) -> anyhow::Result<Self> {
         Ok(Self::new(open_db(database_url).await?, legacy_url))
     }
+
+    /// Sign in to the legacy central as `site` (this central's own site there) to learn which
+    /// site each store is active on. Without it no site owns a store here.
+    pub fn with_legacy_site(mut self, site: legacy_stores::LegacySite) -> Self {
+        self.legacy_stores = legacy_stores::LegacyStores::new(Some(site));
+        self
+    }
 }
 
 pub async fn open_db(database_url: &str) -> anyhow::Result<CentralDb> {
@@ -102,6 +117,17 @@ pub async fn start(config: CentralV6Config) -> anyhow::Result<Running> {
     let mut state = V6State::open(&config.database_url, &config.legacy_url).await?;
     state.max_push_buffer_bytes = config.max_push_buffer_bytes;
     state.trusted_proxies = crate::ratelimit::TrustedProxies::new(config.trusted_proxies);
+    match config.legacy_site {
+        Some(site) => {
+            state = state.with_legacy_site(site);
+            // Learn the store mapping now rather than at the first site's call, which would wait.
+            let first = state.clone();
+            tokio::spawn(async move { first.legacy_stores.refresh(&first, true).await });
+        }
+        None => tracing::warn!(
+            "no --legacy-site-name/--legacy-site-password: this central cannot learn which site each store is on, so sites see central data only and cannot push store data"
+        ),
+    }
     serve_state(config.listen, state).await
 }
 

@@ -75,7 +75,7 @@ pub async fn page(
     let mut records = Vec::with_capacity(rows.len());
     for r in &rows {
         let raw: Option<String> = r.get(4);
-        let action = if r.get::<String, _>(3) == "delete" { Action::Delete } else { Action::Upsert };
+        let action = if r.get::<String, _>(3) == "delete" { Action::Delete } else { Action::Update };
         records.push(BatchRecord {
             cursor: r.get::<i64, _>(0) as u64,
             record: Record {
@@ -83,7 +83,7 @@ pub async fn page(
                 record_id: r.get(2),
                 action,
                 record_data: match (action, raw) {
-                    (Action::Upsert, Some(raw)) => serde_json::from_str(&raw)?,
+                    (Action::Update, Some(raw)) => serde_json::from_str(&raw)?,
                     _ => Value::Null,
                 },
             },

@@ -79,7 +79,14 @@ async fn admit<T: DeserializeOwned>(
     let settings = credentials_of(&body)?;
     let caller = check_credentials(state, peer.0, &settings).await?;
     let request = serde_json::from_slice(&body).map_err(|e| V6Error::BadRequest(format!("bad request body: {e}")))?;
-    Ok((request, caller))
+    Ok((request, with_fresh_stores(state, caller).await?))
+}
+
+/// The caller's stores as the legacy central has them now (see `legacy_stores`).
+async fn with_fresh_stores(state: &V6State, mut caller: Caller) -> Result<Caller, V6Error> {
+    state.legacy_stores.refresh(state, caller.vouched_now).await;
+    caller.store_ids = super::legacy_stores::stores_of_site(&state.db, caller.site_id).await?;
+    Ok(caller)
 }
 
 /// The whole body, or [`V6Error::PayloadTooLarge`] as soon as it passes `limit` bytes. Chunks
@@ -161,7 +168,7 @@ fn credentials_of(body: &[u8]) -> Result<SyncV5Settings, V6Error> {
 }
 
 /// The top level of a body as [`credentials_of`] reads it: `syncV6Version` when it is an
-/// unsigned integer (`None` for anything else, or for a body that is not an object: a missing
+/// unsigned integer (0 when the key is missing, as upstream's central reads it; `None` for anything else, or for a body that is not an object: a missing
 /// or odd version is a mismatch, not a parse error), and `syncV5Settings` as a slice of the
 /// body's text. Every other value is skipped without being built.
 struct Head<'a> {
@@ -249,7 +256,8 @@ impl<'de> Visitor<'de> for HeadVisitor {
         Ok(Head { version: None, settings: None })
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut head = Head { version: None, settings: None };
+        // A body without the key is version 0, as upstream's central reads it.
+        let mut head = Head { version: Some(0), settings: None };
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             match key.as_ref() {
                 "syncV6Version" => head.version = map.next_value::<Version>()?.0,
@@ -294,8 +302,13 @@ pub async fn push(State(state): State<V6State>, peer: Peer, body: Body) -> V6Res
     ensure_not_integrating(&state, &caller)?;
     let pushed = buffer(&state, &caller, &request).await?;
     if request.batch.is_last_batch {
-        let (owned, site_id, stores) = (state.clone(), caller.site_id, caller.store_ids.clone());
-        let job = async move { integrate(&owned, site_id, &stores).await };
+        let (owned, site_id) = (state.clone(), caller.site_id);
+        let job = async move {
+            // Ownership is asked again against the stores as they are when integration starts.
+            owned.legacy_stores.refresh(&owned, true).await;
+            let stores = super::legacy_stores::stores_of_site(&owned.db, site_id).await?;
+            integrate(&owned, site_id, &stores).await
+        };
         integrate_in_background(&state.activity, caller.site_id, "central", job)
             .await
             .map_err(|_| V6Error::IntegrationInProgress)?;
@@ -336,7 +349,7 @@ async fn buffer(state: &V6State, caller: &Caller, request: &PushRequest) -> Resu
                 caller.site_id
             ))
         })?;
-        let action = if r.action == Action::Delete { "delete" } else { "upsert" };
+        let action = if change_of(r.action) == Change::Delete { "delete" } else { "upsert" };
         checked.push((r, item.cursor, action, store));
     }
     let rows = checked
@@ -358,13 +371,16 @@ async fn buffer(state: &V6State, caller: &Caller, request: &PushRequest) -> Resu
     Ok(request.batch.records.len() as u64)
 }
 
+/// A `Merge` takes the merged-away row (its `recordId`) out: the V6 tables a site writes have no
+/// rows pointing at each other to re-point, so what is left of a merge is that delete, checked
+/// against the ownership rule like any other.
 fn change_of(action: Action) -> Change {
-    if action == Action::Delete { Change::Delete } else { Change::Upsert }
+    if action.is_upsert() { Change::Upsert } else { Change::Delete }
 }
 
 /// Apply the site's push buffer in one transaction, stamping each change with the site as source.
 /// Each record meets the ownership rule again, against the rows as they are now and the stores
-/// `site_stores` (what the V5 central said are the site's when it asked for this integration):
+/// `site_stores` (the site's stores as the legacy central has them when integration starts):
 /// a record refused here is logged with its reason and skipped; the others apply.
 pub async fn integrate(state: &V6State, site_id: i64, site_stores: &[String]) -> anyhow::Result<usize> {
     let mut tx = records::begin(&state.db).await?;

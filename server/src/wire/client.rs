@@ -1,5 +1,6 @@
 //! The HTTP plumbing both sync clients share: one `reqwest` client per connect-timeout tier,
-//! the reference's retry policy, gzip in both directions, and an idle-read timeout.
+//! the reference's retry policy, gzip replies, gzip requests only to a central that said it
+//! decodes them ([`super::HEADER_ACCEPTS_COMPRESSED_REQUESTS`]), and an idle-read timeout.
 //!
 //! Why an idle-read timeout and only a generous wall-clock cap: a slow cellular link that keeps
 //! delivering bytes must be allowed to finish a big page, while a stalled connection must not
@@ -10,6 +11,7 @@
 
 use std::io::Write;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use flate2::Compression;
@@ -113,6 +115,8 @@ pub struct HttpClient {
 struct Caps {
     max_response_bytes: usize,
     deadline: Duration,
+    /// Set once the server has said it decodes gzip request bodies; until then bodies go plain.
+    compress_requests: AtomicBool,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -139,13 +143,23 @@ impl HttpClient {
         HttpClient {
             tiers,
             activity,
-            caps: Arc::new(Caps { max_response_bytes: MAX_RESPONSE_BYTES, deadline: CALL_DEADLINE }),
+            caps: Arc::new(Caps {
+                max_response_bytes: MAX_RESPONSE_BYTES,
+                deadline: CALL_DEADLINE,
+                compress_requests: AtomicBool::new(false),
+            }),
         }
+    }
+
+    /// Whether request bodies are gzip-compressed: only after the server said it decodes them.
+    pub fn compresses_requests(&self) -> bool {
+        self.caps.compress_requests.load(Ordering::Relaxed)
     }
 
     /// Other caps than [`MAX_RESPONSE_BYTES`] and [`CALL_DEADLINE`] (tests make them small).
     pub fn with_caps(mut self, max_response_bytes: usize, deadline: Duration) -> Self {
-        self.caps = Arc::new(Caps { max_response_bytes, deadline });
+        let compress_requests = AtomicBool::new(self.compresses_requests());
+        self.caps = Arc::new(Caps { max_response_bytes, deadline, compress_requests });
         self
     }
 
@@ -155,8 +169,9 @@ impl HttpClient {
         }
     }
 
-    /// Send a request, with a gzip-compressed JSON body when `body` is given, retrying
-    /// connect errors, timeouts and HTTP 408 only (5xx is an answer, not a flaky link).
+    /// Send a request, with a JSON body when `body` is given (gzip-compressed only for a server
+    /// that said it decodes it), retrying connect errors, timeouts and HTTP 408 only (5xx is an
+    /// answer, not a flaky link).
     pub async fn send<B: Serialize>(
         &self,
         method: Method,
@@ -164,18 +179,21 @@ impl HttpClient {
         decorate: impl Fn(RequestBuilder) -> RequestBuilder,
         body: Option<&B>,
     ) -> Result<Reply, Failure> {
+        let compress = self.compresses_requests();
         let payload = match body {
-            Some(b) => Some(gzip_json(b)?),
+            Some(b) if compress => Some(gzip_json(b)?),
+            Some(b) => Some(bytes::Bytes::from(serde_json::to_vec(b).map_err(|e| Failure::Encode(e.to_string()))?)),
             None => None,
         };
         let mut last = Failure::Other("no attempt made".into());
         for client in self.tiers.iter() {
             let mut request = decorate(client.request(method.clone(), url));
             if let Some(bytes) = &payload {
-                request = request
-                    .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                    .header(CONTENT_ENCODING, HeaderValue::from_static("gzip"))
-                    .body(bytes.clone());
+                request = request.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                if compress {
+                    request = request.header(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                }
+                request = request.body(bytes.clone());
             }
             match self.attempt(request).await {
                 Ok(reply) if reply.status == StatusCode::REQUEST_TIMEOUT => {
@@ -200,6 +218,13 @@ impl HttpClient {
         let mut response = request.send().await.map_err(classify)?;
         self.beat();
         let status = response.status();
+        let accepts = response.headers().get(super::HEADER_ACCEPTS_COMPRESSED_REQUESTS);
+        if accepts
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|c| c.trim().eq_ignore_ascii_case("gzip")))
+        {
+            self.caps.compress_requests.store(true, Ordering::Relaxed);
+        }
         let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
         let mut body = bytes::BytesMut::new();
         while let Some(chunk) = response.chunk().await.map_err(classify)? {

@@ -32,9 +32,6 @@ pub mod route {
     pub const CENTRAL_RECORDS: &str = "central_records";
     pub const QUEUED_RECORDS: &str = "queued_records";
     pub const ACKNOWLEDGED_RECORDS: &str = "acknowledged_records";
-    /// Outpost addition (not in the reference): the ids of the stores active on the calling
-    /// site, so the V6 central can tell which rows a site may see and push.
-    pub const SITE_STORES: &str = "site_stores";
 }
 
 /// Error codes of the `{"error":{"code",...}}` envelope.
@@ -96,14 +93,6 @@ pub enum SiteStatusCode {
     SyncIsRunning,
     IntegrationInProgress,
     InitialisationInProgress,
-}
-
-/// `GET /sync/v5/site_stores` (Outpost addition) → this.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SiteStores {
-    pub site_id: i64,
-    pub store_ids: Vec<String>,
 }
 
 /// `POST /sync/v5/initialise` → this.

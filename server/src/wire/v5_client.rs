@@ -121,11 +121,6 @@ impl V5Client {
         self.get_json(route::SITE, &[]).await
     }
 
-    /// `GET /sync/v5/site_stores` (an Outpost addition): the stores active on the site.
-    pub async fn site_stores(&self) -> Result<v5::SiteStores, CallError> {
-        self.get_json(route::SITE_STORES, &[]).await
-    }
-
     pub async fn site_status(&self) -> Result<v5::SiteStatus, CallError> {
         self.get_json(route::SITE_STATUS, &[]).await
     }

@@ -28,13 +28,41 @@ pub struct SyncV5Settings {
     pub site_uuid: String,
     pub app_version: String,
     pub app_name: String,
+    /// Upstream sends the V5 API version as a string (`"14"`); a number is accepted too.
+    #[serde(with = "string_or_number")]
     pub sync_version: u32,
+}
+
+/// `syncVersion` as upstream's types have it: written as a string, read as a string or a number.
+mod string_or_number {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(v: &u32, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either<'a> {
+            Number(u32),
+            Text(std::borrow::Cow<'a, str>),
+        }
+        match Either::deserialize(d)? {
+            Either::Number(n) => Ok(n),
+            Either::Text(t) => {
+                t.trim().parse().map_err(|_| D::Error::custom(format!("syncVersion {t:?} is not a number")))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PullRequest {
     pub sync_v5_settings: SyncV5Settings,
+    /// Missing means 0, as upstream's central reads it.
+    #[serde(default)]
     pub sync_v6_version: u32,
     pub cursor: u64,
     pub batch_size: u32,
@@ -45,6 +73,8 @@ pub struct PullRequest {
 #[serde(rename_all = "camelCase")]
 pub struct PushRequest {
     pub sync_v5_settings: SyncV5Settings,
+    /// Missing means 0, as upstream's central reads it.
+    #[serde(default)]
     pub sync_v6_version: u32,
     pub batch: SyncBatch,
 }
@@ -53,6 +83,8 @@ pub struct PushRequest {
 #[serde(rename_all = "camelCase")]
 pub struct SiteStatusRequest {
     pub sync_v5_settings: SyncV5Settings,
+    /// Missing means 0, as upstream's central reads it.
+    #[serde(default)]
     pub sync_v6_version: u32,
 }
 
@@ -71,12 +103,27 @@ pub struct BatchRecord {
     pub record: Record,
 }
 
+/// Upstream's `SyncAction`: `Insert`, `Update`, `Delete`, `Merge`. Lowercase forms and
+/// `Upsert` (what Outpost sent before it spoke upstream's names) are read too; an upsert is
+/// written as `Update`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Action {
-    #[serde(alias = "upsert")]
-    Upsert,
+    #[serde(alias = "insert")]
+    Insert,
+    #[serde(alias = "update", alias = "Upsert", alias = "upsert")]
+    Update,
     #[serde(alias = "delete")]
     Delete,
+    /// `recordData` is `{"mergeIdToKeep","mergeIdToDelete"}`.
+    #[serde(alias = "merge")]
+    Merge,
+}
+
+impl Action {
+    /// Insert and Update both write the row whole.
+    pub fn is_upsert(self) -> bool {
+        matches!(self, Action::Insert | Action::Update)
+    }
 }
 
 /// One row, serialised with its own snake_case column names (no legacy mapping).
@@ -166,10 +213,45 @@ mod tests {
         assert_eq!(v["syncV5Settings"]["passwordSha256"], "h");
         assert_eq!(v["batchSize"], 500);
         assert_eq!(v["isInitialised"], true);
+        assert_eq!(v["syncV5Settings"]["syncVersion"], "14", "upstream sends the version as a string");
         let batch = SyncBatch { end_cursor: 3, total_records: 1, records: vec![], is_last_batch: true };
         assert_eq!(
             serde_json::to_value(batch).unwrap(),
             json!({"end_cursor":3,"total_records":1,"records":[],"is_last_batch":true})
         );
+    }
+
+    #[test]
+    fn sync_version_is_read_as_a_string_or_a_number_and_a_missing_v6_version_is_0() {
+        let settings =
+            json!({"serverUrl":"u","username":"s","passwordSha256":"h","siteUuid":"hw","appVersion":"1","appName":"a"});
+        for version in [json!("14"), json!(14)] {
+            let mut s = settings.clone();
+            s["syncVersion"] = version;
+            let r: SiteStatusRequest = serde_json::from_value(json!({"syncV5Settings": s})).unwrap();
+            assert_eq!((r.sync_v5_settings.sync_version, r.sync_v6_version), (14, 0));
+        }
+        let mut s = settings;
+        s["syncVersion"] = json!("fourteen");
+        assert!(serde_json::from_value::<SiteStatusRequest>(json!({"syncV5Settings": s})).is_err());
+    }
+
+    #[test]
+    fn actions_are_upstreams_names_and_older_forms_are_read() {
+        for (text, action) in [
+            ("Insert", Action::Insert),
+            ("Update", Action::Update),
+            ("Delete", Action::Delete),
+            ("Merge", Action::Merge),
+            ("Upsert", Action::Update),
+            ("upsert", Action::Update),
+            ("insert", Action::Insert),
+            ("update", Action::Update),
+            ("delete", Action::Delete),
+            ("merge", Action::Merge),
+        ] {
+            assert_eq!(serde_json::from_value::<Action>(json!(text)).unwrap(), action, "{text}");
+        }
+        assert_eq!(serde_json::to_value(Action::Update).unwrap(), json!("Update"));
     }
 }

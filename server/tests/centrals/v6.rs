@@ -270,3 +270,48 @@ async fn an_internal_error_comes_back_as_other_server_error_with_a_fixed_text_an
         c.stop_v5().await;
     }
 }
+
+/// The V6 central learns which site each store is on as a V5 client of the legacy central: a
+/// site registered a moment ago is known at its first call, and a store moved to another site at
+/// the legacy central is no longer the first site's when its push is integrated.
+#[tokio::test]
+async fn store_ownership_comes_fresh_from_the_legacy_central() {
+    for db in databases().await {
+        let mut c = World::builder().database(&db).start().await;
+        let (a, _) = two_sites(&c).await;
+        assert!(a.data("site_status", json!({})).await["is_integrating"] == false);
+        // Registered after the central last looked: its first call still sees its store.
+        add_site(&c.v5_state, "late", "pl", &["store_late"], &c.v6_url).await;
+        let late = V6Site::new(&c.v6_url, V5Site::new(&c.v5_url, "late", "pl"));
+        let pushed = late.push(vec![v6_record("asset", "late_1", asset("late_1", "store_late"))], true).await;
+        assert_eq!(pushed["data"]["records_pushed"], 1, "{}: {pushed}", db.label);
+        late.wait_integrated().await;
+        assert_eq!(c.v6_count("asset").await, 1);
+
+        // Site a buffers an asset of store_a; then store_a moves to site b at the legacy central.
+        let first = a.push(vec![v6_record("asset", "moved_1", asset("moved_1", "store_a"))], false).await;
+        assert_eq!(first["data"]["records_pushed"], 1, "{first}");
+        let b_id = outpost::central_v5::admin::list_sites(&c.v5_state.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|s| s.site.name == "b")
+            .unwrap()
+            .site
+            .site_id;
+        let store = json!({"ID": "store_a", "name": "store_a", "code": "STORE_A", "name_ID": "store_a_name",
+                           "sync_id_remote_site": b_id, "store_mode": "store", "disabled": false, "tags": ""});
+        outpost::central_v5::admin::upsert(&c.v5_state.db, "store", &store).await.unwrap();
+        let last = a.push(vec![], true).await;
+        assert!(last.get("data").is_some(), "{last}");
+        a.wait_integrated().await;
+        assert_eq!(
+            c.v6_count("asset").await,
+            1,
+            "{}: the buffered asset of a store no longer a's was not applied",
+            db.label
+        );
+        c.stop_v6().await;
+        c.stop_v5().await;
+    }
+}

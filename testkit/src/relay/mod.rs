@@ -592,7 +592,7 @@ async fn forward(
         Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
     };
     let status = reply.status();
-    let passed: Vec<_> = ["content-type", "content-encoding"]
+    let passed: Vec<_> = ["content-type", "content-encoding", outpost::wire::HEADER_ACCEPTS_COMPRESSED_REQUESTS]
         .iter()
         .filter_map(|h| Some((*h, reply.headers().get(*h)?.clone())))
         .collect();

@@ -165,7 +165,7 @@ impl Site {
         let record = v6::Record {
             table_name: "asset".into(),
             record_id: asset_id,
-            action: v6::Action::Upsert,
+            action: v6::Action::Update,
             record_data: asset,
         };
         self.v6

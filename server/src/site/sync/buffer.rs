@@ -66,17 +66,20 @@ impl Incoming {
         }
     }
 
-    /// A record from the V6 central; a null `record_data` (a delete) stores no data.
+    /// A record from the V6 central; a null `record_data` (a delete) stores no data. A merge is
+    /// kept as a V5 merge is: quarantined with its reason, never applied.
     pub fn v6(record: v6::Record) -> Incoming {
         let action = match record.action {
-            v6::Action::Upsert => ChangeAction::Upsert,
-            v6::Action::Delete => ChangeAction::Delete,
+            v6::Action::Insert | v6::Action::Update => Some(ChangeAction::Upsert),
+            v6::Action::Delete => Some(ChangeAction::Delete),
+            // Kept, so it is quarantined with its reason, as a V5 merge is.
+            v6::Action::Merge => None,
         };
         Incoming {
             from: Central::V6,
             wire_table: record.table_name,
             record_id: record.record_id,
-            action: Some(action),
+            action,
             data: Some(record.record_data).filter(|d| !d.is_null()).map(|d| d.to_string()),
             source_site_id: None,
         }

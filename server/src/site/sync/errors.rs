@@ -152,8 +152,9 @@ impl Variant {
 }
 
 /// A failed run: its variant, the step that failed (decided in one place,
-/// [`super::progress::RunRecord::fail`]) and the whole chain as text, e.g.
-/// `Error while pulling central records -> Sync api error, url: '…' -> …`.
+/// [`super::progress::RunRecord::fail`]) and the whole chain as text in the reference's format
+/// (§5), the context then the list of causes:
+/// `Error while pulling central records -> ["Sync api error, url: '…', route: '…'", "Connection problem: …"]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunError {
     pub variant: Variant,
@@ -171,11 +172,11 @@ impl std::error::Error for RunError {}
 
 impl RunError {
     pub fn new(variant: Variant, context: &str, detail: impl std::fmt::Display) -> Self {
-        RunError { variant, step: None, full: format!("{context} -> {detail}") }
+        RunError { variant, step: None, full: format!("{context} -> {:?}", [detail.to_string()]) }
     }
 
     pub fn call(context: &str, error: &CallError) -> Self {
-        RunError { variant: classify(&error.problem), step: None, full: format!("{context} -> {}", chain(error)) }
+        RunError { variant: classify(&error.problem), step: None, full: format!("{context} -> {}", listed(error)) }
     }
 
     pub fn db(context: &str, error: sqlx::Error) -> Self {
@@ -198,7 +199,18 @@ impl RunError {
     }
 }
 
-/// `a -> b -> c` for an error and its sources.
+/// `["a", "b", "c"]` for an error and its sources: the reference's full error text.
+pub fn listed(e: &dyn std::error::Error) -> String {
+    let mut causes = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    format!("{causes:?}")
+}
+
+/// `a -> b -> c` for an error and its sources, for log lines.
 pub fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut source = e.source();
@@ -326,6 +338,11 @@ mod tests {
         let e = CallError::new("http://c", "/sync/v5/site", Failure::Connect("refused".into()));
         let run = RunError::call("Error while fetching site info", &e);
         assert_eq!(run.variant, Variant::ConnectionError);
-        assert!(run.full.starts_with("Error while fetching site info -> Sync api error, url: 'http://c', route: '/sync/v5/site' -> Connection problem"));
+        assert_eq!(
+            run.full,
+            r#"Error while fetching site info -> ["Sync api error, url: 'http://c', route: '/sync/v5/site'", "Connection problem: refused"]"#
+        );
+        let run = RunError::new(Variant::Unknown, "Error while pushing records", "integration not started");
+        assert_eq!(run.full, r#"Error while pushing records -> ["integration not started"]"#);
     }
 }

@@ -13,7 +13,10 @@
 //! and the V6 central (`{url}/central/sync/…`, all `POST`, the URL the V5 central gives in
 //! its site info; every V6 call carries the V5 credentials, which the V6 central checks with
 //! the V5 central). Site-side state lives in `key_value_store` under the keys named in
-//! [`kv`]; received records wait in `sync_buffer` until Integrate applies them.
+//! [`kv`]; received records wait in `sync_buffer` until Integrate applies them. Request bodies
+//! are plain JSON, as the reference's client sends them, and gzip only to a central whose answer
+//! in this run carried `x-outpost-accepts-compressed-requests: gzip` (ours do); V6 bodies carry
+//! `syncVersion` as a string and V6 records upstream's actions (`Insert|Update|Delete|Merge`).
 //!
 //! Before any step, every run: `GET /sync/v5/site` (site info). It stores
 //! `SettingsSyncSiteUuid`, `SettingsSyncSiteId` and `SettingsSyncCentralServerSiteId`, and
@@ -23,21 +26,23 @@
 //! Each step, its calls, where its cursor lives and when the cursor moves:
 //!
 //! - **Prepare** (first sync only). V5: `POST initialise` (unless a preparation is already
-//!   going), `GET site_status` until idle, then `GET site` to check the preparation completed.
+//!   going: status `started` and the central busy; `started` with the central idle is asked
+//!   again, a deviation, see README), `GET site_status` until idle, then `GET site` to check the
+//!   preparation completed.
 //!   The central answers `initialise` at once and prepares in the background, in short
 //!   transactions (a large site's preparation outlasts any one call's timeout, and must not
 //!   hold up other sites' writes); only the polling waits for it.
 //!   No cursor: the flag `SyncQueueInitialised`, set after that check, so the central fills
 //!   this site's queue once per site database (even if a later step of that run fails).
-//! - **Push V6**. V6: `push` batches of the pushable changelog rows routed to V6 (a batch with
-//!   none is not sent, except the last when earlier ones were: `isLastBatch` makes the central
-//!   integrate), then `site_status` until it is not integrating. Cursor on the site:
+//! - **Push V6**. V6: `push` batches of the pushable changelog rows, with the ones routed to V6
+//!   (every batch is sent, as the reference does, even with none; nothing when no row is left;
+//!   `isLastBatch` makes the central integrate), then `site_status` until it is not integrating. Cursor on the site:
 //!   `SyncPushCursorV6` (the next changelog row to process), moved after the central accepted
 //!   the batch, so a crash in between resends it (the central buffers by upsert). Before the
 //!   cursor moves, `SyncPushV6Unfinished` records whether batches are open (set by a batch,
 //!   cleared by the last one).
-//! - **Push** (to V5). V5: `POST queued_records` with the rows routed to V5 (`queueLength` =
-//!   rows left), then a final push with `queueLength: 0` and no records, which starts the
+//! - **Push** (to V5). V5: `POST queued_records` for every batch, with the rows routed to V5
+//!   (`queueLength` = rows left, as the reference: even a batch with none is sent), then a final push with `queueLength: 0` and no records, which starts the
 //!   central's integration, then `GET site_status` until idle. Cursor on the site:
 //!   `RemoteSyncPushCursor`, moved after each accepted batch, as Push V6.
 //! - **Pull Central**. V5: `GET central_records?cursor&limit` (central data; the next page is

@@ -131,6 +131,10 @@ const FIRST_POLL: Duration = Duration::from_millis(2);
 /// [`FIRST_POLL`] and doubles up to `every`: a central that integrates a small push in a few
 /// milliseconds is not waited on for a whole interval (that made a run with nothing to do
 /// take a second), while a long wait still polls only every `every`.
+///
+/// Deviation (README): the reference polls at a fixed interval (1 s after a push, 15 s while
+/// the central prepares). `every` defaults to those intervals; only the first few polls of a
+/// wait come sooner (about 10 in its first second), which a central answers from memory.
 pub(crate) async fn wait_until<F, Fut>(
     every: Duration,
     limit: Duration,

@@ -22,9 +22,10 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         return ctx.report.step_skipped(STEP).await.map_err(log);
     }
     ctx.report.step_started(STEP).await.map_err(log)?;
-    // "Started" with an idle central means an earlier preparation died part-way (a central
-    // restart): ask again rather than wait for it forever. Started with a busy central means
-    // one is under way: wait for it first.
+    // Deviation (README): the reference never re-asks when the status is "started". "Started"
+    // with an idle central means an earlier preparation died part-way (a central restart), and
+    // waiting would mark the site initialised without its data: ask again. Started with a busy
+    // central means one is under way: wait for it first, as the reference does.
     let mut needs_initialise = match ctx.site.initialisation_status {
         InitialisationStatus::Started => central_is_idle(ctx).await?,
         _ => true,

@@ -73,7 +73,13 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         let keep = db("Error while listing refused records");
         let refused_here: Vec<Refused> = unrenderable.iter().map(|(row, why)| Refused::of(row, why)).collect();
         refusals::record(&mut conn, Central::V5, &refused_here).await.map_err(keep)?;
-        if !data.is_empty() {
+        if data.is_empty() {
+            // Sent even when nothing in the batch is for the V5 central, as the reference does:
+            // the central sees the count go down, and the loop makes the same requests whatever
+            // routes where.
+            let request = PushRequest { queue_length: remaining, data: Vec::new() };
+            call_when_idle(ctx, "Error while pushing records", || ctx.v5.push(&request), || v5_idle(ctx)).await?;
+        } else {
             let outcome = refusals::send_splitting(
                 data.clone(),
                 |(r, _)| (r.table_name.as_str(), r.record_id.as_str()),

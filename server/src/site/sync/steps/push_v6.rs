@@ -1,7 +1,8 @@
 //! Push V6: walk the pushable changelog rows from the V6 push cursor and send the ones routed
 //! to the V6 central (assets), in batches; the cursor moves after each batch the central
 //! accepted. Every pushable row is processed (so Push V6 shows the same total as Push), but a
-//! row goes to one central only. Then wait for the central to integrate what it received.
+//! row goes to one central only; as in the reference, every batch is sent, even one with no
+//! record for the V6 central, and nothing at all when no row is left. Then wait for the central to integrate what it received.
 //!
 //! Whether batches were sent that no last batch has closed yet is stored (not just known to
 //! this run): a run killed after sending batches, resumed where only rows for the V5 central
@@ -76,7 +77,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
                 },
             };
             let (action, record_data) = match data {
-                Some(d) => (Action::Upsert, d),
+                Some(d) => (Action::Update, d),
                 None => (Action::Delete, Value::Null),
             };
             let record = BatchRecord {
@@ -94,55 +95,49 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         let refused_here: Vec<Refused> = unrenderable.iter().map(|(row, why)| Refused::of(row, why)).collect();
         refusals::record(&mut conn, Central::V6, &refused_here).await.map_err(keep)?;
         let is_last_batch = remaining <= rows.len() as u64;
-        // Batches with nothing for V6 are not sent, except the last one when earlier ones were:
-        // that one tells the central to integrate.
-        if !records.is_empty() || (is_last_batch && sent_any) {
-            // A batch split because the central refused some of its records goes out in parts
-            // that are never last; the last batch then follows empty, once the parts are in.
-            let outcome = refusals::send_splitting(
-                records.clone(),
-                |(r, _)| (r.record.table_name.as_str(), r.record.record_id.as_str()),
-                |part, whole| {
-                    let batch = SyncBatch {
-                        end_cursor: last,
-                        total_records: remaining,
-                        records: part.into_iter().map(|(r, _)| r).collect(),
-                        is_last_batch: is_last_batch && whole,
-                    };
-                    async move {
-                        call_when_idle_or(
-                            ctx,
-                            "Error while pushing to the V6 central",
-                            || client.push(batch.clone()),
-                            idle,
-                            refusals::rejection,
-                        )
-                        .await
-                        .map(|r| r.map(drop))
-                    }
-                },
-            )
-            .await?;
-            sent_any |= outcome.accepted_any;
-            let mut closed = is_last_batch && outcome.whole_accepted;
-            if is_last_batch && !closed && sent_any {
-                let batch = SyncBatch { end_cursor: last, total_records: 0, records: Vec::new(), is_last_batch: true };
-                call_when_idle(ctx, "Error while pushing to the V6 central", || client.push(batch.clone()), idle)
-                    .await?;
-                closed = true;
-            }
-            let refused_now: Vec<Refused> =
-                outcome.refused.iter().map(|((_, row), why)| Refused::of(row, why)).collect();
-            let carried: Vec<&PushRow> = records.iter().map(|(_, row)| row).collect();
-            refusals::settle(&mut conn, Central::V6, &carried, &refused_now).await.map_err(keep)?;
-            // Before the cursor moves: a crash in between resends this batch, never skips it.
-            if sent_any {
-                unfinished = !closed;
-                kv::set_bool(&mut *conn, kv::V6_PUSH_UNFINISHED, unfinished)
+        // Every batch is sent, even one with nothing for the V6 central, as the reference does
+        // (it sends nothing only when no row is left): the last one tells the central to integrate.
+        // A batch split because the central refused some of its records goes out in parts
+        // that are never last; the last batch then follows empty, once the parts are in.
+        let outcome = refusals::send_splitting(
+            records.clone(),
+            |(r, _)| (r.record.table_name.as_str(), r.record.record_id.as_str()),
+            |part, whole| {
+                let batch = SyncBatch {
+                    end_cursor: last,
+                    total_records: remaining,
+                    records: part.into_iter().map(|(r, _)| r).collect(),
+                    is_last_batch: is_last_batch && whole,
+                };
+                async move {
+                    call_when_idle_or(
+                        ctx,
+                        "Error while pushing to the V6 central",
+                        || client.push(batch.clone()),
+                        idle,
+                        refusals::rejection,
+                    )
                     .await
-                    .map_err(db("Error while storing the V6 push state"))?;
-            }
+                    .map(|r| r.map(drop))
+                }
+            },
+        )
+        .await?;
+        sent_any = true;
+        let mut closed = is_last_batch && outcome.whole_accepted;
+        if is_last_batch && !closed {
+            let batch = SyncBatch { end_cursor: last, total_records: 0, records: Vec::new(), is_last_batch: true };
+            call_when_idle(ctx, "Error while pushing to the V6 central", || client.push(batch.clone()), idle).await?;
+            closed = true;
         }
+        let refused_now: Vec<Refused> = outcome.refused.iter().map(|((_, row), why)| Refused::of(row, why)).collect();
+        let carried: Vec<&PushRow> = records.iter().map(|(_, row)| row).collect();
+        refusals::settle(&mut conn, Central::V6, &carried, &refused_now).await.map_err(keep)?;
+        // Before the cursor moves: a crash in between resends this batch, never skips it.
+        unfinished = !closed;
+        kv::set_bool(&mut *conn, kv::V6_PUSH_UNFINISHED, unfinished)
+            .await
+            .map_err(db("Error while storing the V6 push state"))?;
         cursor = last + 1;
         kv::set_cursor(&mut *conn, kv::V6_PUSH_CURSOR, cursor)
             .await
