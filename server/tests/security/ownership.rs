@@ -373,11 +373,14 @@ async fn v6_push_ownership_table_a_site_writes_only_its_own_stores_rows() {
         assert_eq!(stored_store(&v6, "asset", "asset-a2").await, None, "the own-store delete applied");
         assert_eq!(rows(&v6, Some("store_b")).await, b_before, "{}: b's rows are untouched", db.label);
 
-        // Merge is not a V6 push action either: the batch is refused before anything is kept.
+        // A Merge deletes the merged-away row, so it is held to the same rule as a delete: merging
+        // away another site's row is refused before anything is kept.
         let merge = json!({"tableName": "asset", "recordId": "asset-b", "action": "Merge",
             "recordData": {"mergeIdToKeep": "asset-a", "mergeIdToDelete": "asset-b"}});
         let answer = a.push(vec![merge], true).await;
-        assert!(answer["error"]["otherServerError"].as_str().is_some_and(|m| m.contains("Merge")), "{answer}");
+        let refused = answer["error"]["otherServerError"].as_str().unwrap_or_default();
+        assert!(refused.contains("asset-b") && refused.contains("belongs to store store_b"), "{answer}");
+        assert_eq!(rows(&v6, Some("store_b")).await, b_before, "{}: b's rows are untouched", db.label);
 
         // A delete buffered (not the last batch) for an id b then creates in its own store.
         assert!(a.push(vec![v6_delete("asset", "later")], false).await.get("data").is_some());
