@@ -4,6 +4,7 @@
 
 mod api;
 mod components;
+mod i18n;
 mod icons;
 mod pages;
 mod refetch;
@@ -16,6 +17,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 
 use components::admin_gate::AdminGate;
 use components::server_qr::ServerQr;
+use i18n::{Key, LanguageSwitch, t};
 use pages::settings::SettingsPage;
 use pages::store_data::StoreDataPage;
 use pages::sync::SyncPage;
@@ -29,24 +31,36 @@ pub fn start() {
 
 #[component]
 fn App() -> impl IntoView {
+    // A change of language redraws everything, so no view has to track it.
+    let lang = i18n::current();
+    move || {
+        lang.track();
+        shell()
+    }
+}
+
+fn shell() -> impl IntoView {
     view! {
         <Router>
             <div class="shell">
                 <header class="topbar">
                     <a class="brand" href="/sync">
                         <span class="brand-mark" aria-hidden="true">"◆"</span>
-                        "Outpost"
+                        {t(Key::Brand)}
                     </a>
-                    <ServerQr/>
+                    <div class="topbar-end">
+                        <LanguageSwitch/>
+                        <ServerQr/>
+                    </div>
                 </header>
-                <nav class="sidenav" aria-label="Main">
+                <nav class="sidenav" aria-label=t(Key::NavLabel)>
                     <div class="nav-section">
-                        <A href="/store-data">{icons::boxes()}<span>"Store data"</span></A>
-                        <p class="nav-heading">"Admin"</p>
-                        <A href="/admin/sync">{icons::gear()}<span>"Synchronisation"</span></A>
+                        <A href="/store-data">{icons::boxes()}<span>{t(Key::NavStoreData)}</span></A>
+                        <p class="nav-heading">{t(Key::NavAdmin)}</p>
+                        <A href="/admin/sync">{icons::gear()}<span>{t(Key::NavAdminSync)}</span></A>
                     </div>
                     <div class="nav-section nav-lower">
-                        <A href="/sync">{icons::sync()}<span>"Sync"</span></A>
+                        <A href="/sync">{icons::sync()}<span>{t(Key::NavSync)}</span></A>
                     </div>
                 </nav>
                 <main class="content">
@@ -66,8 +80,8 @@ fn App() -> impl IntoView {
 fn NotFound() -> impl IntoView {
     view! {
         <section class="page">
-            <h1>"Page not found"</h1>
-            <p>"There is no page at this address. Use the navigation to go to Sync, Store data or Admin › Synchronisation."</p>
+            <h1>{t(Key::NotFoundTitle)}</h1>
+            <p>{t(Key::NotFoundText)}</p>
         </section>
     }
 }

@@ -5,23 +5,27 @@
 use leptos::prelude::*;
 use outpost_api::SyncError;
 
+use crate::i18n::{self, Key, t};
 use crate::icons;
 
 #[component]
 pub fn ErrorDetails(error: SyncError) -> impl IntoView {
     let open = RwSignal::new(false);
-    let hint = error
-        .hint
-        .clone()
-        .unwrap_or_else(|| "Try again; if it keeps failing, send the details below to your support contact.".into());
+    // The server's variant says it in the reader's language; a variant this app does not know
+    // yet (a newer server) keeps the server's English words.
+    let message = i18n::code("error", &error.variant).map_or_else(|| error.message.clone(), str::to_owned);
+    let hint = i18n::code("hint", &error.variant)
+        .map(str::to_owned)
+        .or_else(|| error.hint.clone())
+        .unwrap_or_else(|| t(Key::ErrorDefaultHint).into());
     view! {
         <div class="sync-error" role="alert" data-testid="sync-error" data-variant=error.variant.clone()>
             <span class="sync-error-icon">{icons::alert()}</span>
-            <span class="sync-error-message">{error.message.clone()}</span>
+            <span class="sync-error-message">{message}</span>
             <span class="info-wrap" class:open=move || open.get() on:mouseleave=move |_| open.set(false)>
                 <button
                     class="info-button"
-                    aria-label="Error details"
+                    aria-label=t(Key::ErrorDetails)
                     aria-describedby="sync-error-tooltip"
                     aria-expanded=move || open.get().to_string()
                     data-testid="error-info"

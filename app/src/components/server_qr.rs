@@ -6,6 +6,7 @@ use leptos::ev;
 use leptos::prelude::*;
 
 use crate::api;
+use crate::i18n::{Key, t};
 use crate::refetch::Refetch;
 
 #[component]
@@ -22,16 +23,16 @@ pub fn ServerQr() -> impl IntoView {
     view! {
         <div class="server-info">
             {move || match (info.get(), info.failure()) {
-                (None, None) => view! { <span class="muted">"Loading server address…"</span> }.into_any(),
+                (None, None) => view! { <span class="muted">{t(Key::QrLoading)}</span> }.into_any(),
                 (None, Some(e)) => view! { <span class="error-text" role="alert">{e.message}</span> }.into_any(),
                 (Some(info), _) => {
                     let big = info.qr_svg.clone();
                     view! {
-                        <span class="server-url">"Server: " <strong data-testid="server-url">{info.url.clone()}</strong></span>
+                        <span class="server-url">{t(Key::QrServer)}" "<strong data-testid="server-url">{info.url.clone()}</strong></span>
                         <button
                             class="qr-small"
-                            title="Click to expand"
-                            aria-label="Show a larger QR code of the server address"
+                            title=t(Key::QrExpandTitle)
+                            aria-label=t(Key::QrExpandLabel)
                             aria-expanded=move || open.get().to_string()
                             on:click=move |_| open.update(|o| *o = !*o)
                             inner_html=info.qr_svg
@@ -42,12 +43,12 @@ pub fn ServerQr() -> impl IntoView {
                                     class="qr-dialog"
                                     role="dialog"
                                     aria-modal="true"
-                                    aria-label="QR code of the server address"
+                                    aria-label=t(Key::QrDialogLabel)
                                     on:click=|e| e.stop_propagation()
                                 >
                                     <div class="qr-large" inner_html=big.clone()></div>
                                     <p class="qr-caption">{info.url.clone()}</p>
-                                    <button class="button" on:click=move |_| open.set(false)>"Close"</button>
+                                    <button class="button" on:click=move |_| open.set(false)>{t(Key::Close)}</button>
                                 </div>
                             </div>
                         </Show>

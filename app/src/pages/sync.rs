@@ -13,6 +13,7 @@ use crate::api;
 use crate::components::error_details::ErrorDetails;
 use crate::components::form::{BusyButton, Task};
 use crate::components::stepper::{StepSpeed, Stepper};
+use crate::i18n::{self, Key, t, tf};
 use crate::refetch::Refetch;
 use crate::time;
 
@@ -119,31 +120,28 @@ pub fn SyncPage() -> impl IntoView {
     view! {
         <section class="page sync-page">
             <div class="page-head">
-                <h1>"Synchronisation status"</h1>
+                <h1>{t(Key::SyncTitle)}</h1>
                 <BusyButton
                     class="button primary sync-now"
                     testid="sync-now"
                     busy=Signal::derive(busy)
                     disabled=Signal::derive(move || !configured())
-                    label="Sync now!"
-                    busy_label="Syncing"
+                    label=t(Key::SyncNow)
+                    busy_label=t(Key::Syncing)
                     on_click=sync_now
                 />
             </div>
-            <p class="explain">
-                "Records to push are changes made here that the central servers have not received yet. "
-                "This server syncs on its own every few minutes; Sync now! starts a run at once."
-            </p>
+            <p class="explain">{t(Key::SyncExplain)}</p>
             {move || status.failure().map(|e| view! {
-                <p class="banner banner-error" role="alert">{e.message}" Retrying automatically."</p>
+                <p class="banner banner-error" role="alert">{e.message}" "{t(Key::Retrying)}</p>
             })}
             {move || pressing.failure().map(|e| view! {
                 <p class="banner banner-error" role="alert" data-testid="press-error">{e.message}</p>
             })}
             {move || (!configured()).then(|| view! {
                 <div class="banner banner-info" data-testid="not-configured">
-                    "Sync is not configured yet. Enter the central server URL, site name and password in "
-                    <a href="/admin/sync">"Admin › Synchronisation"</a>"."
+                    {t(Key::NotConfigured)}" "
+                    <a href="/admin/sync">{t(Key::AdminSyncLink)}</a>"."
                 </div>
             })}
             <StatusSummary status=status.into() now=now/>
@@ -160,18 +158,14 @@ pub fn SyncPage() -> impl IntoView {
 fn StatusSummary(status: Signal<Option<SyncStatus>>, now: RwSignal<f64>) -> impl IntoView {
     let records = move || match status.get() {
         None => "…".to_owned(),
-        Some(s) => s.records_to_push.to_string(),
+        Some(s) => i18n::number(s.records_to_push as f64),
     };
     let last = move || {
         let s = status.get()?;
         let run = s.last_sync?;
         let when = format!("{} ({})", time::relative(&run.started, now.get()), time::absolute(&run.started));
-        let how = if run.finished.is_some() || !s.is_syncing {
-            format!("took {}", time::duration(run.duration_seconds))
-        } else {
-            format!("running for {}", time::duration(run.duration_seconds))
-        };
-        Some(format!("{when}, {how}"))
+        let key = if run.finished.is_some() || !s.is_syncing { Key::RunTook } else { Key::RunRunning };
+        Some(tf(key, &[("when", &when), ("duration", &time::duration(run.duration_seconds))]))
     };
     let success_age = move || {
         status
@@ -183,12 +177,8 @@ fn StatusSummary(status: Signal<Option<SyncStatus>>, now: RwSignal<f64>) -> impl
     let success = move || {
         let run = status.get()?.last_successful_sync?;
         let finished = run.finished.clone().unwrap_or(run.started.clone());
-        Some(format!(
-            "{} ({}), completed in {}",
-            time::relative(&finished, now.get()),
-            time::absolute(&finished),
-            time::duration(run.duration_seconds)
-        ))
+        let when = format!("{} ({})", time::relative(&finished, now.get()), time::absolute(&finished));
+        Some(tf(Key::RunCompleted, &[("when", &when), ("duration", &time::duration(run.duration_seconds))]))
     };
     let age_class = move || match success_age() {
         Some(d) if d > 3.0 => "value age-error",
@@ -198,20 +188,20 @@ fn StatusSummary(status: Signal<Option<SyncStatus>>, now: RwSignal<f64>) -> impl
     view! {
         <dl class="status-grid">
             <div class="status-item">
-                <dt>"Records to push"</dt>
+                <dt>{t(Key::RecordsToPush)}</dt>
                 <dd class="value big" data-testid="records-to-push">{records}</dd>
             </div>
             <div class="status-item">
-                <dt>"Last sync"</dt>
-                <dd class="value" data-testid="last-sync">{move || last().unwrap_or_else(|| "Never".into())}</dd>
+                <dt>{t(Key::LastSync)}</dt>
+                <dd class="value" data-testid="last-sync">{move || last().unwrap_or_else(|| t(Key::Never).into())}</dd>
             </div>
             <div class="status-item">
-                <dt>"Last successful sync"</dt>
+                <dt>{t(Key::LastSuccessfulSync)}</dt>
                 <dd class=age_class data-testid="last-successful-sync">
-                    {move || success().unwrap_or_else(|| "Never".into())}
+                    {move || success().unwrap_or_else(|| t(Key::Never).into())}
                     {move || match success_age() {
-                        Some(d) if d > 3.0 => Some(view! { <span class="age-note">" — over 3 days ago: check the connection and press Sync now!"</span> }),
-                        Some(d) if d > 1.0 => Some(view! { <span class="age-note">" — over a day ago"</span> }),
+                        Some(d) if d > 3.0 => Some(view! { <span class="age-note">" "{t(Key::AgeOver3Days)}</span> }),
+                        Some(d) if d > 1.0 => Some(view! { <span class="age-note">" "{t(Key::AgeOver1Day)}</span> }),
                         _ => None,
                     }}
                 </dd>
@@ -238,17 +228,17 @@ fn Quarantine(records: Refetch<Vec<QuarantinedRecord>>) -> impl IntoView {
         let count = list.len();
         Some(view! {
             <details class="quarantine" data-testid="quarantine">
-                <summary>{format!("{count} record{} could not be applied", if count == 1 { "" } else { "s" })}</summary>
-                <p class="explain">"These records arrived from a central server but could not be saved here. The others were saved. Fix them at the central server, then retry."</p>
+                <summary>{i18n::plural(Key::QuarantineOne, Key::QuarantineOther, count as u64)}</summary>
+                <p class="explain">{t(Key::QuarantineExplain)}</p>
                 <table class="table">
-                    <thead><tr><th>"Table"</th><th>"Record"</th><th>"Reason"</th><th>"Received"</th></tr></thead>
+                    <thead><tr><th>{t(Key::ColTable)}</th><th>{t(Key::ColRecord)}</th><th>{t(Key::ColReason)}</th><th>{t(Key::ColReceived)}</th></tr></thead>
                     <tbody>
                         {list.into_iter().map(|r| view! {
                             <tr><td>{r.table}</td><td class="mono">{r.record_id}</td><td>{r.reason}</td><td>{time::absolute(&r.received)}</td></tr>
                         }).collect_view()}
                     </tbody>
                 </table>
-                <BusyButton busy=retrying label="Retry" busy_label="Retrying" on_click=retry/>
+                <BusyButton busy=retrying label=t(Key::Retry) busy_label=t(Key::RetryingNow) on_click=retry/>
                 {move || retrying.failure().map(|e| view! { <p class="error-text" role="alert">{e.message}</p> })}
             </details>
         })
