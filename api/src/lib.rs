@@ -22,6 +22,13 @@ pub struct ServerInfo {
     pub url: String,
     /// A self-contained SVG document of the QR code of `url`.
     pub qr_svg: String,
+    /// Records waiting to be sent before the Sync link shows their count (`--sync-badge-threshold`).
+    #[serde(default = "one")]
+    pub sync_badge_threshold: u64,
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// Every error leaves the server as `{"error": {...}}`.

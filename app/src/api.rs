@@ -6,7 +6,7 @@
 use gloo_net::http::{Method, RequestBuilder};
 use outpost_api::{
     ApiErrorBody, Asset, AssetInput, CSRF_HEADER, Location, LocationInput, LoginInput, QuarantinedRecord, RunQueued,
-    ServerInfo, SessionInfo, StoreData, SyncSettings, SyncSettingsInput, SyncStatus,
+    ServerInfo, SessionInfo, StoreData, SyncRun, SyncSettings, SyncSettingsInput, SyncStatus,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -67,6 +67,11 @@ pub async fn run_sync() -> Answer<RunQueued> {
         "CONFLICT" => Failure { message: t(Key::SyncDisabled).into(), ..f },
         _ => f,
     })
+}
+
+/// `GET /api/sync/history`: the last runs, newest first.
+pub async fn sync_history() -> Answer<Vec<SyncRun>> {
+    call(Method::GET, "/api/sync/history", None).await
 }
 
 /// `GET /api/sync/quarantine`: records integration could not apply.

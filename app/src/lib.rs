@@ -8,10 +8,12 @@ mod i18n;
 mod icons;
 mod pages;
 mod refetch;
+mod sync_watch;
 mod time;
 
 use leptos::prelude::*;
 use leptos_router::components::{A, Redirect, Route, Router, Routes};
+use leptos_router::hooks::use_location;
 use leptos_router::path;
 use wasm_bindgen::prelude::wasm_bindgen;
 
@@ -21,6 +23,7 @@ use i18n::{Key, LanguageSwitch, t};
 use pages::settings::SettingsPage;
 use pages::store_data::StoreDataPage;
 use pages::sync::SyncPage;
+use sync_watch::{HeaderStatus, SyncNavLabel, SyncWatch};
 
 #[cfg(not(test))]
 #[wasm_bindgen(start)]
@@ -40,6 +43,7 @@ fn App() -> impl IntoView {
 }
 
 fn shell() -> impl IntoView {
+    SyncWatch::start();
     view! {
         <Router>
             <div class="shell">
@@ -48,6 +52,7 @@ fn shell() -> impl IntoView {
                         <span class="brand-mark" aria-hidden="true">"◆"</span>
                         {t(Key::Brand)}
                     </a>
+                    <HeaderStatus/>
                     <div class="topbar-end">
                         <LanguageSwitch/>
                         <ServerQr/>
@@ -60,10 +65,11 @@ fn shell() -> impl IntoView {
                         <A href="/admin/sync">{icons::gear()}<span>{t(Key::NavAdminSync)}</span></A>
                     </div>
                     <div class="nav-section nav-lower">
-                        <A href="/sync">{icons::sync()}<span>{t(Key::NavSync)}</span></A>
+                        <A href="/sync"><SyncNavLabel/></A>
                     </div>
                 </nav>
-                <main class="content">
+                <FocusOnRouteChange/>
+                <main class="content" id="main" tabindex="-1">
                     <Routes fallback=|| view! { <NotFound/> }>
                         <Route path=path!("/") view=|| view! { <Redirect path="/sync"/> }/>
                         <Route path=path!("/sync") view=SyncPage/>
@@ -74,6 +80,32 @@ fn shell() -> impl IntoView {
             </div>
         </Router>
     }
+}
+
+/// After a move to another page, focus goes to its heading (or the main area until the
+/// heading is drawn), so a screen reader announces the new page and Tab starts from there.
+#[component]
+fn FocusOnRouteChange() -> impl IntoView {
+    let location = use_location();
+    Effect::new(move |previous: Option<String>| {
+        let path = location.pathname.get();
+        if previous.is_some_and(|p| p != path) {
+            request_animation_frame(|| {
+                let target = document()
+                    .query_selector("main h1")
+                    .ok()
+                    .flatten()
+                    .or_else(|| document().get_element_by_id("main"));
+                if let Some(element) = target {
+                    let _ = element.set_attribute("tabindex", "-1");
+                    if let Ok(element) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(element) {
+                        let _ = element.focus();
+                    }
+                }
+            });
+        }
+        path
+    });
 }
 
 #[component]
