@@ -140,8 +140,7 @@ pub fn HeaderStatus() -> impl IntoView {
         })
     };
     view! {
-        <a class="header-status" href="/sync" data-testid="header-sync" data-state=move || state().map(|s| s.0)
-            role="status" aria-live="polite">
+        <a class="header-status" href="/sync" data-testid="header-sync" data-state=move || state().map(|s| s.0)>
             {move || state().map(|(kind, text)| view! {
                 <span class=format!("header-dot header-dot-{kind}") aria-hidden="true"></span>
                 <span class="header-status-text">{text}</span>

@@ -4,9 +4,8 @@ import type { Page } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import { test, expect, startWorld, stopWorld, startSplitWorld, stopProcess, watchConsole, signInAsAdmin } from './world';
 
-const SIZES = [{ width: 1366, height: 768 }, { width: 768, height: 1024 }];
-/** Screenshots are also kept at a phone's size, for review (the layout is made for desktops and tablets). */
-const SHOT_SIZES = [...SIZES, { width: 390, height: 844 }];
+const SIZES = [{ width: 1366, height: 768 }, { width: 768, height: 1024 }, { width: 390, height: 844 }];
+const SHOT_SIZES = SIZES;
 const SHOTS = 'artifacts/screenshots';
 mkdirSync(SHOTS, { recursive: true });
 

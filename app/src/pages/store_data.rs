@@ -359,11 +359,13 @@ fn RowActions(
     }
 }
 
+/// The two tables are wide: on a phone each scrolls sideways in its card, which can take the
+/// focus so a keyboard can scroll it too.
 #[component]
 fn ReadOnly(data: Signal<Option<StoreData>>) -> impl IntoView {
     move || {
         data.get().map(|data| view! {
-            <section class="card" aria-labelledby="stock-heading">
+            <section class="card" aria-labelledby="stock-heading" tabindex="0">
                 <h2 id="stock-heading">{t(Key::StockLines)}</h2>
                 <table class="table" data-testid="stock-lines">
                     <thead><tr><th>{t(Key::ColItem)}</th><th>{t(Key::ColBatch)}</th><th>{t(Key::ColExpiry)}</th><th>{t(Key::ColPacks)}</th><th>{t(Key::ColLocation)}</th><th>{t(Key::ColStore)}</th></tr></thead>
@@ -374,7 +376,7 @@ fn ReadOnly(data: Signal<Option<StoreData>>) -> impl IntoView {
                     </tbody>
                 </table>
             </section>
-            <section class="card" aria-labelledby="invoices-heading">
+            <section class="card" aria-labelledby="invoices-heading" tabindex="0">
                 <h2 id="invoices-heading">{t(Key::Invoices)}</h2>
                 <table class="table" data-testid="invoices">
                     <thead><tr><th>{t(Key::ColNumber)}</th><th>{t(Key::ColType)}</th><th>{t(Key::ColStatus)}</th><th>{t(Key::ColOtherParty)}</th><th>{t(Key::ColLines)}</th><th>{t(Key::ColStore)}</th></tr></thead>

@@ -241,8 +241,10 @@ fn History(runs: Refetch<Vec<SyncRun>>, now: RwSignal<f64>) -> impl IntoView {
         view! {
             <tr data-testid="history-run" data-outcome=outcome>
                 <td data-label=t(Key::ColStarted)>
-                    <span class="history-when">{move || time::relative(&started, now.get())}</span>
-                    <span class="history-abs muted">{time::absolute(&run.started)}</span>
+                    <span>
+                        <span class="history-when">{move || time::relative(&started, now.get())}</span>
+                        <span class="history-abs muted">{time::absolute(&run.started)}</span>
+                    </span>
                 </td>
                 <td class="num" data-label=t(Key::ColDuration)>{run.duration_seconds.map(time::duration).unwrap_or_else(|| "—".into())}</td>
                 <td data-label=t(Key::ColOutcome)><span class=format!("outcome outcome-{outcome}")>{t(outcome_key)}</span></td>
