@@ -16,6 +16,10 @@ use std::path::{Path, PathBuf};
 
 const LANGS: [&str; 2] = ["en", "fr"];
 
+/// Prefixes of the keys that name a code the server sends; only these are looked up by name
+/// at run time (the app names every other key in its code).
+const SERVER_CODES: [&str; 4] = ["step-", "error-", "hint-", "api-"];
+
 /// Attributes whose value a person reads (or hears); a literal there must come from the catalogue.
 const READ_ATTRIBUTES: [&str; 9] =
     ["aria-label", "title", "placeholder", "alt", "label", "busy_label", "help", "aria-roledescription", "caption"];
@@ -113,7 +117,7 @@ fn generate(catalogues: &[BTreeMap<String, String>]) -> String {
     }
     out.push_str("}\n\nimpl Key {\n    /// The key of a code the server sent (`error-CONNECTION_ERROR`), if the catalogue has it.\n");
     out.push_str("    pub fn find(name: &str) -> Option<Key> {\n        Some(match name {\n");
-    for key in &keys {
+    for key in keys.iter().filter(|k| SERVER_CODES.iter().any(|p| k.starts_with(p))) {
         let _ = writeln!(out, "            {key:?} => Key::{},", variant_name(key));
     }
     out.push_str("            _ => return None,\n        })\n    }\n}\n\n");

@@ -103,7 +103,7 @@ test('change_two_locations_and_two_assets_then_sync_sends_four_records', async (
     await page.getByRole('button', { name: 'Add asset' }).click();
     await expect(assets.getByRole('cell', { name: 'CCE-900', exact: true })).toBeVisible();
 
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sync', exact: true }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /^Sync\b/ }).click();
     await expect(page.getByTestId('records-to-push')).toHaveText('4');
     await page.getByTestId('sync-now').click();
     await expect(step(page, 'integration')).toHaveAttribute('data-state', 'done', { timeout: 30_000 });
