@@ -9,7 +9,6 @@
 ## The shell: navigation, header, language
 brand = Outpost
 nav-label = Main
-nav-menu = Menu
 nav-store-data = Store data
 nav-admin = Admin
 nav-admin-sync = Synchronisation

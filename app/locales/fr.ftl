@@ -3,7 +3,6 @@
 ## The shell: navigation, header, language
 brand = Outpost
 nav-label = Principal
-nav-menu = Menu
 nav-store-data = Données du magasin
 nav-admin = Administration
 nav-admin-sync = Synchronisation
