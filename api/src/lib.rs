@@ -22,6 +22,13 @@ pub struct ServerInfo {
     pub url: String,
     /// A self-contained SVG document of the QR code of `url`.
     pub qr_svg: String,
+    /// Records waiting to be sent before the Sync link shows their count (`--sync-badge-threshold`).
+    #[serde(default = "one")]
+    pub sync_badge_threshold: u64,
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// Every error leaves the server as `{"error": {...}}`.
@@ -162,6 +169,73 @@ pub struct SyncStatus {
     pub last_successful_sync: Option<RunTimes>,
     pub steps: Vec<SyncStep>,
     pub error: Option<SyncError>,
+}
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RunTrigger {
+    /// The sync interval came round.
+    Scheduled,
+    /// Someone asked for it: Sync now!, saving the settings, retrying quarantined records.
+    Manual,
+    /// The server started and synced at once.
+    AtStart,
+}
+
+impl RunTrigger {
+    pub const ALL: [RunTrigger; 3] = [RunTrigger::Scheduled, RunTrigger::Manual, RunTrigger::AtStart];
+
+    /// The key as it appears in JSON and in the `sync_log.kind` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunTrigger::Scheduled => "scheduled",
+            RunTrigger::Manual => "manual",
+            RunTrigger::AtStart => "atStart",
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RunOutcome {
+    Success,
+    Failed,
+    Running,
+}
+
+/// What one step of a past run did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunStepCount {
+    pub key: StepKey,
+    pub done: Option<u64>,
+    pub total: Option<u64>,
+    pub skipped: bool,
+}
+
+/// One run of `GET /api/sync/history` (newest first; runs are kept for 90 days).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncRun {
+    pub id: i64,
+    pub started: String,
+    pub finished: Option<String>,
+    /// Known once the run ended (successfully or not).
+    pub duration_seconds: Option<f64>,
+    /// None for runs logged before the kind was recorded.
+    pub kind: Option<RunTrigger>,
+    pub outcome: RunOutcome,
+    /// The failing step is `error.step`.
+    pub error: Option<SyncError>,
+    /// Changed records sent to the centrals (each goes to one of them; both push steps go
+    /// through the same rows, so this is the furthest of the two, not their sum).
+    pub pushed: u64,
+    /// Records received from the centrals (Pull Central + Pull Remote + Pull V6).
+    pub pulled: u64,
+    /// Every step the run logged, in run order.
+    pub steps: Vec<RunStepCount>,
 }
 
 /// `POST /api/sync/run` → 202

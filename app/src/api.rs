@@ -6,10 +6,12 @@
 use gloo_net::http::{Method, RequestBuilder};
 use outpost_api::{
     ApiErrorBody, Asset, AssetInput, CSRF_HEADER, Location, LocationInput, LoginInput, QuarantinedRecord, RunQueued,
-    ServerInfo, SessionInfo, StoreData, SyncSettings, SyncSettingsInput, SyncStatus,
+    ServerInfo, SessionInfo, StoreData, SyncRun, SyncSettings, SyncSettingsInput, SyncStatus,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+use crate::i18n::{self, Key, t, tf};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
@@ -22,9 +24,7 @@ impl Failure {
     fn network(e: gloo_net::Error) -> Self {
         Failure {
             variant: "NETWORK".into(),
-            message: format!(
-                "Cannot reach the Outpost server ({e}). Check that it is running and that this device is on its network."
-            ),
+            message: tf(Key::FailureNetwork, &[("detail", &e.to_string())]),
             field: None,
         }
     }
@@ -44,7 +44,10 @@ pub async fn session() -> Answer<SessionInfo> {
 
 /// `POST /api/session`: sign in as the site's admin.
 pub async fn sign_in(input: &LoginInput) -> Answer<SessionInfo> {
-    call(Method::POST, "/api/session", json(input)?).await
+    call(Method::POST, "/api/session", json(input)?).await.map_err(|f| match f.variant.as_str() {
+        "UNAUTHENTICATED" => Failure { message: t(Key::WrongPassword).into(), ..f },
+        _ => f,
+    })
 }
 
 /// `DELETE /api/session`: sign out.
@@ -59,7 +62,16 @@ pub async fn sync_status() -> Answer<SyncStatus> {
 
 /// `POST /api/sync/run`: Sync now!
 pub async fn run_sync() -> Answer<RunQueued> {
-    call(Method::POST, "/api/sync/run", Some(EMPTY.into())).await
+    call(Method::POST, "/api/sync/run", Some(EMPTY.into())).await.map_err(|f| match f.variant.as_str() {
+        // The one conflict this call can meet.
+        "CONFLICT" => Failure { message: t(Key::SyncDisabled).into(), ..f },
+        _ => f,
+    })
+}
+
+/// `GET /api/sync/history`: the last runs, newest first.
+pub async fn sync_history() -> Answer<Vec<SyncRun>> {
+    call(Method::GET, "/api/sync/history", None).await
 }
 
 /// `GET /api/sync/quarantine`: records integration could not apply.
@@ -133,7 +145,7 @@ const EMPTY: &str = "{}";
 fn json<B: Serialize>(body: &B) -> Answer<Option<String>> {
     serde_json::to_string(body).map(Some).map_err(|e| Failure {
         variant: "BAD_REQUEST".into(),
-        message: format!("This page could not write its request ({e}). Reload the page and try again."),
+        message: tf(Key::FailureRequest, &[("detail", &e.to_string())]),
         field: None,
     })
 }
@@ -145,7 +157,7 @@ async fn call<T: DeserializeOwned>(method: Method, url: &str, body: Option<Strin
     let text = if text.trim().is_empty() { "null" } else { &text };
     serde_json::from_str(text).map_err(|e| Failure {
         variant: "BAD_RESPONSE".into(),
-        message: format!("The server sent an answer this page does not understand ({e}). Reload the page; if it persists, the app and server versions differ."),
+        message: tf(Key::FailureResponse, &[("detail", &e.to_string())]),
         field: None,
     })
 }
@@ -168,10 +180,15 @@ async fn send(method: Method, url: &str, body: Option<String>) -> Answer<String>
         return Ok(text);
     }
     match serde_json::from_str::<ApiErrorBody>(&text) {
-        Ok(body) => Err(Failure { variant: body.error.variant, message: body.error.message, field: body.error.field }),
+        Ok(body) => {
+            // Variants whose text is fixed are said in the reader's language; the others carry
+            // details only the server knows, so its own words are kept.
+            let message = i18n::code("api", &body.error.variant).map_or(body.error.message, str::to_owned);
+            Err(Failure { variant: body.error.variant, message, field: body.error.field })
+        }
         Err(_) => Err(Failure {
             variant: format!("HTTP_{status}"),
-            message: format!("The server answered {status} {}.", response.status_text()),
+            message: tf(Key::FailureHttp, &[("status", &status.to_string()), ("text", &response.status_text())]),
             field: None,
         }),
     }

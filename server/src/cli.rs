@@ -60,6 +60,9 @@ pub struct SiteArgs {
     /// Folder of the built browser app (default: target/site of the checkout).
     #[arg(long)]
     pub app_dir: Option<PathBuf>,
+    /// Records waiting to be sent before the Sync link in the navigation shows their count.
+    #[arg(long, default_value_t = 1)]
+    pub sync_badge_threshold: u64,
     /// Without a subcommand the site serves; with one it administers its database.
     #[command(subcommand)]
     pub admin: Option<site::admin::AdminCommand>,
@@ -196,6 +199,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 allowed_hosts: args.allowed_host,
                 app_dir: args.app_dir.unwrap_or_else(site::default_app_dir),
                 admin_password: args.admin_password,
+                sync_badge_threshold: args.sync_badge_threshold,
             })
             .await?;
             serve::announce(&running, None);

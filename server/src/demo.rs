@@ -92,18 +92,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     seed_centrals(&legacy_state, &central_state, &v6_url, args.seed_records).await?;
 
-    let (site, site_state) = site::start_with(
-        site::SiteConfig {
-            listen: args.listen,
-            data_dir: data_dir.join("site"),
-            public_url: None,
-            allowed_hosts: Vec::new(),
-            app_dir: args.app_dir.unwrap_or_else(site::default_app_dir),
-            admin_password: Some(DEMO_ADMIN_PASSWORD.into()),
-        },
-        site::sync::EngineConfig::default(),
-    )
-    .await?;
+    let site_config = site::SiteConfig {
+        listen: args.listen,
+        data_dir: data_dir.join("site"),
+        public_url: None,
+        allowed_hosts: Vec::new(),
+        app_dir: args.app_dir.unwrap_or_else(site::default_app_dir),
+        admin_password: Some(DEMO_ADMIN_PASSWORD.into()),
+        sync_badge_threshold: 1,
+    };
+    // The site is configured before its listener binds: whoever opens the page (or polls
+    // /api/health) as soon as the port answers sees a configured site, never "not configured".
+    let site_state = site::open(&site_config, site::sync::EngineConfig::default()).await?;
     let stored = settings::load(&site_state.db).await?;
     if stored.is_none_or(|s| s.url != v5_url) {
         let input = SyncSettingsInput {
@@ -118,6 +118,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("cannot configure the demo site: {e}"))?;
     }
 
+    let site = site::serve(&site_config, site_state).await?;
     serve::announce(&legacy, Some("legacy-central"));
     serve::announce(&central, Some("central"));
     serve::announce(&site, Some("site"));

@@ -117,6 +117,34 @@ async fn demo_starts_three_servers_with_demo_site_configured() {
     stop_with_sigterm(child);
 }
 
+/// A newcomer who opens the page the moment the port answers must see a configured site: the
+/// demo binds the site's listener only after configuring it.
+#[tokio::test]
+async fn the_demo_site_answers_only_once_it_is_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_string_lossy().into_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let child = Command::new(BIN)
+        .args(["demo", "--data-dir", &data, "--listen", &listen])
+        .args(["--legacy-listen", "127.0.0.1:0", "--central-listen", "127.0.0.1:0", "--seed-records", "50"])
+        .env("OUTPOST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status: serde_json::Value = loop {
+        assert!(std::time::Instant::now() < deadline, "the demo site never answered");
+        match client.get(format!("http://{listen}/api/sync/status")).send().await {
+            Ok(reply) => break reply.json().await.unwrap(),
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
+        }
+    };
+    assert_eq!(status["configured"], true, "the first answer already says configured: {status}");
+    stop_with_sigterm(child);
+}
+
 /// The site's extra names come from repeated `--allowed-host` flags, or else from the
 /// comma-separated `OUTPOST_ALLOWED_HOST`; any other name is refused with 421.
 #[tokio::test]

@@ -45,6 +45,7 @@ impl TestSite {
             allowed_hosts: Vec::new(),
             app_dir: dir.path().join("no-app"),
             admin_password: Some(crate::admin::ADMIN_PASSWORD.into()),
+            sync_badge_threshold: 1,
         };
         let (running, state) = site::start_with(site_config, config).await.unwrap();
         let url = running.url();

@@ -8,6 +8,7 @@ use outpost_api::{LoginInput, SessionInfo};
 
 use crate::api;
 use crate::components::form::{BusyButton, Field, Task};
+use crate::i18n::{Key, t};
 use crate::refetch::Refetch;
 
 #[component]
@@ -28,13 +29,13 @@ pub fn AdminGate(children: ChildrenFn) -> impl IntoView {
     });
     move || {
         match admin.get() {
-        Ok(None) => view! { <p class="muted">"Checking sign-in…"</p> }.into_any(),
+        Ok(None) => view! { <p class="muted">{t(Key::CheckingSignIn)}</p> }.into_any(),
         Err(message) => view! { <p class="banner banner-error" role="alert">{message}</p> }.into_any(),
         Ok(Some(false)) => view! { <LoginForm on_signed_in=move |info| session.set(info)/> }.into_any(),
         Ok(Some(true)) => view! {
             <div class="admin-bar">
-                <span class="muted">"Signed in as the site's admin"</span>
-                <BusyButton class="button small" testid="sign-out" busy=signing_out label="Sign out" busy_label="Signing out" on_click=sign_out/>
+                <span class="muted">{t(Key::SignedIn)}</span>
+                <BusyButton class="button small" testid="sign-out" busy=signing_out label=t(Key::SignOut) busy_label=t(Key::SigningOut) on_click=sign_out/>
             </div>
             {move || signing_out.failure().map(|e| view! { <p class="error-text" role="alert">{e.message}</p> })}
             {children()}
@@ -61,10 +62,10 @@ fn LoginForm(#[prop(into)] on_signed_in: Callback<SessionInfo>) -> impl IntoView
     let error = Signal::derive(move || signing_in.failure().map(|e| e.message));
     view! {
         <form class="form card" on:submit=submit data-testid="login-form">
-            <h2>"Sign in as the site's admin"</h2>
-            <p class="explain">"Changing sync settings and store data needs the admin password of this server."</p>
-            <Field id="admin-password" label="Admin password" kind="password" autocomplete="current-password" value=password error=error/>
-            <BusyButton class="button primary" submit=true busy=signing_in label="Sign in" busy_label="Signing in"/>
+            <h2>{t(Key::SignInTitle)}</h2>
+            <p class="explain">{t(Key::SignInExplain)}</p>
+            <Field id="admin-password" label=t(Key::AdminPassword) kind="password" autocomplete="current-password" value=password error=error/>
+            <BusyButton class="button primary" submit=true busy=signing_in label=t(Key::SignIn) busy_label=t(Key::SigningIn)/>
         </form>
     }
 }

@@ -5,6 +5,7 @@
 use leptos::prelude::*;
 use outpost_api::{StepKey, StepState, SyncStep};
 
+use crate::i18n::{self, Key, t, tf};
 use crate::icons;
 use crate::time;
 
@@ -22,7 +23,7 @@ pub fn Stepper(
     #[prop(into)] speed: Signal<Option<StepSpeed>>,
 ) -> impl IntoView {
     view! {
-        <ol class="stepper" aria-label="Sync steps">
+        <ol class="stepper" aria-label=t(Key::StepperLabel)>
             {move || {
                 let speed = speed.get();
                 steps.get().into_iter().map(|step| step_view(step, speed)).collect_view()
@@ -41,6 +42,21 @@ fn state_name(state: StepState) -> &'static str {
     }
 }
 
+/// The step's name in the reader's language (a step this app does not know keeps the server's label).
+pub fn step_label(key: StepKey, server_label: &str) -> String {
+    i18n::code("step", key.as_str()).map_or_else(|| server_label.to_owned(), str::to_owned)
+}
+
+fn state_text(state: StepState) -> &'static str {
+    t(match state {
+        StepState::Pending => Key::StepStatePending,
+        StepState::Active => Key::StepStateActive,
+        StepState::Done => Key::StepStateDone,
+        StepState::Error => Key::StepStateError,
+        StepState::Skipped => Key::StepStateSkipped,
+    })
+}
+
 fn step_view(step: SyncStep, speed: Option<StepSpeed>) -> impl IntoView {
     let state = state_name(step.state);
     let progress = match (step.done, step.total) {
@@ -49,15 +65,18 @@ fn step_view(step: SyncStep, speed: Option<StepSpeed>) -> impl IntoView {
     };
     let speed_text = speed
         .filter(|s| s.key == step.key && step.state == StepState::Active)
-        .map(|s| match s.seconds_left {
-            Some(left) => format!("{}/s · {} left", group(s.per_second.round() as u64), time::duration(left)),
-            None => format!("{}/s", group(s.per_second.round() as u64)),
+        .map(|s| {
+            let per_second = group(s.per_second.round() as u64);
+            match s.seconds_left {
+                Some(left) => tf(Key::SpeedLeft, &[("speed", &per_second), ("left", &time::duration(left))]),
+                None => tf(Key::Speed, &[("speed", &per_second)]),
+            }
         })
         .unwrap_or_default();
+    let label = step_label(step.key, &step.label);
     let aria = format!(
-        "{}: {}{}",
-        step.label,
-        state,
+        "{label}: {}{}",
+        state_text(step.state),
         if progress.is_empty() { String::new() } else { format!(", {progress}") }
     );
     let glyph = match step.state {
@@ -80,22 +99,14 @@ fn step_view(step: SyncStep, speed: Option<StepSpeed>) -> impl IntoView {
             aria-current=(step.state == StepState::Active).then_some("step")
         >
             <span class="step-icon">{glyph}</span>
-            <span class="step-label">{step.label}</span>
+            <span class="step-label">{label}</span>
             <span class="step-progress" data-testid="step-progress">{progress}</span>
             <span class="step-speed">{speed_text}</span>
         </li>
     }
 }
 
-/// 12345 → "12,345" (thin grouping keeps big totals readable on a tablet).
+/// 12345 → "12,345" in English, "12 345" in French (grouping keeps big totals readable).
 fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    i18n::number(n as f64)
 }

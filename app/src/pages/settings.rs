@@ -7,6 +7,7 @@ use outpost_api::{SyncSettings, SyncSettingsInput};
 
 use crate::api;
 use crate::components::form::{BusyButton, Field, Task};
+use crate::i18n::{Key, t};
 use crate::refetch::Refetch;
 
 /// The form's fields, by the names the server uses for them in its errors.
@@ -35,19 +36,19 @@ pub fn SettingsPage() -> impl IntoView {
         let mut found = Vec::new();
         let u = url.get_untracked();
         if u.trim().is_empty() {
-            found.push(("url", "Enter the central server's URL, e.g. http://central.example.org:8001".into()));
+            found.push(("url", t(Key::CheckUrlEmpty).into()));
         } else if !(u.starts_with("http://") || u.starts_with("https://")) {
-            found.push(("url", "The URL must start with http:// or https://".into()));
+            found.push(("url", t(Key::CheckUrlScheme).into()));
         }
         if site_name.get_untracked().trim().is_empty() {
-            found.push(("siteName", "Enter this site's name as registered on the central server".into()));
+            found.push(("siteName", t(Key::CheckSiteName).into()));
         }
         if password.get_untracked().is_empty() {
-            found.push(("password", "Enter the site password (it is not shown again after saving)".into()));
+            found.push(("password", t(Key::CheckPassword).into()));
         }
         match interval.get_untracked().trim().parse::<u64>() {
             Ok(n) if n >= 1 => {}
-            _ => found.push(("intervalSeconds", "Enter a whole number of seconds, 1 or more".into())),
+            _ => found.push(("intervalSeconds", t(Key::CheckInterval).into())),
         }
         found
     };
@@ -92,20 +93,20 @@ pub fn SettingsPage() -> impl IntoView {
 
     view! {
         <section class="page settings-page">
-            <h1>"Admin › Synchronisation"</h1>
-            <p class="explain">"How this server reaches the central servers. Saving checks the details with the central server first."</p>
+            <h1>{t(Key::SettingsTitle)}</h1>
+            <p class="explain">{t(Key::SettingsExplain)}</p>
             <form class="form" on:submit=submit novalidate=true aria-busy=move || (!loaded()).to_string()>
-                <Field id="url" label="Central server URL" kind="url" value=url error=error("url")
-                    help="The mSupply central server, for example http://central.example.org:8001"/>
-                <Field id="siteName" label="Site name" value=site_name error=error("siteName")
-                    help="This site's name as registered on the central server"/>
-                <Field id="password" label="Site password" kind="password" autocomplete="new-password" value=password
-                    error=error("password") help="Re-enter it each time you save; it is never shown"/>
-                <Field id="intervalSeconds" label="Interval (seconds)" kind="number" value=interval
-                    error=error("intervalSeconds") help="How often this server syncs on its own"/>
+                <Field id="url" label=t(Key::FieldUrl) kind="url" value=url error=error("url")
+                    help=t(Key::HelpUrl)/>
+                <Field id="siteName" label=t(Key::FieldSiteName) value=site_name error=error("siteName")
+                    help=t(Key::HelpSiteName)/>
+                <Field id="password" label=t(Key::FieldPassword) kind="password" autocomplete="new-password" value=password
+                    error=error("password") help=t(Key::HelpPassword)/>
+                <Field id="intervalSeconds" label=t(Key::FieldInterval) kind="number" value=interval
+                    error=error("intervalSeconds") help=t(Key::HelpInterval)/>
                 <div class="form-actions">
-                    <BusyButton class="button primary" submit=true testid="save-settings" busy=saving label="Save" busy_label="Saving"/>
-                    {move || saved.get().then(|| view! { <p class="success-text" role="status" data-testid="settings-saved">"Sync settings saved. A sync has started."</p> })}
+                    <BusyButton class="button primary" submit=true testid="save-settings" busy=saving label=t(Key::Save) busy_label=t(Key::Saving)/>
+                    {move || saved.get().then(|| view! { <p class="success-text" role="status" data-testid="settings-saved">{t(Key::SettingsSaved)}</p> })}
                 </div>
                 {move || form_error().map(|e| view! { <p class="banner banner-error" role="alert" data-testid="settings-error">{e.message}</p> })}
             </form>

@@ -10,7 +10,15 @@ use outpost_api::{Asset, AssetInput, Location, LocationInput, StoreData};
 
 use crate::api::{self, Answer};
 use crate::components::form::{BusyButton, CheckField, Field, SelectField, Task};
+use crate::i18n::{Key, t, tf};
 use crate::refetch::Refetch;
+
+/// Which kind of record a form or a row is about (its buttons say so).
+#[derive(Clone, Copy)]
+enum Noun {
+    Location,
+    Asset,
+}
 
 #[component]
 pub fn StoreDataPage() -> impl IntoView {
@@ -26,14 +34,14 @@ pub fn StoreDataPage() -> impl IntoView {
     let assets = Signal::derive(move || data.get().map(|d| d.assets).unwrap_or_default());
     view! {
         <section class="page store-page">
-            <h1>"Store data"</h1>
+            <h1>{t(Key::StoreTitle)}</h1>
             {move || match stores.get() {
-                Ok(None) => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                Ok(None) => view! { <p class="muted">{t(Key::Loading)}</p> }.into_any(),
                 Err(message) => view! { <p class="banner banner-error" role="alert">{message}</p> }.into_any(),
                 Ok(Some(stores)) if stores.is_empty() => view! {
                     <p class="banner banner-info" data-testid="no-stores">
-                        "This site has no stores yet. They arrive with the first sync: configure it in "
-                        <a href="/admin/sync">"Admin › Synchronisation"</a>" and press Sync now! on the Sync page."
+                        {t(Key::NoStores)}" "
+                        <a href="/admin/sync">{t(Key::AdminSyncLink)}</a>" "{t(Key::NoStoresEnd)}
                     </p>
                 }.into_any(),
                 Ok(Some(stores)) => view! {
@@ -117,18 +125,18 @@ fn Locations(rows: Signal<Vec<Location>>, stores: Vec<String>, on_change: Callba
     };
     view! {
         <section class="card" aria-labelledby="locations-heading">
-            <h2 id="locations-heading">"Locations"</h2>
+            <h2 id="locations-heading">{t(Key::Locations)}</h2>
             <form class="inline-form" on:submit=submit data-testid="location-form">
-                <Field id="loc-code" label="Code" value=form.code/>
-                <Field id="loc-name" label="Name" value=form.name/>
-                <SelectField id="location-store" label="Store" options=stores value=form.store_id/>
-                <CheckField label="On hold" value=form.on_hold/>
-                <FormButtons noun="location" editing=form.editing saving=actions.saving on_cancel=move || form.clear()/>
+                <Field id="loc-code" label=t(Key::ColCode) value=form.code/>
+                <Field id="loc-name" label=t(Key::ColName) value=form.name/>
+                <SelectField id="location-store" label=t(Key::ColStore) options=stores value=form.store_id/>
+                <CheckField label=t(Key::ColOnHold) value=form.on_hold/>
+                <FormButtons noun=Noun::Location editing=form.editing saving=actions.saving on_cancel=move || form.clear()/>
             </form>
             {actions.failure_line()}
             <table class="table" data-testid="locations">
                 <thead>
-                    <tr><th>"Code"</th><th>"Name"</th><th>"Store"</th><th>"On hold"</th><th><span class="visually-hidden">"Actions"</span></th></tr>
+                    <tr><th>{t(Key::ColCode)}</th><th>{t(Key::ColName)}</th><th>{t(Key::ColStore)}</th><th>{t(Key::ColOnHold)}</th><th><span class="visually-hidden">{t(Key::ColActions)}</span></th></tr>
                 </thead>
                 <tbody>
                     {move || rows.get().into_iter().map(|l| {
@@ -138,9 +146,9 @@ fn Locations(rows: Signal<Vec<Location>>, stores: Vec<String>, on_change: Callba
                                 <td>{l.code.clone()}</td>
                                 <td>{l.name}</td>
                                 <td>{l.store_id}</td>
-                                <td>{if l.on_hold { "Yes" } else { "No" }}</td>
+                                <td>{t(if l.on_hold { Key::Yes } else { Key::No })}</td>
                                 <RowActions
-                                    noun="location"
+                                    noun=Noun::Location
                                     code=l.code
                                     deleting=actions.deleting
                                     on_edit=move || form.edit(&row)
@@ -226,18 +234,18 @@ fn Assets(rows: Signal<Vec<Asset>>, stores: Vec<String>, on_change: Callback<()>
     };
     view! {
         <section class="card" aria-labelledby="assets-heading">
-            <h2 id="assets-heading">"Assets"</h2>
+            <h2 id="assets-heading">{t(Key::Assets)}</h2>
             <form class="inline-form" on:submit=submit data-testid="asset-form">
-                <Field id="asset-code" label="Code" value=form.code/>
-                <Field id="asset-serial" label="Serial number" value=form.serial_number/>
-                <Field id="asset-notes" label="Notes" value=form.notes/>
-                <SelectField id="asset-store" label="Store" options=stores value=form.store_id/>
-                <FormButtons noun="asset" editing=form.editing saving=actions.saving on_cancel=move || form.clear()/>
+                <Field id="asset-code" label=t(Key::ColCode) value=form.code/>
+                <Field id="asset-serial" label=t(Key::ColSerial) value=form.serial_number/>
+                <Field id="asset-notes" label=t(Key::ColNotes) value=form.notes/>
+                <SelectField id="asset-store" label=t(Key::ColStore) options=stores value=form.store_id/>
+                <FormButtons noun=Noun::Asset editing=form.editing saving=actions.saving on_cancel=move || form.clear()/>
             </form>
             {actions.failure_line()}
             <table class="table" data-testid="assets">
                 <thead>
-                    <tr><th>"Code"</th><th>"Serial number"</th><th>"Notes"</th><th>"Store"</th><th><span class="visually-hidden">"Actions"</span></th></tr>
+                    <tr><th>{t(Key::ColCode)}</th><th>{t(Key::ColSerial)}</th><th>{t(Key::ColNotes)}</th><th>{t(Key::ColStore)}</th><th><span class="visually-hidden">{t(Key::ColActions)}</span></th></tr>
                 </thead>
                 <tbody>
                     {move || rows.get().into_iter().map(|a| {
@@ -249,7 +257,7 @@ fn Assets(rows: Signal<Vec<Asset>>, stores: Vec<String>, on_change: Callback<()>
                                 <td>{a.notes}</td>
                                 <td>{a.store_id}</td>
                                 <RowActions
-                                    noun="asset"
+                                    noun=Noun::Asset
                                     code=a.code
                                     deleting=actions.deleting
                                     on_edit=move || form.edit(&row)
@@ -304,17 +312,21 @@ impl Actions {
 
 /// Add (or Save, while editing) and Cancel.
 #[component]
-fn FormButtons(
-    noun: &'static str,
-    editing: Editing,
-    saving: Task,
-    #[prop(into)] on_cancel: Callback<()>,
-) -> impl IntoView {
-    let label = Signal::derive(move || format!("{} {noun}", if editing.get().is_some() { "Save" } else { "Add" }));
+fn FormButtons(noun: Noun, editing: Editing, saving: Task, #[prop(into)] on_cancel: Callback<()>) -> impl IntoView {
+    let label = Signal::derive(move || {
+        let editing = editing.get().is_some();
+        t(match noun {
+            Noun::Location if editing => Key::SaveLocation,
+            Noun::Location => Key::AddLocation,
+            Noun::Asset if editing => Key::SaveAsset,
+            Noun::Asset => Key::AddAsset,
+        })
+        .to_owned()
+    });
     view! {
-        <BusyButton class="button primary" submit=true busy=saving label=label busy_label="Saving"/>
+        <BusyButton class="button primary" submit=true busy=saving label=label busy_label=t(Key::Saving)/>
         {move || editing.get().is_some().then(|| view! {
-            <button class="button" type="button" on:click=move |_| on_cancel.run(())>"Cancel"</button>
+            <button class="button" type="button" on:click=move |_| on_cancel.run(())>{t(Key::Cancel)}</button>
         })}
     }
 }
@@ -322,35 +334,41 @@ fn FormButtons(
 /// Edit and Delete at the end of a row; their names say which record, for screen readers.
 #[component]
 fn RowActions(
-    noun: &'static str,
+    noun: Noun,
     code: String,
     deleting: Task,
     #[prop(into)] on_edit: Callback<()>,
     #[prop(into)] on_delete: Callback<()>,
 ) -> impl IntoView {
+    let (edit, delete) = match noun {
+        Noun::Location => (Key::EditLocation, Key::DeleteLocation),
+        Noun::Asset => (Key::EditAsset, Key::DeleteAsset),
+    };
     view! {
         <td class="actions">
-            <button class="button small" aria-label=format!("Edit {noun} {code}") on:click=move |_| on_edit.run(())>"Edit"</button>
+            <button class="button small" aria-label=tf(edit, &[("code", &code)]) on:click=move |_| on_edit.run(())>{t(Key::Edit)}</button>
             <button
                 class="button small danger"
-                aria-label=format!("Delete {noun} {code}")
+                aria-label=tf(delete, &[("code", &code)])
                 disabled=move || deleting.running()
                 on:click=move |_| on_delete.run(())
             >
-                "Delete"
+                {t(Key::Delete)}
             </button>
         </td>
     }
 }
 
+/// The two tables are wide: on a phone each scrolls sideways in its card, which can take the
+/// focus so a keyboard can scroll it too.
 #[component]
 fn ReadOnly(data: Signal<Option<StoreData>>) -> impl IntoView {
     move || {
         data.get().map(|data| view! {
-            <section class="card" aria-labelledby="stock-heading">
-                <h2 id="stock-heading">"Stock lines"</h2>
+            <section class="card" aria-labelledby="stock-heading" tabindex="0">
+                <h2 id="stock-heading">{t(Key::StockLines)}</h2>
                 <table class="table" data-testid="stock-lines">
-                    <thead><tr><th>"Item"</th><th>"Batch"</th><th>"Expiry"</th><th>"Packs"</th><th>"Location"</th><th>"Store"</th></tr></thead>
+                    <thead><tr><th>{t(Key::ColItem)}</th><th>{t(Key::ColBatch)}</th><th>{t(Key::ColExpiry)}</th><th>{t(Key::ColPacks)}</th><th>{t(Key::ColLocation)}</th><th>{t(Key::ColStore)}</th></tr></thead>
                     <tbody>
                         {data.stock_lines.into_iter().map(|s| view! {
                             <tr><td>{s.item_name}</td><td>{s.batch}</td><td>{s.expiry_date.unwrap_or_default()}</td><td>{s.available_packs}</td><td>{s.location_code.unwrap_or_default()}</td><td>{s.store_id}</td></tr>
@@ -358,10 +376,10 @@ fn ReadOnly(data: Signal<Option<StoreData>>) -> impl IntoView {
                     </tbody>
                 </table>
             </section>
-            <section class="card" aria-labelledby="invoices-heading">
-                <h2 id="invoices-heading">"Invoices"</h2>
+            <section class="card" aria-labelledby="invoices-heading" tabindex="0">
+                <h2 id="invoices-heading">{t(Key::Invoices)}</h2>
                 <table class="table" data-testid="invoices">
-                    <thead><tr><th>"Number"</th><th>"Type"</th><th>"Status"</th><th>"Other party"</th><th>"Lines"</th><th>"Store"</th></tr></thead>
+                    <thead><tr><th>{t(Key::ColNumber)}</th><th>{t(Key::ColType)}</th><th>{t(Key::ColStatus)}</th><th>{t(Key::ColOtherParty)}</th><th>{t(Key::ColLines)}</th><th>{t(Key::ColStore)}</th></tr></thead>
                     <tbody>
                         {data.invoices.into_iter().map(|i| view! {
                             <tr><td>{i.invoice_number}</td><td>{i.kind}</td><td>{i.status}</td><td>{i.other_party}</td><td>{i.line_count}</td><td>{i.store_id}</td></tr>

@@ -6,45 +6,41 @@
 //! tab is hidden, and at once when it becomes visible again.
 
 use leptos::prelude::*;
-use outpost_api::{Direction, Initialisation, QuarantinedRecord, StepKey, StepState, SyncStatus};
-use std::time::Duration;
+use outpost_api::{Direction, Initialisation, QuarantinedRecord, RunOutcome, RunTrigger, StepKey, StepState, SyncRun, SyncStatus};
 
 use crate::api;
 use crate::components::error_details::ErrorDetails;
 use crate::components::form::{BusyButton, Task};
-use crate::components::stepper::{StepSpeed, Stepper};
+use crate::components::stepper::{StepSpeed, Stepper, step_label};
+use crate::i18n::{self, Key, t, tf};
 use crate::refetch::Refetch;
+use crate::sync_watch::{Staleness, SyncWatch};
 use crate::time;
 
-const ACTIVE_POLL_MS: f64 = 1_000.0;
-const IDLE_POLL_MS: f64 = 10_000.0;
 /// Speed and time left appear once a step has been watched for this long.
 const SPEED_AFTER_MS: f64 = 3_000.0;
 
 #[component]
 pub fn SyncPage() -> impl IntoView {
-    // Set between a press of Sync now! and the moment the page sees that run; holds the start
-    // time of the last run before the press, so a run that starts and ends between two polls
-    // still clears the spinner.
-    let pressed = RwSignal::new(None::<(Option<String>, f64)>);
-    let now = RwSignal::new(time::now_ms());
+    // The app's one status poller (the header and the navigation badge read it too).
+    let watch = SyncWatch::get();
+    let (status, pressed, now) = (watch.status, watch.pressed, watch.now);
     let speed = RwSignal::new(None::<StepSpeed>);
     let first_seen = StoredValue::new(None::<(StepKey, f64, u64)>);
     let quarantine = Refetch::new(api::quarantine);
+    let history = Refetch::new(api::sync_history);
 
-    let on_status = move |s: &SyncStatus, old: Option<&SyncStatus>| {
+    watch.listen(move |s: &SyncStatus, old: Option<&SyncStatus>| {
         let t = time::now_ms();
-        if let Some((before, pressed_at)) = pressed.get_untracked() {
-            let new_run = s.last_sync.as_ref().map(|l| &l.started) != before.as_ref();
-            if s.is_syncing || new_run || t - pressed_at > 15_000.0 {
-                pressed.set(None);
+        // A run started or ended since the last poll (even one that started and ended between
+        // two polls): the history, and what integration set aside, may have changed.
+        let run_key =
+            |s: &SyncStatus| s.last_sync.as_ref().map(|l| (l.started.clone(), l.finished.clone(), s.is_syncing));
+        if old.is_some_and(|old| run_key(old) != run_key(s)) {
+            history.refetch();
+            if !s.is_syncing {
+                quarantine.refetch();
             }
-        }
-        // A run ended since the last poll (even one that started and ended between two polls):
-        // what integration set aside may have changed.
-        let run_key = |s: &SyncStatus| s.last_sync.as_ref().map(|l| (l.started.clone(), l.finished.clone()));
-        if !s.is_syncing && old.is_some_and(|old| old.is_syncing || run_key(old) != run_key(s)) {
-            quarantine.refetch();
         }
         match s.steps.iter().find(|st| st.state == StepState::Active) {
             Some(step) => {
@@ -72,23 +68,7 @@ pub fn SyncPage() -> impl IntoView {
                 speed.set(None);
             }
         }
-    };
-    let status = Refetch::with_hook(api::sync_status, on_status);
-    status.poll(move || {
-        let busy = pressed.get_untracked().is_some() || status.get_untracked().is_some_and(|s| s.is_syncing);
-        if busy { ACTIVE_POLL_MS } else { IDLE_POLL_MS }
     });
-    // The relative times ("3 minutes ago") move on by themselves, except while nobody looks.
-    if let Ok(handle) = set_interval_with_handle(
-        move || {
-            if !document().hidden() {
-                now.set(time::now_ms());
-            }
-        },
-        Duration::from_millis(1_000),
-    ) {
-        on_cleanup(move || handle.clear());
-    }
 
     let pressing = Task::new();
     let sync_now = move || {
@@ -105,7 +85,7 @@ pub fn SyncPage() -> impl IntoView {
     };
 
     let configured = move || status.get().is_none_or(|s| s.configured);
-    let busy = move || pressed.get().is_some() || status.get().is_some_and(|s| s.is_syncing);
+    let busy = move || watch.busy();
     let steps = Signal::derive(move || {
         status
             .get()
@@ -119,100 +99,84 @@ pub fn SyncPage() -> impl IntoView {
     view! {
         <section class="page sync-page">
             <div class="page-head">
-                <h1>"Synchronisation status"</h1>
+                <h1>{t(Key::SyncTitle)}</h1>
                 <BusyButton
                     class="button primary sync-now"
                     testid="sync-now"
                     busy=Signal::derive(busy)
                     disabled=Signal::derive(move || !configured())
-                    label="Sync now!"
-                    busy_label="Syncing"
+                    label=t(Key::SyncNow)
+                    busy_label=t(Key::Syncing)
                     on_click=sync_now
                 />
             </div>
-            <p class="explain">
-                "Records to push are changes made here that the central servers have not received yet. "
-                "This server syncs on its own every few minutes; Sync now! starts a run at once."
-            </p>
+            <p class="explain">{t(Key::SyncExplain)}</p>
             {move || status.failure().map(|e| view! {
-                <p class="banner banner-error" role="alert">{e.message}" Retrying automatically."</p>
+                <p class="banner banner-error" role="alert">{e.message}" "{t(Key::Retrying)}</p>
             })}
             {move || pressing.failure().map(|e| view! {
                 <p class="banner banner-error" role="alert" data-testid="press-error">{e.message}</p>
             })}
             {move || (!configured()).then(|| view! {
                 <div class="banner banner-info" data-testid="not-configured">
-                    "Sync is not configured yet. Enter the central server URL, site name and password in "
-                    <a href="/admin/sync">"Admin › Synchronisation"</a>"."
+                    {t(Key::NotConfigured)}" "
+                    <a href="/admin/sync">{t(Key::AdminSyncLink)}</a>"."
                 </div>
             })}
-            <StatusSummary status=status.into() now=now/>
+            <StatusSummary watch=watch/>
             <Stepper steps=steps speed=speed/>
             <div class="error-slot">
                 {move || status.get().and_then(|s| s.error).map(|error| view! { <ErrorDetails error=error/> })}
             </div>
             <Quarantine records=quarantine/>
+            <History runs=history now=now/>
         </section>
     }
 }
 
 #[component]
-fn StatusSummary(status: Signal<Option<SyncStatus>>, now: RwSignal<f64>) -> impl IntoView {
+fn StatusSummary(watch: SyncWatch) -> impl IntoView {
+    let (status, now) = (watch.status, watch.now);
     let records = move || match status.get() {
         None => "…".to_owned(),
-        Some(s) => s.records_to_push.to_string(),
+        Some(s) => i18n::number(s.records_to_push as f64),
     };
     let last = move || {
         let s = status.get()?;
         let run = s.last_sync?;
         let when = format!("{} ({})", time::relative(&run.started, now.get()), time::absolute(&run.started));
-        let how = if run.finished.is_some() || !s.is_syncing {
-            format!("took {}", time::duration(run.duration_seconds))
-        } else {
-            format!("running for {}", time::duration(run.duration_seconds))
-        };
-        Some(format!("{when}, {how}"))
-    };
-    let success_age = move || {
-        status
-            .get()
-            .and_then(|s| s.last_successful_sync)
-            .and_then(|r| r.finished.or(Some(r.started)))
-            .and_then(|f| time::age_days(&f, now.get()))
+        let key = if run.finished.is_some() || !s.is_syncing { Key::RunTook } else { Key::RunRunning };
+        Some(tf(key, &[("when", &when), ("duration", &time::duration(run.duration_seconds))]))
     };
     let success = move || {
         let run = status.get()?.last_successful_sync?;
         let finished = run.finished.clone().unwrap_or(run.started.clone());
-        Some(format!(
-            "{} ({}), completed in {}",
-            time::relative(&finished, now.get()),
-            time::absolute(&finished),
-            time::duration(run.duration_seconds)
-        ))
+        let when = format!("{} ({})", time::relative(&finished, now.get()), time::absolute(&finished));
+        Some(tf(Key::RunCompleted, &[("when", &when), ("duration", &time::duration(run.duration_seconds))]))
     };
-    let age_class = move || match success_age() {
-        Some(d) if d > 3.0 => "value age-error",
-        Some(d) if d > 1.0 => "value age-warning",
-        _ => "value",
+    let age_class = move || match watch.staleness() {
+        Staleness::Error => "value age-error",
+        Staleness::Warning => "value age-warning",
+        Staleness::Fresh => "value",
     };
     view! {
         <dl class="status-grid">
             <div class="status-item">
-                <dt>"Records to push"</dt>
+                <dt>{t(Key::RecordsToPush)}</dt>
                 <dd class="value big" data-testid="records-to-push">{records}</dd>
             </div>
             <div class="status-item">
-                <dt>"Last sync"</dt>
-                <dd class="value" data-testid="last-sync">{move || last().unwrap_or_else(|| "Never".into())}</dd>
+                <dt>{t(Key::LastSync)}</dt>
+                <dd class="value" data-testid="last-sync">{move || last().unwrap_or_else(|| t(Key::Never).into())}</dd>
             </div>
             <div class="status-item">
-                <dt>"Last successful sync"</dt>
+                <dt>{t(Key::LastSuccessfulSync)}</dt>
                 <dd class=age_class data-testid="last-successful-sync">
-                    {move || success().unwrap_or_else(|| "Never".into())}
-                    {move || match success_age() {
-                        Some(d) if d > 3.0 => Some(view! { <span class="age-note">" — over 3 days ago: check the connection and press Sync now!"</span> }),
-                        Some(d) if d > 1.0 => Some(view! { <span class="age-note">" — over a day ago"</span> }),
-                        _ => None,
+                    {move || success().unwrap_or_else(|| t(Key::Never).into())}
+                    {move || match watch.staleness() {
+                        Staleness::Error => Some(view! { <span class="age-note">" "{t(Key::AgeOver3Days)}</span> }),
+                        Staleness::Warning => Some(view! { <span class="age-note">" "{t(Key::AgeOver1Day)}</span> }),
+                        Staleness::Fresh => None,
                     }}
                 </dd>
             </div>
@@ -238,19 +202,81 @@ fn Quarantine(records: Refetch<Vec<QuarantinedRecord>>) -> impl IntoView {
         let count = list.len();
         Some(view! {
             <details class="quarantine" data-testid="quarantine">
-                <summary>{format!("{count} record{} set aside", if count == 1 { "" } else { "s" })}</summary>
-                <p class="explain">"Received: arrived from a central server but could not be saved here; fix them at the central server, then retry. Sent: a central server refused them (see the reason) and took the rest; ask its administrator. The others synced."</p>
+                <summary>{i18n::plural(Key::QuarantineOne, Key::QuarantineOther, count as u64)}</summary>
+                <p class="explain">{t(Key::QuarantineExplain)}</p>
                 <table class="table">
-                    <thead><tr><th>"Way"</th><th>"Table"</th><th>"Record"</th><th>"Reason"</th><th>"When"</th></tr></thead>
+                    <thead><tr><th>{t(Key::ColDirection)}</th><th>{t(Key::ColTable)}</th><th>{t(Key::ColRecord)}</th><th>{t(Key::ColReason)}</th><th>{t(Key::ColWhen)}</th></tr></thead>
                     <tbody>
                         {list.into_iter().map(|r| view! {
-                            <tr><td>{if r.direction == Direction::Outgoing { "Sent" } else { "Received" }}</td><td>{r.table}</td><td class="mono">{r.record_id}</td><td>{r.reason}</td><td>{time::absolute(&r.received)}</td></tr>
+                            <tr><td>{t(if r.direction == Direction::Outgoing { Key::DirectionOutgoing } else { Key::DirectionIncoming })}</td><td>{r.table}</td><td class="mono">{r.record_id}</td><td>{r.reason}</td><td>{time::absolute(&r.received)}</td></tr>
                         }).collect_view()}
                     </tbody>
                 </table>
-                <BusyButton busy=retrying label="Retry" busy_label="Retrying" on_click=retry/>
+                <BusyButton busy=retrying label=t(Key::Retry) busy_label=t(Key::RetryingNow) on_click=retry/>
                 {move || retrying.failure().map(|e| view! { <p class="error-text" role="alert">{e.message}</p> })}
             </details>
         })
+    }
+}
+
+/// The last runs as a table: when each started, how long it took, how it ended (and where,
+/// and why, behind the same `i` as the latest error), what it moved, and what started it.
+#[component]
+fn History(runs: Refetch<Vec<SyncRun>>, now: RwSignal<f64>) -> impl IntoView {
+    let row = move |run: SyncRun| {
+        let (outcome_key, outcome) = match run.outcome {
+            RunOutcome::Success => (Key::OutcomeSuccess, "success"),
+            RunOutcome::Failed => (Key::OutcomeFailed, "failed"),
+            RunOutcome::Running => (Key::OutcomeRunning, "running"),
+        };
+        let kind = run.kind.map(|k| {
+            t(match k {
+                RunTrigger::Scheduled => Key::KindScheduled,
+                RunTrigger::Manual => Key::KindManual,
+                RunTrigger::AtStart => Key::KindAtStart,
+            })
+        });
+        let step = run.error.as_ref().and_then(|e| e.step).map(|k| step_label(k, k.as_str()));
+        let started = run.started.clone();
+        view! {
+            <tr data-testid="history-run" data-outcome=outcome>
+                <td data-label=t(Key::ColStarted)>
+                    <span>
+                        <span class="history-when">{move || time::relative(&started, now.get())}</span>
+                        <span class="history-abs muted">{time::absolute(&run.started)}</span>
+                    </span>
+                </td>
+                <td class="num" data-label=t(Key::ColDuration)>{run.duration_seconds.map(time::duration).unwrap_or_else(|| "—".into())}</td>
+                <td data-label=t(Key::ColOutcome)><span class=format!("outcome outcome-{outcome}")>{t(outcome_key)}</span></td>
+                <td data-label=t(Key::ColFailedStep)>{step.unwrap_or_else(|| "—".into())}</td>
+                <td class="history-error" data-label=t(Key::ColError)>
+                    {run.error.map(|error| view! { <ErrorDetails error=error id=format!("run-{}", run.id) compact=true/> })}
+                </td>
+                <td class="num" data-label=t(Key::ColPushed)>{i18n::number(run.pushed as f64)}</td>
+                <td class="num" data-label=t(Key::ColPulled)>{i18n::number(run.pulled as f64)}</td>
+                <td data-label=t(Key::ColKind)>{kind.unwrap_or("—")}</td>
+            </tr>
+        }
+    };
+    view! {
+        <section class="history" aria-labelledby="history-heading" data-testid="history">
+            <h2 id="history-heading">{t(Key::HistoryTitle)}</h2>
+            {move || match runs.get() {
+                None => None,
+                Some(list) if list.is_empty() => Some(view! { <p class="muted">{t(Key::HistoryEmpty)}</p> }.into_any()),
+                Some(list) => Some(view! {
+                    <div>
+                        <table class="table history-table">
+                            <thead><tr>
+                                <th>{t(Key::ColStarted)}</th><th>{t(Key::ColDuration)}</th><th>{t(Key::ColOutcome)}</th>
+                                <th>{t(Key::ColFailedStep)}</th><th>{t(Key::ColError)}</th><th>{t(Key::ColPushed)}</th>
+                                <th>{t(Key::ColPulled)}</th><th>{t(Key::ColKind)}</th>
+                            </tr></thead>
+                            <tbody>{list.into_iter().map(row).collect_view()}</tbody>
+                        </table>
+                    </div>
+                }.into_any()),
+            }}
+        </section>
     }
 }

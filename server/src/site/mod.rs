@@ -37,6 +37,9 @@ pub struct SiteConfig {
     /// The admin password to set on first start (ignored once one is stored). `None` on a
     /// first start generates one and prints it once.
     pub admin_password: Option<String>,
+    /// Records waiting to be sent before the Sync link in the app's navigation shows their
+    /// count (`--sync-badge-threshold`, default 1).
+    pub sync_badge_threshold: u64,
 }
 
 /// What every request handler can reach.
@@ -44,6 +47,7 @@ pub struct SiteConfig {
 pub struct SiteState {
     pub db: SqlitePool,
     pub public_url: Option<String>,
+    pub sync_badge_threshold: u64,
     /// The sync engine (its driver runs in the background).
     pub sync: sync::SyncEngine,
     /// Failed admin logins per source address.
@@ -59,16 +63,35 @@ pub async fn start(config: SiteConfig) -> anyhow::Result<Running> {
 /// Like [`start`], with the engine's knobs, returning the state too, so a caller in the same
 /// process can configure sync ([`settings::save`]) or watch the engine.
 pub async fn start_with(config: SiteConfig, engine: sync::EngineConfig) -> anyhow::Result<(Running, SiteState)> {
+    let state = open(&config, engine).await?;
+    let running = serve(&config, state.clone()).await?;
+    Ok((running, state))
+}
+
+/// The site without its listener: the database (migrated), the admin password and the sync
+/// engine. A caller that must prepare the site before anyone can reach it (the demo configures
+/// sync first) then calls [`serve`].
+pub async fn open(config: &SiteConfig, engine: sync::EngineConfig) -> anyhow::Result<SiteState> {
     let db = crate::db::open_sqlite(&config.data_dir.join("site.db"), &MIGRATIONS).await?;
     if let Some(generated) = admin::ensure_password(&db, config.admin_password.as_deref()).await? {
         // Deliberately stdout, not the log: shown once to whoever started the server.
         println!("admin password (generated, shown only this once): {generated}");
     }
     let sync = sync::SyncEngine::start(db.clone(), engine).await?;
-    let state = SiteState { db, public_url: config.public_url.clone(), sync, login_failures: Default::default() };
+    let state = SiteState {
+        db,
+        public_url: config.public_url.clone(),
+        sync_badge_threshold: config.sync_badge_threshold,
+        sync,
+        login_failures: Default::default(),
+    };
+    Ok(state)
+}
+
+/// Bind the listener and serve the API and the app for an [`open`]ed site.
+pub async fn serve(config: &SiteConfig, state: SiteState) -> anyhow::Result<Running> {
     let hosts = host::AllowedHosts::new(config.public_url.as_deref(), &config.allowed_hosts);
-    let running = serve::start(config.listen, http::router(state.clone(), &config.app_dir, hosts)).await?;
-    Ok((running, state))
+    serve::start(config.listen, http::router(state, &config.app_dir, hosts)).await
 }
 
 /// Where the built app lives when no `--app-dir` is given: `OUTPOST_APP_DIR`, else the

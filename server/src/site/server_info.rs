@@ -24,7 +24,7 @@ pub async fn get(State(state): State<SiteState>, headers: HeaderMap) -> Result<J
         }
     };
     let qr_svg = qr_svg(&url)?;
-    Ok(Json(ServerInfo { url, qr_svg }))
+    Ok(Json(ServerInfo { url, qr_svg, sync_badge_threshold: state.sync_badge_threshold }))
 }
 
 /// An SVG QR code of `text`, scaled by its `viewBox` so the page can draw it at any size.

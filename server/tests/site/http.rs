@@ -29,6 +29,7 @@ async fn start_site_answering(public_url: Option<&str>, allowed_hosts: &[&str]) 
         allowed_hosts: allowed_hosts.iter().map(|h| h.to_string()).collect(),
         app_dir: app.path().to_path_buf(),
         admin_password: Some("site-http-admin".into()),
+        sync_badge_threshold: 1,
     })
     .await
     .unwrap();

@@ -39,6 +39,7 @@ async fn site() -> Site {
         allowed_hosts: Vec::new(),
         app_dir: dir.path().to_owned(),
         admin_password: Some(ADMIN_PASSWORD.into()),
+        sync_badge_threshold: 1,
     };
     let running = start(config).await.unwrap();
     let url = format!("{}/api/store-data", running.url());

@@ -5,6 +5,7 @@
 
 mod driver;
 mod errors;
+mod history;
 mod prepare;
 mod quarantine;
 mod resume;

@@ -5,9 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use outpost_api::{QuarantinedRecord, RunQueued, SyncStatus};
+use outpost_api::{QuarantinedRecord, RunQueued, SyncRun, SyncStatus};
 
-use super::{buffer, refusals};
+use super::{buffer, refusals, run_log};
 use crate::site::SiteState;
 use crate::site::error::ApiError;
 use crate::site::session::Admin;
@@ -17,6 +17,7 @@ pub fn routes() -> Router<SiteState> {
     Router::new()
         .route("/status", get(status))
         .route("/run", post(run))
+        .route("/history", get(history))
         .route("/quarantine", get(quarantine))
         .route("/quarantine/retry", post(retry))
 }
@@ -36,6 +37,14 @@ async fn run(State(state): State<SiteState>) -> Result<(StatusCode, Json<RunQueu
         }
         Some(_) => Ok((StatusCode::ACCEPTED, Json(RunQueued { queued: state.sync.trigger() }))),
     }
+}
+
+/// How many runs the history shows.
+const HISTORY_RUNS: u32 = 20;
+
+/// The last runs, newest first (`GET /api/sync/history`).
+async fn history(State(state): State<SiteState>) -> Result<Json<Vec<SyncRun>>, ApiError> {
+    Ok(Json(run_log::history(&state.db, HISTORY_RUNS).await?))
 }
 
 /// Incoming records integration set aside, then outgoing records a central refused.

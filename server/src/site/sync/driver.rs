@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use outpost_api::RunTrigger;
 use tokio::sync::{mpsc, watch};
 
 use super::errors::{RunError, Variant};
@@ -21,10 +22,11 @@ use crate::site::settings;
 
 pub(crate) async fn drive(engine: SyncEngine, mut triggers: mpsc::Receiver<RunKind>, out: Publisher) {
     let out = Arc::new(out);
-    let mut next = if engine.config().run_at_start { Some(RunKind::Full) } else { None };
+    // What the run does, and what started it (the run history shows it).
+    let mut next = if engine.config().run_at_start { Some((RunKind::Full, RunTrigger::AtStart)) } else { None };
     loop {
-        if let Some(kind) = next.take() {
-            run_once(&engine, &out, kind).await;
+        if let Some((kind, trigger)) = next.take() {
+            run_once(&engine, &out, kind, trigger).await;
         }
         let initialised = out.current().initialised;
         // Before initialisation only a trigger starts a run (saving settings sends one).
@@ -34,11 +36,11 @@ pub(crate) async fn drive(engine: SyncEngine, mut triggers: mpsc::Receiver<RunKi
         };
         next = match interval {
             Some(every) => tokio::select! {
-                t = triggers.recv() => match t { Some(k) => Some(k), None => return },
-                _ = tokio::time::sleep(every) => Some(RunKind::Full),
+                t = triggers.recv() => match t { Some(k) => Some((k, RunTrigger::Manual)), None => return },
+                _ = tokio::time::sleep(every) => Some((RunKind::Full, RunTrigger::Scheduled)),
             },
             None => match triggers.recv().await {
-                Some(k) => Some(k),
+                Some(k) => Some((k, RunTrigger::Manual)),
                 None => return,
             },
         };
@@ -47,7 +49,7 @@ pub(crate) async fn drive(engine: SyncEngine, mut triggers: mpsc::Receiver<RunKi
 
 /// One run, unless sync is unconfigured or disabled (then nothing is logged: a disabled site
 /// has nothing to show, and must not look initialised).
-async fn run_once(engine: &SyncEngine, out: &Arc<Publisher>, kind: RunKind) {
+async fn run_once(engine: &SyncEngine, out: &Arc<Publisher>, kind: RunKind, trigger: RunTrigger) {
     let covers = engine.requests_so_far();
     let db = engine.db();
     // The one read of the settings for this run; the engine's copy follows it.
@@ -67,7 +69,7 @@ async fn run_once(engine: &SyncEngine, out: &Arc<Publisher>, kind: RunKind) {
         engine.run_completed(covers);
         return;
     };
-    let report = match Report::start(db, out.clone()).await {
+    let report = match Report::start(db, out.clone(), trigger).await {
         Ok(report) => report,
         Err(e) => {
             tracing::error!(error = %e, "cannot start a sync log row");

@@ -300,6 +300,25 @@ mod tests {
         }
     }
 
+    /// The app says every variant in the reader's language: a new variant needs its
+    /// `error-<CODE>` and `hint-<CODE>` lines in each catalogue (app/locales/*.ftl), and each
+    /// step its `step-<key>` line.
+    #[test]
+    fn every_variant_and_step_has_words_in_every_app_language() {
+        let catalogues =
+            [include_str!("../../../../app/locales/en.ftl"), include_str!("../../../../app/locales/fr.ftl")];
+        for catalogue in catalogues {
+            let has = |key: String| catalogue.lines().any(|l| l.starts_with(&format!("{key} = ")));
+            for v in Variant::ALL {
+                assert!(has(format!("error-{}", v.code())), "app catalogue lacks error-{}", v.code());
+                assert!(has(format!("hint-{}", v.code())), "app catalogue lacks hint-{}", v.code());
+            }
+            for step in StepKey::ALL {
+                assert!(has(format!("step-{}", step.as_str())), "app catalogue lacks step-{}", step.as_str());
+            }
+        }
+    }
+
     #[test]
     fn timeouts_are_not_unknown() {
         assert_eq!(classify(&Problem::Transport(Failure::Timeout("t".into()))), Variant::Timeout);

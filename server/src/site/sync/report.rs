@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use chrono::Utc;
-use outpost_api::StepKey;
+use outpost_api::{RunTrigger, StepKey};
 use sqlx::SqlitePool;
 
 use super::errors::RunError;
@@ -21,8 +21,8 @@ pub struct Report {
 
 impl Report {
     /// Open the run: a `sync_log` row, then the model shows it going.
-    pub async fn start(db: &SqlitePool, out: Arc<Publisher>) -> sqlx::Result<Report> {
-        let (log, run) = RunLog::start(db).await?;
+    pub async fn start(db: &SqlitePool, out: Arc<Publisher>, kind: RunTrigger) -> sqlx::Result<Report> {
+        let (log, run) = RunLog::start(db, kind).await?;
         out.run_started(run);
         Ok(Report { log, out })
     }

@@ -7,7 +7,7 @@
 //! ([`super::progress`]), which the run writes first and persists through a [`RunLog`].
 
 use chrono::{DateTime, Utc};
-use outpost_api::StepKey;
+use outpost_api::{RunOutcome, RunStepCount, RunTrigger, StepKey, SyncRun};
 use sqlx::SqlitePool;
 
 use super::errors::{RunError, Variant};
@@ -109,6 +109,88 @@ async fn write_error(db: &SqlitePool, id: i64, error: &RunError, with_duration: 
     Ok(())
 }
 
+/// How long runs are kept: "sync has been failing since Tuesday" needs weeks, not years.
+pub const KEEP_DAYS: i64 = 90;
+
+type HistoryRow =
+    (i64, String, Option<String>, Option<f64>, Option<String>, Option<String>, Option<String>, Option<String>);
+
+/// The last `limit` runs, newest first, each with what its steps did (`GET /api/sync/history`).
+pub async fn history(db: &SqlitePool, limit: u32) -> sqlx::Result<Vec<SyncRun>> {
+    let rows: Vec<HistoryRow> = sqlx::query_as(
+        "SELECT id, started_datetime, finished_datetime, duration_in_seconds, kind, error_code, error_full, error_step
+         FROM sync_log ORDER BY id DESC LIMIT ?",
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    let mut runs = Vec::with_capacity(rows.len());
+    for (id, started, finished, duration, kind, code, full, step) in rows {
+        let steps: Vec<(String, Option<i64>, Option<i64>, i64)> = sqlx::query_as(
+            "SELECT step, progress_done, progress_total, skipped FROM sync_log_step WHERE sync_log_id = ?",
+        )
+        .bind(id)
+        .fetch_all(db)
+        .await?;
+        let mut steps: Vec<RunStepCount> = steps
+            .into_iter()
+            .filter_map(|(key, done, total, skipped)| {
+                Some(RunStepCount {
+                    key: step_key(&key)?,
+                    done: done.map(|d| d.max(0) as u64),
+                    total: total.map(|t| t.max(0) as u64),
+                    skipped: skipped != 0,
+                })
+            })
+            .collect();
+        steps.sort_by_key(|s| progress::index(s.key));
+        let done = |key: StepKey| steps.iter().find(|s| s.key == key && !s.skipped).and_then(|s| s.done).unwrap_or(0);
+        // Both push steps go through the same changed rows, each sending its share to its own
+        // central, so the rows sent are those of the step that got furthest, not the sum.
+        let pushed = done(StepKey::PushV6).max(done(StepKey::Push));
+        let pulled = done(StepKey::PullCentral) + done(StepKey::PullRemote) + done(StepKey::PullV6);
+        let error = code.map(|c| {
+            RunError {
+                variant: Variant::from_code(&c),
+                step: step.and_then(|s| step_key(&s)),
+                full: full.unwrap_or_default(),
+            }
+            .to_api()
+        });
+        let outcome = match (&error, &finished) {
+            (Some(_), _) => RunOutcome::Failed,
+            (None, Some(_)) => RunOutcome::Success,
+            (None, None) => RunOutcome::Running,
+        };
+        runs.push(SyncRun {
+            id,
+            started,
+            finished,
+            duration_seconds: duration.filter(|_| outcome != RunOutcome::Running),
+            kind: kind.and_then(|k| RunTrigger::ALL.into_iter().find(|t| t.as_str() == k)),
+            outcome,
+            error,
+            pushed,
+            pulled,
+            steps,
+        });
+    }
+    Ok(runs)
+}
+
+/// Forget runs that started more than [`KEEP_DAYS`] before `now` (and their steps).
+pub async fn prune(db: &SqlitePool, now: DateTime<Utc>) -> sqlx::Result<u64> {
+    let cutoff = ts(now - chrono::Duration::days(KEEP_DAYS));
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM sync_log_step WHERE sync_log_id IN (SELECT id FROM sync_log WHERE started_datetime < ?)")
+        .bind(&cutoff)
+        .execute(&mut *tx)
+        .await?;
+    let gone = sqlx::query("DELETE FROM sync_log WHERE started_datetime < ?").bind(&cutoff).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(gone.rows_affected())
+}
+
 /// The rows of one run.
 pub struct RunLog {
     db: SqlitePool,
@@ -116,11 +198,13 @@ pub struct RunLog {
 }
 
 impl RunLog {
-    /// Insert the run's row; the run as the model starts it.
-    pub async fn start(db: &SqlitePool) -> sqlx::Result<(RunLog, RunRecord)> {
+    /// Insert the run's row (and forget runs past [`KEEP_DAYS`]); the run as the model starts it.
+    pub async fn start(db: &SqlitePool, kind: RunTrigger) -> sqlx::Result<(RunLog, RunRecord)> {
         let started = Utc::now();
-        let id: i64 = sqlx::query_scalar("INSERT INTO sync_log (started_datetime) VALUES (?) RETURNING id")
+        prune(db, started).await?;
+        let id: i64 = sqlx::query_scalar("INSERT INTO sync_log (started_datetime, kind) VALUES (?, ?) RETURNING id")
             .bind(ts(started))
+            .bind(kind.as_str())
             .fetch_one(db)
             .await?;
         Ok((RunLog { db: db.clone(), id }, RunRecord::new(id, started)))
