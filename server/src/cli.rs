@@ -37,6 +37,34 @@ pub enum Command {
     Demo(demo::DemoArgs),
 }
 
+/// HTTPS: serving it, and trusting a private certificate authority when calling a central.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TlsArgs {
+    /// Serve HTTPS with this PEM certificate chain (server certificate first); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Trust this PEM certificate authority too (a ministry's private CA) when reaching a
+    /// central over https://; the system's roots are always trusted.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// Trust `--ca-cert` for this process's clients and load the server certificate, if any.
+    pub fn apply(&self) -> anyhow::Result<Option<serve::Tls>> {
+        if let Some(ca) = &self.ca_cert {
+            crate::wire::client::trust_ca_file(ca)?;
+        }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Ok(Some(serve::Tls::from_pem_files(cert, key)?)),
+            _ => Ok(None),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct SiteArgs {
     /// Address to listen on; port 0 picks a free port.
@@ -57,9 +85,12 @@ pub struct SiteArgs {
     /// other name is refused with 421, so a rebound web page cannot read the site.
     #[arg(long = "allowed-host", value_name = "NAME", env = "OUTPOST_ALLOWED_HOST", value_delimiter = ',')]
     pub allowed_host: Vec<String>,
-    /// Folder of the built browser app (default: target/site of the checkout).
-    #[arg(long)]
+    /// Serve the browser app from this folder instead of the copy inside the binary
+    /// (development: `target/site` after `build_app`).
+    #[arg(long, env = "OUTPOST_APP_DIR")]
     pub app_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Without a subcommand the site serves; with one it administers its database.
     #[command(subcommand)]
     pub admin: Option<site::admin::AdminCommand>,
@@ -95,6 +126,8 @@ pub struct LegacyCentralArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub db: CentralDbArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Without a subcommand the legacy central serves; with one it administers its database.
     #[command(subcommand)]
     pub admin: Option<central_v5::admin::AdminCommand>,
@@ -107,6 +140,8 @@ pub struct CentralArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub db: CentralDbArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// The V5 central that checks sites' credentials.
     #[arg(long, default_value = "http://127.0.0.1:8001")]
     pub legacy_url: String,
@@ -122,6 +157,7 @@ pub fn main() -> ExitCode {
 /// last line printed and makes the exit code a failure. Public for tools with their own binary
 /// (the bench).
 pub fn block_on(main: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    crate::wire::client::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -138,13 +174,23 @@ pub fn block_on(main: impl std::future::Future<Output = anyhow::Result<()>>) -> 
     }
 }
 
-/// Logs to stderr, filtered by `OUTPOST_LOG` (default: info, quieter for sqlx and tower-http).
-/// Public so that tools running roles in their own process (the bench) log the same way.
+/// Logs to stderr, filtered by `RUST_LOG` (`OUTPOST_LOG`, its older name, still works; default:
+/// info, quieter for sqlx and tower-http), as text or as JSON lines when `OUTPOST_LOG_FORMAT` is
+/// `json` (for journald or a log shipper). Colours only when stderr is a terminal, so log
+/// files and the journal get plain text. Public so that tools running roles in their own
+/// process (the bench) log the same way.
 pub fn init_logging() {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_env("OUTPOST_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = EnvFilter::try_from_env("RUST_LOG")
+        .or_else(|_| EnvFilter::try_from_env("OUTPOST_LOG"))
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("OUTPOST_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().init();
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
+    }
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -153,16 +199,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(admin) = args.admin {
                 return site::admin::run_command(&args.data_dir, admin).await;
             }
+            let tls = args.tls.apply()?;
             let signals = serve::Signals::install()?;
-            let running = site::start(site::SiteConfig {
+            let config = site::SiteConfig {
                 listen: args.listen,
                 data_dir: args.data_dir,
                 public_url: args.public_url,
                 allowed_hosts: args.allowed_host,
-                app_dir: args.app_dir.unwrap_or_else(site::default_app_dir),
+                app_dir: args.app_dir,
                 admin_password: args.admin_password,
-            })
-            .await?;
+            };
+            let (running, _) = site::start_tls(config, site::sync::EngineConfig::default(), tls).await?;
             serve::announce(&running, None);
             serve::run_until_signal(signals, vec![running]).await
         }
@@ -171,21 +218,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(admin) = args.admin {
                 return central_v5::admin::run_command(&url, admin).await;
             }
+            let tls = args.tls.apply()?;
             let signals = serve::Signals::install()?;
-            let running =
-                central_v5::start(central_v5::CentralV5Config { listen: args.listen, database_url: url }).await?;
+            let state = central_v5::V5State::open(&url).await?;
+            let running = serve::start_tls(args.listen, central_v5::router(state), tls).await?;
             serve::announce(&running, None);
             serve::run_until_signal(signals, vec![running]).await
         }
         Command::Central(args) => {
             let url = args.db.url("outpost-data/central", "central.db");
+            let tls = args.tls.apply()?;
             let signals = serve::Signals::install()?;
-            let running = central_v6::start(central_v6::CentralV6Config {
-                listen: args.listen,
-                database_url: url,
-                legacy_url: args.legacy_url,
-            })
-            .await?;
+            let state = central_v6::V6State::open(&url, &args.legacy_url).await?;
+            let running = serve::start_tls(args.listen, central_v6::router(state), tls).await?;
             serve::announce(&running, None);
             serve::run_until_signal(signals, vec![running]).await
         }

@@ -39,8 +39,8 @@ pub struct DemoArgs {
     pub legacy_listen: SocketAddr,
     #[arg(long, default_value = "127.0.0.1:8002")]
     pub central_listen: SocketAddr,
-    /// Folder of the built browser app (default: target/site of the checkout).
-    #[arg(long)]
+    /// Serve the browser app from this folder instead of the copy inside the binary.
+    #[arg(long, env = "OUTPOST_APP_DIR")]
     pub app_dir: Option<PathBuf>,
     /// Records of generated data the V5 central holds for the demo site (first start only).
     #[arg(long, default_value_t = 2000)]
@@ -89,7 +89,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             data_dir: data_dir.join("site"),
             public_url: None,
             allowed_hosts: Vec::new(),
-            app_dir: args.app_dir.unwrap_or_else(site::default_app_dir),
+            app_dir: args.app_dir,
             admin_password: Some(DEMO_ADMIN_PASSWORD.into()),
         },
         site::sync::EngineConfig::default(),

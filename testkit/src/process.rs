@@ -36,9 +36,19 @@ impl SiteProcess {
 
     /// [`SiteProcess::start`] with the site's log filter (`OUTPOST_LOG`), e.g. `warn`.
     pub async fn start_logging(bin: &Path, data_dir: &Path, log: &str) -> SiteProcess {
+        SiteProcess::start_with(bin, data_dir, &[], &[("OUTPOST_LOG", log)]).await
+    }
+
+    /// [`SiteProcess::start`] with extra flags (e.g. `--ca-cert FILE`) and environment
+    /// variables (e.g. `HTTPS_PROXY`).
+    pub async fn start_with(bin: &Path, data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> SiteProcess {
         let dir = data_dir.to_path_buf();
         let bin = bin.to_path_buf();
-        let log = log.to_owned();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        if !env.iter().any(|(k, _)| k == "OUTPOST_LOG") {
+            env.push(("OUTPOST_LOG".into(), "error".into()));
+        }
         tokio::task::spawn_blocking(move || {
             let spawned = Instant::now();
             let mut child = Command::new(bin)
@@ -47,7 +57,8 @@ impl SiteProcess {
                 .arg("--app-dir")
                 .arg(dir.join("no-app"))
                 .args(["--admin-password", ADMIN_PASSWORD])
-                .env("OUTPOST_LOG", log)
+                .args(&args)
+                .envs(env)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
                 .spawn()

@@ -61,7 +61,7 @@ async fn wrong_name_password_and_hardware_id_get_their_401_codes() {
         let wrong = V5Site::new(&server.url(), "north", "not-the-password");
         let (status, code, _) = v5_error(wrong.get("site").await).await;
         assert_eq!((status, code.as_str()), (401, v5::code::SITE_INCORRECT_PASSWORD), "{}", db.label);
-        let no_auth = reqwest::Client::new()
+        let no_auth = outpost_testkit::http_client()
             .get(format!("{}/sync/v5/site", server.url()))
             .header("version", "14")
             .send()
@@ -357,7 +357,7 @@ async fn gzip_both_ways_and_limits_hold() {
         let page: v5::CentralRecords = V5Site::ok_json(site.get("central_records?cursor=0&limit=1000").await).await;
         assert_eq!(page.data.len(), 3, "{}: limit is capped", db.label);
 
-        site.http = reqwest::Client::builder().no_gzip().build().unwrap();
+        site.http = outpost_testkit::http_client_builder().no_gzip().build().unwrap();
         let r = site
             .request(Method::GET, "central_records?cursor=0&limit=3")
             .header("accept-encoding", "gzip")

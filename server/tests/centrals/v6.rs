@@ -161,7 +161,7 @@ async fn a_server_that_is_not_the_central_answers_405_on_central_routes() {
         let mut c = World::builder().database(&db).v6_tweak(|s| s.is_central = false).start().await;
         let (a, _) = two_sites(&c).await;
         for route in ["pull", "push", "site_status"] {
-            let r = reqwest::Client::new()
+            let r = outpost_testkit::http_client()
                 .post(format!("{}/central/sync/{route}", c.v6_url))
                 .json(&json!({}))
                 .send()

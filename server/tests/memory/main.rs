@@ -40,7 +40,7 @@ async fn a_small_gzip_bomb_to_any_central_route_is_refused_without_growing_memor
     let v6_bomb = gzip_bomb(&format!(r#"{{"syncV6Version":5,"syncV5Settings":{settings},"pad":"#), inflated);
     let v5_bomb = gzip_bomb(r#"{"pad":"#, inflated);
     assert!(v6_bomb.len() < 1024 * 1024, "the bomb is small: {} bytes", v6_bomb.len());
-    let http = reqwest::Client::new();
+    let http = outpost_testkit::http_client();
     let before = peak_rss();
     for route in ["site_status", "pull", "push"] {
         let response = http
