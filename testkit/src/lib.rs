@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod clients;
 pub mod db;
+pub mod fixtures;
 pub mod logs;
 pub mod prelude;
 pub mod process;

@@ -247,7 +247,8 @@ async fn author_on_central(state: &outpost::central_v5::V5State, table: &str, id
 
 #[tokio::test]
 async fn every_fixture_record_comes_back_unchanged_its_store_records_pushed_by_the_site() {
-    let fixtures = outpost::fixtures::load_legacy_v5().unwrap();
+    let test = "every_fixture_record_comes_back_unchanged_its_store_records_pushed_by_the_site";
+    let Some(fixtures) = outpost_testkit::fixtures::legacy_v5_or_skip(test) else { return };
     for db in databases().await {
         let (server, state) = start_v5(&db).await;
         // The fixtures' stores say they are active on site 1; the first site added gets id 1.

@@ -16,10 +16,10 @@ async fn the_binary_copied_alone_to_an_empty_folder_serves_the_app() {
     let client = outpost_testkit::http_client_builder().no_proxy().gzip(false).build().unwrap();
     let index = client.get(format!("{}/", site.url)).send().await.unwrap();
     if !outpost::site::app::is_embedded() {
-        eprintln!(
-            "\n!!! NOTE: this build has no browser app inside (build it first: scripts/test.sh does); \
-             only the 'not built' answer is checked here !!!\n"
-        );
+        // Straight to stderr: the test harness captures `eprintln!`, and this must be seen.
+        let note = "\n!!! NOTE: this build has no browser app inside (build it first: scripts/test.sh does); \
+                    only the 'not built' answer is checked here !!!\n";
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), note.as_bytes());
         assert_eq!(index.status(), 503);
         assert!(index.text().await.unwrap().contains("--app-dir"));
         return;

@@ -17,7 +17,9 @@ use serde_json::json;
 use crate::central_v5::{self, V5State, admin};
 use crate::central_v6::{self, V6State};
 use crate::site::{self, settings};
-use crate::{db, serve, slow_link};
+use crate::{db, serve};
+
+mod slow_link;
 
 pub const SITE_NAME: &str = "demo-site";
 pub const SITE_PASSWORD: &str = "demo";
