@@ -200,6 +200,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 return site::admin::run_command(&args.data_dir, admin).await;
             }
             let tls = args.tls.apply()?;
+            // Held until the process ends: a restore or a second site on this folder is refused.
+            let _lock = site::backup::lock_data_dir(&args.data_dir)?;
             let signals = serve::Signals::install()?;
             let config = site::SiteConfig {
                 listen: args.listen,

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod backup;
 pub mod error;
 pub mod host;
 pub mod http;

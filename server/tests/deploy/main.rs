@@ -3,5 +3,6 @@
 //! trust its central's authority.
 
 mod app;
+mod backup;
 mod support;
 mod tls;
