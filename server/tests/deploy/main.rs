@@ -4,5 +4,6 @@
 
 mod app;
 mod backup;
+mod proxy;
 mod support;
 mod tls;
