@@ -70,9 +70,10 @@ pub struct SiteArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8000")]
     pub listen: SocketAddr,
-    /// Folder for the site's database.
-    #[arg(long, default_value = "outpost-data/site", global = true)]
-    pub data_dir: PathBuf,
+    /// Folder for the site's database (default: $STATE_DIRECTORY/site under systemd, else
+    /// $XDG_DATA_HOME/outpost/site, else ~/.local/share/outpost/site; never the working folder).
+    #[arg(long, env = "OUTPOST_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
     /// The admin password, set on the first start only (later: `outpost site set-admin-password`).
     /// Without one, the first start generates a password and prints it once.
     #[arg(long, env = "OUTPOST_ADMIN_PASSWORD", hide_env_values = true)]
@@ -98,8 +99,9 @@ pub struct SiteArgs {
 
 #[derive(Debug, Args)]
 pub struct CentralDbArgs {
-    /// Folder for the central's SQLite database (ignored with --database-url).
-    #[arg(long, global = true)]
+    /// Folder for the central's SQLite database (ignored with --database-url; default as for
+    /// the site: $STATE_DIRECTORY/ROLE, else $XDG_DATA_HOME/outpost/ROLE, else ~/.local/share/outpost/ROLE).
+    #[arg(long, env = "OUTPOST_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     /// Database URL: sqlite://FILE?mode=rwc or postgres://USER@HOST/DB.
     #[arg(long, env = "OUTPOST_DATABASE_URL", global = true)]
@@ -107,16 +109,40 @@ pub struct CentralDbArgs {
 }
 
 impl CentralDbArgs {
-    fn url(&self, default_dir: &str, file: &str) -> String {
+    fn url(&self, role: &str, file: &str) -> anyhow::Result<String> {
         match &self.database_url {
-            Some(url) => url.clone(),
+            Some(url) => Ok(url.clone()),
             None => {
-                let dir = self.data_dir.clone().unwrap_or_else(|| PathBuf::from(default_dir));
-                let _ = std::fs::create_dir_all(&dir);
-                db::sqlite_url(&dir, file)
+                let dir = match &self.data_dir {
+                    Some(dir) => dir.clone(),
+                    None => default_data_dir(role)?,
+                };
+                db::create_private_dir(&dir)?;
+                db::create_private_file(&dir.join(file))?;
+                Ok(db::sqlite_url(&dir, file))
             }
         }
     }
+}
+
+/// No `--data-dir`: an absolute folder, never one relative to the working folder (which is
+/// `/` under a service manager). systemd's `StateDirectory=` comes first.
+pub fn default_data_dir(role: &str) -> anyhow::Result<PathBuf> {
+    let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+    if let Some(state) = std::env::var("STATE_DIRECTORY").ok().and_then(|v| v.split(':').next().map(PathBuf::from)) {
+        if state.is_absolute() {
+            return Ok(state.join(role));
+        }
+    }
+    if let Some(data) = std::env::var_os("XDG_DATA_HOME").and_then(absolute) {
+        return Ok(data.join("outpost").join(role));
+    }
+    if let Some(home) = std::env::var_os("HOME").and_then(absolute) {
+        return Ok(home.join(".local/share/outpost").join(role));
+    }
+    anyhow::bail!(
+        "no --data-dir given and no STATE_DIRECTORY, XDG_DATA_HOME or HOME to put one in (hint: pass --data-dir DIR)"
+    )
 }
 
 #[derive(Debug, Args)]
@@ -196,16 +222,20 @@ pub fn init_logging() {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Site(args) => {
+            let data_dir = match args.data_dir {
+                Some(dir) => dir,
+                None => default_data_dir("site")?,
+            };
             if let Some(admin) = args.admin {
-                return site::admin::run_command(&args.data_dir, admin).await;
+                return site::admin::run_command(&data_dir, admin).await;
             }
             let tls = args.tls.apply()?;
             // Held until the process ends: a restore or a second site on this folder is refused.
-            let _lock = site::backup::lock_data_dir(&args.data_dir)?;
+            let _lock = site::backup::lock_data_dir(&data_dir)?;
             let signals = serve::Signals::install()?;
             let config = site::SiteConfig {
                 listen: args.listen,
-                data_dir: args.data_dir,
+                data_dir,
                 public_url: args.public_url,
                 allowed_hosts: args.allowed_host,
                 app_dir: args.app_dir,
@@ -216,7 +246,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             serve::run_until_signal(signals, vec![running]).await
         }
         Command::LegacyCentral(args) => {
-            let url = args.db.url("outpost-data/legacy-central", "legacy-central.db");
+            let url = args.db.url("legacy-central", "legacy-central.db")?;
             if let Some(admin) = args.admin {
                 return central_v5::admin::run_command(&url, admin).await;
             }
@@ -228,7 +258,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             serve::run_until_signal(signals, vec![running]).await
         }
         Command::Central(args) => {
-            let url = args.db.url("outpost-data/central", "central.db");
+            let url = args.db.url("central", "central.db")?;
             let tls = args.tls.apply()?;
             let signals = serve::Signals::install()?;
             let state = central_v6::V6State::open(&url, &args.legacy_url).await?;
