@@ -4,6 +4,7 @@
 
 mod app;
 mod backup;
+mod config;
 mod proxy;
 mod support;
 mod tls;

@@ -10,9 +10,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::{central_v5, central_v6, db, demo, serve, site};
+
+pub mod config;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,6 +25,17 @@ use crate::{central_v5, central_v6, db, demo, serve, site};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// A TOML file of settings for the role, keys named like the long flags (`data-dir = "…"`);
+    /// flags and OUTPOST_* environment variables override it (also OUTPOST_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print the role's merged settings (flags > environment > file > defaults; secrets masked) and exit.
+    #[arg(long, global = true)]
+    pub print_config: bool,
+    /// Log lines as `text` (default) or `json` (one object per line, for journald or a log
+    /// shipper); the filter is RUST_LOG.
+    #[arg(long, global = true, value_name = "FORMAT", env = "OUTPOST_LOG_FORMAT", value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +91,10 @@ pub struct SiteArgs {
     /// Without one, the first start generates a password and prints it once.
     #[arg(long, env = "OUTPOST_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
+    /// Read the first-start admin password from this file (first line), instead of the command
+    /// line where other users of the machine could see it.
+    #[arg(long, value_name = "FILE", conflicts_with = "admin_password")]
+    pub admin_password_file: Option<PathBuf>,
     /// The URL people use to reach this server, shown with its QR code (default: from the request).
     #[arg(long)]
     pub public_url: Option<String>,
@@ -174,9 +191,31 @@ pub struct CentralArgs {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let command = match config::prepare(Cli::command(), &args) {
+        Ok(command) => command,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let matches = command.clone().get_matches_from(&args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if cli.print_config {
+        print!("{}", config::print(&command, &matches));
+        return ExitCode::SUCCESS;
+    }
+    init_logging_as(cli.log_format.as_deref());
     block_on(run(cli))
+}
+
+/// The first line of a secret file (`--admin-password-file`, `--password-file`).
+pub fn read_secret_file(path: &std::path::Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read the secret file {}: {e}", path.display()))?;
+    let line = text.lines().next().unwrap_or_default().to_owned();
+    anyhow::ensure!(!line.is_empty(), "the secret file {} is empty (hint: one line, the secret)", path.display());
+    Ok(line)
 }
 
 /// Run a binary's `main` future on a multi-thread runtime; its error, with its causes, is the
@@ -206,13 +245,19 @@ pub fn block_on(main: impl std::future::Future<Output = anyhow::Result<()>>) -> 
 /// files and the journal get plain text. Public so that tools running roles in their own
 /// process (the bench) log the same way.
 pub fn init_logging() {
+    init_logging_as(None);
+}
+
+/// [`init_logging`] with `--log-format` (`text` or `json`; `None`: `OUTPOST_LOG_FORMAT`).
+pub fn init_logging_as(format: Option<&str>) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("RUST_LOG")
         .or_else(|_| EnvFilter::try_from_env("OUTPOST_LOG"))
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if std::env::var("OUTPOST_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+    let format = format.map(str::to_owned).or_else(|| std::env::var("OUTPOST_LOG_FORMAT").ok());
+    if format.is_some_and(|f| f.eq_ignore_ascii_case("json")) {
         builder.json().init();
     } else {
         builder.with_ansi(std::io::stderr().is_terminal()).init();
@@ -239,7 +284,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 public_url: args.public_url,
                 allowed_hosts: args.allowed_host,
                 app_dir: args.app_dir,
-                admin_password: args.admin_password,
+                admin_password: match &args.admin_password_file {
+                    Some(file) => Some(read_secret_file(file)?),
+                    None => args.admin_password,
+                },
             };
             let (running, _) = site::start_tls(config, site::sync::EngineConfig::default(), tls).await?;
             serve::announce(&running, None);
