@@ -146,10 +146,9 @@ impl CentralDbArgs {
 /// `/` under a service manager). systemd's `StateDirectory=` comes first.
 pub fn default_data_dir(role: &str) -> anyhow::Result<PathBuf> {
     let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
-    if let Some(state) = std::env::var("STATE_DIRECTORY").ok().and_then(|v| v.split(':').next().map(PathBuf::from)) {
-        if state.is_absolute() {
-            return Ok(state.join(role));
-        }
+    let state = std::env::var("STATE_DIRECTORY").ok().and_then(|v| v.split(':').next().map(PathBuf::from));
+    if let Some(state) = state.filter(|p| p.is_absolute()) {
+        return Ok(state.join(role));
     }
     if let Some(data) = std::env::var_os("XDG_DATA_HOME").and_then(absolute) {
         return Ok(data.join("outpost").join(role));
