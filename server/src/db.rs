@@ -145,7 +145,10 @@ pub async fn open_central(url: &str, sqlite: &Migrator, postgres: &Migrator) -> 
     if backend == Backend::Sqlite {
         // Create the file and switch it to WAL once; the setting sticks to the file.
         let options = SqliteConnectOptions::from_str(url)?.create_if_missing(true).journal_mode(SqliteJournalMode::Wal);
+        let path = options.get_filename().to_owned();
         let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        // The same copy as the site's before a migration changes an existing file.
+        backup_before_migrating(&pool, &path, sqlite).await?;
         pool.close().await;
     }
     let pool = AnyPoolOptions::new()

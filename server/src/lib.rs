@@ -18,6 +18,7 @@ pub mod db;
 pub mod demo;
 pub mod ratelimit;
 pub mod records;
+pub mod secrets;
 pub mod serve;
 pub mod site;
 pub mod wire;

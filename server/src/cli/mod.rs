@@ -208,15 +208,6 @@ pub fn main() -> ExitCode {
     block_on(run(cli))
 }
 
-/// The first line of a secret file (`--admin-password-file`, `--password-file`).
-pub fn read_secret_file(path: &std::path::Path) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read the secret file {}: {e}", path.display()))?;
-    let line = text.lines().next().unwrap_or_default().to_owned();
-    anyhow::ensure!(!line.is_empty(), "the secret file {} is empty (hint: one line, the secret)", path.display());
-    Ok(line)
-}
-
 /// Run a binary's `main` future on a multi-thread runtime; its error, with its causes, is the
 /// last line printed and makes the exit code a failure. Public for tools with their own binary
 /// (the bench).
@@ -284,7 +275,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 allowed_hosts: args.allowed_host,
                 app_dir: args.app_dir,
                 admin_password: match &args.admin_password_file {
-                    Some(file) => Some(read_secret_file(file)?),
+                    Some(file) => Some(crate::secrets::read_file(file)?),
                     None => args.admin_password,
                 },
             };

@@ -147,6 +147,9 @@ pub enum AdminCommand {
         /// The new password (else OUTPOST_ADMIN_PASSWORD, else one line read from stdin).
         #[arg(long, env = "OUTPOST_ADMIN_PASSWORD", hide_env_values = true)]
         password: Option<String>,
+        /// Read the new password from this file (first line), off the command line.
+        #[arg(long, value_name = "FILE", conflicts_with = "password")]
+        password_file: Option<std::path::PathBuf>,
     },
     /// Write a consistent copy of the site's database to a new file (works while the site serves).
     Backup {
@@ -165,10 +168,11 @@ pub enum AdminCommand {
 /// Run one `outpost site <subcommand>` against the site database in `data_dir`.
 pub async fn run_command(data_dir: &Path, command: AdminCommand) -> anyhow::Result<()> {
     match command {
-        AdminCommand::SetAdminPassword { password } => {
-            let password = match password {
-                Some(p) => p,
-                None => {
+        AdminCommand::SetAdminPassword { password, password_file } => {
+            let password = match (password, password_file) {
+                (_, Some(file)) => crate::secrets::read_file(&file)?,
+                (Some(p), None) => p,
+                (None, None) => {
                     eprintln!("new admin password (one line):");
                     let mut line = String::new();
                     std::io::stdin().read_line(&mut line)?;

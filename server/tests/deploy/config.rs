@@ -69,3 +69,23 @@ async fn the_admin_password_can_come_from_a_file_and_the_data_dir_from_the_confi
     assert!(data.join("site.db").exists(), "the data folder of the file is used");
     assert!(login_cookie(&site.url, "from-a-file-pw").await.is_ok(), "the first line of the file, without its newline");
 }
+
+#[test]
+fn json_logs_are_one_object_per_line_without_colours() {
+    let dir = tempfile::tempdir().unwrap();
+    // An admin command logs its database work at debug level, then exits.
+    let backup = dir.path().join("b.db");
+    let out = Command::new(BIN)
+        .args(["--log-format", "json", "site", "--data-dir", s(&dir.path().join("d")), "backup", "--to", s(&backup)])
+        .env("RUST_LOG", "debug")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let logs: Vec<&str> = stderr.lines().filter(|l| l.starts_with('{')).collect();
+    assert!(!logs.is_empty(), "some JSON log lines: {stderr}");
+    for line in logs {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(value.get("level").is_some(), "{line}");
+    }
+    assert!(!stderr.contains('\u{1b}'), "no ANSI colours when stderr is not a terminal: {stderr}");
+}
