@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/outpost-target}"
 mkdir -p "$CARGO_TARGET_DIR"
 APP_DIR="$ROOT/target/site"
-export OUTPOST_APP_DIR="$APP_DIR"
+# The binary embeds the app built here (server/build.rs); `--app-dir` serves a folder instead.
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

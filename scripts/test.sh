@@ -16,6 +16,11 @@ say "formatting (rustfmt.toml) and lints (clippy, warnings are errors)"
 say "starting a throwaway PostgreSQL for the central tests"
 export OUTPOST_TEST_POSTGRES_URL="$(bash "$ROOT/scripts/postgres.sh")"
 
+# With the shared real fixtures beside the checkout, the tests on them must run, not skip.
+if [ -d "$ROOT/../shared/fixtures/legacy-v5" ] || [ -n "${OUTPOST_SHARED_DIR:-}" ]; then
+  export OUTPOST_REQUIRE_FIXTURES=1
+fi
+
 say "Rust tests"
 (cd "$ROOT" && cargo test --workspace --exclude app --quiet)
 

@@ -15,10 +15,16 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{AnyPool, SqlitePool};
 
 /// Open (creating if needed) a SQLite database file in WAL mode and apply `migrator`.
+///
+/// A new folder is made 0700 and a new database file 0600 (SQLite gives its `-wal` and `-shm`
+/// files the database's mode): the site's database holds the V5 site credential. Before a
+/// migration changes an existing database, a copy of it is made beside it
+/// (`FILE.before-migration-VERSION-TIME`), so a failed upgrade can be undone by hand.
 pub async fn open_sqlite(path: &Path, migrator: &Migrator) -> anyhow::Result<SqlitePool> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        create_private_dir(dir)?;
     }
+    create_private_file(path)?;
     let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
@@ -35,8 +41,80 @@ pub async fn open_sqlite(path: &Path, migrator: &Migrator) -> anyhow::Result<Sql
         .connect_with(options)
         .await
         .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
+    backup_before_migrating(&pool, path, migrator).await?;
     migrator.run(&pool).await.context("cannot apply migrations")?;
     Ok(pool)
+}
+
+/// A folder only its owner can enter (0700), created with its parents when missing.
+pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).with_context(|| format!("cannot create {}", dir.display()))
+}
+
+/// An empty file only its owner can read (0600), unless it exists already.
+pub fn create_private_file(path: &Path) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+    }
+}
+
+/// A consistent copy of the database behind `pool` in the new file `to` (0600), taken with
+/// `VACUUM INTO` while others keep reading and writing.
+pub async fn backup_sqlite(pool: &SqlitePool, to: &Path) -> anyhow::Result<()> {
+    if to.exists() {
+        anyhow::bail!("{} exists already; a backup never overwrites a file (hint: choose a new name)", to.display());
+    }
+    create_private_file(to)?;
+    let result = sqlx::query("VACUUM INTO $1").bind(to.to_string_lossy().into_owned()).execute(pool).await;
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(to);
+        return Err(e).with_context(|| format!("cannot write the backup {}", to.display()));
+    }
+    Ok(())
+}
+
+/// Copy an existing database aside before `migrator` changes it (nothing for a new file or
+/// one already up to date).
+async fn backup_before_migrating(pool: &SqlitePool, path: &Path, migrator: &Migrator) -> anyhow::Result<()> {
+    let has_table: Option<(String,)> =
+        sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")
+            .fetch_optional(pool)
+            .await?;
+    if has_table.is_none() {
+        return Ok(());
+    }
+    let applied: Vec<(i64,)> =
+        sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success").fetch_all(pool).await?;
+    let Some(pending) = migrator
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .find(|m| !applied.iter().any(|(v,)| *v == m.version))
+    else {
+        return Ok(());
+    };
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let name = format!(
+        "{}.before-migration-{}-{stamp}",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        pending.version
+    );
+    let copy = path.with_file_name(name);
+    backup_sqlite(pool, &copy).await.context("cannot back up the database before migrating it")?;
+    tracing::info!("copied {} to {} before migrating it", path.display(), copy.display());
+    Ok(())
 }
 
 /// Which SQL dialect a central's pool speaks; a few statements differ.
@@ -67,7 +145,10 @@ pub async fn open_central(url: &str, sqlite: &Migrator, postgres: &Migrator) -> 
     if backend == Backend::Sqlite {
         // Create the file and switch it to WAL once; the setting sticks to the file.
         let options = SqliteConnectOptions::from_str(url)?.create_if_missing(true).journal_mode(SqliteJournalMode::Wal);
+        let path = options.get_filename().to_owned();
         let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        // The same copy as the site's before a migration changes an existing file.
+        backup_before_migrating(&pool, &path, sqlite).await?;
         pool.close().await;
     }
     let pool = AnyPoolOptions::new()
@@ -119,4 +200,31 @@ impl CentralDb {
 /// The SQLite URL of `file` in `dir`.
 pub fn sqlite_url(dir: &Path, file: &str) -> String {
     format!("sqlite://{}?mode=rwc", dir.join(file).display())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    #[tokio::test]
+    async fn an_existing_database_is_copied_aside_before_a_migration_changes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site.db");
+        let all = &crate::site::MIGRATIONS;
+        let mut older = sqlx::migrate::Migrator::DEFAULT;
+        older.migrations = Cow::Owned(all.migrations[..all.migrations.len() - 1].to_vec());
+        super::open_sqlite(&path, &older).await.unwrap().close().await;
+        let copies = || {
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().contains(".before-migration-"))
+                .count()
+        };
+        assert_eq!(copies(), 0, "a new database has nothing to keep");
+        super::open_sqlite(&path, all).await.unwrap().close().await;
+        assert_eq!(copies(), 1, "one copy before the pending migration ran");
+        super::open_sqlite(&path, all).await.unwrap().close().await;
+        assert_eq!(copies(), 1, "an up-to-date database is not copied again");
+    }
 }

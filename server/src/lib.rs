@@ -6,8 +6,9 @@
 //!   process); each role defines its own admin subcommands, which `cli` only mounts;
 //! - `site`, `central_v5`, `central_v6` are the roles, one folder each; what the two centrals
 //!   share lives in `central_shared`, so neither reaches into the other;
-//! - `db`, `serve`, `ratelimit`, `wire`, `records`, `fixtures`, `slow_link` are foundations that
-//!   know nothing of the roles.
+//! - `db`, `serve`, `ratelimit`, `wire`, `records` are foundations that know nothing of the
+//!   roles. Test and bench tooling (fixtures, relays) lives in `testkit/` and `tools/bench/`,
+//!   not in the product.
 
 pub mod central_shared;
 pub mod central_v5;
@@ -15,10 +16,9 @@ pub mod central_v6;
 pub mod cli;
 pub mod db;
 pub mod demo;
-pub mod fixtures;
 pub mod ratelimit;
 pub mod records;
+pub mod secrets;
 pub mod serve;
 pub mod site;
-pub mod slow_link;
 pub mod wire;

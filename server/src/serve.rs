@@ -1,5 +1,10 @@
 //! Running an axum router on a TCP address: port 0 support, the `listening on http://ADDR`
-//! line other tools parse, and graceful shutdown on Ctrl-C / SIGTERM or on request (tests).
+//! (or `https://ADDR`) line other tools parse, and graceful shutdown on Ctrl-C / SIGTERM or on
+//! request (tests).
+//!
+//! With a [`Tls`] (`--tls-cert FILE --tls-key FILE`) every connection is a TLS one (rustls,
+//! HTTP/1.1 only); the handshake runs in the connection's own task and must finish within the
+//! header timeout, so a client that opens a socket and never says hello holds only its slot.
 //!
 //! Every role is served through here, so the connection hygiene lives here too: a client that
 //! sends half a request header (or nothing, or stays idle between requests) is dropped after
@@ -10,6 +15,7 @@
 //! This is our own accept loop rather than `axum::serve`, which exposes none of these.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +24,7 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
@@ -49,17 +56,79 @@ impl Default for Hygiene {
     }
 }
 
+/// A server certificate and key, loaded once at start.
+#[derive(Clone)]
+pub struct Tls {
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tls")
+    }
+}
+
+/// Why `--tls-cert` / `--tls-key` could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error(
+        "cannot read the TLS certificate chain {path}: {error} (hint: a PEM file with -----BEGIN CERTIFICATE-----)"
+    )]
+    Cert { path: String, error: String },
+    #[error(
+        "cannot read the TLS private key {path}: {error} (hint: a PEM file with an unencrypted PKCS#8, PKCS#1 or SEC1 key)"
+    )]
+    Key { path: String, error: String },
+    #[error("the TLS certificate and key do not go together: {0} (hint: give the key the certificate was made for)")]
+    Mismatch(String),
+}
+
+impl Tls {
+    /// Load a PEM certificate chain (server certificate first) and its private key.
+    pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Tls, TlsError> {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let cert_path = cert.display().to_string();
+        let chain = CertificateDer::pem_file_iter(cert)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| TlsError::Cert { path: cert_path.clone(), error: e.to_string() })?;
+        if chain.is_empty() {
+            return Err(TlsError::Cert { path: cert_path, error: "no certificate in the file".into() });
+        }
+        let key = PrivateKeyDer::from_pem_file(key)
+            .map_err(|e| TlsError::Key { path: key.display().to_string(), error: e.to_string() })?;
+        Tls::new(chain, key)
+    }
+
+    /// From certificates and a key already in memory (tests generate them).
+    pub fn new(
+        chain: Vec<rustls_pki_types::CertificateDer<'static>>,
+        key: rustls_pki_types::PrivateKeyDer<'static>,
+    ) -> Result<Tls, TlsError> {
+        crate::wire::client::install_crypto_provider();
+        let mut config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(|e| TlsError::Mismatch(e.to_string()))?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Tls { acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)) })
+    }
+}
+
 /// A server started in the background. Dropping it also stops the server (the stop channel
 /// closes); [`Running::stop`] additionally waits until it is gone.
 pub struct Running {
     pub addr: SocketAddr,
+    tls: bool,
     stop: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
 }
 
 impl Running {
+    /// `https://ADDR` when serving TLS, else `http://ADDR`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Stop accepting, finish in-flight requests, and wait until the server is gone.
@@ -86,11 +155,27 @@ pub async fn start(addr: SocketAddr, router: Router) -> anyhow::Result<Running> 
 
 /// [`start`] with explicit connection limits.
 pub async fn start_with(addr: SocketAddr, router: Router, hygiene: Hygiene) -> anyhow::Result<Running> {
+    start_full(addr, router, hygiene, None).await
+}
+
+/// [`start`] over TLS when `tls` is given.
+pub async fn start_tls(addr: SocketAddr, router: Router, tls: Option<Tls>) -> anyhow::Result<Running> {
+    start_full(addr, router, Hygiene::default(), tls).await
+}
+
+/// Everything explicit: limits and, optionally, TLS.
+pub async fn start_full(
+    addr: SocketAddr,
+    router: Router,
+    hygiene: Hygiene,
+    tls: Option<Tls>,
+) -> anyhow::Result<Running> {
     let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, router, hygiene, stopped));
-    Ok(Running { addr, stop, task })
+    let is_tls = tls.is_some();
+    let task = tokio::spawn(accept_loop(listener, router, hygiene, tls, stopped));
+    Ok(Running { addr, tls: is_tls, stop, task })
 }
 
 async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
@@ -102,6 +187,7 @@ async fn accept_loop(
     listener: TcpListener,
     router: Router,
     hygiene: Hygiene,
+    tls: Option<Tls>,
     mut stopped: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
@@ -128,15 +214,22 @@ async fn accept_loop(
             _ = stop_requested(&mut stopped) => break,
         };
         let router = router.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            let body_timeout = hygiene.body_read_timeout;
-            router.clone().oneshot(request.map(|body| axum::body::Body::new(TimeoutBody::new(body_timeout, body))))
-        });
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let watcher = graceful.watcher();
+        let http = http.clone();
+        let tls = tls.clone();
         connections.spawn(async move {
-            // A client that goes away or times out is routine, not worth a log line.
-            let _ = connection.await;
+            // A client that goes away, times out or fails its handshake is routine, not worth
+            // a log line.
+            match tls {
+                None => serve_connection(stream, peer, router, hygiene, http, watcher).await,
+                Some(tls) => {
+                    if let Ok(Ok(stream)) =
+                        tokio::time::timeout(hygiene.header_read_timeout, tls.acceptor.accept(stream)).await
+                    {
+                        serve_connection(stream, peer, router, hygiene, http, watcher).await;
+                    }
+                }
+            }
             drop(slot);
         });
     }
@@ -146,6 +239,22 @@ async fn accept_loop(
     }
     connections.shutdown().await;
     Ok(())
+}
+
+async fn serve_connection(
+    stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    peer: SocketAddr,
+    router: Router,
+    hygiene: Hygiene,
+    http: hyper::server::conn::http1::Builder,
+    watcher: hyper_util::server::graceful::Watcher,
+) {
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let body_timeout = hygiene.body_read_timeout;
+        router.clone().oneshot(request.map(|body| axum::body::Body::new(TimeoutBody::new(body_timeout, body))))
+    });
+    let _ = watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await;
 }
 
 /// Ctrl-C and SIGTERM, listened for from the moment this is made: install it before printing

@@ -66,7 +66,7 @@ async fn each_role_listens_on_a_free_port_answers_and_stops_on_sigterm() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (child, url) = start(&args);
         assert!(url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"), "{url}");
-        let response = reqwest::get(format!("{url}{health}")).await.unwrap();
+        let response = outpost_testkit::http_get(format!("{url}{health}")).await.unwrap();
         assert_eq!(response.status(), 200, "{args:?}");
         stop_with_sigterm(child);
     }
@@ -111,7 +111,7 @@ async fn demo_starts_three_servers_with_demo_site_configured() {
     }
     assert_eq!(roles, ["(legacy-central)", "(central)", "(site)"]);
     let status: serde_json::Value =
-        reqwest::get(format!("{}/api/sync/status", site.unwrap())).await.unwrap().json().await.unwrap();
+        outpost_testkit::http_get(format!("{}/api/sync/status", site.unwrap())).await.unwrap().json().await.unwrap();
     assert_eq!(status["configured"], true);
     assert_eq!(status["initialisation"], "preInitialisation");
     stop_with_sigterm(child);
@@ -132,7 +132,7 @@ async fn the_demo_site_answers_only_once_it_is_configured() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let client = reqwest::Client::new();
+    let client = outpost_testkit::http_client();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let status: serde_json::Value = loop {
         assert!(std::time::Instant::now() < deadline, "the demo site never answered");
@@ -152,7 +152,8 @@ async fn the_site_answers_names_from_allowed_host_flags_or_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_string_lossy().into_owned();
     let status = |url: String, host: &'static str| async move {
-        let response = reqwest::Client::new().get(format!("{url}/api/health")).header("host", host).send().await;
+        let response =
+            outpost_testkit::http_client().get(format!("{url}/api/health")).header("host", host).send().await;
         response.unwrap().status().as_u16()
     };
     let site = ["site", "--listen", "127.0.0.1:0", "--data-dir", &data, "--admin-password", "cli-admin-password"];

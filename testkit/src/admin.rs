@@ -8,7 +8,7 @@ pub const ADMIN_PASSWORD: &str = "test-admin-password";
 /// The `outpost_session=…` pair of a login's `Set-Cookie`.
 pub async fn login_cookie(site_url: &str, password: &str) -> Result<String, reqwest::Response> {
     // Loopback only: a proxy set in the environment must not carry these requests.
-    let response = reqwest::Client::builder()
+    let response = crate::http_client_builder()
         .no_proxy()
         .build()
         .unwrap()
@@ -31,5 +31,5 @@ pub async fn admin_client(site_url: &str) -> reqwest::Client {
     let mut headers = HeaderMap::new();
     headers.insert("cookie", HeaderValue::from_str(&cookie).unwrap());
     headers.insert(outpost_api::CSRF_HEADER, HeaderValue::from_static("1"));
-    reqwest::Client::builder().no_proxy().default_headers(headers).build().unwrap()
+    crate::http_client_builder().no_proxy().default_headers(headers).build().unwrap()
 }

@@ -27,7 +27,7 @@ impl V5Site {
             password: password.into(),
             hardware_id: format!("hw-{name}"),
             version: v5::API_VERSION.to_string(),
-            http: reqwest::Client::new(),
+            http: crate::http_client(),
         }
     }
 
@@ -183,12 +183,8 @@ impl V6Site {
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
             b.extend(e.clone());
         }
-        let r = reqwest::Client::new()
-            .post(format!("{}/central/sync/{route}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let r =
+            crate::http_client().post(format!("{}/central/sync/{route}", self.base)).json(&body).send().await.unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }

@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod clients;
 pub mod db;
+pub mod fixtures;
 pub mod logs;
 pub mod prelude;
 pub mod process;
@@ -26,3 +27,22 @@ pub use relay::{Entry, Hold, Relay, When};
 pub use site::{TestSite, fast};
 pub use wait::{eventually, silent_server};
 pub use world::{World, WorldBuilder, any_port};
+
+/// A reqwest client builder for tests. reqwest is built with rustls and no crypto provider of
+/// its own (we choose `ring`, README "TLS"), so building any client before the provider is
+/// installed panics; this installs it first. Use it (or [`http_client`], [`http_get`]) instead
+/// of `reqwest::Client::builder()` / `Client::new()` / `reqwest::get`.
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    outpost::wire::client::install_crypto_provider();
+    reqwest::Client::builder()
+}
+
+/// `reqwest::Client::new()`, with the crypto provider installed first.
+pub fn http_client() -> reqwest::Client {
+    http_client_builder().build().expect("a reqwest client with the ring provider builds")
+}
+
+/// `reqwest::get`, with the crypto provider installed first.
+pub async fn http_get(url: impl reqwest::IntoUrl) -> reqwest::Result<reqwest::Response> {
+    http_client().get(url).send().await
+}

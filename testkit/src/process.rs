@@ -36,16 +36,27 @@ impl SiteProcess {
 
     /// [`SiteProcess::start`] with the site's log filter (`OUTPOST_LOG`), e.g. `warn`.
     pub async fn start_logging(bin: &Path, data_dir: &Path, log: &str) -> SiteProcess {
-        SiteProcess::start_with_env(bin, data_dir, log, &[]).await
+        SiteProcess::start_with(bin, data_dir, &[], &[("OUTPOST_LOG", log)]).await
     }
 
     /// [`SiteProcess::start_logging`] with extra environment variables (e.g. the crash harness's
     /// `OUTPOST_TEST_KILL_POINT`).
     pub async fn start_with_env(bin: &Path, data_dir: &Path, log: &str, env: &[(&str, &str)]) -> SiteProcess {
+        let mut all = env.to_vec();
+        all.push(("OUTPOST_LOG", log));
+        SiteProcess::start_with(bin, data_dir, &[], &all).await
+    }
+
+    /// [`SiteProcess::start`] with extra flags (e.g. `--ca-cert FILE`) and environment
+    /// variables (e.g. `HTTPS_PROXY`).
+    pub async fn start_with(bin: &Path, data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> SiteProcess {
         let dir = data_dir.to_path_buf();
         let bin = bin.to_path_buf();
-        let log = log.to_owned();
-        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        if !env.iter().any(|(k, _)| k == "OUTPOST_LOG") {
+            env.push(("OUTPOST_LOG".into(), "error".into()));
+        }
         tokio::task::spawn_blocking(move || {
             let spawned = Instant::now();
             let mut child = Command::new(bin)
@@ -54,7 +65,7 @@ impl SiteProcess {
                 .arg("--app-dir")
                 .arg(dir.join("no-app"))
                 .args(["--admin-password", ADMIN_PASSWORD])
-                .env("OUTPOST_LOG", log)
+                .args(&args)
                 .envs(env)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())

@@ -43,7 +43,7 @@ impl TestSite {
             data_dir: dir.path().to_path_buf(),
             public_url: None,
             allowed_hosts: Vec::new(),
-            app_dir: dir.path().join("no-app"),
+            app_dir: Some(dir.path().join("no-app")),
             admin_password: Some(crate::admin::ADMIN_PASSWORD.into()),
             sync_badge_threshold: 1,
         };
@@ -72,7 +72,7 @@ impl TestSite {
     }
 
     pub async fn status(&self) -> SyncStatus {
-        let reply = reqwest::get(format!("{}/api/sync/status", self.url)).await.unwrap();
+        let reply = crate::http_get(format!("{}/api/sync/status", self.url)).await.unwrap();
         assert!(reply.status().is_success());
         reply.json().await.unwrap()
     }

@@ -6,7 +6,9 @@
 //! tab is hidden, and at once when it becomes visible again.
 
 use leptos::prelude::*;
-use outpost_api::{Direction, Initialisation, QuarantinedRecord, RunOutcome, RunTrigger, StepKey, StepState, SyncRun, SyncStatus};
+use outpost_api::{
+    Direction, Initialisation, QuarantinedRecord, RunOutcome, RunTrigger, StepKey, StepState, SyncRun, SyncStatus,
+};
 
 use crate::api;
 use crate::components::error_details::ErrorDetails;

@@ -156,8 +156,12 @@ pub enum AdminCommand {
     AddSite {
         #[arg(long)]
         name: String,
-        #[arg(long)]
-        password: String,
+        /// The site's password (else --password-file, or OUTPOST_SITE_PASSWORD).
+        #[arg(long, env = "OUTPOST_SITE_PASSWORD", hide_env_values = true, required_unless_present = "password_file")]
+        password: Option<String>,
+        /// Read the site's password from this file (first line), off the command line.
+        #[arg(long, value_name = "FILE", conflicts_with = "password")]
+        password_file: Option<std::path::PathBuf>,
         /// A store to make active on the site (repeat for several); missing stores are created.
         #[arg(long = "store")]
         stores: Vec<String>,
@@ -204,7 +208,12 @@ pub enum AdminCommand {
 pub async fn run_command(database_url: &str, command: AdminCommand) -> anyhow::Result<()> {
     let db = super::open_db(database_url).await?;
     match command {
-        AdminCommand::AddSite { name, password, stores, central_url, site_id } => {
+        AdminCommand::AddSite { name, password, password_file, stores, central_url, site_id } => {
+            let password = match (password, password_file) {
+                (_, Some(file)) => crate::secrets::read_file(&file)?,
+                (Some(password), None) => password,
+                (None, None) => anyhow::bail!("give --password or --password-file"),
+            };
             let site =
                 add_site(&db, &NewSite { name, password, store_ids: stores, central_v6_url: central_url, site_id })
                     .await?;

@@ -110,11 +110,12 @@ pub async fn open_db(database_url: &str) -> anyhow::Result<CentralDb> {
     db::open_central(database_url, &MIGRATIONS_SQLITE, &MIGRATIONS_POSTGRES).await
 }
 
-pub async fn start(config: CentralV5Config) -> anyhow::Result<Running> {
+/// Open the database and serve, over HTTPS when `tls` is given.
+pub async fn start(config: CentralV5Config, tls: Option<serve::Tls>) -> anyhow::Result<Running> {
     let mut state = V5State::open(&config.database_url).await?;
     state.trusted_proxies = crate::ratelimit::TrustedProxies::new(config.trusted_proxies);
     state.limits.max_push_buffer_bytes = config.max_push_buffer_bytes;
-    serve_state(config.listen, state).await
+    serve::start_tls(config.listen, router(state), tls).await
 }
 
 /// Serve an existing state (tests keep a clone to pause integration or inspect the database).

@@ -120,7 +120,7 @@ fn refusal(e: CallError) -> V6Error {
             V6Error::TooManyAttempts(retry_after.unwrap_or(60))
         }
         Problem::V5 { error, .. } => V6Error::LegacyRefused(error),
-        Problem::Transport(failure @ (Failure::Connect(_) | Failure::Timeout(_))) => {
+        Problem::Transport(failure @ (Failure::Connect(_) | Failure::Timeout(_) | Failure::Certificate(_))) => {
             V6Error::LegacyUnreachable(format!("{}: {failure}", e.url))
         }
         Problem::Transport(Failure::Status { status, body }) => V6Error::LegacyOther(format!("{status}: {body}")),

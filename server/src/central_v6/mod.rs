@@ -113,7 +113,8 @@ pub async fn open_db(database_url: &str) -> anyhow::Result<CentralDb> {
     db::open_central(database_url, &MIGRATIONS_SQLITE, &MIGRATIONS_POSTGRES).await
 }
 
-pub async fn start(config: CentralV6Config) -> anyhow::Result<Running> {
+/// Open the database, start learning the store mapping, and serve, over HTTPS when `tls` is given.
+pub async fn start(config: CentralV6Config, tls: Option<serve::Tls>) -> anyhow::Result<Running> {
     let mut state = V6State::open(&config.database_url, &config.legacy_url).await?;
     state.max_push_buffer_bytes = config.max_push_buffer_bytes;
     state.trusted_proxies = crate::ratelimit::TrustedProxies::new(config.trusted_proxies);
@@ -128,7 +129,7 @@ pub async fn start(config: CentralV6Config) -> anyhow::Result<Running> {
             "no --legacy-site-name/--legacy-site-password: this central cannot learn which site each store is on, so sites see central data only and cannot push store data"
         ),
     }
-    serve_state(config.listen, state).await
+    serve::start_tls(config.listen, router(state), tls).await
 }
 
 /// Serve an existing state (tests keep a clone to pause integration or inspect the database).

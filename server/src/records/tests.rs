@@ -93,12 +93,17 @@ fn order(table: Table) -> usize {
 
 #[tokio::test]
 async fn every_fixture_record_integrates_and_pushes_back_the_same_values() {
+    let Some(files) =
+        outpost_testkit::fixtures::legacy_v5_or_skip("every_fixture_record_integrates_and_pushes_back_the_same_values")
+    else {
+        return;
+    };
     let (_dir, mut conn) = fresh_db().await;
     seed_fixture_parents(&mut conn).await;
 
     let mut records: Vec<(Table, Value)> = Vec::new();
     let mut unknown = Vec::new();
-    for file in crate::fixtures::load_legacy_v5().unwrap() {
+    for file in files {
         let table = match table_from_v5(&file.table).or_else(|_| table_from_v6(&file.table)) {
             Ok(t) => t,
             Err(e) => {

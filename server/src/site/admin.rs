@@ -176,16 +176,32 @@ pub enum AdminCommand {
         /// The new password (else OUTPOST_ADMIN_PASSWORD, else one line read from stdin).
         #[arg(long, env = "OUTPOST_ADMIN_PASSWORD", hide_env_values = true)]
         password: Option<String>,
+        /// Read the new password from this file (first line), off the command line.
+        #[arg(long, value_name = "FILE", conflicts_with = "password")]
+        password_file: Option<std::path::PathBuf>,
+    },
+    /// Write a consistent copy of the site's database to a new file (works while the site serves).
+    Backup {
+        /// The backup file to create (never overwritten).
+        #[arg(long, alias = "out", value_name = "FILE")]
+        to: std::path::PathBuf,
+    },
+    /// Replace the site's database with a backup; refused while the site runs. The database
+    /// it replaces is kept beside it as `site.db.before-restore-TIME`.
+    Restore {
+        #[arg(long, value_name = "FILE")]
+        from: std::path::PathBuf,
     },
 }
 
 /// Run one `outpost site <subcommand>` against the site database in `data_dir`.
 pub async fn run_command(data_dir: &Path, command: AdminCommand) -> anyhow::Result<()> {
     match command {
-        AdminCommand::SetAdminPassword { password } => {
-            let password = match password {
-                Some(p) => p,
-                None => {
+        AdminCommand::SetAdminPassword { password, password_file } => {
+            let password = match (password, password_file) {
+                (_, Some(file)) => crate::secrets::read_file(&file)?,
+                (Some(p), None) => p,
+                (None, None) => {
                     eprintln!("new admin password (one line):");
                     let mut line = String::new();
                     std::io::stdin().read_line(&mut line)?;
@@ -195,6 +211,15 @@ pub async fn run_command(data_dir: &Path, command: AdminCommand) -> anyhow::Resu
             let db = crate::db::open_sqlite(&data_dir.join("site.db"), &super::MIGRATIONS).await?;
             set_password(&db, &password).await?;
             println!("admin password changed; every admin session was ended");
+        }
+        AdminCommand::Backup { to } => {
+            let db = crate::db::open_sqlite(&data_dir.join("site.db"), &super::MIGRATIONS).await?;
+            crate::db::backup_sqlite(&db, &to).await?;
+            println!("backup written to {}", to.display());
+        }
+        AdminCommand::Restore { from } => {
+            super::backup::restore(data_dir, &from).await?;
+            println!("restored {} into {}", from.display(), data_dir.join("site.db").display());
         }
     }
     Ok(())

@@ -23,7 +23,8 @@ use super::host::{self, AllowedHosts};
 use super::{SiteState, server_info, session, settings, store_data, sync};
 
 /// `hosts` guards everything, the app included: a rebound page must not even load it.
-pub fn router(state: SiteState, app_dir: &Path, hosts: AllowedHosts) -> Router {
+/// `app_dir`: serve the app from this folder (`--app-dir`); `None`: the app inside the binary.
+pub fn router(state: SiteState, app_dir: Option<&Path>, hosts: AllowedHosts) -> Router {
     let api = Router::new()
         .route("/health", get(health))
         .route("/server-info", get(server_info::get))
@@ -39,13 +40,14 @@ pub fn router(state: SiteState, app_dir: &Path, hosts: AllowedHosts) -> Router {
         .layer(middleware::from_fn(session::csrf_guard))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CompressionLayer::new());
-    let app = ServeDir::new(app_dir)
-        .precompressed_br()
-        .precompressed_gzip()
-        .fallback(ServeFile::new(app_dir.join("index.html")));
-    Router::new()
-        .nest("/api", api)
-        .fallback_service(app)
+    let routes = Router::new().nest("/api", api);
+    let routes = match app_dir {
+        Some(dir) => routes.fallback_service(
+            ServeDir::new(dir).precompressed_br().precompressed_gzip().fallback(ServeFile::new(dir.join("index.html"))),
+        ),
+        None => routes.fallback(super::app::serve),
+    };
+    routes
         .layer(middleware::from_fn(move |req, next| host::guard(hosts.clone(), req, next)))
         .layer(TraceLayer::new_for_http())
 }

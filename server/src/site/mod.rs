@@ -2,6 +2,8 @@
 //! the engine that synchronises it with the two centrals.
 
 pub mod admin;
+pub mod app;
+pub mod backup;
 pub mod error;
 pub mod host;
 pub mod http;
@@ -32,8 +34,9 @@ pub struct SiteConfig {
     /// Host names the site answers to besides IP literals, `localhost` and the public URL's
     /// host (`--allowed-host`); any other `Host` gets 421 ([`host`]).
     pub allowed_hosts: Vec<String>,
-    /// The built browser app (index.html, pkg/, style/).
-    pub app_dir: PathBuf,
+    /// A folder holding the built browser app (index.html, pkg/, style/), for development;
+    /// `None` serves the app built into the binary ([`app`]).
+    pub app_dir: Option<PathBuf>,
     /// The admin password to set on first start (ignored once one is stored). `None` on a
     /// first start generates one and prints it once.
     pub admin_password: Option<String>,
@@ -63,8 +66,17 @@ pub async fn start(config: SiteConfig) -> anyhow::Result<Running> {
 /// Like [`start`], with the engine's knobs, returning the state too, so a caller in the same
 /// process can configure sync ([`settings::save`]) or watch the engine.
 pub async fn start_with(config: SiteConfig, engine: sync::EngineConfig) -> anyhow::Result<(Running, SiteState)> {
+    start_tls(config, engine, None).await
+}
+
+/// Like [`start_with`], serving HTTPS when `tls` is given.
+pub async fn start_tls(
+    config: SiteConfig,
+    engine: sync::EngineConfig,
+    tls: Option<serve::Tls>,
+) -> anyhow::Result<(Running, SiteState)> {
     let state = open(&config, engine).await?;
-    let running = serve(&config, state.clone()).await?;
+    let running = serve(&config, state.clone(), tls).await?;
     Ok((running, state))
 }
 
@@ -89,15 +101,7 @@ pub async fn open(config: &SiteConfig, engine: sync::EngineConfig) -> anyhow::Re
 }
 
 /// Bind the listener and serve the API and the app for an [`open`]ed site.
-pub async fn serve(config: &SiteConfig, state: SiteState) -> anyhow::Result<Running> {
+pub async fn serve(config: &SiteConfig, state: SiteState, tls: Option<serve::Tls>) -> anyhow::Result<Running> {
     let hosts = host::AllowedHosts::new(config.public_url.as_deref(), &config.allowed_hosts);
-    serve::start(config.listen, http::router(state, &config.app_dir, hosts)).await
-}
-
-/// Where the built app lives when no `--app-dir` is given: `OUTPOST_APP_DIR`, else the
-/// `target/site` folder of the checkout this binary was built from.
-pub fn default_app_dir() -> PathBuf {
-    std::env::var_os("OUTPOST_APP_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site")))
+    serve::start_tls(config.listen, http::router(state, config.app_dir.as_deref(), hosts), tls).await
 }

@@ -10,8 +10,9 @@
 //! gzip bomb: either would otherwise hold or exhaust the site.
 
 use std::io::Write;
-use std::sync::Arc;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use flate2::Compression;
@@ -59,6 +60,10 @@ impl Default for Timeouts {
 pub enum Failure {
     #[error("Connection problem: {0}")]
     Connect(String),
+    /// The TLS handshake failed on the central's certificate: the text names the problem
+    /// (unknown authority, wrong host name, expired, ...).
+    #[error("The central's TLS certificate was refused: {0}")]
+    Certificate(String),
     #[error("Timed out waiting for the server: {0}")]
     Timeout(String),
     #[error("Unexpected HTTP status {status}: {body}")]
@@ -125,19 +130,56 @@ impl std::fmt::Debug for HttpClient {
     }
 }
 
+/// Certificate authorities trusted besides the system's (`--ca-cert`), for the whole process:
+/// like the system store, trust belongs to the machine's installation, not to one client.
+static EXTRA_ROOTS: OnceLock<Vec<reqwest::Certificate>> = OnceLock::new();
+
+/// Why `--ca-cert` could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CaCertError {
+    #[error("cannot read the CA certificate file {path}: {error}")]
+    Read { path: String, error: std::io::Error },
+    #[error("{path} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----): {error}")]
+    NotPem { path: String, error: String },
+    #[error("--ca-cert can be given once per process")]
+    AlreadySet,
+}
+
+/// Trust the certificates of a PEM file (a private CA) for every sync client made after this,
+/// on top of the system's roots.
+pub fn trust_ca_file(path: &Path) -> Result<(), CaCertError> {
+    let shown = path.display().to_string();
+    let pem = std::fs::read(path).map_err(|error| CaCertError::Read { path: shown.clone(), error })?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| CaCertError::NotPem { path: shown.clone(), error: e.to_string() })?;
+    if certs.is_empty() {
+        return Err(CaCertError::NotPem { path: shown, error: "no certificate found".into() });
+    }
+    EXTRA_ROOTS.set(certs).map_err(|_| CaCertError::AlreadySet)
+}
+
+/// Make `ring` rustls's process-wide crypto provider (once; later calls do nothing). Ring
+/// builds with only a C compiler, where aws-lc-rs also needs cmake (README, "TLS").
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl HttpClient {
     pub fn new(timeouts: &Timeouts, activity: Option<ActivityHook>) -> Self {
+        install_crypto_provider();
+        let extra_roots = EXTRA_ROOTS.get().cloned().unwrap_or_default();
         let tiers = timeouts
             .connect
             .iter()
             .map(|connect| {
+                // Proxies come from HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY, as curl reads them.
                 reqwest::Client::builder()
                     .connect_timeout(*connect)
                     .read_timeout(timeouts.idle_read)
                     .gzip(true)
-                    .no_proxy()
+                    .tls_certs_merge(extra_roots.clone())
                     .build()
-                    .expect("a plain-HTTP reqwest client always builds")
+                    .expect("a reqwest client with the ring provider always builds")
             })
             .collect();
         HttpClient {
@@ -249,6 +291,9 @@ fn gzip_json<B: Serialize>(body: &B) -> Result<bytes::Bytes, Failure> {
 /// Timeouts first: reqwest flags a connect timeout as both, and it is the waiting that matters.
 fn classify(e: reqwest::Error) -> Failure {
     let text = error_chain(&e);
+    if let Some(problem) = certificate_problem(&e) {
+        return Failure::Certificate(problem);
+    }
     if e.is_timeout() {
         Failure::Timeout(text)
     } else if e.is_connect() {
@@ -261,6 +306,46 @@ fn classify(e: reqwest::Error) -> Failure {
     } else {
         Failure::Other(text)
     }
+}
+
+/// The certificate problem behind a failed connection, in words, when there is one. rustls's
+/// error sits inside an `io::Error`, whose `source()` skips it, so each link is unwrapped.
+fn certificate_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next = Some(e);
+    while let Some(error) = next {
+        let tls = error
+            .downcast_ref::<rustls::Error>()
+            .or_else(|| error.downcast_ref::<std::io::Error>()?.get_ref()?.downcast_ref::<rustls::Error>());
+        if let Some(tls) = tls {
+            return describe_tls(tls);
+        }
+        next = error.source();
+    }
+    // Some links are boxed trait objects that do not downcast; rustls's own words remain.
+    let text = error_chain(e);
+    let at = text.find("invalid peer certificate: ")?;
+    Some(text[at..].to_owned())
+}
+
+fn describe_tls(error: &rustls::Error) -> Option<String> {
+    use rustls::CertificateError as C;
+    let cert = match error {
+        rustls::Error::InvalidCertificate(cert) => cert,
+        rustls::Error::NoCertificatesPresented => return Some("the server presented no certificate".into()),
+        _ => return None,
+    };
+    let words = match cert {
+        C::UnknownIssuer => "it is signed by an unknown certificate authority (UnknownIssuer)".to_owned(),
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            format!("it is not valid for this host name (NotValidForName): {cert:?}")
+        }
+        C::Expired | C::ExpiredContext { .. } => format!("it has expired (Expired): {cert:?}"),
+        C::NotValidYet | C::NotValidYetContext { .. } => format!("it is not valid yet (NotValidYet): {cert:?}"),
+        C::Revoked => "it has been revoked (Revoked)".to_owned(),
+        C::BadSignature => "its signature is invalid (BadSignature)".to_owned(),
+        other => format!("{other:?}"),
+    };
+    Some(words)
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -220,7 +220,7 @@ fn upstream_settings(site: &V5Site) -> Value {
 }
 
 async fn v6_post(v6_url: &str, route: &str, body: &Value) -> (u16, Value) {
-    let response = reqwest::Client::new()
+    let response = outpost_testkit::http_client()
         .post(format!("{v6_url}/central/sync/{route}"))
         .body(serde_json::to_vec(body).unwrap())
         .send()
@@ -311,8 +311,12 @@ async fn v6_errors_are_envelopes_and_a_non_central_answers_405() {
         central_v6::V6State::open(&outpost::db::sqlite_url(world.dir.path(), "other.db"), &world.v5_url).await.unwrap();
     state.is_central = false;
     let other = central_v6::serve_state(any_port(), state).await.unwrap();
-    let response =
-        reqwest::Client::new().post(format!("{}/central/sync/pull", other.url())).body("{}").send().await.unwrap();
+    let response = outpost_testkit::http_client()
+        .post(format!("{}/central/sync/pull", other.url()))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 405);
     assert_eq!(response.text().await.unwrap(), "Method only allowed on central server.");
 }

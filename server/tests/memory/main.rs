@@ -60,7 +60,7 @@ async fn a_small_gzip_bomb_to_any_central_route_is_refused_without_growing_memor
     let v6_bomb = gzip_bomb(&format!(r#"{{"syncV6Version":5,"syncV5Settings":{settings},"pad":"#), inflated);
     let v5_bomb = gzip_bomb(r#"{"pad":"#, inflated);
     assert!(v6_bomb.len() < 1024 * 1024, "the bomb is small: {} bytes", v6_bomb.len());
-    let http = reqwest::Client::new();
+    let http = outpost_testkit::http_client();
     // Each body measured on its own: "a small body before authentication costs < 32 MB".
     for route in ["site_status", "pull", "push"] {
         let send = http
@@ -101,7 +101,7 @@ async fn an_unauthenticated_push_near_the_limit_is_refused_without_parsing_its_b
     let prefix = r#"{"syncV6Version":5,"batch":{"end_cursor":1,"total_records":1,"is_last_batch":true,"records":[{"cursor":1,"record":{"tableName":"asset","recordId":"a","action":"Upsert","recordData":{"pad":"#;
     let suffix = format!(r#"}}}}}}]}},"syncV5Settings":{settings}}}"#);
     let body = gzip_padded(prefix, outpost::central_v6::MAX_BODY_BYTES - 64 * 1024, &suffix);
-    let http = reqwest::Client::new();
+    let http = outpost_testkit::http_client();
     let push = http
         .post(format!("{}/central/sync/push", world.site_v6_url()))
         .header("content-type", "application/json")

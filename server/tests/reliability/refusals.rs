@@ -43,7 +43,7 @@ async fn store_data(site: &SiteProcess, method: Method, path: &str, body: Value)
 }
 
 async fn quarantine(site: &SiteProcess) -> Vec<QuarantinedRecord> {
-    reqwest::get(format!("{}/api/sync/quarantine", site.url)).await.unwrap().json().await.unwrap()
+    outpost_testkit::http_get(format!("{}/api/sync/quarantine", site.url)).await.unwrap().json().await.unwrap()
 }
 
 async fn sync_once(site: &SiteProcess) -> SyncStatus {

@@ -126,7 +126,7 @@ fn the_site_api_answers_any_body_with_a_4xx_json_error() {
 async fn unknown_actions_are_refused_and_unknown_tables_quarantined_with_a_clear_reason() {
     let world = World::start().await;
     world.add_site("odd", "pw", &["odd-store"]).await;
-    let client = reqwest::Client::new();
+    let client = outpost_testkit::http_client();
     let auth = base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,
         format!("odd:{}", v5::password_sha256("pw")),

@@ -54,8 +54,12 @@ async fn the_v6_central_limits_failures_too_and_answers_429_with_retry_after() {
         assert!(body.get("error").is_some(), "{body}");
     }
     let body = serde_json::json!({"syncV5Settings": wrong.settings(), "syncV6Version": wrong.v6_version});
-    let locked =
-        reqwest::Client::new().post(format!("{}/central/sync/site_status", c.v6_url)).json(&body).send().await.unwrap();
+    let locked = outpost_testkit::http_client()
+        .post(format!("{}/central/sync/site_status", c.v6_url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(locked.status(), 429);
     assert!(retry_after(&locked) >= 1);
     let envelope: Value = locked.json().await.unwrap();
@@ -227,8 +231,12 @@ async fn a_lock_out_on_the_v5_central_reaches_v6_callers_as_429_with_the_v5_wait
     let v5_wait = retry_after(&wrong.get("site").await);
     let right = V6Site::new(&c.v6_url, V5Site::new(&c.v5_url, "a", "pa"));
     let body = json!({"syncV5Settings": right.settings(), "syncV6Version": right.v6_version});
-    let locked =
-        reqwest::Client::new().post(format!("{}/central/sync/site_status", c.v6_url)).json(&body).send().await.unwrap();
+    let locked = outpost_testkit::http_client()
+        .post(format!("{}/central/sync/site_status", c.v6_url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(locked.status(), 429, "the V5 central's lock-out holds through the V6 central");
     let wait = retry_after(&locked);
     assert!(wait >= 1 && wait <= v5_wait, "the V5 central's wait is relayed: {wait} vs {v5_wait}");
@@ -328,7 +336,7 @@ async fn an_unauthenticated_eight_mb_push_is_refused_before_its_batch_is_parsed_
     let push = |body: Vec<u8>| {
         let url = format!("{}/central/sync/push", c.v6_url);
         async move {
-            let response = reqwest::Client::new()
+            let response = outpost_testkit::http_client()
                 .post(url)
                 .header("content-type", "application/json")
                 .body(body)

@@ -35,7 +35,7 @@ async fn half_sent_headers_are_closed_after_the_timeout_while_others_are_served(
     let running = serve::start_with(any_port(), router, hygiene()).await.unwrap();
     let started = Instant::now();
     let mut slow = half_open(&running.addr, 20).await;
-    let ok = reqwest::get(format!("{}/hello", running.url())).await.unwrap();
+    let ok = outpost_testkit::http_get(format!("{}/hello", running.url())).await.unwrap();
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.text().await.unwrap(), "hi");
     for s in &mut slow {
@@ -55,7 +55,7 @@ async fn graceful_shutdown_completes_while_half_open_connections_are_held() {
     let running = serve::start_with(any_port(), router, long).await.unwrap();
     let _slow = half_open(&running.addr, 20).await;
     // Let the server accept them all before asking it to stop.
-    assert_eq!(reqwest::get(format!("{}/hello", running.url())).await.unwrap().status(), 200);
+    assert_eq!(outpost_testkit::http_get(format!("{}/hello", running.url())).await.unwrap().status(), 200);
     let stopped = tokio::time::timeout(Duration::from_secs(10), running.stop()).await;
     assert!(stopped.is_ok(), "shutdown waited for half-open connections");
 }
@@ -68,7 +68,7 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
     let _slow = half_open(&running.addr, 2).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
-    let ok = reqwest::get(format!("{}/hello", running.url())).await.unwrap();
+    let ok = outpost_testkit::http_get(format!("{}/hello", running.url())).await.unwrap();
     assert_eq!(ok.status(), 200);
     // Served only once the header timeout freed a slot.
     assert!(started.elapsed() >= Duration::from_millis(1500), "served after {:?}", started.elapsed());

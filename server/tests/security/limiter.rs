@@ -208,7 +208,7 @@ async fn the_v6_central_believes_x_forwarded_for_only_from_a_trusted_proxy() {
         add_site(&c.v5_state, "a", "pa", &["store_a"], &c.v6_url).await;
         let call = |site: &V6Site, caller: &'static str| {
             let body = json!({"syncV5Settings": site.settings(), "syncV6Version": site.v6_version});
-            reqwest::Client::new()
+            outpost_testkit::http_client()
                 .post(format!("{}/central/sync/site_status", c.v6_url))
                 .header("x-forwarded-for", caller)
                 .json(&body)

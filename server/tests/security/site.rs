@@ -5,7 +5,7 @@
 
 use outpost_api::ApiErrorBody;
 use outpost_testkit::prelude::*;
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 async fn variant(response: reqwest::Response) -> (StatusCode, String) {
@@ -29,7 +29,7 @@ const GUARDED: [(Method, &str); 9] = [
 #[tokio::test]
 async fn settings_store_data_writes_and_quarantine_retry_need_an_admin_session() {
     let site = TestSite::start(fast()).await;
-    let anonymous = Client::new();
+    let anonymous = outpost_testkit::http_client();
     for (method, path) in GUARDED {
         let response =
             anonymous.request(method.clone(), format!("{}{path}", site.url)).json(&json!({})).send().await.unwrap();
@@ -53,7 +53,7 @@ async fn settings_store_data_writes_and_quarantine_retry_need_an_admin_session()
 #[tokio::test]
 async fn the_sync_page_data_and_sync_now_need_no_admin() {
     let site = TestSite::start(fast()).await;
-    let anonymous = Client::new();
+    let anonymous = outpost_testkit::http_client();
     for path in ["/api/sync/status", "/api/sync/quarantine", "/api/store-data", "/api/health", "/api/session"] {
         assert_eq!(
             anonymous.get(format!("{}{path}", site.url)).send().await.unwrap().status(),
@@ -71,7 +71,7 @@ async fn login_sets_an_httponly_samesite_strict_cookie_and_logout_ends_the_sessi
     let wrong = login_cookie(&site.url, "not-it").await.unwrap_err();
     assert_eq!(variant(wrong).await, (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED".into()));
 
-    let response = Client::new()
+    let response = outpost_testkit::http_client()
         .post(format!("{}/api/session", site.url))
         .json(&json!({"password": ADMIN_PASSWORD}))
         .send()
@@ -90,12 +90,17 @@ async fn login_sets_an_httponly_samesite_strict_cookie_and_logout_ends_the_sessi
     let who = |cookie: String| {
         let url = site.url.clone();
         async move {
-            let r = Client::new().get(format!("{url}/api/session")).header("cookie", cookie).send().await.unwrap();
+            let r = outpost_testkit::http_client()
+                .get(format!("{url}/api/session"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
             r.json::<outpost_api::SessionInfo>().await.unwrap().admin
         }
     };
     assert!(who(cookie.clone()).await);
-    let out = Client::new()
+    let out = outpost_testkit::http_client()
         .delete(format!("{}/api/session", site.url))
         .header("cookie", &cookie)
         .header("x-outpost-csrf", "1")
@@ -111,7 +116,7 @@ async fn state_changing_requests_without_json_or_the_csrf_header_are_refused_wit
     let site = TestSite::start(fast()).await;
     let cookie = login_cookie(&site.url, ADMIN_PASSWORD).await.unwrap();
     // What a cross-site HTML form can send: a form body, the cookie (were SameSite absent).
-    let form = Client::new()
+    let form = outpost_testkit::http_client()
         .post(format!("{}/api/store-data/locations", site.url))
         .header("cookie", &cookie)
         .header("content-type", "application/x-www-form-urlencoded")
@@ -120,16 +125,16 @@ async fn state_changing_requests_without_json_or_the_csrf_header_are_refused_wit
         .await
         .unwrap();
     assert_eq!(variant(form).await, (StatusCode::FORBIDDEN, "FORBIDDEN".into()));
-    let bare = Client::new()
+    let bare = outpost_testkit::http_client()
         .delete(format!("{}/api/store-data/locations/x", site.url))
         .header("cookie", &cookie)
         .send()
         .await
         .unwrap();
     assert_eq!(bare.status(), StatusCode::FORBIDDEN);
-    let run = Client::new().post(format!("{}/api/sync/run", site.url)).send().await.unwrap();
+    let run = outpost_testkit::http_client().post(format!("{}/api/sync/run", site.url)).send().await.unwrap();
     assert_eq!(run.status(), StatusCode::FORBIDDEN, "sync now too needs the header or JSON");
-    let with_header = Client::new()
+    let with_header = outpost_testkit::http_client()
         .delete(format!("{}/api/store-data/locations/x", site.url))
         .header("cookie", &cookie)
         .header("x-outpost-csrf", "1")
@@ -157,7 +162,7 @@ async fn bodies_over_the_limit_get_413_on_the_site_api() {
     let huge = json!({"storeId": "s", "code": "c", "name": "x".repeat(2 * 1024 * 1024)});
     let response = admin.post(format!("{}/api/store-data/locations", site.url)).json(&huge).send().await.unwrap();
     assert_eq!(variant(response).await, (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE".into()));
-    let login = Client::new()
+    let login = outpost_testkit::http_client()
         .post(format!("{}/api/session", site.url))
         .json(&json!({"password": "x".repeat(2 * 1024 * 1024)}))
         .send()
@@ -169,9 +174,14 @@ async fn bodies_over_the_limit_get_413_on_the_site_api() {
 #[tokio::test]
 async fn unknown_routes_and_methods_get_a_clear_json_error() {
     let site = TestSite::start(fast()).await;
-    let missing = Client::new().get(format!("{}/api/no-such-table", site.url)).send().await.unwrap();
+    let missing = outpost_testkit::http_client().get(format!("{}/api/no-such-table", site.url)).send().await.unwrap();
     assert_eq!(variant(missing).await, (StatusCode::NOT_FOUND, "NOT_FOUND".into()));
-    let method = Client::new().patch(format!("{}/api/sync/status", site.url)).json(&json!({})).send().await.unwrap();
+    let method = outpost_testkit::http_client()
+        .patch(format!("{}/api/sync/status", site.url))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(variant(method).await, (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED".into()));
 }
 
@@ -201,8 +211,12 @@ async fn set_admin_password_replaces_the_password_and_ends_every_session() {
         .output()
         .unwrap();
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
-    let old =
-        Client::new().get(format!("{}/api/settings/sync", site.url)).header("cookie", cookie).send().await.unwrap();
+    let old = outpost_testkit::http_client()
+        .get(format!("{}/api/settings/sync", site.url))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(old.status(), StatusCode::UNAUTHORIZED, "the old session ended");
     assert!(login_cookie(&site.url, ADMIN_PASSWORD).await.is_err());
     assert!(login_cookie(&site.url, "brand-new-one").await.is_ok());

@@ -27,7 +27,7 @@ async fn start_site_answering(public_url: Option<&str>, allowed_hosts: &[&str]) 
         data_dir: data.path().to_path_buf(),
         public_url: public_url.map(str::to_owned),
         allowed_hosts: allowed_hosts.iter().map(|h| h.to_string()).collect(),
-        app_dir: app.path().to_path_buf(),
+        app_dir: Some(app.path().to_path_buf()),
         admin_password: Some("site-http-admin".into()),
         sync_badge_threshold: 1,
     })
@@ -40,7 +40,7 @@ async fn start_site_answering(public_url: Option<&str>, allowed_hosts: &[&str]) 
 async fn health_reports_ok_once_the_database_is_migrated() {
     let site = start_site(None).await;
     let health: Health =
-        reqwest::get(format!("{}/api/health", site.running.url())).await.unwrap().json().await.unwrap();
+        outpost_testkit::http_get(format!("{}/api/health", site.running.url())).await.unwrap().json().await.unwrap();
     assert_eq!(health.status, "ok");
     assert_eq!(health.role, "site");
     site.running.stop().await;
@@ -49,8 +49,12 @@ async fn health_reports_ok_once_the_database_is_migrated() {
 #[tokio::test]
 async fn server_info_uses_the_request_host_and_carries_a_qr_code() {
     let site = start_site(None).await;
-    let info: ServerInfo =
-        reqwest::get(format!("{}/api/server-info", site.running.url())).await.unwrap().json().await.unwrap();
+    let info: ServerInfo = outpost_testkit::http_get(format!("{}/api/server-info", site.running.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(info.url, site.running.url());
     assert!(info.qr_svg.starts_with("<?xml") || info.qr_svg.starts_with("<svg"), "{}", &info.qr_svg[..40]);
     site.running.stop().await;
@@ -59,8 +63,12 @@ async fn server_info_uses_the_request_host_and_carries_a_qr_code() {
 #[tokio::test]
 async fn server_info_prefers_the_configured_public_url() {
     let site = start_site(Some("http://clinic.example:8000")).await;
-    let info: ServerInfo =
-        reqwest::get(format!("{}/api/server-info", site.running.url())).await.unwrap().json().await.unwrap();
+    let info: ServerInfo = outpost_testkit::http_get(format!("{}/api/server-info", site.running.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(info.url, "http://clinic.example:8000");
     site.running.stop().await;
 }
@@ -69,7 +77,7 @@ async fn server_info_prefers_the_configured_public_url() {
 async fn root_and_unknown_client_routes_serve_the_app() {
     let site = start_site(None).await;
     for path in ["/", "/sync", "/admin/sync", "/some/deep/client/route"] {
-        let response = reqwest::get(format!("{}{path}", site.running.url())).await.unwrap();
+        let response = outpost_testkit::http_get(format!("{}{path}", site.running.url())).await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
         assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
         assert!(response.text().await.unwrap().contains("app shell"), "{path}");
@@ -80,7 +88,7 @@ async fn root_and_unknown_client_routes_serve_the_app() {
 #[tokio::test]
 async fn wasm_is_served_as_application_wasm() {
     let site = start_site(None).await;
-    let response = reqwest::get(format!("{}/pkg/app_bg.wasm", site.running.url())).await.unwrap();
+    let response = outpost_testkit::http_get(format!("{}/pkg/app_bg.wasm", site.running.url())).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/wasm");
     site.running.stop().await;
@@ -89,7 +97,7 @@ async fn wasm_is_served_as_application_wasm() {
 #[tokio::test]
 async fn unknown_api_routes_get_a_json_404_not_the_app() {
     let site = start_site(None).await;
-    let response = reqwest::get(format!("{}/api/no-such-thing", site.running.url())).await.unwrap();
+    let response = outpost_testkit::http_get(format!("{}/api/no-such-thing", site.running.url())).await.unwrap();
     assert_eq!(response.status(), 404);
     let body: ApiErrorBody = response.json().await.unwrap();
     assert_eq!(body.error.variant, "NOT_FOUND");
@@ -98,7 +106,12 @@ async fn unknown_api_routes_get_a_json_404_not_the_app() {
 
 /// GET `path` with an explicit `Host` header, as a browser on a rebound domain would send it.
 async fn get_with_host(site: &Site, path: &str, host: &str) -> reqwest::Response {
-    reqwest::Client::new().get(format!("{}{path}", site.running.url())).header("host", host).send().await.unwrap()
+    outpost_testkit::http_client()
+        .get(format!("{}{path}", site.running.url()))
+        .header("host", host)
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -110,7 +123,7 @@ async fn a_foreign_host_name_gets_421_in_the_json_error_shape_and_no_store_data(
         let body: ApiErrorBody = response.json().await.unwrap();
         assert_eq!(body.error.variant, "MISDIRECTED_REQUEST", "{path}");
     }
-    let login = reqwest::Client::new()
+    let login = outpost_testkit::http_client()
         .post(format!("{}/api/session", site.running.url()))
         .header("host", "attacker.example")
         .header("origin", "http://attacker.example")

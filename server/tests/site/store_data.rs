@@ -37,7 +37,7 @@ async fn site() -> Site {
         data_dir: dir.path().to_owned(),
         public_url: None,
         allowed_hosts: Vec::new(),
-        app_dir: dir.path().to_owned(),
+        app_dir: Some(dir.path().to_owned()),
         admin_password: Some(ADMIN_PASSWORD.into()),
         sync_badge_threshold: 1,
     };

@@ -39,7 +39,7 @@ async fn synced_site(world: &World, name: &str) -> (TestSite, Relay) {
 
 /// Press Sync now the way the app does (no admin needed, only the CSRF header).
 async fn press(site: &TestSite) -> reqwest::Response {
-    reqwest::Client::new()
+    outpost_testkit::http_client()
         .post(format!("{}/api/sync/run", site.url))
         .header(outpost_api::CSRF_HEADER, "1")
         .send()

@@ -184,7 +184,7 @@ async fn a_run_with_no_progress_for_the_stall_limit_fails_as_timeout() {
 async fn sync_now_before_configuring_is_a_clear_not_configured_error() {
     let site = TestSite::start(fast()).await;
     // Sync now needs no admin, only the CSRF header every state-changing request carries.
-    let reply = reqwest::Client::new()
+    let reply = outpost_testkit::http_client()
         .post(format!("{}/api/sync/run", site.url))
         .header(outpost_api::CSRF_HEADER, "1")
         .send()

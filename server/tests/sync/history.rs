@@ -7,7 +7,7 @@ use outpost_api::{Location, RunOutcome, RunTrigger, StepKey, SyncRun};
 use outpost_testkit::prelude::*;
 
 async fn history(site: &TestSite) -> Vec<SyncRun> {
-    reqwest::get(format!("{}/api/sync/history", site.url)).await.unwrap().json().await.unwrap()
+    outpost_testkit::http_get(format!("{}/api/sync/history", site.url)).await.unwrap().json().await.unwrap()
 }
 
 #[tokio::test]

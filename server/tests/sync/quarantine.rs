@@ -12,7 +12,7 @@ fn location(id: &str, store: &str, hold: Value) -> Value {
 }
 
 async fn quarantine(site: &TestSite) -> Vec<QuarantinedRecord> {
-    reqwest::get(format!("{}/api/sync/quarantine", site.url)).await.unwrap().json().await.unwrap()
+    outpost_testkit::http_get(format!("{}/api/sync/quarantine", site.url)).await.unwrap().json().await.unwrap()
 }
 
 #[tokio::test]

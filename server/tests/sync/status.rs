@@ -16,7 +16,7 @@ use outpost_testkit::prelude::*;
 /// Poll `GET /api/sync/status` from its own client until `stop`; every answer, in order.
 fn poll_status(url: String, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<Vec<SyncStatus>> {
     tokio::spawn(async move {
-        let client = reqwest::Client::new();
+        let client = outpost_testkit::http_client();
         let mut seen = Vec::new();
         while !stop.load(Ordering::Relaxed) {
             let reply = client.get(format!("{url}/api/sync/status")).send().await.unwrap();

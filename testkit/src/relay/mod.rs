@@ -199,7 +199,7 @@ impl Relay {
         }
         let inner = Arc::new(Inner {
             target: Mutex::new(target),
-            client: reqwest::Client::new(),
+            client: crate::http_client(),
             generation: AtomicU32::new(1),
             log: Mutex::default(),
             delay: Mutex::default(),

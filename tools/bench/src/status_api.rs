@@ -28,7 +28,7 @@ pub async fn run(options: &BenchOptions, world: &BenchWorld) -> anyhow::Result<F
     let mut tasks = Vec::new();
     for i in 0..pollers {
         // One connection per poller, as 500 browsers would have.
-        let client = reqwest::Client::builder().no_proxy().build()?;
+        let client = outpost_testkit::http_client_builder().no_proxy().build()?;
         let url = url.clone();
         let phase = PERIOD.mul_f64(i as f64 / pollers as f64);
         tasks.push(tokio::spawn(async move {

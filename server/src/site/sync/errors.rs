@@ -13,6 +13,8 @@ use crate::wire::v6::ErrorValue;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Variant {
     ConnectionError,
+    /// The central's TLS certificate was refused (unknown CA, wrong name, expired).
+    CertificateError,
     SiteNameNotFound,
     IncorrectPassword,
     HardwareIdMismatch,
@@ -37,8 +39,9 @@ pub enum Variant {
 }
 
 impl Variant {
-    pub const ALL: [Variant; 18] = [
+    pub const ALL: [Variant; 19] = [
         Variant::ConnectionError,
+        Variant::CertificateError,
         Variant::SiteNameNotFound,
         Variant::IncorrectPassword,
         Variant::HardwareIdMismatch,
@@ -62,6 +65,7 @@ impl Variant {
     pub fn code(self) -> &'static str {
         match self {
             Variant::ConnectionError => "CONNECTION_ERROR",
+            Variant::CertificateError => "CERTIFICATE_ERROR",
             Variant::SiteNameNotFound => "SITE_NAME_NOT_FOUND",
             Variant::IncorrectPassword => "INCORRECT_PASSWORD",
             Variant::HardwareIdMismatch => "HARDWARE_ID_MISMATCH",
@@ -89,6 +93,7 @@ impl Variant {
     pub fn message(self) -> &'static str {
         match self {
             Variant::ConnectionError => "Unable to connect to server",
+            Variant::CertificateError => "The central server's TLS certificate is not trusted",
             Variant::SiteNameNotFound => "Site name not found",
             Variant::IncorrectPassword => "Incorrect password",
             Variant::HardwareIdMismatch => "Incorrect hardware ID",
@@ -114,6 +119,11 @@ impl Variant {
     pub fn hint(self) -> &'static str {
         match self {
             Variant::ConnectionError => "Check the central server URL and this device's network connection.",
+            Variant::CertificateError => {
+                "If the central uses a private certificate authority, start this server with --ca-cert FILE \
+                 (that authority's PEM file). Check that the URL's host name is the certificate's and that \
+                 this device's clock is right."
+            }
             Variant::SiteNameNotFound => {
                 "Check the site name in the sync settings; it must match a site on the central server."
             }
@@ -226,6 +236,7 @@ pub fn chain(e: &dyn std::error::Error) -> String {
 pub fn classify(problem: &Problem) -> Variant {
     match problem {
         Problem::Transport(Failure::Connect(_)) => Variant::ConnectionError,
+        Problem::Transport(Failure::Certificate(_)) => Variant::CertificateError,
         Problem::Transport(Failure::Timeout(_)) => Variant::Timeout,
         // A server that is not a V6 central answers 405 to the whole /central scope.
         Problem::Transport(Failure::Status { status: 405, .. }) => Variant::CentralV6NotConfigured,

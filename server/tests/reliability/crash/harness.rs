@@ -131,7 +131,7 @@ impl CrashWorld {
 }
 
 pub async fn status(site: &SiteProcess) -> SyncStatus {
-    reqwest::get(format!("{}/api/sync/status", site.url)).await.unwrap().json().await.unwrap()
+    outpost_testkit::http_get(format!("{}/api/sync/status", site.url)).await.unwrap().json().await.unwrap()
 }
 
 /// Ask for a run (Sync now!).

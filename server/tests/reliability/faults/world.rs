@@ -329,7 +329,7 @@ pub async fn check(c: &World, site: &TestSite, model: &Model) -> Vec<String> {
     // Refused records are never lost silently: each is listed, outgoing, with a reason, and
     // nothing else is.
     let quarantine: Vec<outpost_api::QuarantinedRecord> =
-        reqwest::get(format!("{}/api/sync/quarantine", site.url)).await.unwrap().json().await.unwrap();
+        outpost_testkit::http_get(format!("{}/api/sync/quarantine", site.url)).await.unwrap().json().await.unwrap();
     let outgoing: Vec<(String, String)> = quarantine
         .into_iter()
         .filter(|r| r.direction == outpost_api::Direction::Outgoing)

@@ -18,7 +18,9 @@ use crate::central_v5::{self, V5State, admin};
 use crate::central_v6::{self, V6State};
 use crate::ratelimit::TrustedProxies;
 use crate::site::{self, settings};
-use crate::{db, serve, slow_link};
+use crate::{db, serve};
+
+mod slow_link;
 
 pub const SITE_NAME: &str = "demo-site";
 pub const SITE_PASSWORD: &str = "demo";
@@ -41,8 +43,8 @@ pub struct DemoArgs {
     pub legacy_listen: SocketAddr,
     #[arg(long, default_value = "127.0.0.1:8002")]
     pub central_listen: SocketAddr,
-    /// Folder of the built browser app (default: target/site of the checkout).
-    #[arg(long)]
+    /// Serve the browser app from this folder instead of the copy inside the binary.
+    #[arg(long, env = "OUTPOST_APP_DIR")]
     pub app_dir: Option<PathBuf>,
     /// Records of generated data the V5 central holds for the demo site (first start only).
     #[arg(long, default_value_t = 2000)]
@@ -97,7 +99,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         data_dir: data_dir.join("site"),
         public_url: None,
         allowed_hosts: Vec::new(),
-        app_dir: args.app_dir.unwrap_or_else(site::default_app_dir),
+        app_dir: args.app_dir,
         admin_password: Some(DEMO_ADMIN_PASSWORD.into()),
         sync_badge_threshold: 1,
     };
@@ -118,7 +120,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("cannot configure the demo site: {e}"))?;
     }
 
-    let site = site::serve(&site_config, site_state).await?;
+    let site = site::serve(&site_config, site_state, None).await?;
     serve::announce(&legacy, Some("legacy-central"));
     serve::announce(&central, Some("central"));
     serve::announce(&site, Some("site"));

@@ -1,4 +1,4 @@
-//! A simulated slow link, for the demo: a TCP relay that holds every chunk the client sends
+//! A simulated slow link, for the demo's `--link-delay-ms` only: a TCP relay that holds every chunk the client sends
 //! for a fixed delay before passing it on, so each request takes at least that long, the way
 //! it does over a cellular line. It lets a person (or a browser test) watch the stepper walk
 //! through a run that would otherwise finish between two polls.

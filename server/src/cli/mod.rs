@@ -10,9 +10,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::{central_v5, central_v6, db, demo, serve, site};
+
+pub mod config;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,6 +25,17 @@ use crate::{central_v5, central_v6, db, demo, serve, site};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// A TOML file of settings for the role, keys named like the long flags (`data-dir = "…"`);
+    /// flags and OUTPOST_* environment variables override it (also OUTPOST_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print the role's merged settings (flags > environment > file > defaults; secrets masked) and exit.
+    #[arg(long, global = true)]
+    pub print_config: bool,
+    /// Log lines as `text` (default) or `json` (one object per line, for journald or a log
+    /// shipper); the filter is RUST_LOG.
+    #[arg(long, global = true, value_name = "FORMAT", env = "OUTPOST_LOG_FORMAT", value_parser = ["text", "json"])]
+    pub log_format: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -37,18 +50,51 @@ pub enum Command {
     Demo(demo::DemoArgs),
 }
 
+/// HTTPS: serving it, and trusting a private certificate authority when calling a central.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TlsArgs {
+    /// Serve HTTPS with this PEM certificate chain (server certificate first); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Trust this PEM certificate authority too (a ministry's private CA) when reaching a
+    /// central over https://; the system's roots are always trusted.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// Trust `--ca-cert` for this process's clients and load the server certificate, if any.
+    pub fn apply(&self) -> anyhow::Result<Option<serve::Tls>> {
+        if let Some(ca) = &self.ca_cert {
+            crate::wire::client::trust_ca_file(ca)?;
+        }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Ok(Some(serve::Tls::from_pem_files(cert, key)?)),
+            _ => Ok(None),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct SiteArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8000")]
     pub listen: SocketAddr,
-    /// Folder for the site's database.
-    #[arg(long, default_value = "outpost-data/site", global = true)]
-    pub data_dir: PathBuf,
+    /// Folder for the site's database (default: $STATE_DIRECTORY/site under systemd, else
+    /// $XDG_DATA_HOME/outpost/site, else ~/.local/share/outpost/site; never the working folder).
+    #[arg(long, env = "OUTPOST_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
     /// The admin password, set on the first start only (later: `outpost site set-admin-password`).
     /// Without one, the first start generates a password and prints it once. At least 12 characters.
     #[arg(long, env = "OUTPOST_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
+    /// Read the first-start admin password from this file (first line), instead of the command
+    /// line where other users of the machine could see it.
+    #[arg(long, value_name = "FILE", conflicts_with = "admin_password")]
+    pub admin_password_file: Option<PathBuf>,
     /// The URL people use to reach this server, shown with its QR code (default: from the request).
     #[arg(long)]
     pub public_url: Option<String>,
@@ -57,12 +103,15 @@ pub struct SiteArgs {
     /// other name is refused with 421, so a rebound web page cannot read the site.
     #[arg(long = "allowed-host", value_name = "NAME", env = "OUTPOST_ALLOWED_HOST", value_delimiter = ',')]
     pub allowed_host: Vec<String>,
-    /// Folder of the built browser app (default: target/site of the checkout).
-    #[arg(long)]
+    /// Serve the browser app from this folder instead of the copy inside the binary
+    /// (development: `target/site` after `build_app`).
+    #[arg(long, env = "OUTPOST_APP_DIR")]
     pub app_dir: Option<PathBuf>,
     /// Records waiting to be sent before the Sync link in the navigation shows their count.
     #[arg(long, default_value_t = 1)]
     pub sync_badge_threshold: u64,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Without a subcommand the site serves; with one it administers its database.
     #[command(subcommand)]
     pub admin: Option<site::admin::AdminCommand>,
@@ -70,8 +119,9 @@ pub struct SiteArgs {
 
 #[derive(Debug, Args)]
 pub struct CentralDbArgs {
-    /// Folder for the central's SQLite database (ignored with --database-url).
-    #[arg(long, global = true)]
+    /// Folder for the central's SQLite database (ignored with --database-url; default as for
+    /// the site: $STATE_DIRECTORY/ROLE, else $XDG_DATA_HOME/outpost/ROLE, else ~/.local/share/outpost/ROLE).
+    #[arg(long, env = "OUTPOST_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     /// Database URL: sqlite://FILE?mode=rwc or postgres://USER@HOST/DB.
     #[arg(long, env = "OUTPOST_DATABASE_URL", global = true)]
@@ -79,16 +129,39 @@ pub struct CentralDbArgs {
 }
 
 impl CentralDbArgs {
-    fn url(&self, default_dir: &str, file: &str) -> String {
+    fn url(&self, role: &str, file: &str) -> anyhow::Result<String> {
         match &self.database_url {
-            Some(url) => url.clone(),
+            Some(url) => Ok(url.clone()),
             None => {
-                let dir = self.data_dir.clone().unwrap_or_else(|| PathBuf::from(default_dir));
-                let _ = std::fs::create_dir_all(&dir);
-                db::sqlite_url(&dir, file)
+                let dir = match &self.data_dir {
+                    Some(dir) => dir.clone(),
+                    None => default_data_dir(role)?,
+                };
+                db::create_private_dir(&dir)?;
+                db::create_private_file(&dir.join(file))?;
+                Ok(db::sqlite_url(&dir, file))
             }
         }
     }
+}
+
+/// No `--data-dir`: an absolute folder, never one relative to the working folder (which is
+/// `/` under a service manager). systemd's `StateDirectory=` comes first.
+pub fn default_data_dir(role: &str) -> anyhow::Result<PathBuf> {
+    let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+    let state = std::env::var("STATE_DIRECTORY").ok().and_then(|v| v.split(':').next().map(PathBuf::from));
+    if let Some(state) = state.filter(|p| p.is_absolute()) {
+        return Ok(state.join(role));
+    }
+    if let Some(data) = std::env::var_os("XDG_DATA_HOME").and_then(absolute) {
+        return Ok(data.join("outpost").join(role));
+    }
+    if let Some(home) = std::env::var_os("HOME").and_then(absolute) {
+        return Ok(home.join(".local/share/outpost").join(role));
+    }
+    anyhow::bail!(
+        "no --data-dir given and no STATE_DIRECTORY, XDG_DATA_HOME or HOME to put one in (hint: pass --data-dir DIR)"
+    )
 }
 
 #[derive(Debug, Args)]
@@ -98,6 +171,8 @@ pub struct LegacyCentralArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub db: CentralDbArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// A peer allowed to name the real caller in the forwarded-address header (repeatable; none
     /// by default). Give it the V6 central's address as this central sees it (e.g. 127.0.0.1 on
     /// one machine): otherwise every failed login made through the V6 central counts against
@@ -118,6 +193,8 @@ pub struct CentralArgs {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub db: CentralDbArgs,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// The V5 central that checks sites' credentials.
     #[arg(long, default_value = "http://127.0.0.1:8001")]
     pub legacy_url: String,
@@ -151,8 +228,21 @@ impl PushBufferArgs {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let command = match config::prepare(Cli::command(), &args) {
+        Ok(command) => command,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let matches = command.clone().get_matches_from(&args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if cli.print_config {
+        print!("{}", config::print(&command, &matches));
+        return ExitCode::SUCCESS;
+    }
+    init_logging_as(cli.log_format.as_deref());
     block_on(run(cli))
 }
 
@@ -160,6 +250,7 @@ pub fn main() -> ExitCode {
 /// last line printed and makes the exit code a failure. Public for tools with their own binary
 /// (the bench).
 pub fn block_on(main: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    crate::wire::client::install_crypto_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -176,55 +267,83 @@ pub fn block_on(main: impl std::future::Future<Output = anyhow::Result<()>>) -> 
     }
 }
 
-/// Logs to stderr, filtered by `OUTPOST_LOG` (default: info, quieter for sqlx and tower-http).
-/// Public so that tools running roles in their own process (the bench) log the same way.
+/// Logs to stderr, filtered by `RUST_LOG` (`OUTPOST_LOG`, its older name, still works; default:
+/// info, quieter for sqlx and tower-http), as text or as JSON lines when `OUTPOST_LOG_FORMAT` is
+/// `json` (for journald or a log shipper). Colours only when stderr is a terminal, so log
+/// files and the journal get plain text. Public so that tools running roles in their own
+/// process (the bench) log the same way.
 pub fn init_logging() {
+    init_logging_as(None);
+}
+
+/// [`init_logging`] with `--log-format` (`text` or `json`; `None`: `OUTPOST_LOG_FORMAT`).
+pub fn init_logging_as(format: Option<&str>) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_env("OUTPOST_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = EnvFilter::try_from_env("RUST_LOG")
+        .or_else(|_| EnvFilter::try_from_env("OUTPOST_LOG"))
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let format = format.map(str::to_owned).or_else(|| std::env::var("OUTPOST_LOG_FORMAT").ok());
+    if format.is_some_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().init();
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
+    }
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Site(args) => {
+            let data_dir = match args.data_dir {
+                Some(dir) => dir,
+                None => default_data_dir("site")?,
+            };
             if let Some(admin) = args.admin {
-                return site::admin::run_command(&args.data_dir, admin).await;
+                return site::admin::run_command(&data_dir, admin).await;
             }
+            let tls = args.tls.apply()?;
+            // Held until the process ends: a restore or a second site on this folder is refused.
+            let _lock = site::backup::lock_data_dir(&data_dir)?;
             let signals = serve::Signals::install()?;
-            let running = site::start(site::SiteConfig {
+            let config = site::SiteConfig {
                 listen: args.listen,
-                data_dir: args.data_dir,
+                data_dir,
                 public_url: args.public_url,
                 allowed_hosts: args.allowed_host,
-                app_dir: args.app_dir.unwrap_or_else(site::default_app_dir),
-                admin_password: args.admin_password,
+                app_dir: args.app_dir,
+                admin_password: match &args.admin_password_file {
+                    Some(file) => Some(crate::secrets::read_file(file)?),
+                    None => args.admin_password,
+                },
                 sync_badge_threshold: args.sync_badge_threshold,
-            })
-            .await?;
+            };
+            let (running, _) = site::start_tls(config, site::sync::EngineConfig::default(), tls).await?;
             serve::announce(&running, None);
             serve::run_until_signal(signals, vec![running]).await
         }
         Command::LegacyCentral(args) => {
-            let url = args.db.url("outpost-data/legacy-central", "legacy-central.db");
+            let url = args.db.url("legacy-central", "legacy-central.db")?;
             if let Some(admin) = args.admin {
                 return central_v5::admin::run_command(&url, admin).await;
             }
+            let tls = args.tls.apply()?;
             let signals = serve::Signals::install()?;
-            let running = central_v5::start(central_v5::CentralV5Config {
+            let config = central_v5::CentralV5Config {
                 listen: args.listen,
                 database_url: url,
                 trusted_proxies: args.trusted_proxy,
                 max_push_buffer_bytes: args.push_buffer.bytes(),
-            })
-            .await?;
+            };
+            let running = central_v5::start(config, tls).await?;
             serve::announce(&running, None);
             serve::run_until_signal(signals, vec![running]).await
         }
         Command::Central(args) => {
-            let url = args.db.url("outpost-data/central", "central.db");
+            let url = args.db.url("central", "central.db")?;
+            let tls = args.tls.apply()?;
             let signals = serve::Signals::install()?;
-            let running = central_v6::start(central_v6::CentralV6Config {
+            let config = central_v6::CentralV6Config {
                 listen: args.listen,
                 database_url: url,
                 legacy_url: args.legacy_url,
@@ -238,8 +357,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     (None, None) => None,
                     _ => anyhow::bail!("give both --legacy-site-name and --legacy-site-password, or neither"),
                 },
-            })
-            .await?;
+            };
+            let running = central_v6::start(config, tls).await?;
             serve::announce(&running, None);
             serve::run_until_signal(signals, vec![running]).await
         }

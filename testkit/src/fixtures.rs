@@ -1,5 +1,10 @@
 //! Where the shared real V5 records live (`shared/fixtures/legacy-v5`, beside the checkout).
 //! Tests read them from there and never copy them into the repository.
+//!
+//! A clone with no `shared` folder beside it still passes its tests: a test whose assertions
+//! depend on that data asks [`legacy_v5_or_skip`], which says loudly on stderr that those
+//! assertions were skipped (and fails instead when `OUTPOST_REQUIRE_FIXTURES=1`, for a CI that
+//! has the data).
 
 use std::path::{Path, PathBuf};
 
@@ -7,7 +12,8 @@ use anyhow::Context;
 use serde_json::Value;
 
 /// The fixtures folder: `OUTPOST_SHARED_DIR/fixtures/legacy-v5` when set, else the first
-/// `shared/fixtures/legacy-v5` found walking up from the checkout, else `/work/shared/...`.
+/// `shared/fixtures/legacy-v5` found walking up from the checkout (a `shared` folder beside
+/// it or above it). No machine-specific fallback: without the data, the answer says so.
 pub fn legacy_v5_dir() -> anyhow::Result<PathBuf> {
     if let Some(shared) = std::env::var_os("OUTPOST_SHARED_DIR") {
         let dir = Path::new(&shared).join("fixtures/legacy-v5");
@@ -18,7 +24,6 @@ pub fn legacy_v5_dir() -> anyhow::Result<PathBuf> {
     manifest
         .ancestors()
         .map(|a| a.join("shared/fixtures/legacy-v5"))
-        .chain(std::iter::once(PathBuf::from("/work/shared/fixtures/legacy-v5")))
         .find(|d| d.is_dir())
         .context("cannot find shared/fixtures/legacy-v5; set OUTPOST_SHARED_DIR")
 }
@@ -52,11 +57,33 @@ pub fn load_legacy_v5() -> anyhow::Result<Vec<FixtureFile>> {
         .collect()
 }
 
+/// The real fixtures, or `None` after a loud note that `test`'s assertions on them were
+/// skipped because this checkout has no `shared` folder beside it.
+pub fn legacy_v5_or_skip(test: &str) -> Option<Vec<FixtureFile>> {
+    match legacy_v5_dir() {
+        Ok(_) => Some(load_legacy_v5().expect("the shared fixtures load")),
+        Err(e) if std::env::var("OUTPOST_REQUIRE_FIXTURES").is_ok_and(|v| v == "1") => {
+            panic!("OUTPOST_REQUIRE_FIXTURES=1 but {e}")
+        }
+        Err(e) => {
+            // Straight to stderr: the test harness captures `eprintln!`, and this must be seen.
+            let note = format!(
+                "\n!!! SKIPPED: {test}: its assertions on the real V5 fixtures did not run ({e}). \
+                 Put the shared folder beside the checkout or set OUTPOST_SHARED_DIR. !!!\n"
+            );
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), note.as_bytes());
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn every_fixture_file_loads_with_its_table_and_records() {
-        let files = super::load_legacy_v5().unwrap();
+        let Some(files) = super::legacy_v5_or_skip("every_fixture_file_loads_with_its_table_and_records") else {
+            return;
+        };
         assert!(files.len() >= 10, "{files:?}");
         assert!(files.iter().all(|f| !f.records.is_empty()));
         assert!(files.iter().any(|f| f.table == "transact"));

@@ -1,0 +1,60 @@
+//! Backups an operator can trust: `outpost site backup` while the site serves, `restore`
+//! refused while it runs and bringing the old state back once stopped, and a database that
+//! only its owner can read.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use outpost_testkit::{ADMIN_PASSWORD, SiteProcess, login_cookie};
+
+use crate::support::{BIN, run, s};
+
+fn mode(path: &std::path::Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn a_backup_taken_while_serving_restores_the_earlier_state_and_files_are_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("site");
+    let backup = dir.path().join("site-backup.db");
+    let site = SiteProcess::start(BIN.as_ref(), &data).await;
+    assert_eq!(mode(&data), 0o700, "the data folder");
+    assert_eq!(mode(&data.join("site.db")), 0o600, "site.db holds the V5 credential");
+
+    run(&["site", "--data-dir", s(&data), "backup", "--to", s(&backup)]);
+    assert_eq!(mode(&backup), 0o600, "the backup");
+    let again =
+        Command::new(BIN).args(["site", "--data-dir", s(&data), "backup", "--to", s(&backup)]).output().unwrap();
+    assert!(!again.status.success(), "a backup never overwrites a file");
+
+    let refused =
+        Command::new(BIN).args(["site", "--data-dir", s(&data), "restore", "--from", s(&backup)]).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is running"), "{refused:?}");
+    site.stop().await;
+
+    // A change after the backup: a new admin password.
+    run(&["site", "--data-dir", s(&data), "set-admin-password", "--password", "changed-after-backup"]);
+    run(&["site", "--data-dir", s(&data), "restore", "--from", s(&backup)]);
+    assert_eq!(mode(&data.join("site.db")), 0o600);
+    let site = SiteProcess::start(BIN.as_ref(), &data).await;
+    assert!(login_cookie(&site.url, ADMIN_PASSWORD).await.is_ok(), "the password of the backup works again");
+    assert!(login_cookie(&site.url, "changed-after-backup").await.is_err(), "the later one is gone");
+    let kept =
+        std::fs::read_dir(&data).unwrap().flatten().any(|e| e.file_name().to_string_lossy().contains("before-restore"));
+    assert!(kept, "the replaced database is kept aside");
+}
+
+#[tokio::test]
+async fn restore_refuses_a_file_that_is_not_a_site_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, b"not a database at all, just some bytes that are long enough").unwrap();
+    let out = Command::new(BIN)
+        .args(["site", "--data-dir", s(&dir.path().join("site")), "restore", "--from", s(&junk)])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a usable site backup"), "{out:?}");
+}
