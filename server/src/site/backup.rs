@@ -58,6 +58,29 @@ pub async fn restore(data_dir: &Path, from: &Path) -> anyhow::Result<()> {
     }
     crate::db::create_private_file(&db)?;
     std::fs::copy(from, &db).with_context(|| format!("cannot copy {} to {}", from.display(), db.display()))?;
+    move_changelog_cursor_past_any_used(&db).await
+}
+
+/// A site's pushes carry its changelog cursor as their version, and a central drops a copy older
+/// than one it already integrated for that record (`central_shared::push_buffer`). A restored
+/// database would hand out again the cursors of edits made after its backup was taken, so an
+/// edit made after the restore could look older than one the central already has, and be
+/// dropped. The next cursor therefore starts past any this site can have used: the current time
+/// in microseconds (a site does not make a million changes a second), or where it was if later.
+async fn move_changelog_cursor_past_any_used(db: &Path) -> anyhow::Result<()> {
+    use sqlx::ConnectOptions;
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new().filename(db).connect().await?;
+    let now = chrono::Utc::now().timestamp_micros();
+    let moved = sqlx::query("UPDATE sqlite_sequence SET seq = MAX(seq, $1) WHERE name = 'changelog'")
+        .bind(now)
+        .execute(&mut conn)
+        .await?;
+    if moved.rows_affected() == 0 {
+        sqlx::query("INSERT INTO sqlite_sequence (name, seq) VALUES ('changelog', $1)")
+            .bind(now)
+            .execute(&mut conn)
+            .await?;
+    }
     Ok(())
 }
 

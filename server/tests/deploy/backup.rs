@@ -46,6 +46,39 @@ async fn a_backup_taken_while_serving_restores_the_earlier_state_and_files_are_p
     assert!(kept, "the replaced database is kept aside");
 }
 
+/// The changelog's next cursor, after writing one row as an edit would.
+async fn next_changelog_cursor(db: &std::path::Path) -> i64 {
+    use sqlx::{ConnectOptions, Connection};
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new().filename(db).connect().await.unwrap();
+    let cursor = sqlx::query_scalar(
+        "INSERT INTO changelog (table_name, record_id, row_action) VALUES ('location', 'edit', 'UPSERT') RETURNING cursor",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    cursor
+}
+
+/// Pushes carry the site's changelog cursor as their version, and a central drops copies older
+/// than one it has: an edit made after a restore must never reuse a cursor an edit made after
+/// the backup already went out with, or the central would drop it as stale.
+#[tokio::test]
+async fn an_edit_after_a_restore_gets_a_cursor_beyond_any_used_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("site");
+    let backup = dir.path().join("site-backup.db");
+    SiteProcess::start(BIN.as_ref(), &data).await.stop().await;
+    run(&["site", "--data-dir", s(&data), "backup", "--to", s(&backup)]);
+    let mut after_backup = 0;
+    for _ in 0..3 {
+        after_backup = next_changelog_cursor(&data.join("site.db")).await;
+    }
+    run(&["site", "--data-dir", s(&data), "restore", "--from", s(&backup)]);
+    let after_restore = next_changelog_cursor(&data.join("site.db")).await;
+    assert!(after_restore > after_backup, "{after_restore} must be past {after_backup}");
+}
+
 #[tokio::test]
 async fn restore_refuses_a_file_that_is_not_a_site_backup() {
     let dir = tempfile::tempdir().unwrap();
