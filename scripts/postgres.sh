@@ -20,4 +20,14 @@ fi
 if ! as_pg "$BIN/pg_ctl" -D "$DIR" status >/dev/null 2>&1; then
   as_pg "$BIN/pg_ctl" -D "$DIR" -l "$DIR/server.log" -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off" -w start >/dev/null
 fi
+# Tests make a database each (`t_…`) and leave it; drop those untouched for an hour, so the
+# server's folder does not grow run after run on the same machine (best effort: a database
+# still in use is refused by DROP and kept).
+PSQL="$BIN/psql -h 127.0.0.1 -p $PORT -U postgres -d postgres -Atq"
+for row in $($PSQL -c "SELECT oid || ':' || datname FROM pg_database WHERE datname LIKE 't\_%'" 2>/dev/null); do
+  oid="${row%%:*}"; name="${row#*:}"
+  if [ -n "$(find "$DIR/base/$oid" -maxdepth 0 -mmin +60 2>/dev/null)" ]; then
+    $PSQL -c "DROP DATABASE IF EXISTS \"$name\"" >/dev/null 2>&1 || true
+  fi
+done
 echo "postgres://postgres@127.0.0.1:$PORT/postgres"
