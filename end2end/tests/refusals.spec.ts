@@ -1,6 +1,6 @@
 // A record the central refuses (its id already belongs to another site's store) is set aside
 // with the central's reason and listed as sent beside received ones; the run still succeeds.
-import { test, expect, startSplitWorld, stopProcess } from './world';
+import { test, expect, startSplitWorld, stopProcess, SPLIT_ADMIN_PASSWORD } from './world';
 
 test('a_location_the_central_refuses_is_listed_as_sent_with_its_reason_and_the_run_succeeds', async ({ page }) => {
   const world = await startSplitWorld();
@@ -15,7 +15,7 @@ test('a_location_the_central_refuses_is_listed_as_sent_with_its_reason_and_the_r
     const login = await fetch(world.site + '/api/session', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ password: 'e2e-admin' }),
+      body: JSON.stringify({ password: SPLIT_ADMIN_PASSWORD }),
     });
     const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
     const made = await fetch(world.site + '/api/store-data/locations', {

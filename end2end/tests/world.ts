@@ -83,7 +83,7 @@ function startRole(args: string[], log: string[]): Promise<{ url: string; child:
 
 /** Admin passwords: `outpost demo` documents `outpost-admin`; the split world sets its own. */
 export const DEMO_ADMIN_PASSWORD = 'outpost-admin';
-const SPLIT_ADMIN_PASSWORD = 'e2e-admin-password';
+export const SPLIT_ADMIN_PASSWORD = 'e2e-admin-password';
 
 /** Sign in on a page that shows the admin sign-in form (Admin › Synchronisation, Store data). */
 export async function signInAsAdmin(page: Page, password = DEMO_ADMIN_PASSWORD) {
