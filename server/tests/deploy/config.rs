@@ -89,3 +89,18 @@ fn json_logs_are_one_object_per_line_without_colours() {
     }
     assert!(!stderr.contains('\u{1b}'), "no ANSI colours when stderr is not a terminal: {stderr}");
 }
+
+/// A PostgreSQL URL carries its password (`postgres://user:PASSWORD@host/db`): `--print-config`,
+/// whose output gets pasted into support requests, shows the URL with the password masked.
+#[test]
+fn print_config_masks_the_password_inside_a_database_url() {
+    let url = "postgres://outpost:hunter2-db-pw@db.example/outpost";
+    for role in ["legacy-central", "central"] {
+        let from_flag = print_config(&[role, "--database-url", url], &[]);
+        let from_env = print_config(&[role], &[("OUTPOST_DATABASE_URL", url)]);
+        for shown in [from_flag, from_env] {
+            assert!(!shown.contains("hunter2-db-pw"), "{role}: {shown}");
+            assert!(line(&shown, "database-url").contains("db.example/outpost"), "the rest is shown: {shown}");
+        }
+    }
+}
