@@ -115,6 +115,8 @@ step-integration = Integrate
 ## Sync errors (keys are the API's error variants): what went wrong, and what to do
 error-CONNECTION_ERROR = Unable to connect to server
 hint-CONNECTION_ERROR = Check the central server URL and this device's network connection.
+error-CERTIFICATE_ERROR = The central server's TLS certificate is not trusted
+hint-CERTIFICATE_ERROR = If the central uses a private certificate authority, start this server with --ca-cert FILE (that authority's PEM file). Check that the URL's host name is the certificate's and that this device's clock is right.
 error-SITE_NAME_NOT_FOUND = Site name not found
 hint-SITE_NAME_NOT_FOUND = Check the site name in the sync settings; it must match a site on the central server.
 error-INCORRECT_PASSWORD = Incorrect password
@@ -135,8 +137,6 @@ error-INTEGRATION_TIMEOUT_REACHED = The central server took too long integrating
 hint-INTEGRATION_TIMEOUT_REACHED = Your records were sent; nothing is lost. The next sync continues.
 error-INTEGRATION_ERROR = The server experienced a problem.
 hint-INTEGRATION_ERROR = Records could not be integrated (the full error says whether here or at the central server). Nothing is lost: they stay buffered and the next sync integrates them again; contact support if it persists.
-error-CERTIFICATE_ERROR = The central server's TLS certificate is not trusted
-hint-CERTIFICATE_ERROR = If the central uses a private certificate authority, start this server with --ca-cert FILE (that authority's PEM file). Check that the URL's host name is the certificate's and that this device's clock is right.
 error-SYNC_RECORD_REJECTED = The central server refused records this site sent
 hint-SYNC_RECORD_REJECTED = Refused records are listed under the Sync page's quarantine with the central's reason; see the full error and contact support if this persists.
 error-DATABASE_ERROR = This server's database could not be read or written

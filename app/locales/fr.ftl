@@ -109,6 +109,8 @@ step-integration = Intégrer
 ## Sync errors
 error-CONNECTION_ERROR = Impossible de se connecter au serveur
 hint-CONNECTION_ERROR = Vérifiez l'URL du serveur central et la connexion réseau de cet appareil.
+error-CERTIFICATE_ERROR = Le certificat TLS du serveur central n'est pas reconnu
+hint-CERTIFICATE_ERROR = Si le serveur central utilise une autorité de certification privée, démarrez ce serveur avec --ca-cert FICHIER (le fichier PEM de cette autorité). Vérifiez que le nom d'hôte de l'URL est celui du certificat et que l'horloge de cet appareil est juste.
 error-SITE_NAME_NOT_FOUND = Nom de site introuvable
 hint-SITE_NAME_NOT_FOUND = Vérifiez le nom du site dans les paramètres de synchronisation ; il doit correspondre à un site du serveur central.
 error-INCORRECT_PASSWORD = Mot de passe incorrect
@@ -129,8 +131,6 @@ error-INTEGRATION_TIMEOUT_REACHED = Le serveur central a mis trop de temps à in
 hint-INTEGRATION_TIMEOUT_REACHED = Vos enregistrements ont été envoyés ; rien n'est perdu. La prochaine synchronisation continue.
 error-INTEGRATION_ERROR = Le serveur a rencontré un problème.
 hint-INTEGRATION_ERROR = Des enregistrements n'ont pas pu être intégrés (l'erreur complète dit si c'est ici ou sur le serveur central). Rien n'est perdu : ils restent en attente et la prochaine synchronisation les intègre de nouveau ; contactez le support si cela persiste.
-error-CERTIFICATE_ERROR = Le certificat TLS du serveur central n'est pas reconnu
-hint-CERTIFICATE_ERROR = Si le serveur central utilise une autorité de certification privée, démarrez ce serveur avec --ca-cert FICHIER (le fichier PEM de cette autorité). Vérifiez que le nom d'hôte de l'URL est celui du certificat et que l'horloge de cet appareil est à l'heure.
 error-SYNC_RECORD_REJECTED = Le serveur central a refusé des enregistrements envoyés par ce site
 hint-SYNC_RECORD_REJECTED = Les enregistrements refusés sont listés dans la quarantaine de la page Synchronisation, avec la raison du serveur central ; voyez l'erreur complète et contactez le support si cela persiste.
 error-DATABASE_ERROR = La base de données de ce serveur n'a pas pu être lue ou écrite

@@ -75,12 +75,6 @@ pub enum PutError {
     Db(#[from] sqlx::Error),
 }
 
-/// What a row costs against the cap: the bytes of its table name, record id and JSON text (the
-/// same sum the usage migration made of rows already waiting).
-fn row_bytes(table: &str, id: &str, data: Option<&str>) -> u64 {
-    (table.len() + id.len() + data.map_or(0, str::len)) as u64
-}
-
 /// Upsert a batch into the site's push buffer in one statement. A record pushed twice in one
 /// batch keeps its last version, as one upsert after another would, and a buffered copy is only
 /// replaced by one at least as new. Refused with
@@ -98,14 +92,12 @@ pub async fn put(
     for (i, row) in rows.iter().enumerate() {
         last.insert((row.0, row.1), i);
     }
-    let mut adding = 0u64;
     let mut keys = Vec::with_capacity(last.len());
     let values: Vec<Value> = rows
         .into_iter()
         .enumerate()
         .filter(|(i, row)| last.get(&(row.0, row.1)) == Some(i))
         .map(|(_, (table, id, action, store, data, version))| {
-            adding += row_bytes(table, id, data.as_deref());
             keys.push(json!([table, id]));
             json!([table, id, action, store, data, version])
         })
@@ -113,21 +105,19 @@ pub async fn put(
     if values.is_empty() {
         return Ok(());
     }
-    let replaced = held_bytes(conn, backend, site_id, keys).await?;
-    let delta = adding as i64 - replaced as i64;
-    // Counted first, in one statement that locks the site's row, so two pushes at once cannot
-    // both pass a cap that only one of them fits under.
-    let held: i64 = sqlx::query_scalar(
-        "INSERT INTO push_buffer_usage (site_id, bytes) VALUES ($1, $2)
-         ON CONFLICT (site_id) DO UPDATE SET bytes = push_buffer_usage.bytes + excluded.bytes RETURNING bytes",
+    // The site's usage row is locked first (an update to itself), so pushes of one site take
+    // turns from here on and each one's before/after below sees the others' committed rows.
+    sqlx::query(
+        "INSERT INTO push_buffer_usage (site_id, bytes) VALUES ($1, 0)
+         ON CONFLICT (site_id) DO UPDATE SET bytes = push_buffer_usage.bytes",
     )
     .bind(site_id)
-    .bind(delta)
-    .fetch_one(&mut *conn)
+    .execute(&mut *conn)
     .await?;
-    if delta > 0 && held as u64 > cap {
-        return Err(PutError::Full(BufferFull { held: (held - delta).max(0) as u64, adding: delta as u64, cap }));
-    }
+    // Counted from what the upsert really changed, not from what the batch offered: a copy
+    // older than the buffered one is not written, and counting it as a replacement let a site
+    // lower its count (below zero) while the bigger copy stayed, and then pass the cap at will.
+    let before = held_bytes(conn, backend, site_id, keys.clone()).await?;
     // `WHERE true` keeps SQLite from reading ON CONFLICT as part of the SELECT's join.
     let sql = format!(
         "INSERT INTO push_buffer (site_id, table_name, record_id, action, store_id, data, version)
@@ -137,7 +127,23 @@ pub async fn put(
          WHERE excluded.version = 0 OR excluded.version >= push_buffer.version",
         expand(backend, 6)
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(Value::Array(values).to_string()).bind(site_id).execute(conn).await?;
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(Value::Array(values).to_string())
+        .bind(site_id)
+        .execute(&mut *conn)
+        .await?;
+    let after = held_bytes(conn, backend, site_id, keys).await?;
+    let delta = after as i64 - before as i64;
+    let held: i64 =
+        sqlx::query_scalar("UPDATE push_buffer_usage SET bytes = bytes + $2 WHERE site_id = $1 RETURNING bytes")
+            .bind(site_id)
+            .bind(delta)
+            .fetch_one(&mut *conn)
+            .await?;
+    // The caller's transaction rolls back on this error, so the rows written above go too.
+    if delta > 0 && held.max(0) as u64 > cap {
+        return Err(PutError::Full(BufferFull { held: (held - delta).max(0) as u64, adding: delta as u64, cap }));
+    }
     Ok(())
 }
 

@@ -158,9 +158,16 @@ fn source_address(parts: &Parts, trusted: &TrustedProxies) -> String {
     if ours.is_some() && !trusted.trusts(peer) {
         warn_untrusted_forwarder(peer);
     }
-    // A reverse proxy in front of this central names the caller in the usual header instead.
-    let forwarded = ours.or_else(|| header("x-forwarded-for"));
-    crate::ratelimit::address_key(trusted.caller(peer, forwarded))
+    // A reverse proxy in front of this central names the caller in the usual header instead,
+    // appending to it, while it passes ours through as the caller wrote it. So both are read as
+    // one chain, ours first (the hop furthest away: the V6 central's caller), then the proxies'
+    // hops: the last entry not a trusted proxy is the caller, and an address made up in our
+    // header counts only when every hop after it is trusted.
+    let forwarded = match (ours, header("x-forwarded-for")) {
+        (Some(ours), Some(proxies)) => Some(format!("{ours}, {proxies}")),
+        (ours, proxies) => ours.or(proxies).map(str::to_owned),
+    };
+    crate::ratelimit::address_key(trusted.caller(peer, forwarded.as_deref()))
 }
 
 /// Say once per process that a forwarded address was ignored: the likely cause is a V6 central

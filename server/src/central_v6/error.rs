@@ -14,6 +14,11 @@ use crate::central_shared::push_buffer::{BufferFull, PutError};
 use crate::wire::v5::{ErrorBody, code};
 use crate::wire::v6::{Envelope, ErrorValue, SUPPORTED_VERSIONS};
 
+/// What [`V6Error::Busy`] says, with its hint.
+pub const BUSY: &str = "the central is busy reading other requests; hint: the site tries again at its next sync";
+/// The `Retry-After` of [`V6Error::Busy`].
+pub const BUSY_RETRY_SECONDS: u64 = 5;
+
 #[derive(Debug, thiserror::Error)]
 pub enum V6Error {
     /// `syncV6Version` missing or outside [`SUPPORTED_VERSIONS`]; holds what was received.
@@ -32,6 +37,9 @@ pub enum V6Error {
     /// A pushed record the site may not write; says which record and why.
     #[error("{0}")]
     RecordRejected(String),
+    /// Bodies not yet vouched for hold the central's whole budget for them; retry shortly.
+    #[error("{BUSY}")]
+    Busy,
     /// Too many failed logins, counted here or by the V5 central; wait this many seconds.
     #[error("{}", too_many_attempts_message(*.0))]
     TooManyAttempts(u64),
@@ -82,6 +90,7 @@ impl V6Error {
             V6Error::PushBufferFull(_) => "pushBufferFull",
             V6Error::BadRequest(_) => "badRequest",
             V6Error::RecordRejected(_) => "recordRejected",
+            V6Error::Busy => "busy",
             V6Error::TooManyAttempts(_) => "tooManyAttempts",
             V6Error::LegacyRefused(_) => "legacyRefused",
             V6Error::LegacyUnreachable(_) => "legacyUnreachable",
@@ -105,6 +114,9 @@ impl V6Error {
             // The reference's error values are a closed set its sites parse: the named error
             // travels as `otherServerError` with its message.
             V6Error::PushBufferFull(full) => (StatusCode::OK, ErrorValue::OtherServerError(full.to_string()), None),
+            V6Error::Busy => {
+                (StatusCode::SERVICE_UNAVAILABLE, ErrorValue::OtherServerError(BUSY.into()), Some(BUSY_RETRY_SECONDS))
+            }
             V6Error::BadRequest(message) | V6Error::RecordRejected(message) => {
                 (StatusCode::OK, ErrorValue::OtherServerError(message), None)
             }

@@ -73,7 +73,15 @@ pub struct V6State {
     pub failures: crate::ratelimit::FailureLimiter,
     /// Who may name the caller's address in `X-Forwarded-For` (nobody by default).
     pub trusted_proxies: crate::ratelimit::TrustedProxies,
+    /// Bytes of bodies not yet vouched for that all callers together may hold, in KiB permits
+    /// ([`UNAUTHENTICATED_BODY_BUDGET`]; see `sync::admit`).
+    pub unauthenticated_bodies: std::sync::Arc<tokio::sync::Semaphore>,
 }
+
+/// What all bodies read before their credentials are checked may hold together. Without it, a
+/// few KB of gzip per connection, held back before its last bytes, kept an 8 MB body each:
+/// 512 connections were 4 GB for about 4 MB sent. Past it a caller gets 503 with Retry-After.
+pub const UNAUTHENTICATED_BODY_BUDGET: usize = 64 * 1024 * 1024;
 
 impl V6State {
     pub fn new(db: CentralDb, legacy_url: &str) -> Self {
@@ -89,6 +97,9 @@ impl V6State {
             max_push_buffer_bytes: crate::central_shared::push_buffer::DEFAULT_MAX_BYTES,
             failures: Default::default(),
             trusted_proxies: Default::default(),
+            unauthenticated_bodies: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                UNAUTHENTICATED_BODY_BUDGET / 1024,
+            )),
         }
     }
 

@@ -4,6 +4,7 @@
 //! last batch.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
@@ -13,6 +14,7 @@ use serde::Deserialize;
 use serde::de::{DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::{Data, V6Error, V6Result};
 use super::legacy_auth::Caller;
@@ -62,7 +64,10 @@ impl FromRequestParts<V6State> for Peer {
 /// the body's bytes (at most `limit`: [`super::MAX_BODY_BYTES`] for a push; twice that for the
 /// moment its chunks are joined) plus a few hundred bytes, per request: an 8 MB push with bad
 /// credentials raises the peak by 16 MB, where parsing its batch first raised it by 159 MB
-/// (`tests/memory`).
+/// (`tests/memory`). Together, all bodies read before their credentials are decided hold at
+/// most [`super::UNAUTHENTICATED_BODY_BUDGET`] (counted as they arrive); past it the caller is
+/// answered 503 ([`V6Error::Busy`]), so many connections each holding back the last bytes of a
+/// small gzip body cannot add up to gigabytes.
 async fn admit<T: DeserializeOwned>(
     state: &V6State,
     peer: Peer,
@@ -75,7 +80,8 @@ async fn admit<T: DeserializeOwned>(
         discard(body, limit).await;
         return Err(V6Error::TooManyAttempts(retry_after_seconds(wait)));
     }
-    let body = read_body(body, limit).await?;
+    // The budget's share is held until the credentials are decided (see the doc above).
+    let (body, _budget) = read_body(body, limit, &state.unauthenticated_bodies).await?;
     let settings = credentials_of(&body)?;
     let caller = check_credentials(state, peer.0, &settings).await?;
     let request = serde_json::from_slice(&body).map_err(|e| V6Error::BadRequest(format!("bad request body: {e}")))?;
@@ -91,19 +97,33 @@ async fn with_fresh_stores(state: &V6State, mut caller: Caller) -> Result<Caller
 
 /// The whole body, or [`V6Error::PayloadTooLarge`] as soon as it passes `limit` bytes. Chunks
 /// are kept as they come and joined once, so the peak is about twice the body, never a
-/// doubling buffer's three times.
-async fn read_body(body: Body, limit: usize) -> Result<Vec<u8>, V6Error> {
+/// doubling buffer's three times. Every KiB read takes a permit of `budget` first (returned
+/// with the body, dropped once the caller is decided), or [`V6Error::Busy`] when it has none left.
+async fn read_body(
+    body: Body,
+    limit: usize,
+    budget: &Arc<Semaphore>,
+) -> Result<(Vec<u8>, Option<OwnedSemaphorePermit>), V6Error> {
     let mut stream = body.into_data_stream();
     let (mut chunks, mut len) = (Vec::new(), 0);
+    let mut held: Option<OwnedSemaphorePermit> = None;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| V6Error::BadRequest(format!("cannot read the request body: {e}")))?;
         len += chunk.len();
         if len > limit {
             return Err(V6Error::PayloadTooLarge);
         }
+        let need = len.div_ceil(1024) - held.as_ref().map_or(0, |p| p.num_permits());
+        if need > 0 {
+            let more = budget.clone().try_acquire_many_owned(need as u32).map_err(|_| V6Error::Busy)?;
+            match held.as_mut() {
+                Some(permit) => permit.merge(more),
+                None => held = Some(more),
+            }
+        }
         chunks.push(chunk);
     }
-    Ok(chunks.concat())
+    Ok((chunks.concat(), held))
 }
 
 /// Read and drop up to `limit` bytes of the body, one chunk at a time.

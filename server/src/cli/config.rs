@@ -95,6 +95,15 @@ pub fn prepare(mut command: Command, args: &[std::ffi::OsString]) -> Result<Comm
     }))
 }
 
+/// A URL's password (`postgres://user:PASSWORD@host/db`) masked; anything else as it is.
+fn mask_url_password(value: &str) -> String {
+    let Ok(mut url) = reqwest::Url::parse(value) else { return value.to_owned() };
+    if url.password().is_none() || url.set_password(Some("********")).is_err() {
+        return value.to_owned();
+    }
+    url.to_string()
+}
+
 fn scalar(value: toml::Value) -> Option<String> {
     match value {
         toml::Value::String(s) => Some(s),
@@ -126,8 +135,10 @@ pub fn print(command: &Command, matches: &ArgMatches) -> String {
         let values: Vec<String> = raw.map(|v| v.to_string_lossy().into_owned()).collect();
         // Paths to secrets (`*-file`) are shown; the secrets themselves never.
         let secret = (long.contains("password") || long.contains("secret")) && !long.ends_with("-file");
-        let shown: Vec<String> =
-            values.iter().map(|v| if secret { "\"********\"".to_owned() } else { format!("{v:?}") }).collect();
+        let shown: Vec<String> = values
+            .iter()
+            .map(|v| if secret { "\"********\"".to_owned() } else { format!("{:?}", mask_url_password(v)) })
+            .collect();
         let value = if shown.len() == 1 && !matches!(arg.get_action(), clap::ArgAction::Append) {
             shown[0].clone()
         } else {

@@ -237,13 +237,30 @@ pub fn main() -> ExitCode {
         }
     };
     let matches = command.clone().get_matches_from(&args);
-    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    keep_the_stronger_admin_password(&mut cli, &matches);
     if cli.print_config {
         print!("{}", config::print(&command, &matches));
         return ExitCode::SUCCESS;
     }
     init_logging_as(cli.log_format.as_deref());
     block_on(run(cli))
+}
+
+/// `--admin-password` and `--admin-password-file` conflict, but clap checks conflicts only
+/// between values that were given, not the config file's (defaults to clap): with one from the
+/// file and the other from a flag or the environment, both arrive. The stronger source wins
+/// (flags > environment > file), as for every other setting.
+fn keep_the_stronger_admin_password(cli: &mut Cli, matches: &clap::ArgMatches) {
+    let (Command::Site(args), Some(("site", sub))) = (&mut cli.command, matches.subcommand()) else { return };
+    if args.admin_password.is_none() || args.admin_password_file.is_none() {
+        return;
+    }
+    if sub.value_source("admin_password") >= sub.value_source("admin_password_file") {
+        args.admin_password_file = None;
+    } else {
+        args.admin_password = None;
+    }
 }
 
 /// Run a binary's `main` future on a multi-thread runtime; its error, with its causes, is the

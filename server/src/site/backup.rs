@@ -57,7 +57,16 @@ pub async fn restore(data_dir: &Path, from: &Path) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(data_dir.join(format!("site.db{suffix}")));
     }
     crate::db::create_private_file(&db)?;
-    std::fs::copy(from, &db).with_context(|| format!("cannot copy {} to {}", from.display(), db.display()))?;
+    // Copied into the private file rather than with `std::fs::copy`, which would give site.db
+    // the backup's mode (often 0644 once a backup has travelled).
+    let copy = || -> std::io::Result<u64> {
+        let mut source = File::open(from)?;
+        let mut target = File::options().write(true).truncate(true).open(&db)?;
+        let copied = std::io::copy(&mut source, &mut target)?;
+        target.sync_all()?;
+        Ok(copied)
+    };
+    copy().with_context(|| format!("cannot copy {} to {}", from.display(), db.display()))?;
     move_changelog_cursor_past_any_used(&db).await
 }
 

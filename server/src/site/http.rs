@@ -9,8 +9,9 @@
 use std::path::Path;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::Method;
+use axum::http::{HeaderName, HeaderValue, Method};
 use axum::middleware;
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use outpost_api::Health;
@@ -49,7 +50,19 @@ pub fn router(state: SiteState, app_dir: Option<&Path>, hosts: AllowedHosts) -> 
     };
     routes
         .layer(middleware::from_fn(move |req, next| host::guard(hosts.clone(), req, next)))
+        .layer(middleware::map_response(forbid_framing))
         .layer(TraceLayer::new_for_http())
+}
+
+/// No other origin may frame the site (clickjacking: a page in a LAN user's browser framing
+/// the Settings page under a decoy button). The host guard cannot stop it, since the site
+/// answers every IP literal. Both headers: old browsers know only `X-Frame-Options`.
+async fn forbid_framing(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(HeaderName::from_static("x-frame-options"), HeaderValue::from_static("DENY"));
+    headers
+        .insert(HeaderName::from_static("content-security-policy"), HeaderValue::from_static("frame-ancestors 'none'"));
+    response
 }
 
 async fn health(State(state): State<SiteState>) -> Result<Json<Health>, ApiError> {

@@ -50,6 +50,8 @@ pub struct SiteConfig {
 pub struct SiteState {
     pub db: SqlitePool,
     pub public_url: Option<String>,
+    /// Served over HTTPS (`--tls-cert`): the address shown without --public-url says https://.
+    pub https: bool,
     pub sync_badge_threshold: u64,
     /// The sync engine (its driver runs in the background).
     pub sync: sync::SyncEngine,
@@ -93,6 +95,7 @@ pub async fn open(config: &SiteConfig, engine: sync::EngineConfig) -> anyhow::Re
     let state = SiteState {
         db,
         public_url: config.public_url.clone(),
+        https: false,
         sync_badge_threshold: config.sync_badge_threshold,
         sync,
         login_failures: Default::default(),
@@ -103,5 +106,6 @@ pub async fn open(config: &SiteConfig, engine: sync::EngineConfig) -> anyhow::Re
 /// Bind the listener and serve the API and the app for an [`open`]ed site.
 pub async fn serve(config: &SiteConfig, state: SiteState, tls: Option<serve::Tls>) -> anyhow::Result<Running> {
     let hosts = host::AllowedHosts::new(config.public_url.as_deref(), &config.allowed_hosts);
+    let state = SiteState { https: tls.is_some(), ..state };
     serve::start_tls(config.listen, http::router(state, config.app_dir.as_deref(), hosts), tls).await
 }

@@ -20,7 +20,8 @@ pub async fn get(State(state): State<SiteState>, headers: HeaderMap) -> Result<J
                 .get(HOST)
                 .and_then(|h| h.to_str().ok())
                 .ok_or_else(|| ApiError::BadRequest("the request has no Host header".into()))?;
-            format!("http://{host}")
+            let scheme = if state.https { "https" } else { "http" };
+            format!("{scheme}://{host}")
         }
     };
     let qr_svg = qr_svg(&url)?;

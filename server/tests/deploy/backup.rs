@@ -91,3 +91,18 @@ async fn restore_refuses_a_file_that_is_not_a_site_backup() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a usable site backup"), "{out:?}");
 }
+
+/// A backup copied around (a USB stick, a backup system) often comes back readable by everyone
+/// (0644); the restored database must still be the owner's alone, since it holds the site's V5
+/// credential and the admin password's hash. `std::fs::copy` carried the backup's mode over.
+#[test]
+fn a_restored_database_is_private_whatever_the_mode_of_the_backup_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("site");
+    let backup = dir.path().join("site-backup.db");
+    run(&["site", "--data-dir", s(&data), "set-admin-password", "--password", "a-long-enough-pw"]);
+    run(&["site", "--data-dir", s(&data), "backup", "--to", s(&backup)]);
+    std::fs::set_permissions(&backup, std::fs::Permissions::from_mode(0o644)).unwrap();
+    run(&["site", "--data-dir", s(&data), "restore", "--from", s(&backup)]);
+    assert_eq!(mode(&data.join("site.db")), 0o600, "the restored database");
+}

@@ -89,3 +89,44 @@ fn json_logs_are_one_object_per_line_without_colours() {
     }
     assert!(!stderr.contains('\u{1b}'), "no ANSI colours when stderr is not a terminal: {stderr}");
 }
+
+/// A PostgreSQL URL carries its password (`postgres://user:PASSWORD@host/db`): `--print-config`,
+/// whose output gets pasted into support requests, shows the URL with the password masked.
+#[test]
+fn print_config_masks_the_password_inside_a_database_url() {
+    let url = "postgres://outpost:hunter2-db-pw@db.example/outpost";
+    for role in ["legacy-central", "central"] {
+        let from_flag = print_config(&[role, "--database-url", url], &[]);
+        let from_env = print_config(&[role], &[("OUTPOST_DATABASE_URL", url)]);
+        for shown in [from_flag, from_env] {
+            assert!(!shown.contains("hunter2-db-pw"), "{role}: {shown}");
+            assert!(line(&shown, "database-url").contains("db.example/outpost"), "the rest is shown: {shown}");
+        }
+    }
+}
+
+/// Flags beat the file for the admin password too, although the two ways of giving it are
+/// different keys: `admin-password-file` in the file must not win over `--admin-password` on
+/// the command line (or `OUTPOST_ADMIN_PASSWORD`), as it did when both reached the site.
+#[tokio::test]
+async fn an_admin_password_flag_beats_an_admin_password_file_named_in_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("admin-password");
+    std::fs::write(&secret, "from-the-file-pw\n").unwrap();
+    let file = dir.path().join("site.toml");
+    std::fs::write(&file, format!("admin-password-file = {:?}\n", s(&secret))).unwrap();
+    let data = dir.path().join("data");
+    let site = spawn(&[
+        "site",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        s(&data),
+        "--config",
+        s(&file),
+        "--admin-password",
+        "from-the-flag-pw",
+    ]);
+    assert!(login_cookie(&site.url, "from-the-flag-pw").await.is_ok(), "the flag wins");
+    assert!(login_cookie(&site.url, "from-the-file-pw").await.is_err(), "the file's password is not set");
+}

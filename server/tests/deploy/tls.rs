@@ -150,3 +150,29 @@ async fn a_site_that_does_not_trust_the_ca_shows_the_certificate_error_with_a_hi
     assert!(error.full_error.contains("UnknownIssuer"), "the problem is named: {}", error.full_error);
     assert!(error.hint.as_deref().unwrap_or_default().contains("--ca-cert"), "{error:#?}");
 }
+
+/// Served over HTTPS without --public-url, the address the page shows (and its QR code) is
+/// the https:// one: the http:// address it showed gets no answer on a TLS port.
+#[tokio::test]
+async fn a_site_on_https_shows_its_https_address_and_qr_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path(), "shown");
+    let site_dir = dir.path().join("site");
+    let site = spawn(&[
+        "site",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        s(&site_dir),
+        "--admin-password",
+        "x-admin-password",
+        "--tls-cert",
+        s(&pki.cert),
+        "--tls-key",
+        s(&pki.key),
+    ]);
+    let info: serde_json::Value =
+        pki.client().get(format!("{}/api/server-info", site.url)).send().await.unwrap().json().await.unwrap();
+    let shown = info["url"].as_str().unwrap_or_default();
+    assert!(shown.starts_with("https://"), "{info}");
+}

@@ -114,3 +114,46 @@ async fn an_unauthenticated_push_near_the_limit_is_refused_without_parsing_its_b
     assert_eq!(envelope["error"]["otherServerError"], "site name or hardware id too long", "{envelope}");
     assert!(grown < 32 * 1024 * 1024, "peak memory grew by {} MB", grown / (1024 * 1024));
 }
+
+/// Unauthenticated pushes whose few KB of gzip inflate to almost 8 MB each, with their last
+/// bytes held back so none finishes: together they hold no more than the central's budget for
+/// bodies not yet vouched for, and the callers past it are answered 503 at once. Without the
+/// budget, 24 such connections (190 KB sent) held 191 MB, and 512 would hold 4 GB.
+#[tokio::test]
+async fn held_back_gzip_pushes_before_authentication_share_one_memory_budget() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let world = World::start().await;
+    let addr = world.v6_url.trim_start_matches("http://").to_owned();
+    let body = gzip_padded(r#"{"pad":"#, outpost::central_v6::MAX_BODY_BYTES - 256 * 1024, "}");
+    assert!(body.len() < 16 * 1024, "a few KB each: {}", body.len());
+    let connections = 24;
+    let (refused, grown) = measured(async {
+        let mut held = Vec::new();
+        for _ in 0..connections {
+            let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let head = format!(
+                "POST /central/sync/push HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).await.unwrap();
+            stream.write_all(&body[..body.len() - 16]).await.unwrap();
+            held.push(stream);
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let mut refused = 0;
+        for stream in &mut held {
+            let mut answer = [0u8; 64];
+            let read = tokio::time::timeout(std::time::Duration::from_millis(50), stream.read(&mut answer)).await;
+            if let Ok(Ok(n)) = read
+                && String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 503")
+            {
+                refused += 1;
+            }
+        }
+        refused
+    })
+    .await;
+    let budget = outpost::central_v6::UNAUTHENTICATED_BODY_BUDGET as u64;
+    assert!(grown < budget + 16 * 1024 * 1024, "peak memory grew by {} MB", grown / (1024 * 1024));
+    assert!(refused >= connections / 2, "the callers past the budget were answered 503: {refused}");
+}

@@ -426,3 +426,57 @@ async fn a_site_cannot_push_past_its_push_buffer_cap_on_either_central() {
         assert!(a.push(v6_assets(10, 10), false).await.get("data").is_some(), "integration emptied the site's share");
     }
 }
+
+/// The cap counts what the buffer really holds: a copy older than the buffered one is not
+/// written, so it must not be counted as replacing it. A small, older copy of a big buffered
+/// record once took the big copy's bytes off the site's count while the big copy stayed, so a
+/// site alternating such copies with new records held as much as it liked.
+#[tokio::test]
+async fn older_copies_that_are_not_written_cannot_lower_the_push_buffer_count_past_the_cap() {
+    for db in databases().await {
+        let cap = 4096;
+        let (server, state) = start_v5_with(&db, |s| s.limits.max_push_buffer_bytes = cap).await;
+        add_site(&state, "a", "pa", &["store_a"], V6_URL).await;
+        let a = V5Site::new(&server.url(), "a", "pa");
+        a.initialise().await;
+        let big = |id: &str, sync_out_id: &str| {
+            let mut data = location(id, "store_a");
+            data["Description"] = json!("x".repeat(3000));
+            json!({"syncOutId": sync_out_id, "tableName": "Location", "recordId": id, "action": "Update", "recordData": data})
+        };
+        let small_old = json!({"syncOutId": "1", "tableName": "Location", "recordId": "big",
+            "action": "Update", "recordData": location("big", "store_a")});
+        a.push(vec![big("big", "100")]).await;
+        a.push(vec![small_old]).await;
+        let over = a.post("queued_records", &json!({"queueLength": 1, "data": [big("n1", "101")]})).await;
+        assert_eq!(over.status(), 507, "two records of 3 KB each are held against a 4 KB cap");
+    }
+}
+
+/// Behind a reverse proxy given to `--trusted-proxy`, the proxy appends the real caller to
+/// `X-Forwarded-For` but passes other headers through untouched, including our own
+/// `x-outpost-forwarded-for`. A caller who sends that header with a new address for every guess
+/// must still be counted as the address the proxy saw, not as the addresses it made up.
+#[tokio::test]
+async fn behind_a_trusted_reverse_proxy_a_made_up_outpost_forwarded_header_does_not_spread_failures() {
+    let db = databases().await.remove(0);
+    let mut state = outpost::central_v5::V5State::open(&db.url).await.unwrap();
+    trust_this_machine(&mut state);
+    add_site(&state, "real", "pw", &["store_r"], V6_URL).await;
+    let server = outpost::central_v5::serve_state(any_port(), state).await.unwrap();
+    let ours = outpost::wire::v5::HEADER_FORWARDED_FOR;
+    // What the proxy sends on: the caller's own headers, and X-Forwarded-For ending with the
+    // address the proxy saw (203.0.113.9).
+    let through_proxy = |site: &str, password: &str, made_up: String| {
+        V5Site::new(&server.url(), site, password)
+            .request(reqwest::Method::GET, "site")
+            .header(ours, made_up)
+            .header("x-forwarded-for", "198.51.100.250, 203.0.113.9")
+    };
+    for i in 0..10 {
+        let response = through_proxy(&format!("guess{i}"), "x", format!("192.0.2.{i}")).send().await.unwrap();
+        assert_eq!(response.status(), 401, "guess {i}");
+    }
+    let next = through_proxy("real", "pw", "192.0.2.99".into()).send().await.unwrap();
+    assert_eq!(next.status(), 429, "the guesser at 203.0.113.9 is locked out, whatever it wrote");
+}

@@ -254,3 +254,19 @@ async fn an_admin_password_under_twelve_characters_is_refused_with_a_hint_and_th
     assert!(!start.status.success());
     assert!(String::from_utf8_lossy(&start.stderr).contains("the admin password is too short"));
 }
+
+/// A web page on another origin cannot frame the site and trick an admin into clicking its
+/// buttons (clickjacking): every answer, the app and the API alike, forbids framing. The site
+/// answers any IP literal, so a page cannot be kept out by its host name alone.
+#[tokio::test]
+async fn no_page_of_the_site_may_be_framed_by_another_origin() {
+    let site = TestSite::start(fast()).await;
+    let client = outpost_testkit::http_client();
+    for path in ["/", "/sync", "/settings", "/api/session", "/api/no-such-route"] {
+        let response = client.get(format!("{}{path}", site.url)).send().await.unwrap();
+        let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        assert_eq!(header("x-frame-options").as_deref(), Some("DENY"), "{path}");
+        let csp = header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp:?}");
+    }
+}

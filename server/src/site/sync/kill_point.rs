@@ -6,12 +6,19 @@
 //! reaches the point named `<name>` creates `<file>` and then waits forever, so the test knows
 //! the site is there and kills it. Nothing happens when the variable is unset (always, outside
 //! the tests); it is read each time, so a restarted site without it runs through.
+//!
+//! Only in debug builds (the ones tests run): a release binary ignores the variable, so an
+//! environment a service manager passes on can neither wedge a production site's sync run
+//! forever nor make it write a file wherever the variable says.
 
 /// The environment variable the crash harness sets.
 pub const ENV: &str = "OUTPOST_TEST_KILL_POINT";
 
 /// Stop here forever when the crash harness asked for `name` (see the module doc).
 pub async fn reached(name: &str) {
+    if !cfg!(debug_assertions) {
+        return;
+    }
     let Some(spec) = std::env::var_os(ENV) else { return };
     let spec = spec.to_string_lossy();
     let Some((point, marker)) = spec.split_once('=') else { return };
