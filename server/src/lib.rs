@@ -17,6 +17,7 @@ pub mod cli;
 pub mod db;
 pub mod demo;
 pub mod ratelimit;
+pub mod readiness;
 pub mod records;
 pub mod secrets;
 pub mod serve;

@@ -134,6 +134,7 @@ pub fn router(state: V5State) -> Router {
         .route("/central_records", get(routes::central_records))
         .route("/queued_records", get(routes::queued_records).post(routes::push_records))
         .route("/acknowledged_records", post(routes::acknowledged_records).layer(small));
+    let db = state.db.clone();
     let routes = Router::new().nest("/sync/v5", sync).with_state(state);
-    crate::central_shared::finish_router(routes, "legacy-central", max_body)
+    crate::central_shared::finish_router(routes, "legacy-central", db, max_body)
 }

@@ -149,7 +149,8 @@ pub fn router(state: V6State) -> Router {
     } else {
         Router::new().route("/central/{*rest}", any(not_central))
     };
-    crate::central_shared::finish_router(central.with_state(state), "central", max_body)
+    let db = state.db.clone();
+    crate::central_shared::finish_router(central.with_state(state), "central", db, max_body)
 }
 
 async fn not_central() -> (StatusCode, &'static str) {

@@ -392,3 +392,24 @@ async fn gzip_both_ways_and_limits_hold() {
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn readiness_answers_503_with_a_reason_once_the_database_is_gone() {
+    for db in databases().await {
+        let (server, state) = start_v5(&db).await;
+        let ready = format!("{}/ready", server.url());
+        let answer = outpost_testkit::http_get(&ready).await.unwrap();
+        assert_eq!(answer.status(), 200, "{}", db.label);
+        state.db.pool.close().await;
+        // The ready answer stands for a second; the next probe asks the database again.
+        tokio::time::sleep(outpost::readiness::REUSE_FOR).await;
+        let answer = outpost_testkit::http_get(&ready).await.unwrap();
+        assert_eq!(answer.status(), 503, "{}", db.label);
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["status"], "not_ready");
+        assert!(body["reason"].as_str().unwrap().contains("database"), "{body}");
+        let health = outpost_testkit::http_get(format!("{}/health", server.url())).await.unwrap();
+        assert_eq!(health.status(), 200, "liveness does not depend on the database");
+        server.stop().await;
+    }
+}
