@@ -30,10 +30,13 @@ pub struct ReadyBody {
     pub reason: Option<&'static str>,
 }
 
-/// One role's readiness check: the last answer and when it was found.
+/// An answer and when it was found; `Err` holds the reason given to the caller.
+type Answer = (Instant, Result<(), &'static str>);
+
+/// One role's readiness check: the last answer.
 #[derive(Clone, Default)]
 pub struct Readiness {
-    last: Arc<tokio::sync::Mutex<Option<(Instant, Result<(), &'static str>)>>>,
+    last: Arc<tokio::sync::Mutex<Option<Answer>>>,
 }
 
 impl Readiness {
@@ -93,7 +96,7 @@ mod tests {
     #[tokio::test]
     async fn a_hanging_database_answers_503_after_the_timeout() {
         let r = Readiness::default();
-        let answer = r.answer(|| std::future::pending::<sqlx::Result<()>>()).await;
+        let answer = r.answer(std::future::pending::<sqlx::Result<()>>).await;
         assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 

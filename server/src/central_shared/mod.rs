@@ -8,6 +8,7 @@ pub mod activity;
 pub mod bulk;
 pub mod error;
 pub mod integration;
+pub mod metrics;
 pub mod ownership;
 pub mod push_buffer;
 
@@ -47,10 +48,17 @@ pub async fn lock_change_log(conn: &mut AnyConnection, backend: Backend, table: 
 }
 
 /// What every central's router ends with: `GET /health` naming `role`, `GET /ready` (checks
-/// `db`, see [`crate::readiness`]), the body limit (counted
+/// `db`, see [`crate::readiness`]), `GET /metrics` and the request counts behind it
+/// ([`metrics`]), the body limit (counted
 /// after gzip decompression), gzip in both directions (request bodies with or without it, and
 /// the header that tells our site it may compress them), and request logs.
-pub fn finish_router(routes: Router, role: &'static str, db: CentralDb, max_body_bytes: usize) -> Router {
+pub fn finish_router(
+    routes: Router,
+    role: &'static str,
+    db: CentralDb,
+    metrics: metrics::Metrics,
+    max_body_bytes: usize,
+) -> Router {
     let health = move || async move {
         Json(Health { status: "ok".into(), role: role.into(), version: env!("CARGO_PKG_VERSION").into() })
     };
@@ -61,6 +69,14 @@ pub fn finish_router(routes: Router, role: &'static str, db: CentralDb, max_body
     routes
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route(
+            "/metrics",
+            get({
+                let metrics = metrics.clone();
+                move |request| metrics.serve(request)
+            }),
+        )
+        .layer(axum::middleware::from_fn(move |request, next| metrics.clone().count(request, next)))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(RequestDecompressionLayer::new())
         .layer(axum::middleware::map_response(say_accepts_compressed_requests))

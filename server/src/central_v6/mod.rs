@@ -52,6 +52,8 @@ pub struct CentralV6Config {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// This central's own site at the V5 central, to learn which site each store is on.
     pub legacy_site: Option<legacy_stores::LegacySite>,
+    /// The bearer token `/metrics` asks for (`--metrics-token`); `None`: loopback callers only.
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Clone)]
@@ -73,6 +75,8 @@ pub struct V6State {
     pub failures: crate::ratelimit::FailureLimiter,
     /// Who may name the caller's address in `X-Forwarded-For` (nobody by default).
     pub trusted_proxies: crate::ratelimit::TrustedProxies,
+    /// What `/metrics` reports (`central_shared::metrics`).
+    pub metrics: crate::central_shared::metrics::Metrics,
 }
 
 impl V6State {
@@ -89,6 +93,7 @@ impl V6State {
             max_push_buffer_bytes: crate::central_shared::push_buffer::DEFAULT_MAX_BYTES,
             failures: Default::default(),
             trusted_proxies: Default::default(),
+            metrics: Default::default(),
         }
     }
 
@@ -117,6 +122,7 @@ pub async fn open_db(database_url: &str) -> anyhow::Result<CentralDb> {
 pub async fn start(config: CentralV6Config, tls: Option<serve::Tls>) -> anyhow::Result<Running> {
     let mut state = V6State::open(&config.database_url, &config.legacy_url).await?;
     state.max_push_buffer_bytes = config.max_push_buffer_bytes;
+    state.metrics = crate::central_shared::metrics::Metrics::new(config.metrics_token.as_deref());
     state.trusted_proxies = crate::ratelimit::TrustedProxies::new(config.trusted_proxies);
     match config.legacy_site {
         Some(site) => {
@@ -149,8 +155,8 @@ pub fn router(state: V6State) -> Router {
     } else {
         Router::new().route("/central/{*rest}", any(not_central))
     };
-    let db = state.db.clone();
-    crate::central_shared::finish_router(central.with_state(state), "central", db, max_body)
+    let (db, metrics) = (state.db.clone(), state.metrics.clone());
+    crate::central_shared::finish_router(central.with_state(state), "central", db, metrics, max_body)
 }
 
 async fn not_central() -> (StatusCode, &'static str) {

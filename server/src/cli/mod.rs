@@ -181,6 +181,8 @@ pub struct LegacyCentralArgs {
     pub trusted_proxy: Vec<IpAddr>,
     #[command(flatten)]
     pub push_buffer: PushBufferArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
     /// Without a subcommand the legacy central serves; with one it administers its database.
     #[command(subcommand)]
     pub admin: Option<central_v5::admin::AdminCommand>,
@@ -211,6 +213,8 @@ pub struct CentralArgs {
     pub legacy_site_password: Option<String>,
     #[command(flatten)]
     pub push_buffer: PushBufferArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +223,33 @@ pub struct PushBufferArgs {
     /// refused (`push_buffer_full`) and kept by the site, so no site can fill this disk.
     #[arg(long, value_name = "MB", default_value_t = crate::central_shared::push_buffer::DEFAULT_MAX_BYTES / (1024 * 1024))]
     pub max_push_buffer_mb: u64,
+}
+
+/// Who may read `GET /metrics` (see the README, "Metrics").
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// A bearer token a Prometheus scraper presents to read /metrics from any address; without
+    /// it /metrics answers callers on this machine (loopback) only.
+    #[arg(long, env = "OUTPOST_METRICS_TOKEN", hide_env_values = true, conflicts_with = "metrics_token_file")]
+    pub metrics_token: Option<String>,
+    /// Read --metrics-token from this file (first line).
+    #[arg(long, value_name = "FILE", env = "OUTPOST_METRICS_TOKEN_FILE")]
+    pub metrics_token_file: Option<PathBuf>,
+}
+
+impl MetricsArgs {
+    fn token(&self) -> anyhow::Result<Option<String>> {
+        let token = match &self.metrics_token_file {
+            Some(file) => Some(crate::secrets::read_file(file)?),
+            None => self.metrics_token.clone(),
+        };
+        if token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            anyhow::bail!(
+                "the metrics token is empty (hint: give a long random one, e.g. from `openssl rand -hex 32`)"
+            );
+        }
+        Ok(token)
+    }
 }
 
 impl PushBufferArgs {
@@ -334,6 +365,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 database_url: url,
                 trusted_proxies: args.trusted_proxy,
                 max_push_buffer_bytes: args.push_buffer.bytes(),
+                metrics_token: args.metrics.token()?,
             };
             let running = central_v5::start(config, tls).await?;
             serve::announce(&running, None);
@@ -348,6 +380,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 database_url: url,
                 legacy_url: args.legacy_url,
                 max_push_buffer_bytes: args.push_buffer.bytes(),
+                metrics_token: args.metrics.token()?,
                 trusted_proxies: args.trusted_proxy,
                 legacy_site: match (args.legacy_site_name, args.legacy_site_password) {
                     (Some(name), Some(password)) => Some(central_v6::legacy_stores::LegacySite {
