@@ -111,6 +111,17 @@ impl V5State {
     }
 }
 
+/// This central's SQLite database as `backup` and `restore` see it: sites keep `central_change`
+/// ids as their pull cursor and `sync_out` ids to acknowledge their queue.
+pub fn database(path: &std::path::Path) -> crate::backup::Database<'_> {
+    crate::backup::Database {
+        path,
+        role: "legacy-central",
+        sequences: &["central_change", "sync_out"],
+        marker: "central_change",
+    }
+}
+
 pub async fn open_db(database_url: &str) -> anyhow::Result<CentralDb> {
     db::open_central(database_url, &MIGRATIONS_SQLITE, &MIGRATIONS_POSTGRES).await
 }

@@ -114,6 +114,12 @@ impl V6State {
     }
 }
 
+/// This central's SQLite database as `backup` and `restore` see it: sites keep `changelog`
+/// cursors as their pull cursor.
+pub fn database(path: &std::path::Path) -> crate::backup::Database<'_> {
+    crate::backup::Database { path, role: "central", sequences: &["changelog"], marker: "legacy_store" }
+}
+
 pub async fn open_db(database_url: &str) -> anyhow::Result<CentralDb> {
     db::open_central(database_url, &MIGRATIONS_SQLITE, &MIGRATIONS_POSTGRES).await
 }

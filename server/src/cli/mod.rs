@@ -215,6 +215,9 @@ pub struct CentralArgs {
     pub push_buffer: PushBufferArgs,
     #[command(flatten)]
     pub metrics: MetricsArgs,
+    /// Without a subcommand the central serves; with one it backs up or restores its database.
+    #[command(subcommand)]
+    pub admin: Option<crate::backup::BackupCommand>,
 }
 
 #[derive(Debug, Args)]
@@ -323,6 +326,14 @@ pub fn init_logging_as(format: Option<&str>) {
     }
 }
 
+/// Held while a central on SQLite serves, so a restore of its file is refused meanwhile.
+fn lock_central(
+    url: &str,
+    database: fn(&std::path::Path) -> crate::backup::Database<'_>,
+) -> anyhow::Result<Option<crate::backup::DbLock>> {
+    db::sqlite_path(url).map(|path| crate::backup::lock(database(&path))).transpose()
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Site(args) => {
@@ -335,7 +346,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let tls = args.tls.apply()?;
             // Held until the process ends: a restore or a second site on this folder is refused.
-            let _lock = site::backup::lock_data_dir(&data_dir)?;
+            let _lock = crate::backup::lock(site::database(&data_dir.join("site.db")))?;
             let signals = serve::Signals::install()?;
             let config = site::SiteConfig {
                 listen: args.listen,
@@ -359,6 +370,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 return central_v5::admin::run_command(&url, admin).await;
             }
             let tls = args.tls.apply()?;
+            let _lock = lock_central(&url, central_v5::database)?;
             let signals = serve::Signals::install()?;
             let config = central_v5::CentralV5Config {
                 listen: args.listen,
@@ -373,7 +385,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Central(args) => {
             let url = args.db.url("central", "central.db")?;
+            if let Some(command) = args.admin {
+                return crate::backup::run_central(&url, central_v6::database, command).await;
+            }
             let tls = args.tls.apply()?;
+            let _lock = lock_central(&url, central_v6::database)?;
             let signals = serve::Signals::install()?;
             let config = central_v6::CentralV6Config {
                 listen: args.listen,

@@ -84,7 +84,7 @@ async fn every_role_serves_https_with_the_given_certificate() {
     let v5_dir = dir.path().join("v5");
     let v6_dir = dir.path().join("v6");
     let roles: Vec<Vec<&str>> = vec![
-        vec!["site", "--listen", "127.0.0.1:0", "--data-dir", s(&site_dir), "--admin-password", "x-admin-pw"],
+        vec!["site", "--listen", "127.0.0.1:0", "--data-dir", s(&site_dir), "--admin-password", "x-admin-password"],
         vec!["legacy-central", "--listen", "127.0.0.1:0", "--data-dir", s(&v5_dir)],
         vec!["central", "--listen", "127.0.0.1:0", "--data-dir", s(&v6_dir)],
     ];
