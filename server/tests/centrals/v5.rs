@@ -247,9 +247,20 @@ async fn author_on_central(state: &outpost::central_v5::V5State, table: &str, id
 #[tokio::test]
 async fn every_fixture_record_comes_back_unchanged_its_store_records_pushed_by_the_site() {
     let test = "every_fixture_record_comes_back_unchanged_its_store_records_pushed_by_the_site";
-    let Some(fixtures) = outpost_testkit::fixtures::legacy_v5_or_skip(test) else { return };
-    for db in databases().await {
-        let (server, state) = start_v5(&db).await;
+    for (set, fixtures) in outpost_testkit::fixtures::legacy_v5_sets(test) {
+        for db in databases().await {
+            fixture_records_come_back_unchanged(set, &fixtures, &db).await;
+        }
+    }
+}
+
+async fn fixture_records_come_back_unchanged(
+    set: &str,
+    fixtures: &[outpost_testkit::fixtures::FixtureFile],
+    db: &TestDb,
+) {
+    {
+        let (server, state) = start_v5(db).await;
         // The fixtures' stores say they are active on site 1; the first site added gets id 1.
         let mut stores = vec!["store_a".to_string(), "store_b".to_string()];
         for f in fixtures.iter().filter(|f| f.table == "store") {
@@ -297,10 +308,10 @@ async fn every_fixture_record_comes_back_unchanged_its_store_records_pushed_by_t
             }
         }
         for (key, record) in &expected {
-            assert_eq!(back.get(key), Some(record), "{}: {key:?} did not come back unchanged", db.label);
+            assert_eq!(back.get(key), Some(record), "{set} on {}: {key:?} did not come back unchanged", db.label);
         }
-        assert!(pushed > 10, "the fixtures' store records were pushed ({pushed})");
-        assert!(expected.len() > 40, "all fixture files were used ({})", expected.len());
+        assert!(pushed > 10, "{set}: the fixtures' store records were pushed ({pushed})");
+        assert!(expected.len() > 40, "{set}: all fixture files were used ({})", expected.len());
         server.stop().await;
     }
 }
