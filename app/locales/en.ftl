@@ -115,6 +115,8 @@ step-integration = Integrate
 ## Sync errors (keys are the API's error variants): what went wrong, and what to do
 error-CONNECTION_ERROR = Unable to connect to server
 hint-CONNECTION_ERROR = Check the central server URL and this device's network connection.
+error-CERTIFICATE_ERROR = The central server's TLS certificate is not trusted
+hint-CERTIFICATE_ERROR = If the central uses a private certificate authority, start this server with --ca-cert FILE (that authority's PEM file). Check that the URL's host name is the certificate's and that this device's clock is right.
 error-SITE_NAME_NOT_FOUND = Site name not found
 hint-SITE_NAME_NOT_FOUND = Check the site name in the sync settings; it must match a site on the central server.
 error-INCORRECT_PASSWORD = Incorrect password

@@ -109,6 +109,8 @@ step-integration = Intégrer
 ## Sync errors
 error-CONNECTION_ERROR = Impossible de se connecter au serveur
 hint-CONNECTION_ERROR = Vérifiez l'URL du serveur central et la connexion réseau de cet appareil.
+error-CERTIFICATE_ERROR = Le certificat TLS du serveur central n'est pas reconnu
+hint-CERTIFICATE_ERROR = Si le serveur central utilise une autorité de certification privée, démarrez ce serveur avec --ca-cert FICHIER (le fichier PEM de cette autorité). Vérifiez que le nom d'hôte de l'URL est celui du certificat et que l'horloge de cet appareil est à l'heure.
 error-SITE_NAME_NOT_FOUND = Nom de site introuvable
 hint-SITE_NAME_NOT_FOUND = Vérifiez le nom du site dans les paramètres de synchronisation ; il doit correspondre à un site du serveur central.
 error-INCORRECT_PASSWORD = Mot de passe incorrect
