@@ -97,3 +97,10 @@ fn json_logs_are_one_object_per_line_without_colours() {
     }
     assert!(!stderr.contains('\u{1b}'), "no ANSI colours when stderr is not a terminal: {stderr}");
 }
+
+#[test]
+fn the_metrics_token_is_masked_like_a_password() {
+    let shown = print_config(&["central", "--metrics-token", "scrape-token-value"], &[]);
+    assert!(!shown.contains("scrape-token-value"), "{shown}");
+    assert!(line(&shown, "metrics-token").contains("********"), "{shown}");
+}
