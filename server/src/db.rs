@@ -197,6 +197,14 @@ impl CentralDb {
     }
 }
 
+/// The file of a `sqlite:` URL; `None` for any other database.
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    if !url.starts_with("sqlite:") {
+        return None;
+    }
+    SqliteConnectOptions::from_str(url).ok().map(|o| o.get_filename().to_owned())
+}
+
 /// The SQLite URL of `file` in `dir`.
 pub fn sqlite_url(dir: &Path, file: &str) -> String {
     format!("sqlite://{}?mode=rwc", dir.join(file).display())

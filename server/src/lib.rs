@@ -6,10 +6,11 @@
 //!   process); each role defines its own admin subcommands, which `cli` only mounts;
 //! - `site`, `central_v5`, `central_v6` are the roles, one folder each; what the two centrals
 //!   share lives in `central_shared`, so neither reaches into the other;
-//! - `db`, `serve`, `ratelimit`, `wire`, `records` are foundations that know nothing of the
+//! - `db`, `backup`, `serve`, `ratelimit`, `wire`, `records` are foundations that know nothing of the
 //!   roles. Test and bench tooling (fixtures, relays) lives in `testkit/` and `tools/bench/`,
 //!   not in the product.
 
+pub mod backup;
 pub mod central_shared;
 pub mod central_v5;
 pub mod central_v6;
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod db;
 pub mod demo;
 pub mod ratelimit;
+pub mod readiness;
 pub mod records;
 pub mod secrets;
 pub mod serve;

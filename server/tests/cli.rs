@@ -51,7 +51,7 @@ fn stop_with_sigterm(mut child: Child) {
 }
 
 #[tokio::test]
-async fn each_role_listens_on_a_free_port_answers_and_stops_on_sigterm() {
+async fn each_role_listens_on_a_free_port_answers_liveness_and_readiness_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let d = |sub: &str| dir.path().join(sub).to_string_lossy().into_owned();
     let cases: Vec<(Vec<String>, &str)> = vec![
@@ -68,6 +68,11 @@ async fn each_role_listens_on_a_free_port_answers_and_stops_on_sigterm() {
         assert!(url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"), "{url}");
         let response = outpost_testkit::http_get(format!("{url}{health}")).await.unwrap();
         assert_eq!(response.status(), 200, "{args:?}");
+        let ready_path = health.replace("/health", "/ready");
+        let ready = outpost_testkit::http_get(format!("{url}{ready_path}")).await.unwrap();
+        assert_eq!(ready.status(), 200, "{args:?}");
+        let body: serde_json::Value = ready.json().await.unwrap();
+        assert_eq!(body, serde_json::json!({"status": "ready"}), "{args:?}");
         stop_with_sigterm(child);
     }
 }

@@ -19,6 +19,7 @@ use super::activity::{Activities, Activity};
 /// integrates it again).
 pub async fn integrate_in_background<F>(
     activities: &Activities,
+    metrics: &super::metrics::Metrics,
     site_id: i64,
     role: &'static str,
     integrate: F,
@@ -27,11 +28,14 @@ where
     F: Future<Output = anyhow::Result<usize>> + Send + 'static,
 {
     let busy = activities.begin(site_id, Activity::Integrating)?;
-    let activities = activities.clone();
+    let (activities, metrics) = (activities.clone(), metrics.clone());
     let (done, finished) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let _permit = activities.integration_permit().await;
-        if let Err(e) = integrate.await {
+        let started = std::time::Instant::now();
+        let result = integrate.await;
+        metrics.integrated(started.elapsed(), result.is_ok());
+        if let Err(e) = result {
             // Logged under an id (by `internal_message`); the site is told that it failed and where to look, not the internals.
             let told = super::error::internal_message(role, &e.context("integration of pushed records failed"));
             activities.integration_failed(site_id, told);

@@ -8,6 +8,7 @@ pub mod activity;
 pub mod bulk;
 pub mod error;
 pub mod integration;
+pub mod metrics;
 pub mod ownership;
 pub mod push_buffer;
 
@@ -46,15 +47,36 @@ pub async fn lock_change_log(conn: &mut AnyConnection, backend: Backend, table: 
     Ok(())
 }
 
-/// What every central's router ends with: `GET /health` naming `role`, the body limit (counted
+/// What every central's router ends with: `GET /health` naming `role`, `GET /ready` (checks
+/// `db`, see [`crate::readiness`]), `GET /metrics` and the request counts behind it
+/// ([`metrics`]), the body limit (counted
 /// after gzip decompression), gzip in both directions (request bodies with or without it, and
 /// the header that tells our site it may compress them), and request logs.
-pub fn finish_router(routes: Router, role: &'static str, max_body_bytes: usize) -> Router {
+pub fn finish_router(
+    routes: Router,
+    role: &'static str,
+    db: CentralDb,
+    metrics: metrics::Metrics,
+    max_body_bytes: usize,
+) -> Router {
     let health = move || async move {
         Json(Health { status: "ok".into(), role: role.into(), version: env!("CARGO_PKG_VERSION").into() })
     };
+    let readiness = crate::readiness::Readiness::default();
+    let ready = move || async move {
+        readiness.answer(|| async { sqlx::query("SELECT 1").execute(&db.pool).await.map(|_| ()) }).await
+    };
     routes
         .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route(
+            "/metrics",
+            get({
+                let metrics = metrics.clone();
+                move |request| metrics.serve(request)
+            }),
+        )
+        .layer(axum::middleware::from_fn(move |request, next| metrics.clone().count(request, next)))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(RequestDecompressionLayer::new())
         .layer(axum::middleware::map_response(say_accepts_compressed_requests))

@@ -202,10 +202,17 @@ pub enum AdminCommand {
         #[arg(long = "store")]
         stores: Vec<String>,
     },
+    /// `backup --to FILE` and `restore --from FILE` of a SQLite database (see [`crate::backup`]).
+    #[command(flatten)]
+    Backup(crate::backup::BackupCommand),
 }
 
 /// Run one `outpost legacy-central <subcommand>` against the database at `database_url`.
 pub async fn run_command(database_url: &str, command: AdminCommand) -> anyhow::Result<()> {
+    if let AdminCommand::Backup(command) = command {
+        // Before opening: a backup never creates or migrates the database it copies.
+        return crate::backup::run_central(database_url, super::database, command).await;
+    }
     let db = super::open_db(database_url).await?;
     match command {
         AdminCommand::AddSite { name, password, password_file, stores, central_url, site_id } => {
@@ -236,6 +243,8 @@ pub async fn run_command(database_url: &str, command: AdminCommand) -> anyhow::R
             anyhow::ensure!(delete(&db, &table, &id).await?, "no {table} record {id}");
             println!("deleted {table} {id}");
         }
+        // Run above, before the database was opened.
+        AdminCommand::Backup(_) => {}
         AdminCommand::Seed { n, stores } => {
             let stores = if stores.is_empty() {
                 list_sites(&db).await?.into_iter().flat_map(|s| s.store_ids).collect()

@@ -52,6 +52,8 @@ pub struct CentralV5Config {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// What one site may hold in the push buffer, in bytes.
     pub max_push_buffer_bytes: u64,
+    /// The bearer token `/metrics` asks for (`--metrics-token`); `None`: loopback callers only.
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Clone)]
@@ -67,6 +69,8 @@ pub struct V5State {
     /// A pause before each chunk of a site's preparation: zero, except in tests that need a
     /// preparation slower than a site's patience.
     pub prepare_pause: std::time::Duration,
+    /// What `/metrics` reports (`central_shared::metrics`).
+    pub metrics: crate::central_shared::metrics::Metrics,
 }
 
 /// Caps on what one request may ask for or send; tests lower them to prove they hold.
@@ -98,11 +102,23 @@ impl V5State {
             failures: Default::default(),
             trusted_proxies: Default::default(),
             prepare_pause: std::time::Duration::ZERO,
+            metrics: Default::default(),
         }
     }
 
     pub async fn open(database_url: &str) -> anyhow::Result<Self> {
         Ok(Self::new(open_db(database_url).await?))
+    }
+}
+
+/// This central's SQLite database as `backup` and `restore` see it: sites keep `central_change`
+/// ids as their pull cursor and `sync_out` ids to acknowledge their queue.
+pub fn database(path: &std::path::Path) -> crate::backup::Database<'_> {
+    crate::backup::Database {
+        path,
+        role: "legacy-central",
+        sequences: &["central_change", "sync_out"],
+        marker: "central_change",
     }
 }
 
@@ -115,6 +131,7 @@ pub async fn start(config: CentralV5Config, tls: Option<serve::Tls>) -> anyhow::
     let mut state = V5State::open(&config.database_url).await?;
     state.trusted_proxies = crate::ratelimit::TrustedProxies::new(config.trusted_proxies);
     state.limits.max_push_buffer_bytes = config.max_push_buffer_bytes;
+    state.metrics = crate::central_shared::metrics::Metrics::new(config.metrics_token.as_deref());
     serve::start_tls(config.listen, router(state), tls).await
 }
 
@@ -134,6 +151,7 @@ pub fn router(state: V5State) -> Router {
         .route("/central_records", get(routes::central_records))
         .route("/queued_records", get(routes::queued_records).post(routes::push_records))
         .route("/acknowledged_records", post(routes::acknowledged_records).layer(small));
+    let (db, metrics) = (state.db.clone(), state.metrics.clone());
     let routes = Router::new().nest("/sync/v5", sync).with_state(state);
-    crate::central_shared::finish_router(routes, "legacy-central", max_body)
+    crate::central_shared::finish_router(routes, "legacy-central", db, metrics, max_body)
 }

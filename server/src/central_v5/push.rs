@@ -138,14 +138,21 @@ pub async fn receive(state: &V5State, site: &SiteRow, request: PushRequest) -> V
         .collect();
     push_buffer::put(&mut tx, state.db.backend, site.site_id, rows, state.limits.max_push_buffer_bytes).await?;
     tx.commit().await?;
+    state.metrics.pushed(site.site_id, checked.len());
     if request.queue_length > 0 || !request.data.is_empty() {
         return Ok(PushResponse { integration_started: false });
     }
     let (owned, site_id) = (state.clone(), site.site_id);
     let job = async move { integrate(&owned, site_id).await };
-    crate::central_shared::integration::integrate_in_background(&state.activity, site.site_id, "legacy-central", job)
-        .await
-        .map_err(|_| V5Error::SyncIsRunning("integration"))?;
+    crate::central_shared::integration::integrate_in_background(
+        &state.activity,
+        &state.metrics,
+        site.site_id,
+        "legacy-central",
+        job,
+    )
+    .await
+    .map_err(|_| V5Error::SyncIsRunning("integration"))?;
     Ok(PushResponse { integration_started: true })
 }
 

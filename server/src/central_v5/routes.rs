@@ -156,13 +156,14 @@ pub struct CentralQuery {
 
 pub async fn central_records(
     State(state): State<V5State>,
-    AuthSite(_site): AuthSite,
+    AuthSite(site): AuthSite,
     query: Result<Query<CentralQuery>, QueryRejection>,
 ) -> V5Result<Json<CentralRecords>> {
     let Query(q) = query.map_err(query_rejection)?;
     let cursor = q.cursor.unwrap_or(0).min(i64::MAX as u64) as i64;
     let limit = clamp_limit(&state, q.limit);
     let records = super::changelog::page(&state.db, cursor, limit).await?;
+    state.metrics.pulled(site.site_id, records.data.len());
     Ok(Json(records))
 }
 
@@ -179,7 +180,9 @@ pub async fn queued_records(
     let Query(q) = query.map_err(query_rejection)?;
     ensure_idle(&state, site.site_id)?;
     let mut conn = state.db.pool.acquire().await?;
-    Ok(Json(queue::read(&mut conn, site.site_id, clamp_limit(&state, q.limit)).await?))
+    let records = queue::read(&mut conn, site.site_id, clamp_limit(&state, q.limit)).await?;
+    state.metrics.pulled(site.site_id, records.data.len());
+    Ok(Json(records))
 }
 
 pub async fn acknowledged_records(

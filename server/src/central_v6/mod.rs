@@ -52,6 +52,8 @@ pub struct CentralV6Config {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// This central's own site at the V5 central, to learn which site each store is on.
     pub legacy_site: Option<legacy_stores::LegacySite>,
+    /// The bearer token `/metrics` asks for (`--metrics-token`); `None`: loopback callers only.
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Clone)]
@@ -76,6 +78,8 @@ pub struct V6State {
     /// Bytes of bodies not yet vouched for that all callers together may hold, in KiB permits
     /// ([`UNAUTHENTICATED_BODY_BUDGET`]; see `sync::admit`).
     pub unauthenticated_bodies: std::sync::Arc<tokio::sync::Semaphore>,
+    /// What `/metrics` reports (`central_shared::metrics`).
+    pub metrics: crate::central_shared::metrics::Metrics,
 }
 
 /// What all bodies read before their credentials are checked may hold together. Without it, a
@@ -100,6 +104,7 @@ impl V6State {
             unauthenticated_bodies: std::sync::Arc::new(tokio::sync::Semaphore::new(
                 UNAUTHENTICATED_BODY_BUDGET / 1024,
             )),
+            metrics: Default::default(),
         }
     }
 
@@ -120,6 +125,12 @@ impl V6State {
     }
 }
 
+/// This central's SQLite database as `backup` and `restore` see it: sites keep `changelog`
+/// cursors as their pull cursor.
+pub fn database(path: &std::path::Path) -> crate::backup::Database<'_> {
+    crate::backup::Database { path, role: "central", sequences: &["changelog"], marker: "legacy_store" }
+}
+
 pub async fn open_db(database_url: &str) -> anyhow::Result<CentralDb> {
     db::open_central(database_url, &MIGRATIONS_SQLITE, &MIGRATIONS_POSTGRES).await
 }
@@ -128,6 +139,7 @@ pub async fn open_db(database_url: &str) -> anyhow::Result<CentralDb> {
 pub async fn start(config: CentralV6Config, tls: Option<serve::Tls>) -> anyhow::Result<Running> {
     let mut state = V6State::open(&config.database_url, &config.legacy_url).await?;
     state.max_push_buffer_bytes = config.max_push_buffer_bytes;
+    state.metrics = crate::central_shared::metrics::Metrics::new(config.metrics_token.as_deref());
     state.trusted_proxies = crate::ratelimit::TrustedProxies::new(config.trusted_proxies);
     match config.legacy_site {
         Some(site) => {
@@ -160,7 +172,8 @@ pub fn router(state: V6State) -> Router {
     } else {
         Router::new().route("/central/{*rest}", any(not_central))
     };
-    crate::central_shared::finish_router(central.with_state(state), "central", max_body)
+    let (db, metrics) = (state.db.clone(), state.metrics.clone());
+    crate::central_shared::finish_router(central.with_state(state), "central", db, metrics, max_body)
 }
 
 async fn not_central() -> (StatusCode, &'static str) {

@@ -306,7 +306,9 @@ pub async fn pull(State(state): State<V6State>, peer: Peer, body: Body) -> V6Res
         let mut conn = state.db.pool.acquire().await.map_err(anyhow::Error::from)?;
         push_buffer::forget_versions(&mut conn, caller.site_id).await.map_err(anyhow::Error::from)?;
     }
-    Ok(Data(pull::page(&state.db, &caller, cursor, batch, request.is_initialised).await?))
+    let page = pull::page(&state.db, &caller, cursor, batch, request.is_initialised).await?;
+    state.metrics.pulled(caller.site_id, page.records.len());
+    Ok(Data(page))
 }
 
 pub async fn site_status(State(state): State<V6State>, peer: Peer, body: Body) -> V6Result<SiteStatusResult> {
@@ -329,7 +331,7 @@ pub async fn push(State(state): State<V6State>, peer: Peer, body: Body) -> V6Res
             let stores = super::legacy_stores::stores_of_site(&owned.db, site_id).await?;
             integrate(&owned, site_id, &stores).await
         };
-        integrate_in_background(&state.activity, caller.site_id, "central", job)
+        integrate_in_background(&state.activity, &state.metrics, caller.site_id, "central", job)
             .await
             .map_err(|_| V6Error::IntegrationInProgress)?;
     }
@@ -388,6 +390,7 @@ async fn buffer(state: &V6State, caller: &Caller, request: &PushRequest) -> Resu
         .collect();
     push_buffer::put(&mut tx, state.db.backend, caller.site_id, rows, state.max_push_buffer_bytes).await?;
     tx.commit().await?;
+    state.metrics.pushed(caller.site_id, request.batch.records.len());
     Ok(request.batch.records.len() as u64)
 }
 

@@ -134,7 +134,8 @@ pub fn print(command: &Command, matches: &ArgMatches) -> String {
         let Ok(Some(raw)) = sub.try_get_raw(id) else { continue };
         let values: Vec<String> = raw.map(|v| v.to_string_lossy().into_owned()).collect();
         // Paths to secrets (`*-file`) are shown; the secrets themselves never.
-        let secret = (long.contains("password") || long.contains("secret")) && !long.ends_with("-file");
+        let secret = (long.contains("password") || long.contains("secret") || long.contains("token"))
+            && !long.ends_with("-file");
         let shown: Vec<String> = values
             .iter()
             .map(|v| if secret { "\"********\"".to_owned() } else { format!("{:?}", mask_url_password(v)) })

@@ -181,6 +181,8 @@ pub struct LegacyCentralArgs {
     pub trusted_proxy: Vec<IpAddr>,
     #[command(flatten)]
     pub push_buffer: PushBufferArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
     /// Without a subcommand the legacy central serves; with one it administers its database.
     #[command(subcommand)]
     pub admin: Option<central_v5::admin::AdminCommand>,
@@ -211,6 +213,11 @@ pub struct CentralArgs {
     pub legacy_site_password: Option<String>,
     #[command(flatten)]
     pub push_buffer: PushBufferArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+    /// Without a subcommand the central serves; with one it backs up or restores its database.
+    #[command(subcommand)]
+    pub admin: Option<crate::backup::BackupCommand>,
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +226,33 @@ pub struct PushBufferArgs {
     /// refused (`push_buffer_full`) and kept by the site, so no site can fill this disk.
     #[arg(long, value_name = "MB", default_value_t = crate::central_shared::push_buffer::DEFAULT_MAX_BYTES / (1024 * 1024))]
     pub max_push_buffer_mb: u64,
+}
+
+/// Who may read `GET /metrics` (see the README, "Metrics").
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// A bearer token a Prometheus scraper presents to read /metrics from any address; without
+    /// it /metrics answers callers on this machine (loopback) only.
+    #[arg(long, env = "OUTPOST_METRICS_TOKEN", hide_env_values = true, conflicts_with = "metrics_token_file")]
+    pub metrics_token: Option<String>,
+    /// Read --metrics-token from this file (first line).
+    #[arg(long, value_name = "FILE", env = "OUTPOST_METRICS_TOKEN_FILE")]
+    pub metrics_token_file: Option<PathBuf>,
+}
+
+impl MetricsArgs {
+    fn token(&self) -> anyhow::Result<Option<String>> {
+        let token = match &self.metrics_token_file {
+            Some(file) => Some(crate::secrets::read_file(file)?),
+            None => self.metrics_token.clone(),
+        };
+        if token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            anyhow::bail!(
+                "the metrics token is empty (hint: give a long random one, e.g. from `openssl rand -hex 32`)"
+            );
+        }
+        Ok(token)
+    }
 }
 
 impl PushBufferArgs {
@@ -309,6 +343,14 @@ pub fn init_logging_as(format: Option<&str>) {
     }
 }
 
+/// Held while a central on SQLite serves, so a restore of its file is refused meanwhile.
+fn lock_central(
+    url: &str,
+    database: fn(&std::path::Path) -> crate::backup::Database<'_>,
+) -> anyhow::Result<Option<crate::backup::DbLock>> {
+    db::sqlite_path(url).map(|path| crate::backup::lock(database(&path))).transpose()
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Site(args) => {
@@ -321,7 +363,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let tls = args.tls.apply()?;
             // Held until the process ends: a restore or a second site on this folder is refused.
-            let _lock = site::backup::lock_data_dir(&data_dir)?;
+            let _lock = crate::backup::lock(site::database(&data_dir.join("site.db")))?;
             let signals = serve::Signals::install()?;
             let config = site::SiteConfig {
                 listen: args.listen,
@@ -345,12 +387,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 return central_v5::admin::run_command(&url, admin).await;
             }
             let tls = args.tls.apply()?;
+            let _lock = lock_central(&url, central_v5::database)?;
             let signals = serve::Signals::install()?;
             let config = central_v5::CentralV5Config {
                 listen: args.listen,
                 database_url: url,
                 trusted_proxies: args.trusted_proxy,
                 max_push_buffer_bytes: args.push_buffer.bytes(),
+                metrics_token: args.metrics.token()?,
             };
             let running = central_v5::start(config, tls).await?;
             serve::announce(&running, None);
@@ -358,13 +402,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Central(args) => {
             let url = args.db.url("central", "central.db")?;
+            if let Some(command) = args.admin {
+                return crate::backup::run_central(&url, central_v6::database, command).await;
+            }
             let tls = args.tls.apply()?;
+            let _lock = lock_central(&url, central_v6::database)?;
             let signals = serve::Signals::install()?;
             let config = central_v6::CentralV6Config {
                 listen: args.listen,
                 database_url: url,
                 legacy_url: args.legacy_url,
                 max_push_buffer_bytes: args.push_buffer.bytes(),
+                metrics_token: args.metrics.token()?,
                 trusted_proxies: args.trusted_proxy,
                 legacy_site: match (args.legacy_site_name, args.legacy_site_password) {
                     (Some(name), Some(password)) => Some(central_v6::legacy_stores::LegacySite {

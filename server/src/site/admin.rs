@@ -180,18 +180,9 @@ pub enum AdminCommand {
         #[arg(long, value_name = "FILE", conflicts_with = "password")]
         password_file: Option<std::path::PathBuf>,
     },
-    /// Write a consistent copy of the site's database to a new file (works while the site serves).
-    Backup {
-        /// The backup file to create (never overwritten).
-        #[arg(long, alias = "out", value_name = "FILE")]
-        to: std::path::PathBuf,
-    },
-    /// Replace the site's database with a backup; refused while the site runs. The database
-    /// it replaces is kept beside it as `site.db.before-restore-TIME`.
-    Restore {
-        #[arg(long, value_name = "FILE")]
-        from: std::path::PathBuf,
-    },
+    /// `backup --to FILE` and `restore --from FILE` (see [`crate::backup`]).
+    #[command(flatten)]
+    Backup(crate::backup::BackupCommand),
 }
 
 /// Run one `outpost site <subcommand>` against the site database in `data_dir`.
@@ -212,14 +203,9 @@ pub async fn run_command(data_dir: &Path, command: AdminCommand) -> anyhow::Resu
             set_password(&db, &password).await?;
             println!("admin password changed; every admin session was ended");
         }
-        AdminCommand::Backup { to } => {
-            let db = crate::db::open_sqlite(&data_dir.join("site.db"), &super::MIGRATIONS).await?;
-            crate::db::backup_sqlite(&db, &to).await?;
-            println!("backup written to {}", to.display());
-        }
-        AdminCommand::Restore { from } => {
-            super::backup::restore(data_dir, &from).await?;
-            println!("restored {} into {}", from.display(), data_dir.join("site.db").display());
+        AdminCommand::Backup(command) => {
+            let path = data_dir.join("site.db");
+            crate::backup::run(super::database(&path), command).await?;
         }
     }
     Ok(())

@@ -26,8 +26,13 @@ use super::{SiteState, server_info, session, settings, store_data, sync};
 /// `hosts` guards everything, the app included: a rebound page must not even load it.
 /// `app_dir`: serve the app from this folder (`--app-dir`); `None`: the app inside the binary.
 pub fn router(state: SiteState, app_dir: Option<&Path>, hosts: AllowedHosts) -> Router {
+    let readiness = crate::readiness::Readiness::default();
+    let ready = move |State(state): State<SiteState>| async move {
+        readiness.answer(|| async { sqlx::query("SELECT 1").execute(&state.db).await.map(|_| ()) }).await
+    };
     let api = Router::new()
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .route("/server-info", get(server_info::get))
         .nest("/sync", sync::routes())
         .nest("/settings", settings::routes())

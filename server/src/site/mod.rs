@@ -3,7 +3,6 @@
 
 pub mod admin;
 pub mod app;
-pub mod backup;
 pub mod error;
 pub mod host;
 pub mod http;
@@ -21,6 +20,12 @@ use sqlx::SqlitePool;
 use crate::serve::{self, Running};
 
 pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/site");
+
+/// The site's database as `backup` and `restore` see it: its pushes carry `changelog` cursors
+/// as versions.
+pub fn database(path: &std::path::Path) -> crate::backup::Database<'_> {
+    crate::backup::Database { path, role: "site", sequences: &["changelog"], marker: "sync_log" }
+}
 
 /// How to start a site server.
 #[derive(Debug, Clone)]

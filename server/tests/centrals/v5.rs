@@ -247,9 +247,20 @@ async fn author_on_central(state: &outpost::central_v5::V5State, table: &str, id
 #[tokio::test]
 async fn every_fixture_record_comes_back_unchanged_its_store_records_pushed_by_the_site() {
     let test = "every_fixture_record_comes_back_unchanged_its_store_records_pushed_by_the_site";
-    let Some(fixtures) = outpost_testkit::fixtures::legacy_v5_or_skip(test) else { return };
-    for db in databases().await {
-        let (server, state) = start_v5(&db).await;
+    for (set, fixtures) in outpost_testkit::fixtures::legacy_v5_sets(test) {
+        for db in databases().await {
+            fixture_records_come_back_unchanged(set, &fixtures, &db).await;
+        }
+    }
+}
+
+async fn fixture_records_come_back_unchanged(
+    set: &str,
+    fixtures: &[outpost_testkit::fixtures::FixtureFile],
+    db: &TestDb,
+) {
+    {
+        let (server, state) = start_v5(db).await;
         // The fixtures' stores say they are active on site 1; the first site added gets id 1.
         let mut stores = vec!["store_a".to_string(), "store_b".to_string()];
         for f in fixtures.iter().filter(|f| f.table == "store") {
@@ -297,10 +308,10 @@ async fn every_fixture_record_comes_back_unchanged_its_store_records_pushed_by_t
             }
         }
         for (key, record) in &expected {
-            assert_eq!(back.get(key), Some(record), "{}: {key:?} did not come back unchanged", db.label);
+            assert_eq!(back.get(key), Some(record), "{set} on {}: {key:?} did not come back unchanged", db.label);
         }
-        assert!(pushed > 10, "the fixtures' store records were pushed ({pushed})");
-        assert!(expected.len() > 40, "all fixture files were used ({})", expected.len());
+        assert!(pushed > 10, "{set}: the fixtures' store records were pushed ({pushed})");
+        assert!(expected.len() > 40, "{set}: all fixture files were used ({})", expected.len());
         server.stop().await;
     }
 }
@@ -389,6 +400,27 @@ async fn gzip_both_ways_and_limits_hold() {
         assert_eq!((status, code.as_str()), (413, v5::code::PAYLOAD_TOO_LARGE));
         let (status, code, _) = v5_error(site.post("acknowledged_records", &json!({"wrong": 1})).await).await;
         assert_eq!((status, code.as_str()), (400, v5::code::BAD_REQUEST));
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn readiness_answers_503_with_a_reason_once_the_database_is_gone() {
+    for db in databases().await {
+        let (server, state) = start_v5(&db).await;
+        let ready = format!("{}/ready", server.url());
+        let answer = outpost_testkit::http_get(&ready).await.unwrap();
+        assert_eq!(answer.status(), 200, "{}", db.label);
+        state.db.pool.close().await;
+        // The ready answer stands for a second; the next probe asks the database again.
+        tokio::time::sleep(outpost::readiness::REUSE_FOR).await;
+        let answer = outpost_testkit::http_get(&ready).await.unwrap();
+        assert_eq!(answer.status(), 503, "{}", db.label);
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["status"], "not_ready");
+        assert!(body["reason"].as_str().unwrap().contains("database"), "{body}");
+        let health = outpost_testkit::http_get(format!("{}/health", server.url())).await.unwrap();
+        assert_eq!(health.status(), 200, "liveness does not depend on the database");
         server.stop().await;
     }
 }

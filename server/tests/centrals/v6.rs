@@ -77,8 +77,10 @@ async fn push_integrates_in_background_and_own_rows_return_only_during_initialis
         let mut c = World::builder().database(&db).start().await;
         let (a, b) = two_sites(&c).await;
         // A real asset when the shared fixtures are here; else one of the same shape of ours.
-        let fixture = outpost_testkit::fixtures::legacy_v5_or_skip("push_integrates_in_background (real asset)")
-            .and_then(|files| files.into_iter().find(|f| f.table == "asset"))
+        // The last set: the real records when present, else our sample.
+        let fixture = outpost_testkit::fixtures::legacy_v5_sets("push_integrates_in_background (real asset)")
+            .pop()
+            .and_then(|(_, files)| files.into_iter().find(|f| f.table == "asset"))
             .map(|f| f.records[0].clone())
             .unwrap_or_else(|| asset("asset_fixture", "store_a"));
         let fixture_id = fixture["id"].as_str().unwrap().to_owned();

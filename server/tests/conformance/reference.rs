@@ -55,26 +55,14 @@ pub struct Central {
 
 pub type Shared = Arc<Mutex<Central>>;
 
-/// The shared fixture's records of `table`; without the shared folder (a clone on its own), a
-/// record of the same upstream shape written here, so the suite still runs everywhere.
+/// The records of `table` in the shared fixtures, or, on a clone without them, in the test
+/// kit's own sample of the same upstream shapes (`outpost_testkit::fixtures::sample`), so the
+/// suite runs the same assertions everywhere.
 fn fixture(table: &str) -> Vec<Value> {
-    match outpost_testkit::fixtures::legacy_v5_or_skip("conformance::reference (a written sample stands in)") {
-        Some(files) => files.into_iter().find(|f| f.table == table).unwrap().records,
-        None => vec![sample(table)],
-    }
-}
-
-fn sample(table: &str) -> Value {
-    match table {
-        "name" => json!({"ID": "NAME_SAMPLE", "name": "District store", "code": "DS1", "type": "store",
-            "customer": false, "supplier": true, "supplying_store_id": ""}),
-        "store" => json!({"ID": "STORE_SAMPLE", "name": "District store", "code": "DS1", "name_ID": "NAME_SAMPLE",
-            "sync_id_remote_site": 1, "store_mode": "store", "disabled": false}),
-        "unit" => json!({"ID": "UNIT_SAMPLE", "units": "Tab", "comment": "", "order_number": 1}),
-        "Location" => outpost_testkit::clients::location("LOC_SAMPLE", "STORE_SAMPLE"),
-        "asset" => outpost_testkit::clients::asset("ASSET_SAMPLE", "STORE_SAMPLE"),
-        other => panic!("no sample for {other}"),
-    }
+    let (_, files) = outpost_testkit::fixtures::legacy_v5_sets("conformance::reference (our sample stands in)")
+        .pop()
+        .expect("the sample at least");
+    files.into_iter().find(|f| f.table == table).unwrap().records
 }
 
 /// Start it, holding records of upstream's own shapes (the shared legacy fixtures): units, a

@@ -1,13 +1,13 @@
-//! Backups an operator can trust: `outpost site backup` while the site serves, `restore`
-//! refused while it runs and bringing the old state back once stopped, and a database that
-//! only its owner can read.
+//! Backups an operator can trust: `outpost site backup` (and the same for both centrals on
+//! SQLite) while the server serves, `restore` refused while it runs and bringing the old state
+//! back once stopped, and a database that only its owner can read.
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 use outpost_testkit::{ADMIN_PASSWORD, SiteProcess, login_cookie};
 
-use crate::support::{BIN, run, s};
+use crate::support::{BIN, run, s, spawn};
 
 fn mode(path: &std::path::Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -89,7 +89,126 @@ async fn restore_refuses_a_file_that_is_not_a_site_backup() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not a usable site backup"), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a usable backup"), "{out:?}");
+}
+
+async fn sqlite(db: &std::path::Path) -> sqlx::SqliteConnection {
+    use sqlx::ConnectOptions;
+    sqlx::sqlite::SqliteConnectOptions::new().filename(db).connect().await.unwrap()
+}
+
+/// `INSERT … RETURNING` the new row's id, as a change written after the backup would be.
+async fn insert_returning(db: &std::path::Path, sql: &'static str) -> i64 {
+    use sqlx::Connection;
+    let mut conn = sqlite(db).await;
+    let id = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn the_legacy_central_is_backed_up_while_serving_and_restored_once_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("v5");
+    let backup = dir.path().join("v5-backup.db");
+    let v5 = spawn(&["legacy-central", "--listen", "127.0.0.1:0", "--data-dir", s(&data)]);
+    run(&[
+        "legacy-central",
+        "--data-dir",
+        s(&data),
+        "add-site",
+        "--name",
+        "north",
+        "--password",
+        "pw",
+        "--store",
+        "s1",
+    ]);
+    // `--out` is the name for `--to`.
+    run(&["legacy-central", "--data-dir", s(&data), "backup", "--out", s(&backup)]);
+    assert_eq!(mode(&backup), 0o600);
+    run(&[
+        "legacy-central",
+        "--data-dir",
+        s(&data),
+        "add-site",
+        "--name",
+        "south",
+        "--password",
+        "pw",
+        "--store",
+        "s2",
+    ]);
+    let db = data.join("legacy-central.db");
+    let change_sql =
+        "INSERT INTO central_change (table_name, record_id, action) VALUES ('item', 'late', 'update') RETURNING id";
+    let late_change = insert_returning(&db, change_sql).await;
+
+    let refused = Command::new(BIN)
+        .args(["legacy-central", "--data-dir", s(&data), "restore", "--from", s(&backup)])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is running"), "{refused:?}");
+    drop(v5);
+
+    run(&["legacy-central", "--data-dir", s(&data), "restore", "--from", s(&backup)]);
+    assert_eq!(mode(&db), 0o600);
+    let sites = run(&["legacy-central", "--data-dir", s(&data), "list-sites"]);
+    assert!(sites.contains("\"north\"") && !sites.contains("\"south\""), "the backup's sites only: {sites}");
+    let after_restore = insert_returning(&db, change_sql).await;
+    assert!(after_restore > late_change, "a site past cursor {late_change} must still see {after_restore}");
+    let v5 = spawn(&["legacy-central", "--listen", "127.0.0.1:0", "--data-dir", s(&data)]);
+    assert_eq!(outpost_testkit::http_get(format!("{}/ready", v5.url)).await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn the_v6_central_is_backed_up_while_serving_and_restored_once_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("v6");
+    let backup = dir.path().join("v6-backup.db");
+    let v6 = spawn(&["central", "--listen", "127.0.0.1:0", "--data-dir", s(&data)]);
+    let db = data.join("central.db");
+    let change_sql =
+        "INSERT INTO changelog (table_name, record_id, row_action) VALUES ('asset', 'a', 'UPSERT') RETURNING cursor";
+    insert_returning(&db, change_sql).await;
+    run(&["central", "--data-dir", s(&data), "backup", "--to", s(&backup)]);
+    assert_eq!(mode(&backup), 0o600);
+    let late_change = insert_returning(&db, change_sql).await;
+    let refused =
+        Command::new(BIN).args(["central", "--data-dir", s(&data), "restore", "--from", s(&backup)]).output().unwrap();
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is running"), "{refused:?}");
+    drop(v6);
+
+    // A backup of another role is refused: it would replace this central's tables.
+    let v5_data = dir.path().join("v5");
+    let v5_backup = dir.path().join("v5-backup.db");
+    run(&["legacy-central", "--data-dir", s(&v5_data), "list-sites"]);
+    run(&["legacy-central", "--data-dir", s(&v5_data), "backup", "--to", s(&v5_backup)]);
+    let wrong = Command::new(BIN)
+        .args(["central", "--data-dir", s(&data), "restore", "--from", s(&v5_backup)])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("not a central database"), "{wrong:?}");
+
+    run(&["central", "--data-dir", s(&data), "restore", "--from", s(&backup)]);
+    use sqlx::Connection;
+    let mut conn = sqlite(&db).await;
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM changelog").fetch_one(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    assert_eq!(rows, 1, "the change made after the backup is gone");
+    let after_restore = insert_returning(&db, change_sql).await;
+    assert!(after_restore > late_change, "a site past cursor {late_change} must still see {after_restore}");
+}
+
+#[test]
+fn a_central_on_postgresql_is_told_to_use_pg_dump() {
+    let out = Command::new(BIN)
+        .args(["central", "--database-url", "postgres://nobody@127.0.0.1:1/none", "backup", "--to", "/tmp/never"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"), "{out:?}");
 }
 
 /// A backup copied around (a USB stick, a backup system) often comes back readable by everyone

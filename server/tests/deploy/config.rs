@@ -74,9 +74,17 @@ async fn the_admin_password_can_come_from_a_file_and_the_data_dir_from_the_confi
 fn json_logs_are_one_object_per_line_without_colours() {
     let dir = tempfile::tempdir().unwrap();
     // An admin command logs its database work at debug level, then exits.
-    let backup = dir.path().join("b.db");
     let out = Command::new(BIN)
-        .args(["--log-format", "json", "site", "--data-dir", s(&dir.path().join("d")), "backup", "--to", s(&backup)])
+        .args([
+            "--log-format",
+            "json",
+            "site",
+            "--data-dir",
+            s(&dir.path().join("d")),
+            "set-admin-password",
+            "--password",
+            "json-logs-password",
+        ])
         .env("RUST_LOG", "debug")
         .output()
         .unwrap();
@@ -129,4 +137,11 @@ async fn an_admin_password_flag_beats_an_admin_password_file_named_in_the_config
     ]);
     assert!(login_cookie(&site.url, "from-the-flag-pw").await.is_ok(), "the flag wins");
     assert!(login_cookie(&site.url, "from-the-file-pw").await.is_err(), "the file's password is not set");
+}
+
+#[test]
+fn the_metrics_token_is_masked_like_a_password() {
+    let shown = print_config(&["central", "--metrics-token", "scrape-token-value"], &[]);
+    assert!(!shown.contains("scrape-token-value"), "{shown}");
+    assert!(line(&shown, "metrics-token").contains("********"), "{shown}");
 }

@@ -6,6 +6,7 @@
 mod driver;
 mod errors;
 mod history;
+mod metrics;
 mod prepare;
 mod quarantine;
 mod resume;
