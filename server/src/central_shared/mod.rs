@@ -10,6 +10,7 @@ pub mod error;
 pub mod integration;
 pub mod ownership;
 pub mod push_buffer;
+pub mod push_refused;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue};
