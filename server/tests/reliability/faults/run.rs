@@ -73,6 +73,7 @@ pub async fn run_one(seed: u64) -> Outcome {
     let mut model = Model::default();
     model.refusing = rng.random_bool(0.3);
     let site = world::setup(&centrals, &mut model).await;
+    world::seed_store_data(&mut world::rng(seed ^ 0x5EED_DA7A), &centrals, &mut model).await;
     let admin = site.admin().await;
     let mut out = Outcome::default();
     schedule.set_rate(rate);
