@@ -10,6 +10,10 @@
 //! an Outpost extension in a field the reference leaves free). They are replaced by the site's
 //! next integration, which is the acknowledgement: our site sends its next final push only after
 //! a `site_status` poll that found the central idle and recorded what it answered.
+//!
+//! A failed integration is kept here too (`integration_failure`, until the site's next
+//! integration starts), for the same reasons: `site_status` reports it after a restart and from
+//! any replica.
 
 use sqlx::{AnyConnection, Row};
 
@@ -59,4 +63,31 @@ pub async fn list(conn: &mut AnyConnection, site_id: i64) -> sqlx::Result<Vec<Re
             reason: r.get(3),
         })
         .collect())
+}
+
+/// When `site_id`'s integration starts: its last failure is no longer news.
+pub async fn clear_failure(conn: &mut AnyConnection, site_id: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM integration_failure WHERE site_id = $1").bind(site_id).execute(conn).await?;
+    Ok(())
+}
+
+/// Remember that `site_id`'s integration failed, with the text the site is told.
+pub async fn set_failure(conn: &mut AnyConnection, site_id: i64, message: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO integration_failure (site_id, message) VALUES ($1, $2)
+         ON CONFLICT (site_id) DO UPDATE SET message = excluded.message",
+    )
+    .bind(site_id)
+    .bind(message)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Why `site_id`'s last integration failed, if it did and no other started since.
+pub async fn failure(conn: &mut AnyConnection, site_id: i64) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT message FROM integration_failure WHERE site_id = $1")
+        .bind(site_id)
+        .fetch_optional(conn)
+        .await
 }

@@ -144,9 +144,15 @@ pub async fn receive(state: &V5State, site: &SiteRow, request: PushRequest) -> V
     }
     let (owned, site_id) = (state.clone(), site.site_id);
     let job = async move { integrate(&owned, site_id).await };
-    crate::central_shared::integration::integrate_in_background(&state.activity, site.site_id, "legacy-central", job)
-        .await
-        .map_err(|_| V5Error::SyncIsRunning("integration"))?;
+    crate::central_shared::integration::integrate_in_background(
+        &state.activity,
+        &state.db,
+        site.site_id,
+        "legacy-central",
+        job,
+    )
+    .await
+    .map_err(|_| V5Error::SyncIsRunning("integration"))?;
     Ok(PushResponse { integration_started: true })
 }
 

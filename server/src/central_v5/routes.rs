@@ -80,10 +80,10 @@ pub async fn site(State(_): State<V5State>, AuthSite(site): AuthSite) -> Json<Si
 pub async fn site_status(State(state): State<V5State>, AuthSite(site): AuthSite) -> V5Result<Json<SiteStatus>> {
     let (code, message) = match state.activity.current(site.site_id) {
         None => {
-            if let Some(why) = state.activity.integration_failure(site.site_id) {
+            let mut conn = state.db.pool.acquire().await?;
+            if let Some(why) = crate::central_shared::push_refused::failure(&mut conn, site.site_id).await? {
                 return Err(V5Error::IntegrationFailed(why));
             }
-            let mut conn = state.db.pool.acquire().await?;
             let refused = crate::central_shared::push_refused::list(&mut conn, site.site_id).await?;
             // Outpost extension in the status's free `data` (a reference site ignores it): the
             // records of the last push refused at integration.

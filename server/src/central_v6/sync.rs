@@ -294,17 +294,14 @@ pub async fn site_status(State(state): State<V6State>, peer: Peer, body: Body) -
     let (_, caller): (SiteStatusRequest, _) = admit(&state, peer, body, state.small_body_bytes()).await?;
     let is_integrating = state.activity.current(caller.site_id).is_some();
     // Only once idle: an integration running now replaces them.
+    let mut conn = state.db.pool.acquire().await.map_err(anyhow::Error::from)?;
     let refused = if is_integrating {
         Vec::new()
     } else {
-        let mut conn = state.db.pool.acquire().await.map_err(anyhow::Error::from)?;
         push_refused::list(&mut conn, caller.site_id).await.map_err(anyhow::Error::from)?
     };
-    Ok(Data(SiteStatusResult {
-        is_integrating,
-        integration_error: state.activity.integration_failure(caller.site_id),
-        refused,
-    }))
+    let integration_error = push_refused::failure(&mut conn, caller.site_id).await.map_err(anyhow::Error::from)?;
+    Ok(Data(SiteStatusResult { is_integrating, integration_error, refused }))
 }
 
 pub async fn push(State(state): State<V6State>, peer: Peer, body: Body) -> V6Result<PushResult> {
@@ -319,7 +316,7 @@ pub async fn push(State(state): State<V6State>, peer: Peer, body: Body) -> V6Res
             let stores = super::legacy_stores::stores_of_site(&owned.db, site_id).await?;
             integrate(&owned, site_id, &stores).await
         };
-        integrate_in_background(&state.activity, caller.site_id, "central", job)
+        integrate_in_background(&state.activity, &state.db, caller.site_id, "central", job)
             .await
             .map_err(|_| V6Error::IntegrationInProgress)?;
     }

@@ -11,3 +11,11 @@ CREATE TABLE push_refused (
     reason TEXT NOT NULL,
     PRIMARY KEY (site_id, table_name, record_id)
 );
+
+-- Why a site's last integration failed (the text it is told, with the id the failure is logged
+-- under), until its next integration starts: `site_status` reports it. In the database, so a
+-- central restart or another replica still reports it.
+CREATE TABLE integration_failure (
+    site_id BIGINT PRIMARY KEY,
+    message TEXT NOT NULL
+);
