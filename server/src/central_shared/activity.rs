@@ -1,7 +1,8 @@
 //! Which sites are busy right now (initialising their queue, or integrating what they pushed).
 //! The reference answers `sync_is_running` (503) to a site while either runs, and reports it
 //! through `site_status`; this is that bookkeeping, in memory because it only lives as long as
-//! the work it describes.
+//! the work it describes. What outlives the work (a failed integration, the records it
+//! refused) is in the database: `central_shared::push_refused`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,11 +21,6 @@ pub struct Activities {
     /// Integration takes this for reading; tests hold it for writing to freeze integration at a
     /// known point and observe the "integrating" state deterministically.
     gate: Arc<RwLock<()>>,
-    /// Per site, why its last integration failed (the text it is told, never internals),
-    /// until its next integration starts: `site_status` reports it, so the site shows
-    /// `INTEGRATION_ERROR` instead of believing its push applied. In memory like `busy`: a
-    /// replica that did not run the integration does not know of its failure.
-    failed: Arc<Mutex<HashMap<i64, String>>>,
 }
 
 /// Marks a site busy until dropped.
@@ -51,20 +47,7 @@ impl Activities {
             return Err(*current);
         }
         busy.insert(site_id, activity);
-        if activity == Activity::Integrating {
-            self.failed.lock().unwrap_or_else(|e| e.into_inner()).remove(&site_id);
-        }
         Ok(BusyGuard { busy: self.busy.clone(), site_id })
-    }
-
-    /// Remember that `site_id`'s integration failed, with the text the site is told.
-    pub fn integration_failed(&self, site_id: i64, message: String) {
-        self.failed.lock().unwrap_or_else(|e| e.into_inner()).insert(site_id, message);
-    }
-
-    /// Why `site_id`'s last integration failed, if it did and no other started since.
-    pub fn integration_failure(&self, site_id: i64) -> Option<String> {
-        self.failed.lock().unwrap_or_else(|e| e.into_inner()).get(&site_id).cloned()
     }
 
     /// Hold back every integration until the guard is dropped (for tests and maintenance).

@@ -7,6 +7,18 @@ use std::future::Future;
 
 use super::INTEGRATION_WAIT;
 use super::activity::{Activities, Activity};
+use super::push_refused;
+use crate::db::CentralDb;
+
+async fn clear(db: &CentralDb, site_id: i64) -> sqlx::Result<()> {
+    let mut conn = db.pool.acquire().await?;
+    push_refused::clear_failure(&mut conn, site_id).await
+}
+
+async fn remember(db: &CentralDb, site_id: i64, told: &str) -> sqlx::Result<()> {
+    let mut conn = db.pool.acquire().await?;
+    push_refused::set_failure(&mut conn, site_id, told).await
+}
 
 /// Start `integrate` for `site_id` on its own task and wait up to [`INTEGRATION_WAIT`] for it.
 /// `Err` with what the site is already doing when it is busy; nothing is started then.
@@ -15,11 +27,13 @@ use super::activity::{Activities, Activity};
 /// usual size integrates in milliseconds, so answering once it has (or after a short while)
 /// lets the first poll find the site idle, and a fleet of sites does not spend its round trips
 /// polling. Integration runs to its end either way; a failure is logged and reported by
-/// `site_status` until the next integration starts (the buffer stays, so the next final push
-/// integrates it again).
+/// `site_status` until the next integration starts (kept in the database table
+/// `integration_failure`, so a restart or another replica still reports it). The buffer stays,
+/// so the next final push integrates it again.
 pub async fn integrate_in_background<F>(
     activities: &Activities,
     metrics: &super::metrics::Metrics,
+    db: &CentralDb,
     site_id: i64,
     role: &'static str,
     integrate: F,
@@ -28,17 +42,31 @@ where
     F: Future<Output = anyhow::Result<usize>> + Send + 'static,
 {
     let busy = activities.begin(site_id, Activity::Integrating)?;
-    let (activities, metrics) = (activities.clone(), metrics.clone());
+    // The last failure is no longer news once another integration starts. If this cannot be
+    // cleared the integration still runs; a success clears it below.
+    if let Err(e) = clear(db, site_id).await {
+        tracing::warn!(site_id, error = %e, "could not clear the last integration failure");
+    }
+    let (activities, metrics, db) = (activities.clone(), metrics.clone(), db.clone());
     let (done, finished) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let _permit = activities.integration_permit().await;
         let started = std::time::Instant::now();
         let result = integrate.await;
         metrics.integrated(started.elapsed(), result.is_ok());
-        if let Err(e) = result {
-            // Logged under an id (by `internal_message`); the site is told that it failed and where to look, not the internals.
-            let told = super::error::internal_message(role, &e.context("integration of pushed records failed"));
-            activities.integration_failed(site_id, told);
+        match result {
+            Err(e) => {
+                // Logged under an id (by `internal_message`); the site is told that it failed and where to look, not the internals.
+                let told = super::error::internal_message(role, &e.context("integration of pushed records failed"));
+                if let Err(e) = remember(&db, site_id, &told).await {
+                    tracing::error!(site_id, error = %e, "could not store the integration failure for site_status");
+                }
+            }
+            Ok(_) => {
+                if let Err(e) = clear(&db, site_id).await {
+                    tracing::warn!(site_id, error = %e, "could not clear the last integration failure");
+                }
+            }
         }
         drop(busy);
         let _ = done.send(());

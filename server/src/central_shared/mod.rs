@@ -11,6 +11,7 @@ pub mod integration;
 pub mod metrics;
 pub mod ownership;
 pub mod push_buffer;
+pub mod push_refused;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue};

@@ -20,6 +20,7 @@ use super::sites::SiteRow;
 use crate::central_shared::bulk::{Owners, stored_owners};
 use crate::central_shared::ownership::{self, Change, Protocol, Refusal};
 use crate::central_shared::push_buffer::{self, Buffered};
+use crate::central_shared::push_refused::{self, RefusedRecord};
 use crate::wire::v5::{PushAction, PushRecord, PushRequest, PushResponse};
 
 async fn buffered_invoice_store(conn: &mut AnyConnection, site_id: i64, invoice: &str) -> sqlx::Result<Option<String>> {
@@ -147,6 +148,7 @@ pub async fn receive(state: &V5State, site: &SiteRow, request: PushRequest) -> V
     crate::central_shared::integration::integrate_in_background(
         &state.activity,
         &state.metrics,
+        &state.db,
         site.site_id,
         "legacy-central",
         job,
@@ -169,7 +171,8 @@ fn change_of(action: PushAction) -> Change {
 
 /// Move the site's push buffer into the central's tables, in one transaction, asking the
 /// ownership rule again against the rows and the site's stores as they are now: a record
-/// refused here is logged with its reason and skipped, the others apply. What passes is always
+/// refused here is skipped and kept for the site (`push_refused`, answered by `site_status`),
+/// the others apply. What passes is always
 /// store data of the site's own stores, so integration never writes the central change log,
 /// and the fleet's integrations need not queue behind each other. The records are written with
 /// one statement.
@@ -183,6 +186,7 @@ pub async fn integrate(state: &V5State, site_id: i64) -> anyhow::Result<usize> {
     let keys = rows.iter().map(|r| (r.0.as_str(), r.1.as_str()));
     let owners = stored_owners(&mut tx, backend, keys).await?;
     let exists = |table: &str, id: &str| owners.contains_key(&(table.to_owned(), id.to_owned()));
+    let mut refused = Vec::new();
     rows.retain(|(table, id, action, store, _, _)| {
         let change = if action == "delete" { Change::Delete } else { Change::Upsert };
         let stored = owners.get(&(table.clone(), id.clone())).map(Option::as_deref);
@@ -190,10 +194,17 @@ pub async fn integrate(state: &V5State, site_id: i64) -> anyhow::Result<usize> {
             Ok(()) => true,
             Err(why) => {
                 tracing::warn!(site_id, table = %table, id = %id, reason = %why, "pushed record refused at integration; not applied");
+                refused.push(RefusedRecord {
+                    table_name: table.clone(),
+                    record_id: id.clone(),
+                    store_id: store.clone(),
+                    reason: format!("refused at integration: {why}"),
+                });
                 false
             }
         }
     });
+    push_refused::replace(&mut tx, site_id, &refused).await?;
     let mut puts = Vec::new();
     for (table, id, action, store, raw, _) in &rows {
         if let ("update", Some(raw)) = (action.as_str(), raw) {

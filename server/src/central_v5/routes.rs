@@ -75,14 +75,20 @@ pub async fn site(State(_): State<V5State>, AuthSite(site): AuthSite) -> Json<Si
 
 /// While nothing runs for the site, a failure of its last integration is answered as the
 /// reference's `integration_error` code (until its next integration starts), so the site shows
-/// `INTEGRATION_ERROR` rather than believing its push applied.
+/// `INTEGRATION_ERROR` rather than believing its push applied; otherwise the records its last
+/// integration refused are answered in `data.refused` (`central_shared::push_refused`).
 pub async fn site_status(State(state): State<V5State>, AuthSite(site): AuthSite) -> V5Result<Json<SiteStatus>> {
     let (code, message) = match state.activity.current(site.site_id) {
         None => {
-            if let Some(why) = state.activity.integration_failure(site.site_id) {
+            let mut conn = state.db.pool.acquire().await?;
+            if let Some(why) = crate::central_shared::push_refused::failure(&mut conn, site.site_id).await? {
                 return Err(V5Error::IntegrationFailed(why));
             }
-            (SiteStatusCode::Idle, "Idle")
+            let refused = crate::central_shared::push_refused::list(&mut conn, site.site_id).await?;
+            // Outpost extension in the status's free `data` (a reference site ignores it): the
+            // records of the last push refused at integration.
+            let data = (!refused.is_empty()).then(|| serde_json::json!({ "refused": refused }));
+            return Ok(Json(SiteStatus { code: SiteStatusCode::Idle, message: "Idle".into(), data }));
         }
         Some(Activity::Initialising) => (SiteStatusCode::InitialisationInProgress, "Initialisation in progress"),
         Some(Activity::Integrating) => (SiteStatusCode::IntegrationInProgress, "Integration in progress"),

@@ -23,6 +23,7 @@ use crate::central_shared::bulk::stored_owners;
 use crate::central_shared::integration::integrate_in_background;
 use crate::central_shared::ownership::{self, Change, Protocol};
 use crate::central_shared::push_buffer;
+use crate::central_shared::push_refused::{self, RefusedRecord};
 use crate::wire::v5::code;
 use crate::wire::v6::{
     Action, PullRequest, PushRequest, PushResult, SUPPORTED_VERSIONS, SiteStatusRequest, SiteStatusResult, SyncBatch,
@@ -313,10 +314,16 @@ pub async fn pull(State(state): State<V6State>, peer: Peer, body: Body) -> V6Res
 
 pub async fn site_status(State(state): State<V6State>, peer: Peer, body: Body) -> V6Result<SiteStatusResult> {
     let (_, caller): (SiteStatusRequest, _) = admit(&state, peer, body, state.small_body_bytes()).await?;
-    Ok(Data(SiteStatusResult {
-        is_integrating: state.activity.current(caller.site_id).is_some(),
-        integration_error: state.activity.integration_failure(caller.site_id),
-    }))
+    let is_integrating = state.activity.current(caller.site_id).is_some();
+    // Only once idle: an integration running now replaces them.
+    let mut conn = state.db.pool.acquire().await.map_err(anyhow::Error::from)?;
+    let refused = if is_integrating {
+        Vec::new()
+    } else {
+        push_refused::list(&mut conn, caller.site_id).await.map_err(anyhow::Error::from)?
+    };
+    let integration_error = push_refused::failure(&mut conn, caller.site_id).await.map_err(anyhow::Error::from)?;
+    Ok(Data(SiteStatusResult { is_integrating, integration_error, refused }))
 }
 
 pub async fn push(State(state): State<V6State>, peer: Peer, body: Body) -> V6Result<PushResult> {
@@ -331,7 +338,7 @@ pub async fn push(State(state): State<V6State>, peer: Peer, body: Body) -> V6Res
             let stores = super::legacy_stores::stores_of_site(&owned.db, site_id).await?;
             integrate(&owned, site_id, &stores).await
         };
-        integrate_in_background(&state.activity, &state.metrics, caller.site_id, "central", job)
+        integrate_in_background(&state.activity, &state.metrics, &state.db, caller.site_id, "central", job)
             .await
             .map_err(|_| V6Error::IntegrationInProgress)?;
     }
@@ -404,7 +411,8 @@ fn change_of(action: Action) -> Change {
 /// Apply the site's push buffer in one transaction, stamping each change with the site as source.
 /// Each record meets the ownership rule again, against the rows as they are now and the stores
 /// `site_stores` (the site's stores as the legacy central has them when integration starts):
-/// a record refused here is logged with its reason and skipped; the others apply.
+/// a record refused here is skipped and kept for the site (`push_refused`, answered by
+/// `site_status`); the others apply.
 pub async fn integrate(state: &V6State, site_id: i64, site_stores: &[String]) -> anyhow::Result<usize> {
     let mut tx = records::begin(&state.db).await?;
     let read = push_buffer::read(&mut tx, site_id).await?;
@@ -412,12 +420,19 @@ pub async fn integrate(state: &V6State, site_id: i64, site_stores: &[String]) ->
     let keys = rows.iter().map(|r| (r.0.as_str(), r.1.as_str()));
     let owners = stored_owners(&mut tx, state.db.backend, keys).await?;
     let mut applied = 0;
+    let mut refused = Vec::new();
     for (table, id, action, store, data, _) in rows {
         let change = if action == "delete" { Change::Delete } else { Change::Upsert };
         let stored = owners.get(&(table.clone(), id.clone())).map(Option::as_deref);
         // The buffered store was read from the record's data when it was buffered.
         if let Err(why) = ownership::decide(site_stores, Protocol::V6, table, change, stored, store.as_deref()) {
             tracing::warn!(site_id, table = %table, id = %id, reason = %why, "pushed V6 record refused at integration; not applied");
+            refused.push(RefusedRecord {
+                table_name: table.clone(),
+                record_id: id.clone(),
+                store_id: store.clone(),
+                reason: format!("refused at integration: {why}"),
+            });
             continue;
         }
         if change == Change::Delete {
@@ -428,6 +443,7 @@ pub async fn integrate(state: &V6State, site_id: i64, site_stores: &[String]) ->
         }
         applied += 1;
     }
+    push_refused::replace(&mut tx, site_id, &refused).await?;
     push_buffer::settle(&mut tx, state.db.backend, site_id, &read).await?;
     tx.commit().await?;
     tracing::info!(site_id, records = rows.len(), applied, stale = read.stale, "integrated pushed V6 records");

@@ -95,6 +95,19 @@ pub enum SiteStatusCode {
     InitialisationInProgress,
 }
 
+/// One record a central refused at integration, as `site_status` answers it (V5 in
+/// `data.refused`, V6 in `refused`; see `central_shared::push_refused`): the central's table name (V5 or V6 wire
+/// name), the record id, the store it was buffered for, and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefusedRecord {
+    pub table_name: String,
+    pub record_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_id: Option<String>,
+    pub reason: String,
+}
+
 /// `POST /sync/v5/initialise` → this.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -150,6 +150,10 @@ pub struct SiteStatusResult {
     /// next one starts. A reference site ignores it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integration_error: Option<String>,
+    /// Outpost extension, optional as above: the records of this site's last push the central
+    /// refused at integration (`central_shared::push_refused`), answered while it is idle.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<super::v5::RefusedRecord>,
 }
 
 /// The body of every V6 answer.
@@ -183,7 +187,7 @@ mod tests {
     #[test]
     fn envelope_and_errors_are_externally_tagged_camel_case() {
         let ok: Envelope<SiteStatusResult> =
-            Envelope::Data(SiteStatusResult { is_integrating: true, integration_error: None });
+            Envelope::Data(SiteStatusResult { is_integrating: true, integration_error: None, refused: Vec::new() });
         assert_eq!(serde_json::to_value(&ok).unwrap(), json!({"data":{"is_integrating":true}}));
         let e: Envelope<SiteStatusResult> = Envelope::Error(ErrorValue::IntegrationInProgress);
         assert_eq!(serde_json::to_value(&e).unwrap(), json!({"error":"integrationInProgress"}));

@@ -169,3 +169,81 @@ async fn an_asset_edited_after_the_v6_central_moved_it_to_another_store_is_liste
     assert!(quarantine(&site).await.is_empty(), "{:?}", quarantine(&site).await);
     site.stop().await;
 }
+
+/// The central accepts the edited location into its buffer, then, before it integrates it, the
+/// store moves to the other site: the second ownership check (inside the integration) refuses
+/// it, long after the push was answered. The site learns it from the central's idle status and
+/// lists it with the reason; the run and the next one are clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_location_whose_store_moves_between_buffering_and_integration_is_listed_with_the_reason() {
+    let (centrals, site, other) = start().await;
+    let location = json!({"id": "loc-2", "storeId": STORE, "code": "L2", "name": "bin"});
+    store_data(&site, Method::POST, "locations", location).await;
+    sync_once(&site).await;
+    let edited = json!({"id": "loc-2", "storeId": STORE, "code": "L2", "name": "bin, edited"});
+    store_data(&site, Method::PUT, "locations/loc-2", edited).await;
+
+    let pause = centrals.v5_state.activity.pause_integration().await;
+    centrals.v5_relay().hold(Hold::nth(Method::GET, "central_records", 0));
+    let before = status(&site).await.last_sync.map(|l| l.started);
+    trigger(&site).await;
+    // Buffered, and its integration waiting at the gate.
+    let db = &centrals.v5_state.db;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let site_id = loop {
+        let row = sqlx::query("SELECT site_id FROM push_buffer WHERE record_id = 'loc-2'")
+            .fetch_optional(&db.pool)
+            .await
+            .unwrap();
+        if let Some(row) = row {
+            let id: i64 = row.get(0);
+            if centrals.v5_state.activity.current(id).is_some() {
+                break id;
+            }
+        }
+        assert!(Instant::now() < deadline, "the edit was never buffered and integrating");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let store = json!({"ID": STORE, "name": STORE, "code": "RS", "name_ID": format!("{STORE}_name"),
+                       "sync_id_remote_site": other, "store_mode": "store", "disabled": false, "tags": ""});
+    let moved = std::process::Command::new(BIN)
+        .args(["legacy-central", "--database-url", &outpost::db::sqlite_url(centrals.dir.path(), "legacy.db")])
+        .args(["upsert", "--table", "store", "--json", &store.to_string()])
+        .output()
+        .unwrap();
+    assert!(moved.status.success(), "move the store: {}", String::from_utf8_lossy(&moved.stderr));
+    drop(pause);
+
+    // Push is over (the central integrated and answered idle), the move not pulled yet.
+    assert!(centrals.v5_relay().held_within(Duration::from_secs(20)).await, "Pull Central never asked");
+    let during = status(&site).await;
+    assert_eq!(step(&during, StepKey::Push), StepState::Done, "{during:#?}");
+    let listed = quarantine(&site).await;
+    let refusal = listed.iter().find(|r| r.record_id == "loc-2").unwrap_or_else(|| panic!("not listed: {listed:?}"));
+    assert_eq!((refusal.direction, refusal.table.as_str()), (Direction::Outgoing, "location"));
+    assert!(
+        refusal.reason.contains("refused at integration") && refusal.reason.contains("not active"),
+        "the central's reason: {}",
+        refusal.reason
+    );
+    centrals.v5_relay().release_all();
+
+    // The central kept its copy; once the move is pulled the refusal is resolved, and the next
+    // run is clean: nothing listed, and the central's list replaced by that run's integration.
+    let after = wait_quiet(&site, before.as_deref(), Duration::from_secs(30)).await;
+    assert_pulls_ran(&after);
+    assert!(after.error.is_none(), "{after:#?}");
+    assert_eq!(central_field(db, "Location", "loc-2", "Description").await, "bin");
+    assert!(quarantine(&site).await.is_empty(), "resolved by the move: {:?}", quarantine(&site).await);
+    let again = sync_once(&site).await;
+    assert!(again.error.is_none(), "{again:#?}");
+    assert!(quarantine(&site).await.is_empty());
+    let left: i64 = sqlx::query("SELECT COUNT(*) FROM push_refused WHERE site_id = $1")
+        .bind(site_id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "the central's list is replaced by the next integration");
+    site.stop().await;
+}

@@ -165,6 +165,21 @@ async fn v5_push_ownership_table_a_site_writes_only_its_own_stores_rows() {
         b.push_end_and_wait().await;
         a.push_end_and_wait().await;
         assert_eq!(stored_store(&state.db, "Location", "later").await, Some(Some("store_b".into())), "{}", db.label);
+        // The site is told: a's idle status names the record and why (in the database, so a
+        // central restart keeps it), until a's next integration replaces it.
+        let status: Value = a.get("site_status").await.json().await.unwrap();
+        let refused = &status["data"]["refused"];
+        assert_eq!(
+            (&refused[0]["tableName"], &refused[0]["recordId"]),
+            (&json!("Location"), &json!("later")),
+            "{status}"
+        );
+        let reason = refused[0]["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("refused at integration") && reason.contains("store_b"), "{}: {reason}", db.label);
+        assert_eq!(count(&state.db, "SELECT COUNT(*) FROM push_refused").await, 1, "{}", db.label);
+        a.push_end_and_wait().await;
+        let status: Value = a.get("site_status").await.json().await.unwrap();
+        assert_eq!((status["code"].as_str(), &status["data"]), (Some("idle"), &Value::Null), "{}", db.label);
         assert!(
             b.drain(500).await.iter().all(|r| r.record_id != "later" || r.action != outpost::wire::v5::Action::Delete)
         );
@@ -389,6 +404,15 @@ async fn v6_push_ownership_table_a_site_writes_only_its_own_stores_rows() {
         assert!(a.push(vec![], true).await.get("data").is_some());
         a.wait_integrated().await;
         assert_eq!(stored_store(&v6, "asset", "later").await, Some(Some("store_b".into())), "{}", db.label);
+        let status = a.call("site_status", json!({})).await.1;
+        let refused = &status["data"]["refused"];
+        assert_eq!((&refused[0]["tableName"], &refused[0]["recordId"]), (&json!("asset"), &json!("later")), "{status}");
+        let reason = refused[0]["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("refused at integration") && reason.contains("store_b"), "{}: {reason}", db.label);
+        assert!(a.push(vec![], true).await.get("data").is_some());
+        a.wait_integrated().await;
+        let status = a.call("site_status", json!({})).await.1;
+        assert_eq!(status["data"].get("refused"), None, "{}: replaced by the next integration: {status}", db.label);
         assert!(b.pull_all(false, 100).await.iter().any(|r| r["recordId"] == "later" && r["action"] != "Delete"));
 
         assert_eq!(rows(&v6, None).await, central_before, "{}: central data is unchanged", db.label);

@@ -234,10 +234,19 @@ async fn a_v5_central_whose_integration_of_the_push_failed_is_shown_as_integrati
     assert!(error.hint.as_deref().is_some_and(|h| h.contains("Nothing is lost")), "{:?}", error.hint);
     assert!(error.full_error.contains("integration_error"), "{}", error.full_error);
     assert_eq!(world.v5_count("Location").await, 0);
+    // Kept in the central's database, so a restart or another replica still reports it.
+    let failures = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM integration_failure")
+            .fetch_one(&world.v5_state.db.pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(failures().await, 1);
 
     mend_central_writes(&world.v5_state.db).await;
     assert_eq!(site.sync().await, None, "the next run integrates what the central kept");
     assert_eq!(world.v5_count("Location").await, 1);
+    assert_eq!(failures().await, 0, "a successful integration clears it");
 }
 
 #[tokio::test]

@@ -31,6 +31,10 @@ pub const QUEUE_INITIALISED: &str = "SyncQueueInitialised";
 /// Set while the V6 central holds batches of this site's push that no last batch has closed
 /// yet, so a run resumed after a crash still sends the last batch that makes it integrate them.
 pub const V6_PUSH_UNFINISHED: &str = "SyncPushV6Unfinished";
+/// Set from a push's request for integration until the refusals the central answers with its
+/// idle `site_status` are recorded (the next integration replaces them on the central).
+pub const V5_REFUSALS_UNREAD: &str = "SyncPushV5RefusalsUnread";
+pub const V6_REFUSALS_UNREAD: &str = "SyncPushV6RefusalsUnread";
 
 pub async fn get_string<'e>(db: impl Executor<'e, Database = Sqlite>, key: &str) -> sqlx::Result<Option<String>> {
     let row: Option<(Option<String>,)> =

@@ -63,8 +63,11 @@
 //! A record a central refuses (`sync_record_rejected`; the ownership rule) never stops a push:
 //! it is set aside as an outgoing refusal with the central's reason ([`refusals`]: named by the
 //! central, or found by splitting the batch), the rest is sent, the cursor moves past it, and
-//! the run goes on. A central's failed integration (`integration_error` from V5 `site_status`,
-//! `integration_error` in V6 `site_status`) ends the run as `INTEGRATION_ERROR`.
+//! the run goes on. A record refused only at integration (it changed hands after the central
+//! buffered it) is answered by the idle `site_status` after the push (V5 `data.refused`, V6
+//! `refused`, Outpost extensions) and listed the same way. A central's failed integration
+//! (`integration_error` from V5 `site_status`, `integration_error` in V6 `site_status`) ends
+//! the run as `INTEGRATION_ERROR`.
 //!
 //! While a central is still integrating this site's previous push it answers "busy"
 //! (`sync_is_running` / `IntegrationInProgress`); pushes and Pull Remote then wait for it to be

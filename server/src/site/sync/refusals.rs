@@ -14,6 +14,14 @@
 //! answered by splitting the batch in halves until each refused record stands alone; that costs
 //! about two requests per refused record per halving, and only when something is refused.
 //!
+//! A central can also refuse a record it had accepted into its buffer, at integration (the
+//! ownership rule asked again there: the row or its store changed hands meanwhile). It keeps
+//! those in its database and answers them with `site_status` once idle (V6 `refused`, V5
+//! `data.refused`); the push steps record them here ([`record_from_integration`]). The site's
+//! next final push makes the central replace them, so a push step that asked for an integration
+//! keeps a flag (`kv::V5_REFUSALS_UNREAD` / `kv::V6_REFUSALS_UNREAD`) until it has read them, and
+//! the next run reads them first if a run ended before it could.
+//!
 //! A refusal leaves the list when the site sends the record again and the central accepts it,
 //! when a pull brings the record anew (or its deletion: the site's copy is the central's again),
 //! or when a pull moves the record's store to another site (the record is no longer this
@@ -30,9 +38,9 @@ use super::buffer::now;
 use super::changelog::PushRow;
 use super::errors::RunError;
 use super::kv;
-use crate::records::Central;
+use crate::records::{Central, Table};
 use crate::wire::client::{CallError, Problem};
-use crate::wire::v5::code;
+use crate::wire::v5::{RefusedRecord, code};
 use crate::wire::v6::ErrorValue;
 
 /// A central refused the request because of (some of) its records.
@@ -198,6 +206,39 @@ pub async fn record(conn: &mut SqliteConnection, central: Central, refused: &[Re
         .await?;
     }
     Ok(())
+}
+
+/// Records the central refused at integration (after it had accepted them into its buffer),
+/// answered by its `site_status` once idle; wire table names become the site's.
+pub async fn record_from_integration(
+    conn: &mut SqliteConnection,
+    central: Central,
+    answered: &[RefusedRecord],
+) -> sqlx::Result<()> {
+    let refused: Vec<Refused> = answered
+        .iter()
+        .map(|r| {
+            let table = match central {
+                Central::V5 => Table::from_v5_name(&r.table_name),
+                Central::V6 => Table::from_v6_name(&r.table_name),
+            };
+            Refused {
+                table: match table {
+                    Some(t) => t.name(),
+                    None => r.table_name.as_str(),
+                },
+                record_id: &r.record_id,
+                store_id: r.store_id.as_deref(),
+                reason: &r.reason,
+            }
+        })
+        .collect();
+    record(conn, central, &refused).await
+}
+
+/// The refusals a V5 `site_status` carries in its `data.refused` (an Outpost extension).
+pub fn from_v5_status(data: Option<&Value>) -> Vec<RefusedRecord> {
+    data.and_then(|d| d.get("refused")).and_then(|r| serde_json::from_value(r.clone()).ok()).unwrap_or_default()
 }
 
 /// After a batch: the records it carried that the central took are no longer refused (one

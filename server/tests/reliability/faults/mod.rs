@@ -5,7 +5,9 @@
 //! stored with a variant. In about a third of the runs the centrals (through the relays) refuse
 //! some of the site's records without naming them: those must be listed as outgoing refusals
 //! with the central's reason, never reach a central, and never stop the other records or a
-//! later run.
+//! later run. Some rounds make one site table's writes fail for one run (a trigger): the run
+//! must end as `DATABASE_ERROR` (`INTEGRATION_ERROR` inside Integrate), never `UNKNOWN`, and
+//! the end-of-run checks prove nothing was lost and later runs catch up.
 //!
 //! `OUTPOST_FAULT_RUNS=N` sets the number of runs (CI: the default), `OUTPOST_FAULT_SEED=S`
 //! the base seed (default: random, printed), `OUTPOST_FAULT_ONLY=S` reruns one run's seed.
@@ -44,6 +46,7 @@ async fn seeded_fault_runs_lose_nothing_duplicate_nothing_and_never_stall_silent
     let started = Instant::now();
     let (mut runs, mut failed, mut restarts) = (0u32, 0u32, 0u32);
     let (mut refused_records, mut refused_pushes) = (0u32, 0u32);
+    let (mut db_fault_rounds, mut db_fault_errors) = (0u32, 0u32);
     let (mut variants, mut injected) = (HashMap::<String, u32>::new(), HashMap::<String, u32>::new());
     let mut bad = Vec::new();
     for (i, seed) in seeds.iter().enumerate() {
@@ -53,6 +56,8 @@ async fn seeded_fault_runs_lose_nothing_duplicate_nothing_and_never_stall_silent
         restarts += outcome.restarts;
         refused_records += outcome.refused_records;
         refused_pushes += outcome.refused_pushes;
+        db_fault_rounds += outcome.db_fault_rounds;
+        db_fault_errors += outcome.db_fault_errors;
         for (k, v) in outcome.variants {
             *variants.entry(k).or_default() += v;
         }
@@ -72,12 +77,13 @@ async fn seeded_fault_runs_lose_nothing_duplicate_nothing_and_never_stall_silent
     let mut variants: Vec<_> = variants.into_iter().collect();
     variants.sort();
     println!(
-        "fault harness: {} seeded runs in {:.1} s; {runs} sync runs, {failed} failed under faults, {restarts} central restarts\n  faults injected: {faults:?}\n  failed runs by variant: {variants:?}\n  records refused by a central: {refused_records} ({refused_pushes} pushes refused)",
+        "fault harness: {} seeded runs in {:.1} s; {runs} sync runs, {failed} failed under faults, {restarts} central restarts\n  faults injected: {faults:?}\n  failed runs by variant: {variants:?}\n  records refused by a central: {refused_records} ({refused_pushes} pushes refused)\n  rounds with a failing site table: {db_fault_rounds} ({db_fault_errors} runs failed with its variant)",
         seeds.len(),
         started.elapsed().as_secs_f64()
     );
     if seeds.len() >= 50 {
         assert!(refused_records > 0 && refused_pushes > 0, "no run exercised a refusing central");
+        assert!(db_fault_errors > 0, "no run met a failing site table");
     }
     assert!(bad.is_empty(), "{} of {} seeded runs broke an invariant; seeds {bad:?}", bad.len(), seeds.len());
 }

@@ -23,7 +23,34 @@ pub struct Outcome {
     /// Site records the centrals refused, and the pushes refused for them (splitting included).
     pub refused_records: u32,
     pub refused_pushes: u32,
+    /// Rounds run with a failing site table ([`DB_FAULTS`]), and how many of their runs ended
+    /// as the variant that table's failure must give.
+    pub db_fault_rounds: u32,
+    pub db_fault_errors: u32,
     pub problems: Vec<String>,
+}
+
+/// Site database faults: a trigger that makes one site table's writes fail for one run (the
+/// rest of the database works), on what Pull writes (`sync_buffer`), what Integrate writes
+/// (`location`), or the push cursor (`key_value_store`), with the variant the run must end as.
+/// A failure inside Integrate's transaction is `INTEGRATION_ERROR` by contract (its hint says
+/// the full error tells whether here or at the central; `sync_serial::integration` pins it);
+/// every other local database failure is `DATABASE_ERROR`.
+const DB_FAULTS: [(&str, &str, &str); 3] = [
+    ("pull", "BEFORE INSERT ON sync_buffer", "DATABASE_ERROR"),
+    ("integrate", "BEFORE INSERT ON location", "INTEGRATION_ERROR"),
+    ("push cursor", "BEFORE UPDATE ON key_value_store WHEN NEW.id = 'RemoteSyncPushCursor'", "DATABASE_ERROR"),
+];
+
+async fn set_db_fault(site: &TestSite, fault: Option<&str>) {
+    let db = &site.state.db;
+    sqlx::query("DROP TRIGGER IF EXISTS injected_db_fault").execute(db).await.unwrap();
+    if let Some(when) = fault {
+        let sql = format!(
+            "CREATE TRIGGER injected_db_fault {when} BEGIN SELECT RAISE(ABORT, 'injected database fault'); END"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(db).await.unwrap();
+    }
 }
 
 const ROUNDS: usize = 3;
@@ -73,6 +100,7 @@ pub async fn run_one(seed: u64) -> Outcome {
     let mut model = Model::default();
     model.refusing = rng.random_bool(0.3);
     let site = world::setup(&centrals, &mut model).await;
+    world::seed_store_data(&mut world::rng(seed ^ 0x5EED_DA7A), &centrals, &mut model).await;
     let admin = site.admin().await;
     let mut out = Outcome::default();
     schedule.set_rate(rate);
@@ -88,9 +116,22 @@ pub async fn run_one(seed: u64) -> Outcome {
         sync_checked(&site, &mut out).await;
         schedule.set_rate(rate);
     }
+    // Drawn apart from `rng`, so the rest of a seed's draws stay as they were.
+    let mut db_rng = world::rng(seed ^ 0xDB_FA17);
     for _ in 0..ROUNDS {
         world::make_changes(&mut rng, &centrals, &site, &admin, &mut model).await;
-        let restart = rng.random_bool(0.15).then(|| (rng.random_bool(0.5), rng.random_range(0..120u64)));
+        let mut restart = rng.random_bool(0.15).then(|| (rng.random_bool(0.5), rng.random_range(0..120u64)));
+        // About one round in twelve has a failing site table (and no network fault or restart,
+        // so a failed run has one cause): it must end as DATABASE_ERROR, lose nothing, and the
+        // following runs (the table working again) must catch up.
+        let db_fault = db_rng.random_bool(0.08).then(|| DB_FAULTS[db_rng.random_range(0..DB_FAULTS.len())]);
+        if let Some((_, when, _)) = db_fault {
+            schedule.set_rate(0.0);
+            restart = None;
+            set_db_fault(&site, Some(when)).await;
+            out.db_fault_rounds += 1;
+        }
+        let failed_before = out.failed_runs;
         // Sync while the site is watched for an invoice without its lines, and maybe restart a
         // central part-way.
         let watch = async {
@@ -125,6 +166,18 @@ pub async fn run_one(seed: u64) -> Outcome {
         }
         if let Some(missing) = seen {
             out.problems.push(format!("invoice visible without its lines: {missing:?}"));
+        }
+        if let Some((what, _, want)) = db_fault {
+            set_db_fault(&site, None).await;
+            schedule.set_rate(rate);
+            if out.failed_runs > failed_before {
+                let error = site.state.sync.latest_error().map(|e| e.variant).unwrap_or_default();
+                if error == want {
+                    out.db_fault_errors += 1;
+                } else {
+                    out.problems.push(format!("a failing site table ({what}) ended the run as {error:?}, not {want}"));
+                }
+            }
         }
     }
     // Quiescence: faults off, sync until a run succeeds with nothing left to push, then once

@@ -105,6 +105,34 @@ pub async fn setup(centrals: &World, model: &mut Model) -> TestSite {
     site
 }
 
+/// Store data of the site's store already on the V5 central before the site's first sync
+/// (locations, an invoice with its lines): initialisation must bring every one of them, and
+/// later rounds may edit or delete the locations like any other central location. Drawn from an
+/// rng of its own, so the rest of a seed's draws stay as they were.
+pub async fn seed_store_data(rng: &mut StdRng, centrals: &World, model: &mut Model) {
+    let db = &centrals.v5_state.db;
+    for i in 0..rng.random_range(0..6u64) {
+        let id = format!("cl-pre{i}");
+        let (code, name) = (format!("P{i}"), format!("before first sync {i}"));
+        let record = json!({"ID": id, "code": code, "Description": name, "store_ID": STORE, "hold": false});
+        central_v5::admin::upsert(db, "Location", &record).await.unwrap();
+        model.locations.insert(id, Some((code, name)));
+    }
+    for i in 0..rng.random_range(0..3u64) {
+        let id = format!("inv-pre{i}");
+        let lines = rng.random_range(1..4);
+        let mut tx = outpost::central_v5::data::begin(db).await.unwrap();
+        let invoice = json!({"ID": id, "name_ID": "n1", "store_ID": STORE, "type": "ci", "status": "fn", "invoice_num": 1000 + i});
+        outpost::central_v5::data::central_upsert(&mut tx, "transact", &invoice).await.unwrap();
+        for l in 0..lines {
+            let line = json!({"ID": format!("{id}-l{l}"), "transaction_ID": id, "item_ID": "i0"});
+            outpost::central_v5::data::central_upsert(&mut tx, "trans_line", &line).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        model.invoices.insert(id, lines);
+    }
+}
+
 /// A few random changes on the site (Store data API) and on both centrals.
 pub async fn make_changes(
     rng: &mut StdRng,

@@ -13,7 +13,8 @@ use crate::records::{self, Central, ChangeAction};
 use crate::site::sync::errors::{RunError, Variant};
 use crate::site::sync::refusals::{self, Refused};
 use crate::site::sync::{changelog, kv};
-use crate::wire::v5::{PushAction, PushRecord, PushRequest, SiteStatusCode};
+use crate::wire::client::Problem;
+use crate::wire::v5::{PushAction, PushRecord, PushRequest, SiteStatusCode, code};
 
 const STEP: StepKey = StepKey::Push;
 
@@ -26,10 +27,18 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     let read = db("Error while reading the changelog for Push");
     let mut conn = ctx.db.acquire().await.map_err(read)?;
     let mut cursor = kv::cursor(&mut *conn, kv::V5_PUSH_CURSOR).await.map_err(read)?;
+    if kv::get_bool(&mut *conn, kv::V5_REFUSALS_UNREAD).await.map_err(read)? {
+        // A run ended between asking for an integration and reading what it refused; read it
+        // now, before this run's final push makes the central replace it.
+        read_refusals(ctx, true).await?;
+    }
     loop {
         let remaining = changelog::remaining(&mut conn, cursor).await.map_err(read)?;
         ctx.report.progress(STEP, remaining).await.map_err(log)?;
         if remaining == 0 {
+            kv::set_bool(&mut *conn, kv::V5_REFUSALS_UNREAD, true)
+                .await
+                .map_err(db("Error while storing the push state"))?;
             let request = PushRequest { queue_length: 0, data: vec![] };
             let reply =
                 call_when_idle(ctx, "Error while pushing records", || ctx.v5.push(&request), || v5_idle(ctx)).await?;
@@ -110,13 +119,45 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             .map_err(db("Error while storing the push cursor"))?;
     }
     drop(conn);
+    read_refusals(ctx, false).await?;
+    ctx.report.step_done(STEP).await.map_err(log)
+}
+
+/// Wait until the V5 central is idle (done integrating), then record the records it refused at
+/// integration, which its idle `site_status` carries, and clear the unread flag. `left_over`:
+/// reading what an earlier run's push left unread, where a failed integration (which refused
+/// nothing: it committed nothing) is not this run's error; the final push integrates again.
+async fn read_refusals(ctx: &Ctx<'_>, left_over: bool) -> Result<(), RunError> {
     let timeout = RunError::new(
         Variant::IntegrationTimeoutReached,
         "Error while waiting for the V5 central to integrate",
         format!("still integrating after {} seconds", ctx.config.push_wait.as_secs()),
     );
-    wait_until(ctx.config.push_poll, ctx.config.push_wait, timeout, || v5_idle(ctx)).await?;
-    ctx.report.step_done(STEP).await.map_err(log)
+    let answered = std::sync::Mutex::new(Vec::new());
+    wait_until(ctx.config.push_poll, ctx.config.push_wait, timeout, || async {
+        let status = match ctx.v5.site_status().await {
+            Ok(status) => status,
+            Err(e)
+                if left_over
+                    && matches!(&e.problem, Problem::V5 { error, .. } if error.code == code::INTEGRATION_ERROR) =>
+            {
+                return Ok(true);
+            }
+            Err(e) => return Err(RunError::call("Error while polling the central's site status", &e)),
+        };
+        if status.code != SiteStatusCode::Idle {
+            return Ok(false);
+        }
+        *answered.lock().unwrap_or_else(|e| e.into_inner()) = refusals::from_v5_status(status.data.as_ref());
+        Ok(true)
+    })
+    .await?;
+    let answered = answered.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut conn = ctx.db.acquire().await.map_err(db("Error while listing refused records"))?;
+    refusals::record_from_integration(&mut conn, Central::V5, &answered)
+        .await
+        .map_err(db("Error while listing refused records"))?;
+    kv::set_bool(&mut *conn, kv::V5_REFUSALS_UNREAD, false).await.map_err(db("Error while storing the push state"))
 }
 
 pub(crate) async fn v5_idle(ctx: &Ctx<'_>) -> Result<bool, RunError> {

@@ -36,9 +36,20 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     let mut unfinished = kv::get_bool(&mut *conn, kv::V6_PUSH_UNFINISHED).await.map_err(read)?;
     let mut sent_any = unfinished;
     let idle = || v6_idle(client);
+    if kv::get_bool(&mut *conn, kv::V6_REFUSALS_UNREAD).await.map_err(read)? {
+        // A run ended between asking for an integration and reading what it refused; read it
+        // now, before this run's last batch makes the central replace it.
+        read_refusals(ctx, client, true).await?;
+    }
+    let mut marked = false;
     loop {
         let remaining = changelog::remaining(&mut conn, cursor).await.map_err(read)?;
         ctx.report.progress(STEP, remaining).await.map_err(log)?;
+        if (remaining > 0 || unfinished) && !std::mem::replace(&mut marked, true) {
+            kv::set_bool(&mut *conn, kv::V6_REFUSALS_UNREAD, true)
+                .await
+                .map_err(db("Error while storing the V6 push state"))?;
+        }
         if remaining == 0 {
             if unfinished {
                 // Batches went out but the rows that were to follow are gone (superseded since):
@@ -145,15 +156,37 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     }
     drop(conn);
     if sent_any {
-        let timeout = RunError::new(
-            Variant::IntegrationTimeoutReached,
-            "Error while waiting for the V6 central to integrate",
-            format!("still integrating after {} seconds", ctx.config.push_wait.as_secs()),
-        );
-        wait_until(ctx.config.push_poll, ctx.config.push_wait, timeout, || async {
-            let status =
-                client.site_status().await.map_err(|e| RunError::call("Error while polling the V6 central", &e))?;
-            if let Some(why) = status.integration_error.filter(|_| !status.is_integrating) {
+        read_refusals(ctx, client, false).await?;
+    }
+    ctx.report.step_done(STEP).await.map_err(log)
+}
+
+/// Wait until the V6 central is not integrating, then record the records it refused at
+/// integration (its `site_status`'s `refused`) and clear the unread flag; a failed integration
+/// ends the run as `INTEGRATION_ERROR`. `left_over`: reading what an earlier run left unread; a
+/// failed integration there refused nothing (it committed nothing) and is left to this run's
+/// push, which integrates again.
+async fn read_refusals(
+    ctx: &Ctx<'_>,
+    client: &crate::wire::v6_client::V6Client,
+    left_over: bool,
+) -> Result<(), RunError> {
+    let timeout = RunError::new(
+        Variant::IntegrationTimeoutReached,
+        "Error while waiting for the V6 central to integrate",
+        format!("still integrating after {} seconds", ctx.config.push_wait.as_secs()),
+    );
+    let answered = std::sync::Mutex::new(Vec::new());
+    wait_until(ctx.config.push_poll, ctx.config.push_wait, timeout, || async {
+        let status =
+            client.site_status().await.map_err(|e| RunError::call("Error while polling the V6 central", &e))?;
+        if status.is_integrating {
+            return Ok(false);
+        }
+        match status.integration_error {
+            None => *answered.lock().unwrap_or_else(|e| e.into_inner()) = status.refused,
+            Some(_) if left_over => {}
+            Some(why) => {
                 // The central still holds the batches; the next run sends the last batch again
                 // (even with nothing new to send), so they are integrated then.
                 kv::set_bool(ctx.db, kv::V6_PUSH_UNFINISHED, true)
@@ -165,9 +198,14 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
                     format!("the V6 central could not integrate this site's push: {why}"),
                 ));
             }
-            Ok(!status.is_integrating)
-        })
-        .await?;
-    }
-    ctx.report.step_done(STEP).await.map_err(log)
+        }
+        Ok(true)
+    })
+    .await?;
+    let answered = answered.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut conn = ctx.db.acquire().await.map_err(db("Error while listing refused records"))?;
+    refusals::record_from_integration(&mut conn, Central::V6, &answered)
+        .await
+        .map_err(db("Error while listing refused records"))?;
+    kv::set_bool(&mut *conn, kv::V6_REFUSALS_UNREAD, false).await.map_err(db("Error while storing the V6 push state"))
 }
