@@ -10,7 +10,7 @@
 //!
 //! So a missing translation is a build failure, not an English word on a French page. A key no
 //! code uses is a dead `Key` variant, which clippy (`-D warnings`) refuses; keys named by the
-//! server (`step-`, `error-`, `hint-`, `api-`) are reached through `Key::find` and always kept.
+//! server (`step-`, `error-`, `hint-`, `api-`, `invalid-`) are reached through `Key::find` and always kept.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -20,7 +20,7 @@ const LANGS: [&str; 2] = ["en", "fr"];
 
 /// Prefixes of the keys that name a code the server sends; only these are looked up by name
 /// at run time (the app names every other key in its code).
-const SERVER_CODES: [&str; 4] = ["step-", "error-", "hint-", "api-"];
+const SERVER_CODES: [&str; 5] = ["step-", "error-", "hint-", "api-", "invalid-"];
 
 /// Attributes whose value a person reads (or hears); a literal there must come from the catalogue.
 const READ_ATTRIBUTES: [&str; 9] =

@@ -47,6 +47,13 @@ pub struct ApiError {
     /// The request field the error is about, when there is one (for forms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// What exactly is wrong, as a code the app words in the reader's language
+    /// (`invalid-<code>` in its catalogue, filled with `params`); `message` says it in English.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Values for the code's placeholders, e.g. `("max", "86400")`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<(String, String)>,
 }
 
 /// Where a site stands with its first synchronisation.

@@ -230,3 +230,19 @@ col-type = Type
 col-status = Status
 col-other-party = Other party
 col-lines = Lines
+
+## Form errors (keys are the codes of the API's VALIDATION errors)
+invalid-url = Invalid URL: use http://host:port or https://host
+invalid-site-name = Enter the site name
+invalid-interval = The interval must be between 1 and { $max } seconds
+invalid-batch-size = The batch size must be between 1 and { $max }
+invalid-password = Enter the site password
+invalid-password-again = Enter the site password again: the URL or site name changed
+invalid-other-site = Site mismatch: this server holds the data of another site; these settings belong to site { $name }
+invalid-id-taken = There is already a record with id { $id }.
+invalid-location-code-taken = Another location of this store already has the code { $code }.
+invalid-location-code = A location needs a code.
+invalid-location-name = A location needs a name.
+invalid-asset-number = An asset needs an asset number.
+invalid-store = Choose a store.
+invalid-store-not-here = Store { $store } is not one of this site's stores.

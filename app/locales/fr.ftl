@@ -224,3 +224,19 @@ col-type = Type
 col-status = Statut
 col-other-party = Tiers
 col-lines = Lignes
+
+## Form errors
+invalid-url = URL invalide : utilisez http://hôte:port ou https://hôte
+invalid-site-name = Saisissez le nom du site
+invalid-interval = L'intervalle doit être compris entre 1 et { $max } secondes
+invalid-batch-size = La taille des lots doit être comprise entre 1 et { $max }
+invalid-password = Saisissez le mot de passe du site
+invalid-password-again = Saisissez de nouveau le mot de passe du site : l'URL ou le nom du site a changé
+invalid-other-site = Site différent : ce serveur contient les données d'un autre site ; ces paramètres appartiennent au site { $name }
+invalid-id-taken = Un enregistrement avec l'identifiant { $id } existe déjà.
+invalid-location-code-taken = Un autre emplacement de ce magasin a déjà le code { $code }.
+invalid-location-code = Un emplacement a besoin d'un code.
+invalid-location-name = Un emplacement a besoin d'un nom.
+invalid-asset-number = Un équipement a besoin d'un numéro d'inventaire.
+invalid-store = Choisissez un magasin.
+invalid-store-not-here = Le magasin { $store } n'est pas un des magasins de ce site.

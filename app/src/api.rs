@@ -181,15 +181,33 @@ async fn send(method: Method, url: &str, body: Option<String>) -> Answer<String>
     }
     match serde_json::from_str::<ApiErrorBody>(&text) {
         Ok(body) => {
-            // Variants whose text is fixed are said in the reader's language; the others carry
-            // details only the server knows, so its own words are kept.
-            let message = i18n::code("api", &body.error.variant).map_or(body.error.message, str::to_owned);
-            Err(Failure { variant: body.error.variant, message, field: body.error.field })
+            // Errors with a code, and variants whose text is fixed, are said in the reader's
+            // language; the others carry details only the server knows, so its words are kept.
+            let error = body.error;
+            let message = in_reader_language(&error).unwrap_or(error.message);
+            Err(Failure { variant: error.variant, message, field: error.field })
         }
         Err(_) => Err(Failure {
             variant: format!("HTTP_{status}"),
             message: tf(Key::FailureHttp, &[("status", &status.to_string()), ("text", &response.status_text())]),
             field: None,
         }),
+    }
+}
+
+/// The error in the reader's language, when the catalogue has its code (a form error) or its
+/// variant. A failed check of the sync settings is worded like the Sync page's errors.
+fn in_reader_language(error: &outpost_api::ApiError) -> Option<String> {
+    let param = |name: &str| error.params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    match error.code.as_deref() {
+        Some("sync-check") => {
+            let variant = param("variant")?;
+            let message = i18n::code("error", variant)?;
+            let hint = i18n::code("hint", variant).unwrap_or_default();
+            Some(format!("{message}. {hint} ({})", param("details").unwrap_or_default()))
+        }
+        Some(code) => i18n::code("invalid", code)
+            .map(|text| i18n::fill(text, error.params.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+        None => i18n::code("api", &error.variant).map(str::to_owned),
     }
 }

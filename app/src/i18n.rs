@@ -115,7 +115,12 @@ pub fn t(key: Key) -> &'static str {
 
 /// The text of `key` with its `{ $name }` placeholders filled in.
 pub fn tf(key: Key, args: &[(&str, &str)]) -> String {
-    let mut text = t(key).to_owned();
+    fill(t(key), args.iter().copied())
+}
+
+/// `text` with its `{ $name }` placeholders filled in.
+pub fn fill<'a>(text: &str, args: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut text = text.to_owned();
     for (name, value) in args {
         text = text.replace(&format!("{{ ${name} }}"), value);
     }

@@ -12,8 +12,10 @@ use serde::de::DeserializeOwned;
 pub enum ApiError {
     #[error("{0}")]
     NotFound(String),
+    /// Bad input in a form's `field`; `code` (with `params`) lets the app say it in the
+    /// reader's language, `message` is the English.
     #[error("{message}")]
-    Validation { field: String, message: String },
+    Validation { field: String, message: String, code: Option<&'static str>, params: Vec<(String, String)> },
     #[error("{0}")]
     NotConfigured(String),
     #[error("{0}")]
@@ -47,8 +49,16 @@ impl From<sqlx::Error> for ApiError {
 }
 
 impl ApiError {
+    /// Bad input whose message carries details only the server knows (kept in English).
     pub fn validation(field: &str, message: impl Into<String>) -> Self {
-        ApiError::Validation { field: field.to_owned(), message: message.into() }
+        ApiError::Validation { field: field.to_owned(), message: message.into(), code: None, params: Vec::new() }
+    }
+
+    /// Bad input the app words itself from `code` (`invalid-<code>` in its catalogues) and
+    /// `params`; `message` is the same in English for other callers.
+    pub fn invalid(field: &str, code: &'static str, params: &[(&str, String)], message: impl Into<String>) -> Self {
+        let params = params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        ApiError::Validation { field: field.to_owned(), message: message.into(), code: Some(code), params }
     }
 
     fn status_and_variant(&self) -> (StatusCode, &'static str) {
@@ -83,11 +93,11 @@ impl IntoResponse for ApiError {
             ApiError::TooManyRequests(seconds) => Some(*seconds),
             _ => None,
         };
-        let field = match self {
-            ApiError::Validation { field, .. } => Some(field),
-            _ => None,
+        let (field, code, params) = match self {
+            ApiError::Validation { field, code, params, .. } => (Some(field), code.map(str::to_owned), params),
+            _ => (None, None, Vec::new()),
         };
-        let body = ApiErrorBody { error: Body { variant: variant.to_owned(), message, field } };
+        let body = ApiErrorBody { error: Body { variant: variant.to_owned(), message, field, code, params } };
         let mut response = (status, Json(body)).into_response();
         if let Some(value) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
             response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -112,6 +122,44 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Ok(Json(v)) => Ok(ApiJson(v)),
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES)),
             Err(e) => Err(ApiError::BadRequest(format!("The request body is not valid: {}", e.body_text()))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The codes of form errors the site's API can send, read from the code that sends them
+    /// (`ApiError::invalid(field, "code", …)` and store data's `required(value, field, "code", …)`).
+    fn sent_codes() -> Vec<String> {
+        let sources = [include_str!("settings.rs"), include_str!("store_data.rs")];
+        let mut codes = Vec::new();
+        for source in sources {
+            for (call, position) in [("ApiError::invalid(", 1), ("required(&", 2)] {
+                for (at, _) in source.match_indices(call) {
+                    let args = &source[at + call.len()..];
+                    let arg = args.split(',').nth(position).unwrap_or_default().trim();
+                    if let Some(code) = arg.strip_prefix('"').and_then(|a| a.strip_suffix('"')) {
+                        codes.push(code.to_owned());
+                    }
+                }
+            }
+        }
+        codes
+    }
+
+    /// A form error is said in the reader's language: every code the API sends has its
+    /// `invalid-<code>` line in each of the app's catalogues (`sync-check` is worded from the
+    /// sync error variants, which their own test covers).
+    #[test]
+    fn every_form_error_code_has_words_in_every_app_language() {
+        let codes = sent_codes();
+        assert!(codes.len() >= 12, "the scan finds the codes: {codes:?}");
+        let catalogues = [include_str!("../../../app/locales/en.ftl"), include_str!("../../../app/locales/fr.ftl")];
+        for catalogue in catalogues {
+            for code in codes.iter().filter(|c| *c != "sync-check") {
+                let key = format!("invalid-{code} = ");
+                assert!(catalogue.lines().any(|l| l.starts_with(&key)), "app catalogue lacks invalid-{code}");
+            }
         }
     }
 }

@@ -108,23 +108,31 @@ pub async fn save(state: &SiteState, input: SyncSettingsInput) -> Result<SyncSet
 pub async fn store(state: &SiteState, input: SyncSettingsInput) -> Result<SyncSettings, ApiError> {
     let db = &state.db;
     let url = input.url.trim().trim_end_matches('/').to_owned();
-    let parsed = reqwest::Url::parse(&url).map_err(|e| ApiError::validation("url", format!("Invalid url: {e}")))?;
+    let parsed =
+        reqwest::Url::parse(&url).map_err(|e| ApiError::invalid("url", "url", &[], format!("Invalid url: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(ApiError::validation("url", "Invalid url: use http://host:port or https://host"));
+        return Err(ApiError::invalid("url", "url", &[], "Invalid url: use http://host:port or https://host"));
     }
     let site_name = input.site_name.trim().to_owned();
     if site_name.is_empty() {
-        return Err(ApiError::validation("siteName", "Enter the site name"));
+        return Err(ApiError::invalid("siteName", "site-name", &[], "Enter the site name"));
     }
     if input.interval_seconds < 1 || input.interval_seconds > MAX_INTERVAL_SECONDS {
-        return Err(ApiError::validation(
+        return Err(ApiError::invalid(
             "intervalSeconds",
+            "interval",
+            &[("max", MAX_INTERVAL_SECONDS.to_string())],
             format!("The interval must be between 1 and {MAX_INTERVAL_SECONDS} seconds"),
         ));
     }
     let batch = |field: &str, v: Option<u32>, default: u32| match v.unwrap_or(default) {
         n if (1..=MAX_BATCH_SIZE).contains(&n) => Ok(n),
-        _ => Err(ApiError::validation(field, format!("The batch size must be between 1 and {MAX_BATCH_SIZE}"))),
+        _ => Err(ApiError::invalid(
+            field,
+            "batch-size",
+            &[("max", MAX_BATCH_SIZE.to_string())],
+            format!("The batch size must be between 1 and {MAX_BATCH_SIZE}"),
+        )),
     };
     let batch_size_push = batch("batchSizePush", input.batch_size_push, DEFAULT_BATCH_SIZE_PUSH)?;
     let batch_size_pull = batch("batchSizePull", input.batch_size_pull, DEFAULT_BATCH_SIZE_PULL)?;
@@ -137,12 +145,14 @@ pub async fn store(state: &SiteState, input: SyncSettingsInput) -> Result<SyncSe
         (false, _) => crate::wire::v5::password_sha256(&input.password),
         (true, Some(p)) if p.url == url && p.site_name == site_name => p.password_sha256.clone(),
         (true, Some(_)) => {
-            return Err(ApiError::validation(
+            return Err(ApiError::invalid(
                 "password",
+                "password-again",
+                &[],
                 "Enter the site password again: the URL or site name changed",
             ));
         }
-        (true, None) => return Err(ApiError::validation("password", "Enter the site password")),
+        (true, None) => return Err(ApiError::invalid("password", "password", &[], "Enter the site password")),
     };
     let credentials_changed = previous
         .as_ref()
@@ -157,8 +167,10 @@ pub async fn store(state: &SiteState, input: SyncSettingsInput) -> Result<SyncSe
         let initialised = state.sync.is_initialised();
         let known_uuid = kv::get_string(db, kv::SITE_UUID).await?;
         if initialised && known_uuid.as_deref().is_some_and(|u| u != info.id) {
-            return Err(ApiError::validation(
+            return Err(ApiError::invalid(
                 "siteName",
+                "other-site",
+                &[("name", info.name.clone())],
                 format!(
                     "{}: this server holds the data of another site; these settings belong to site {:?}",
                     Variant::SiteUuidIsBeingChanged.message(),
@@ -192,5 +204,11 @@ fn settings_error(e: &RunError) -> ApiError {
         Variant::IncorrectPassword => "password",
         _ => "url",
     };
-    ApiError::validation(field, format!("{}. {} ({})", e.variant.message(), e.variant.hint(), e.full))
+    // The app words the variant (`error-`/`hint-` like the Sync page) and keeps the details.
+    ApiError::invalid(
+        field,
+        "sync-check",
+        &[("variant", e.variant.code().to_owned()), ("details", e.full.clone())],
+        format!("{}. {} ({})", e.variant.message(), e.variant.hint(), e.full),
+    )
 }

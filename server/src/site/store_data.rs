@@ -213,7 +213,8 @@ async fn create<T: Editable>(
     let mut conn = state.db.acquire().await?;
     let id = new_id(T::requested_id(&input));
     if T::get(&mut conn, &id).await?.is_some() {
-        return Err(ApiError::validation("id", format!("There is already a {} with id {id:?}.", T::NOUN)));
+        let message = format!("There is already a {} with id {id:?}.", T::NOUN);
+        return Err(ApiError::invalid("id", "id-taken", &[("id", id.clone())], message));
     }
     let row = T::check(&mut conn, id, input).await?;
     T::write(&mut conn, &row).await.map_err(record_error)?;
@@ -249,8 +250,8 @@ async fn delete<T: Editable>(
 /// The validated location to write, or a 422 naming the first bad field.
 async fn check_location(conn: &mut SqliteConnection, id: String, input: LocationInput) -> Result<Location, ApiError> {
     check_store(conn, &input.store_id).await?;
-    let code = required(&input.code, "code", "A location needs a code.")?;
-    let name = required(&input.name, "name", "A location needs a name.")?;
+    let code = required(&input.code, "code", "location-code", "A location needs a code.")?;
+    let name = required(&input.name, "name", "location-name", "A location needs a name.")?;
     // Codes identify locations on shelves and labels, so they are unique within a store.
     let clash: Option<String> =
         sqlx::query_scalar("SELECT id FROM location WHERE store_id = ? AND code = ? AND id <> ? LIMIT 1")
@@ -260,17 +261,15 @@ async fn check_location(conn: &mut SqliteConnection, id: String, input: Location
             .fetch_optional(&mut *conn)
             .await?;
     if clash.is_some() {
-        return Err(ApiError::validation(
-            "code",
-            format!("Another location of this store already has the code {code:?}."),
-        ));
+        let message = format!("Another location of this store already has the code {code:?}.");
+        return Err(ApiError::invalid("code", "location-code-taken", &[("code", code.clone())], message));
     }
     Ok(Location { id, store_id: input.store_id, code, name, on_hold: input.on_hold })
 }
 
 async fn check_asset(conn: &mut SqliteConnection, id: String, input: AssetInput) -> Result<Asset, ApiError> {
     check_store(conn, &input.store_id).await?;
-    let code = required(&input.code, "code", "An asset needs an asset number.")?;
+    let code = required(&input.code, "code", "asset-number", "An asset needs an asset number.")?;
     Ok(Asset {
         id,
         store_id: input.store_id,
@@ -282,10 +281,11 @@ async fn check_asset(conn: &mut SqliteConnection, id: String, input: AssetInput)
 
 async fn check_store(conn: &mut SqliteConnection, store_id: &str) -> Result<(), ApiError> {
     if store_id.trim().is_empty() {
-        return Err(ApiError::validation("storeId", "Choose a store."));
+        return Err(ApiError::invalid("storeId", "store", &[], "Choose a store."));
     }
     if !records::own_store_ids(conn).await?.iter().any(|s| s == store_id) {
-        return Err(ApiError::validation("storeId", format!("Store {store_id:?} is not one of this site's stores.")));
+        let message = format!("Store {store_id:?} is not one of this site's stores.");
+        return Err(ApiError::invalid("storeId", "store-not-here", &[("store", store_id.to_owned())], message));
     }
     Ok(())
 }
@@ -305,9 +305,9 @@ async fn require_own(
     if own { Ok(()) } else { Err(ApiError::NotFound(format!("There is no {what} {id:?} in this site's stores."))) }
 }
 
-fn required(value: &str, field: &str, message: &str) -> Result<String, ApiError> {
+fn required(value: &str, field: &str, code: &'static str, message: &str) -> Result<String, ApiError> {
     let value = value.trim();
-    if value.is_empty() { Err(ApiError::validation(field, message)) } else { Ok(value.to_owned()) }
+    if value.is_empty() { Err(ApiError::invalid(field, code, &[], message)) } else { Ok(value.to_owned()) }
 }
 
 fn new_id(given: Option<&str>) -> String {
