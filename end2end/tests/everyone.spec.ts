@@ -3,7 +3,7 @@
 import AxeBuilder from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
-import { test, expect, startSplitWorld, stopProcess, signInAsAdmin, watchConsole } from './world';
+import { test, expect, startSplitWorld, stopProcess, signInAsAdmin, watchConsole, DEMO_ADMIN_PASSWORD } from './world';
 
 const SHOTS = 'artifacts/screenshots';
 mkdirSync(SHOTS, { recursive: true });
@@ -52,7 +52,7 @@ test.describe('in a French browser', () => {
 });
 
 async function signInAsAdminIn(page: Page, label: string, button: string) {
-  await page.getByLabel(label).fill('admin');
+  await page.getByLabel(label).fill(DEMO_ADMIN_PASSWORD);
   await page.getByRole('button', { name: button }).click();
   await expect(page.getByTestId('sign-out')).toBeVisible();
 }
@@ -209,7 +209,7 @@ test('every_page_has_no_serious_accessibility_problems', async ({ browser, world
     await page.goto(world.site + '/admin/sync');
     await expect(page.getByTestId('login-form')).toBeVisible();
     await serious('sign-in');
-    await page.locator('#admin-password').fill('admin');
+    await page.locator('#admin-password').fill(DEMO_ADMIN_PASSWORD);
     await page.locator('[data-testid="login-form"] button[type="submit"]').click();
     await expect(page.getByTestId('sign-out')).toBeVisible();
     await serious('settings');
@@ -253,7 +253,7 @@ test('use_the_page_on_a_phone', async ({ browser, world }) => {
     expect(await noSideScroll()).toBe(true);
     await page.screenshot({ path: `${SHOTS}/phone-sign-in-${locale}-390x844.png`, fullPage: true });
     // Store data's wide tables scroll inside their cards; the page itself never does.
-    await page.locator('#admin-password').fill('admin');
+    await page.locator('#admin-password').fill(DEMO_ADMIN_PASSWORD);
     await page.locator('[data-testid="login-form"] button[type="submit"]').tap();
     await expect(page.getByTestId('locations')).toBeVisible();
     expect(await noSideScroll()).toBe(true);

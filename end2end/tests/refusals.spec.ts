@@ -15,7 +15,7 @@ test('a_location_the_central_refuses_is_listed_as_sent_with_its_reason_and_the_r
     const login = await fetch(world.site + '/api/session', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ password: 'e2e-admin' }),
+      body: JSON.stringify({ password: 'e2e-admin-password' }),
     });
     const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
     const made = await fetch(world.site + '/api/store-data/locations', {
