@@ -164,6 +164,9 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// Longest wait for a busy central's `Retry-After` before asking again.
+pub const BUSY_WAIT: Duration = Duration::from_secs(10);
+
 impl HttpClient {
     pub fn new(timeouts: &Timeouts, activity: Option<ActivityHook>) -> Self {
         install_crypto_provider();
@@ -212,8 +215,8 @@ impl HttpClient {
     }
 
     /// Send a request, with a JSON body when `body` is given (gzip-compressed only for a server
-    /// that said it decodes it), retrying connect errors, timeouts and HTTP 408 only (5xx is an
-    /// answer, not a flaky link).
+    /// that said it decodes it), retrying connect errors, timeouts, HTTP 408 and a 503 that says
+    /// when to come back (`Retry-After`); other 5xx are answers, not a flaky link.
     pub async fn send<B: Serialize>(
         &self,
         method: Method,
@@ -240,6 +243,17 @@ impl HttpClient {
             match self.attempt(request).await {
                 Ok(reply) if reply.status == StatusCode::REQUEST_TIMEOUT => {
                     last = Failure::Timeout(format!("HTTP 408 from {url}"));
+                }
+                // A central shedding load (ours, when bodies not yet vouched for fill its
+                // budget) says when to come back: wait that long, at most BUSY_WAIT, and ask
+                // again, rather than failing the run on a moment's crowd.
+                Ok(reply) if reply.status == StatusCode::SERVICE_UNAVAILABLE && reply.retry_after.is_some() => {
+                    let wait = Duration::from_secs(reply.retry_after.unwrap_or_default()).min(BUSY_WAIT);
+                    tokio::time::sleep(wait).await;
+                    last = Failure::Timeout(format!(
+                        "HTTP 503 from {url}: still busy after {} attempts",
+                        self.tiers.len()
+                    ));
                 }
                 Ok(reply) => return Ok(reply),
                 Err(failure @ (Failure::Connect(_) | Failure::Timeout(_))) => last = failure,

@@ -48,6 +48,44 @@ async fn a_gzip_bomb_from_a_central_is_refused_at_the_size_cap() {
     running.stop().await;
 }
 
+/// A central shedding load answers 503 with `Retry-After`: the client waits and asks again
+/// (the site's run goes on), and a central that stays busy ends as a timeout, never a silent
+/// success or an unknown error.
+#[tokio::test]
+async fn a_busy_central_that_says_when_to_come_back_is_asked_again() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let busy_for = Arc::new(AtomicUsize::new(1));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (b, c) = (busy_for.clone(), calls.clone());
+    let central = Router::new().route(
+        "/busy",
+        get(move || {
+            let (b, c) = (b.clone(), c.clone());
+            async move {
+                let n = c.fetch_add(1, Ordering::SeqCst);
+                if n < b.load(Ordering::SeqCst) {
+                    (axum::http::StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "1")], "{}")
+                } else {
+                    (axum::http::StatusCode::OK, [("retry-after", "0")], "{\"ok\":true}")
+                }
+            }
+        }),
+    );
+    let running = serve::start(any_port(), central).await.unwrap();
+    let url = format!("{}/busy", running.url());
+    let timeouts = Timeouts { connect: vec![Duration::from_secs(1); 2], idle_read: Duration::from_secs(10) };
+    let client = HttpClient::new(&timeouts, None);
+    let reply = client.send::<()>(Method::GET, &url, |r| r, None).await.unwrap();
+    assert_eq!(reply.status, 200, "asked again after the wait");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+    busy_for.store(usize::MAX, Ordering::SeqCst);
+    let still = client.send::<()>(Method::GET, &url, |r| r, None).await;
+    assert!(matches!(still, Err(Failure::Timeout(_))), "{:?}", still.err());
+    running.stop().await;
+}
+
 #[tokio::test]
 async fn an_answer_trickled_forever_ends_at_the_call_deadline() {
     let central = Router::new().route(
