@@ -42,15 +42,17 @@ const DB_FAULTS: [(&str, &str, &str); 3] = [
     ("push cursor", "BEFORE UPDATE ON key_value_store WHEN NEW.id = 'RemoteSyncPushCursor'", "DATABASE_ERROR"),
 ];
 
+/// Drop the injected trigger and create the next one on one connection, inside one
+/// `BEGIN IMMEDIATE`: that reloads the connection's copy of the schema first. (Run as separate
+/// statements on pool connections, a connection whose copy predated the drop refused the
+/// create with "trigger injected_db_fault already exists".)
 async fn set_db_fault(site: &TestSite, fault: Option<&str>) {
-    let db = &site.state.db;
-    sqlx::query("DROP TRIGGER IF EXISTS injected_db_fault").execute(db).await.unwrap();
-    if let Some(when) = fault {
-        let sql = format!(
-            "CREATE TRIGGER injected_db_fault {when} BEGIN SELECT RAISE(ABORT, 'injected database fault'); END"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(db).await.unwrap();
-    }
+    let create = fault.map_or(String::new(), |when| {
+        format!("CREATE TRIGGER injected_db_fault {when} BEGIN SELECT RAISE(ABORT, 'injected database fault'); END;")
+    });
+    let script = format!("BEGIN IMMEDIATE; DROP TRIGGER IF EXISTS injected_db_fault; {create} COMMIT;");
+    let mut conn = site.state.db.acquire().await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(script)).execute(&mut *conn).await.unwrap();
 }
 
 const ROUNDS: usize = 3;
