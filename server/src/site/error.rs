@@ -1,5 +1,6 @@
 //! The one error type of the site's JSON API and its mapping to HTTP: every failure leaves
-//! the server as `{"error": {"variant", "message", "field"?}}` with a fitting status.
+//! the server as `{"error": {"variant", "message", "field"?, "code"?, "params"?}}` with a fitting
+//! status; `code` and `params` let the app word a form error in the reader's language.
 
 use axum::Json;
 use axum::extract::{FromRequest, Request};
