@@ -24,6 +24,7 @@
 //! is the server's work, not the relay's; the hooks that read requests need the HTTP stage.
 
 pub mod faults;
+mod records;
 
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -35,7 +36,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
@@ -402,34 +402,6 @@ fn socket_addr(url: &str) -> Option<SocketAddr> {
     url.strip_prefix("http://")?.trim_end_matches('/').parse().ok()
 }
 
-/// The records a request carries, and whether they travel in the request (push) or the answer.
-fn keys(method: &Method, path: &str, request: &[u8], answer: &[u8]) -> (Vec<String>, bool) {
-    let json = |b: &[u8]| serde_json::from_slice::<Value>(b).unwrap_or(Value::Null);
-    let list = |v: &Value, ptr: &str, field: &str, prefix: &str| -> Vec<String> {
-        v.pointer(ptr)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(|r| format!("{prefix}{}", r[field].to_string().trim_matches('"')))
-            .collect()
-    };
-    match (method.as_str(), path.rsplit('/').next().unwrap_or_default()) {
-        ("GET", "central_records") => (list(&json(answer), "/data", "ID", "central:"), false),
-        ("GET", "queued_records") => (list(&json(answer), "/data", "syncOutId", "queue:"), false),
-        ("POST", "queued_records") => (list(&json(request), "/data", "syncOutId", "push:"), true),
-        ("POST", "push") => (list(&json(request), "/batch/records", "cursor", "push_v6:"), true),
-        ("POST", "pull") => (list(&json(answer), "/data/records", "cursor", "pull_v6:"), false),
-        _ => (Vec::new(), false),
-    }
-}
-
-fn gunzip(body: &[u8]) -> Vec<u8> {
-    use std::io::Read;
-    let mut out = Vec::new();
-    let _ = flate2::read::GzDecoder::new(body).read_to_end(&mut out);
-    out
-}
-
 async fn send(
     inner: &Inner,
     method: Method,
@@ -481,36 +453,6 @@ fn take_fail(inner: &Inner, method: &Method, path: &str) -> bool {
     true
 }
 
-/// The refusal of a push carrying a record [`Relay::refuse_records`] named, if this is one.
-fn refusal(inner: &Inner, method: &Method, path: &str, plain: &[u8]) -> Option<Response> {
-    let refuse = inner.refuse.lock().unwrap();
-    if refuse.is_empty() || method != Method::POST {
-        return None;
-    }
-    let body: Value = serde_json::from_slice(plain).ok()?;
-    let v5 = path.ends_with("/queued_records");
-    let records = if v5 {
-        body.get("data")
-    } else if path.ends_with("/push") {
-        body.pointer("/batch/records")
-    } else {
-        None
-    };
-    let hit = records?.as_array()?.iter().find_map(|r| {
-        let r = if v5 { r } else { r.get("record")? };
-        let id = r.get("recordId")?.as_str()?;
-        refuse.contains(id).then(|| format!("{} {id}", r.get("tableName").and_then(Value::as_str).unwrap_or("?")))
-    })?;
-    let message = format!("{hit}: refused by the test relay");
-    Some(if v5 {
-        let body = serde_json::json!({"error": {"code": "sync_record_rejected", "message": message, "data": null}});
-        (StatusCode::FORBIDDEN, axum::Json(body)).into_response()
-    } else {
-        let body = serde_json::json!({"error": {"otherServerError": format!("sync_record_rejected: {message}")}});
-        (StatusCode::OK, axum::Json(body)).into_response()
-    })
-}
-
 /// Tell the test a request is held and wait for its decision (dropped after [`HOLD_LIMIT`]).
 async fn wait_release(inner: &Inner) -> bool {
     let (tx, rx) = oneshot::channel();
@@ -548,9 +490,12 @@ async fn forward(
         tokio::time::sleep(delay).await;
     }
     // The site gzips its request bodies; the records are read from the plain JSON.
-    let plain =
-        if headers.get("content-encoding").is_some_and(|v| v == "gzip") { gunzip(&body) } else { body.to_vec() };
-    let (request_keys, in_request) = keys(&method, &path, &plain, b"");
+    let plain = if headers.get("content-encoding").is_some_and(|v| v == "gzip") {
+        records::gunzip(&body)
+    } else {
+        body.to_vec()
+    };
+    let (request_keys, in_request) = records::keys(&method, &path, &plain, b"");
     let when = take_hold(&inner, &method, &path, in_request && !request_keys.is_empty());
     // Logged before any wait: a held request's handler is dropped when its client's connection
     // closes (a killed site), and what it did must still count.
@@ -574,7 +519,7 @@ async fn forward(
             return (StatusCode::SERVICE_UNAVAILABLE, "held and dropped by the relay").into_response();
         }
     }
-    if let Some(refusal) = refusal(&inner, &method, &path, &plain) {
+    if let Some(refusal) = records::refusal(&inner.refuse.lock().unwrap(), &method, &path, &plain) {
         if logged.is_none() {
             log(Vec::new(), false);
         }
@@ -597,7 +542,7 @@ async fn forward(
         .filter_map(|h| Some((*h, reply.headers().get(*h)?.clone())))
         .collect();
     let answer = reply.bytes().await.unwrap_or_default();
-    let keys = if in_request { request_keys } else { keys(&method, &path, &plain, &answer).0 };
+    let keys = if in_request { request_keys } else { records::keys(&method, &path, &plain, &answer).0 };
     // A push got across once the server accepted it; a pull only once the client has the answer.
     let held = when == Some(When::After);
     let transferred = status.is_success() && (in_request || !held);
