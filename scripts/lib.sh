@@ -7,6 +7,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/outpost-target}"
 mkdir -p "$CARGO_TARGET_DIR"
 APP_DIR="$ROOT/target/site"
+# The server embeds the app from this folder. Named by absolute path, so that a build in another
+# checkout sharing this target folder (a CI clone) makes Cargo run server/build.rs again instead
+# of reusing an embed of that other checkout's app.
+export OUTPOST_EMBED_APP_DIR="$APP_DIR"
 # The binary embeds the app built here (server/build.rs); `--app-dir` serves a folder instead.
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -3,6 +3,11 @@
 //! alone to a server is a whole site. When the app has not been built (a fresh clone running
 //! `cargo check`), the folder is created empty and the binary says so on `/`; building the
 //! app later changes the folder, which makes Cargo run this again.
+//!
+//! Several checkouts may share one target folder (CI clones do), and Cargo's fingerprint of
+//! this script is the same in all of them. So the default folder is watched by a path relative
+//! to this package (resolved in whichever checkout builds), and `scripts/lib.sh` names the
+//! folder in `OUTPOST_EMBED_APP_DIR`, whose change of value alone makes Cargo run this again.
 
 use std::fmt::Write as _;
 use std::hash::{DefaultHasher, Hasher};
@@ -10,14 +15,14 @@ use std::path::{Path, PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-env-changed=OUTPOST_EMBED_APP_DIR");
-    let dir = match std::env::var_os("OUTPOST_EMBED_APP_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site"),
+    let (dir, watched) = match std::env::var_os("OUTPOST_EMBED_APP_DIR") {
+        Some(dir) => (PathBuf::from(&dir), PathBuf::from(dir)),
+        None => (Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site"), PathBuf::from("../target/site")),
     };
     // An existing folder, so that the scan below has something to watch (a missing path
     // would make Cargo rerun this on every build).
     let _ = std::fs::create_dir_all(&dir);
-    println!("cargo:rerun-if-changed={}", dir.display());
+    println!("cargo:rerun-if-changed={}", watched.display());
     let mut files = Vec::new();
     collect(&dir, &dir, &mut files);
     files.sort();
