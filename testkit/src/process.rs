@@ -207,10 +207,10 @@ impl CentralProcess {
         self.child.is_some()
     }
 
-    /// `kill -9` the process and reap it.
+    /// `kill -9` the process (if it still runs: a test may have killed it by its id) and reap it.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").args(["-9", &child.id().to_string()]).status();
+            let _ = Command::new("kill").args(["-9", &child.id().to_string()]).stderr(Stdio::null()).status();
             let _ = child.wait();
         }
     }

@@ -35,9 +35,11 @@ fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
 }
 
-/// Replica-variant runs in CI: each starts four central processes and two databases, about
-/// N s a run on this 2-core machine (RELIABILITY.md), so fewer than [`CI_RUNS`].
-const CI_REPLICA_RUNS: u64 = 20;
+/// Replica-variant runs in CI: each starts four central processes (and more for its kills) on
+/// two new databases, and a run killed mid-integration waits out a lease: about 7 s a run on
+/// the 2-core machine under load (40 runs in 283 s, RELIABILITY.md), so 200 would take ~24 min;
+/// 60 keep this test near 7 min.
+const CI_REPLICA_RUNS: u64 = 60;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seeded_fault_runs_lose_nothing_duplicate_nothing_and_never_stall_silently() {

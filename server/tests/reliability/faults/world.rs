@@ -64,21 +64,36 @@ const BIN: &str = env!("CARGO_BIN_EXE_outpost");
 /// A run of the replica variant: both centrals as two replica processes each on one
 /// PostgreSQL database, the V5 one on `db`. With `kill_point`, the first integration that
 /// reaches it (on either replica of that central) stops there and writes its process id to
-/// `marker`; the run then `kill -9`s that replica mid-integration and starts it again
-/// ([`kill_at_marker`]).
+/// `marker`; a watcher `kill -9`s that replica there at once (mid-integration: its transaction
+/// holds locks the harness's own writes would wait for), and the run starts it again and puts
+/// it back behind the relays at its next sync ([`kill_at_marker`]).
 pub struct Replicated {
     pub db: outpost_testkit::TestDb,
     pub kill_point: Option<&'static str>,
     pub marker: std::path::PathBuf,
     _dir: tempfile::TempDir,
-    /// Whether the replica at the marker was killed already.
+    /// Whether the replica at the marker was restarted already.
     pub killed: bool,
+    watcher: tokio::task::JoinHandle<()>,
 }
 
 impl Replicated {
     pub async fn new(db: outpost_testkit::TestDb, kill_point: Option<&'static str>) -> Replicated {
         let dir = tempfile::tempdir().unwrap();
-        Replicated { db, kill_point, marker: dir.path().join("kill-point"), _dir: dir, killed: false }
+        let marker = dir.path().join("kill-point");
+        let watched = marker.clone();
+        let watcher = tokio::spawn(async move {
+            // The process id the replica wrote: one of this run's own replica processes.
+            let pid = wait_marker(&watched).await;
+            let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+        });
+        Replicated { db, kill_point, marker, _dir: dir, killed: false, watcher }
+    }
+}
+
+impl Drop for Replicated {
+    fn drop(&mut self) {
+        self.watcher.abort();
     }
 }
 
@@ -92,8 +107,9 @@ pub async fn wait_marker(marker: &std::path::Path) -> u32 {
     }
 }
 
-/// `kill -9` the replica that stopped at the kill point (mid-integration) and start it again;
-/// the other replica takes its integration over once the lease runs out.
+/// Start again the replica that stopped at the kill point (mid-integration; `kill -9`ed there by
+/// the watcher, or here) and put it back behind the relays; the other replica takes its
+/// integration over once the lease runs out.
 pub async fn kill_at_marker(centrals: &mut World, replicated: &mut Replicated, pid: u32) {
     replicated.killed = true;
     for v5 in [true, false] {
