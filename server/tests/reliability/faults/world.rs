@@ -85,7 +85,8 @@ impl Replicated {
         let watcher = tokio::spawn(async move {
             // The process id the replica wrote: one of this run's own replica processes.
             let pid = wait_marker(&watched).await;
-            let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+            let mut kill = std::process::Command::new("kill");
+            let _ = kill.args(["-9", &pid.to_string()]).stderr(std::process::Stdio::null()).status();
         });
         Replicated { db, kill_point, marker, _dir: dir, killed: false, watcher }
     }
