@@ -23,8 +23,25 @@
 //! Argon2 verifications run through [`run_argon2`]: at most [`ARGON2_SLOTS`] at a time in the
 //! process, off the async workers, however many callers are waiting.
 //!
-//! State is in memory: a restart forgets it, which only gives an attacker one more window, and
-//! keeps a database write off every failed attempt (which would itself be a cheap DoS).
+//! # In memory, or in PostgreSQL for replicas
+//!
+//! The site's limiter and a SQLite central's are in memory: a restart forgets them, which only
+//! gives an attacker one more window, and keeps a database write off every failed attempt.
+//!
+//! A central on PostgreSQL may run as several replicas behind a load balancer, and counts kept
+//! per replica let each replica admit its own `max` guesses (30 parallel wrong passwords over
+//! two replicas were 27 real ones). There ([`FailureLimiter::for_database`]) the counts are
+//! rows of `auth_failure`: one per key, with the times of its failures still in the window
+//! (the database's clock, shared by the replicas). An attempt is admitted by one conditional
+//! upsert per key (it appends the attempt only while fewer than `max` failures are in the
+//! window, and prunes the older ones), all keys in one transaction, keys in a fixed order (no
+//! deadlock between two attempts): only an attempt that statement admitted goes on to a
+//! password verification, whichever replica it reached. The cost is one small transaction per
+//! counted attempt (successful sign-ins are cached by the centrals and do not come here, and
+//! no attempt is counted before the early check has found its keys free), and the early
+//! [`FailureLimiter::refuse_early`] reads the rows. When the table cannot be reached the
+//! attempt is refused (as a lock-out of a second), not verified uncounted. Keys nobody failed
+//! with for a window are deleted at most once a minute per replica.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -34,6 +51,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
+
+use crate::db::{Backend, CentralDb};
 
 /// The default policy of the issue: 10 failures per 10 minutes.
 pub const MAX_FAILURES: usize = 10;
@@ -63,6 +82,8 @@ pub struct FailureLimiter {
     window: Duration,
     failures: Arc<Mutex<Failures>>,
     slots: Arc<Semaphore>,
+    /// A PostgreSQL central's database: the counts are shared by its replicas (module doc).
+    shared: Option<CentralDb>,
 }
 
 impl Default for FailureLimiter {
@@ -78,6 +99,12 @@ pub struct Attempt {
     limiter: FailureLimiter,
     keys: Vec<Key>,
     at: Instant,
+}
+
+/// An attempt counted in the shared table, at the database time `at` (microseconds).
+struct SharedAttempt {
+    keys: Vec<String>,
+    at: i64,
 }
 
 impl Attempt {
@@ -109,7 +136,47 @@ impl FailureLimiter {
             window,
             failures: Arc::new(Mutex::new(failures)),
             slots: Arc::new(Semaphore::new(CHECKS_AT_ONCE)),
+            shared: None,
         }
+    }
+
+    /// The default policy for a central on `db`: in memory on SQLite (one process), in the
+    /// shared table `auth_failure` on PostgreSQL (see the module doc).
+    pub fn for_database(db: &CentralDb) -> Self {
+        let mut limiter = FailureLimiter::default();
+        if db.backend == Backend::Postgres {
+            limiter.shared = Some(db.clone());
+        }
+        limiter
+    }
+
+    /// [`FailureLimiter::check`], across replicas when the counts are shared.
+    pub async fn refuse_early(&self, keys: &[String]) -> Result<(), Duration> {
+        let Some(db) = &self.shared else { return self.check(keys) };
+        match shared::check(db, &self.hex_keys(keys), self.max, self.window).await {
+            Ok(wait) => wait.map_or(Ok(()), Err),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// Count one failure against `keys` without a check (a request without credentials), or
+    /// `Err(retry_after)` when a key is used up.
+    pub async fn count_failure(&self, keys: &[String]) -> Result<(), Duration> {
+        let Some(db) = &self.shared else { return self.reserve(keys).map(Attempt::failed) };
+        match shared::reserve(db, &self.hex_keys(keys), self.max, self.window).await {
+            Ok(admitted) => admitted.map(drop),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// Keys as the shared table holds them: the SHA-256 in hex, sorted (the order the
+    /// transaction locks them in), without repeats.
+    fn hex_keys(&self, keys: &[String]) -> Vec<String> {
+        let mut hex: Vec<String> =
+            keys.iter().map(|k| digest(k).iter().map(|b| format!("{b:02x}")).collect()).collect();
+        hex.sort();
+        hex.dedup();
+        hex
     }
 
     /// `Err(retry_after)` when any key has used up its failures; counts nothing. For refusing
@@ -137,6 +204,19 @@ impl FailureLimiter {
     /// nothing verified). `Err(retry_after)`, without running `check`, when a key is used up.
     pub async fn counted<T>(&self, keys: &[String], check: impl Future<Output = (T, bool)>) -> Result<T, Duration> {
         let _slot = self.slots.acquire().await.map_err(|_| Duration::from_secs(1))?;
+        if let Some(db) = &self.shared {
+            let attempt = match shared::reserve(db, &self.hex_keys(keys), self.max, self.window).await {
+                Ok(admitted) => admitted?,
+                Err(e) => return Err(unavailable(e)),
+            };
+            let (value, failed) = check.await;
+            if !failed && let Err(e) = shared::refund(db, &attempt).await {
+                // Kept counted: a right password cannot be taken for a guess more than `max`
+                // times in a window, and the site's next attempt is cached anyway.
+                tracing::warn!(error = %e, "could not take back a counted sign-in attempt");
+            }
+            return Ok(value);
+        }
         let attempt = self.reserve(keys)?;
         let (value, failed) = check.await;
         if failed {
@@ -190,6 +270,142 @@ impl FailureLimiter {
     /// How many keys are held (for tests of the sweep).
     pub fn keys_held(&self) -> usize {
         self.lock().times.len()
+    }
+}
+
+/// A shared table that cannot be reached refuses the attempt for a second (fail closed).
+fn unavailable(e: sqlx::Error) -> Duration {
+    tracing::error!(error = %e, "the failure limiter's table cannot be reached; sign-in attempt refused");
+    Duration::from_secs(1)
+}
+
+/// The counts in `auth_failure` (see the module doc); keys are hex digests, sorted.
+mod shared {
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    use sqlx::AssertSqlSafe;
+
+    use super::SharedAttempt;
+    use crate::db::CentralDb;
+
+    const NOW_US: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)";
+
+    fn micros(d: Duration) -> i64 {
+        d.as_micros().min(i64::MAX as u128) as i64
+    }
+
+    /// How long until the oldest failure of `key` within the window leaves it.
+    async fn wait_for(conn: &mut sqlx::AnyConnection, key: &str, now: i64, window: i64) -> sqlx::Result<Duration> {
+        let oldest: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(t) FROM auth_failure, unnest(times) AS t WHERE key = $1 AND t > $2 - $3")
+                .bind(key)
+                .bind(now)
+                .bind(window)
+                .fetch_one(conn)
+                .await?;
+        let left = oldest.map_or(0, |o| (o + window - now).max(0));
+        Ok(Duration::from_micros(left as u64).max(Duration::from_secs(1)))
+    }
+
+    /// `Some(retry_after)` when a key has used up its failures; counts nothing.
+    pub async fn check(
+        db: &CentralDb,
+        keys: &[String],
+        max: usize,
+        window: Duration,
+    ) -> sqlx::Result<Option<Duration>> {
+        let mut conn = db.pool.acquire().await?;
+        let now: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT {NOW_US}"))).fetch_one(&mut *conn).await?;
+        let window = micros(window);
+        let mut wait = None;
+        for key in keys {
+            let held: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM auth_failure, unnest(times) AS t WHERE key = $1 AND t > $2 - $3",
+            )
+            .bind(key)
+            .bind(now)
+            .bind(window)
+            .fetch_one(&mut *conn)
+            .await?;
+            if held >= max as i64 {
+                let w = wait_for(&mut conn, key, now, window).await?;
+                wait = Some(wait.map_or(w, |old: Duration| old.max(w)));
+            }
+        }
+        Ok(wait)
+    }
+
+    /// Count one attempt against every key in one transaction, each by one conditional upsert,
+    /// or `Ok(Err(retry_after))` (nothing counted) when a key has used up its failures.
+    pub async fn reserve(
+        db: &CentralDb,
+        keys: &[String],
+        max: usize,
+        window: Duration,
+    ) -> sqlx::Result<Result<SharedAttempt, Duration>> {
+        sweep(db, window).await;
+        let window = micros(window);
+        let mut tx = db.pool.begin().await?;
+        let now: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT {NOW_US}"))).fetch_one(&mut *tx).await?;
+        for key in keys {
+            // Appends `now` while fewer than `max` failures are in the window, dropping those
+            // older than it; the row stays locked to the end of the transaction.
+            let admitted: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO auth_failure AS f (key, times) VALUES ($1, ARRAY[CAST($2 AS BIGINT)])
+                 ON CONFLICT (key) DO UPDATE SET times =
+                   COALESCE((SELECT array_agg(t ORDER BY t) FROM unnest(f.times) AS t WHERE t > $2 - $3), '{}') || CAST($2 AS BIGINT)
+                 WHERE (SELECT COUNT(*) FROM unnest(f.times) AS t WHERE t > $2 - $3) < $4
+                 RETURNING 1",
+            )
+            .bind(key)
+            .bind(now)
+            .bind(window)
+            .bind(max as i64)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|one: i32| one as i64);
+            if admitted.is_none() {
+                let wait = wait_for(&mut tx, key, now, window).await?;
+                tx.rollback().await?;
+                return Ok(Err(wait));
+            }
+        }
+        tx.commit().await?;
+        Ok(Ok(SharedAttempt { keys: keys.to_vec(), at: now }))
+    }
+
+    /// Take an attempt back (the credentials were right).
+    pub async fn refund(db: &CentralDb, attempt: &SharedAttempt) -> sqlx::Result<()> {
+        for key in &attempt.keys {
+            sqlx::query("UPDATE auth_failure SET times = array_remove(times, CAST($2 AS BIGINT)) WHERE key = $1")
+                .bind(key)
+                .bind(attempt.at)
+                .execute(&db.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Delete keys with no failure in the window, at most once a minute per process.
+    async fn sweep(db: &CentralDb, window: Duration) {
+        static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+        {
+            let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+            if last.is_some_and(|l| l.elapsed() < super::SWEEP_EVERY.min(window)) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let swept = sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM auth_failure WHERE COALESCE((SELECT MAX(t) FROM unnest(times) AS t), 0) <= {NOW_US} - $1"
+        )))
+        .bind(micros(window))
+        .execute(&db.pool)
+        .await;
+        if let Err(e) = swept {
+            tracing::warn!(error = %e, "could not sweep the failure limiter's table");
+        }
     }
 }
 

@@ -22,7 +22,7 @@ pub mod world;
 
 pub use admin::{ADMIN_PASSWORD, admin_client, login_cookie};
 pub use db::{TestDb, databases};
-pub use process::{Rss, SiteProcess};
+pub use process::{CentralProcess, Rss, SiteProcess};
 pub use relay::{Entry, Hold, Relay, When};
 pub use site::{TestSite, fast};
 pub use wait::{eventually, silent_server};

@@ -144,3 +144,89 @@ impl Drop for SiteProcess {
         self.kill9();
     }
 }
+
+/// A central (`legacy-central` or `central`) as a child process of the real binary, so a test
+/// can run several replicas of it on one PostgreSQL database, `kill -9` one mid-work (no
+/// destructor, its connections dropped as a power cut would) and start it again.
+pub struct CentralProcess {
+    child: Option<Child>,
+    /// Where it listens now (a new port after each [`CentralProcess::restart`]).
+    pub url: String,
+    bin: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl CentralProcess {
+    /// Spawn `BIN <args…> --listen 127.0.0.1:0` (args name the role first, e.g.
+    /// `["legacy-central", "--database-url", url]`) with `env` added (logging errors only unless
+    /// `OUTPOST_LOG` is given), and wait for its `listening on` line.
+    pub async fn start(bin: &Path, args: &[String], env: &[(String, String)]) -> CentralProcess {
+        let mut process =
+            CentralProcess { child: None, url: String::new(), bin: bin.into(), args: args.to_vec(), env: env.to_vec() };
+        process.spawn().await;
+        process
+    }
+
+    async fn spawn(&mut self) {
+        let (bin, args, mut env) = (self.bin.clone(), self.args.clone(), self.env.clone());
+        if !env.iter().any(|(k, _)| k == "OUTPOST_LOG") {
+            env.push(("OUTPOST_LOG".into(), "error".into()));
+        }
+        let (child, url) = tokio::task::spawn_blocking(move || {
+            let mut child = Command::new(bin)
+                .args(&args)
+                .args(["--listen", "127.0.0.1:0"])
+                .envs(env)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap();
+            let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+            let url = loop {
+                let line = lines.next().expect("the central exited before listening").unwrap();
+                if let Some(rest) = line.strip_prefix("listening on ") {
+                    break rest.split_whitespace().next().unwrap().to_owned();
+                }
+            };
+            std::thread::spawn(move || lines.for_each(drop));
+            (child, url)
+        })
+        .await
+        .unwrap();
+        self.child = Some(child);
+        self.url = url;
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// `kill -9` the process (if it still runs: a test may have killed it by its id) and reap it.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").args(["-9", &child.id().to_string()]).stderr(Stdio::null()).status();
+            let _ = child.wait();
+        }
+    }
+
+    /// Start it again (after [`CentralProcess::kill9`]) with the same arguments, without the
+    /// environment variables named in `drop_env` (e.g. a kill point), on a new port.
+    pub async fn restart(&mut self, drop_env: &[&str]) {
+        self.kill9();
+        self.env.retain(|(k, _)| !drop_env.contains(&k.as_str()));
+        self.spawn().await;
+    }
+}
+
+impl Drop for CentralProcess {
+    /// A failing test must not leave a central running.
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}

@@ -9,9 +9,17 @@
 //! let world = World::builder().database(&db).start().await;         // on db's backend
 //! let world = World::builder().relays().start().await;              // sites go through relays
 //! let world = World::builder().byte_relays().start().await;         // ... that only count bytes
+//! let world = World::builder().database(&pg).replicas(bin, 2).start().await; // see below
 //! ```
+//!
+//! With [`WorldBuilder::replicas`] each central runs as `n` processes of the real binary on one
+//! PostgreSQL database, behind relays that send each request to the next replica in turn (the
+//! site's relays, and the V6 central's link to the V5 central), as behind a load balancer. The
+//! world's `v5_state` and `v6_state` then serve nothing: they are handles on the same
+//! databases, for the test's own reads and writes (and the tweaks apply to them only).
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use outpost::central_v5::{self, V5State};
 use outpost::central_v6::{self, V6State};
@@ -20,6 +28,7 @@ use sqlx::Row;
 use tempfile::TempDir;
 
 use crate::db::TestDb;
+use crate::process::CentralProcess;
 use crate::relay::Relay;
 
 /// Port 0 on the loopback interface: the system picks a free port.
@@ -50,9 +59,40 @@ pub struct WorldBuilder {
     relays: Relays,
     v5_tweak: Option<V5Tweak>,
     v6_tweak: Option<V6Tweak>,
+    replicas: Option<ReplicaOptions>,
 }
 
+/// How the replicas of a [`WorldBuilder::replicas`] world run.
+struct ReplicaOptions {
+    bin: PathBuf,
+    n: usize,
+    lease_secs: f64,
+    env: Vec<(String, String)>,
+}
+
+/// The integration lease of replica worlds (`--integration-lease-secs`): short, so a test
+/// that kills a replica mid-integration sees it taken over within a site's patience.
+pub const REPLICA_LEASE_SECS: f64 = 1.5;
+
 impl WorldBuilder {
+    /// Run each central as `n` processes of the binary `bin` (a test passes
+    /// `env!("CARGO_BIN_EXE_outpost")`) on the database given to [`WorldBuilder::database`],
+    /// which must be PostgreSQL, behind round-robin relays (see the module doc).
+    pub fn replicas(mut self, bin: &Path, n: usize) -> Self {
+        self.relays = Relays::Http;
+        self.replicas =
+            Some(ReplicaOptions { bin: bin.into(), n: n.max(1), lease_secs: REPLICA_LEASE_SECS, env: Vec::new() });
+        self
+    }
+
+    /// An environment variable for every replica process (e.g. a central kill point); it is
+    /// dropped when a replica is restarted ([`World::restart_replica`]).
+    pub fn replica_env(mut self, name: &str, value: &str) -> Self {
+        let options = self.replicas.as_mut().expect("call replicas() first");
+        options.env.push((name.into(), value.into()));
+        self
+    }
+
     /// Put the V5 central on `db` and the V6 central on a fresh database of the same backend.
     pub fn database(mut self, db: &TestDb) -> Self {
         self.database = Some((db.url.clone(), db.server.clone()));
@@ -106,6 +146,11 @@ impl WorldBuilder {
         if let Some(tweak) = self.v5_tweak {
             tweak(&mut v5_state);
         }
+        if let Some(options) = self.replicas {
+            assert!(self.database.as_ref().is_some_and(|d| d.1.is_some()), "replicas need a PostgreSQL database");
+            register_v6_central(&v5_state).await;
+            return start_replicas(options, dir, dbs, v5_state, v5_db, v6_db, self.v6_tweak).await;
+        }
         let v5 = central_v5::serve_state(any_port(), v5_state.clone()).await.unwrap();
         let v5_url = v5.url();
         let (v5_relay, v5_link) = match self.relays {
@@ -140,8 +185,82 @@ impl WorldBuilder {
             v5_db,
             v6_db,
             restarts: 0,
+            replicas: None,
             _dbs: dbs,
         }
+    }
+}
+
+/// The replica processes of a [`WorldBuilder::replicas`] world.
+pub struct Replicas {
+    pub v5: Vec<CentralProcess>,
+    pub v6: Vec<CentralProcess>,
+    /// The variables a restarted replica runs without.
+    drop_env: Vec<String>,
+}
+
+async fn start_replicas(
+    options: ReplicaOptions,
+    dir: TempDir,
+    dbs: Vec<TestDb>,
+    v5_state: V5State,
+    v5_db: String,
+    v6_db: String,
+    v6_tweak: Option<V6Tweak>,
+) -> World {
+    let lease = options.lease_secs.to_string();
+    let common = |role: &str, db: &str| -> Vec<String> {
+        [role, "--database-url", db, "--integration-lease-secs", &lease, "--trusted-proxy", "127.0.0.1"]
+            .map(str::to_owned)
+            .to_vec()
+    };
+    let mut v5 = Vec::new();
+    for _ in 0..options.n {
+        v5.push(CentralProcess::start(&options.bin, &common("legacy-central", &v5_db), &options.env).await);
+    }
+    let v5_urls: Vec<String> = v5.iter().map(|p| p.url.clone()).collect();
+    let (v5_relay, v5_link) = (Relay::start(&v5_urls[0]).await, Relay::start(&v5_urls[0]).await);
+    v5_relay.spread(&v5_urls);
+    v5_link.spread(&v5_urls);
+    let mut v6_args = common("central", &v6_db);
+    v6_args.extend(
+        [
+            "--legacy-url",
+            &v5_link.url,
+            "--legacy-site-name",
+            V6_CENTRAL_SITE,
+            "--legacy-site-password",
+            V6_CENTRAL_PASSWORD,
+        ]
+        .map(str::to_owned),
+    );
+    let mut v6 = Vec::new();
+    for _ in 0..options.n {
+        v6.push(CentralProcess::start(&options.bin, &v6_args, &options.env).await);
+    }
+    let v6_urls: Vec<String> = v6.iter().map(|p| p.url.clone()).collect();
+    let v6_relay = Relay::start(&v6_urls[0]).await;
+    v6_relay.spread(&v6_urls);
+    let mut v6_state = v6_state(&v6_db, &v5_link.url).await;
+    if let Some(tweak) = v6_tweak {
+        tweak(&mut v6_state);
+    }
+    World {
+        dir,
+        v5: None,
+        v5_state,
+        v5_url: v5_urls[0].clone(),
+        v6: None,
+        v6_state,
+        v6_url: v6_urls[0].clone(),
+        v5_relay: Some(v5_relay),
+        v6_relay: Some(v6_relay),
+        v5_link: Some(v5_link),
+        v5_db,
+        v6_db,
+        restarts: 0,
+        replicas: Some(Replicas { v5, v6, drop_env: options.env.into_iter().map(|(k, _)| k).collect() }),
+        _dbs: dbs,
     }
 }
 
@@ -166,6 +285,8 @@ pub struct World {
     v6_db: String,
     /// Central restarts so far.
     pub restarts: u32,
+    /// The replica processes, in a [`WorldBuilder::replicas`] world.
+    pub replicas: Option<Replicas>,
     _dbs: Vec<TestDb>,
 }
 
@@ -230,11 +351,51 @@ impl World {
         }
     }
 
+    /// The replica processes of one central (`v5`: the legacy central).
+    pub fn replicas_of(&mut self, v5: bool) -> &mut Vec<CentralProcess> {
+        let replicas = self.replicas.as_mut().expect("a world built with replicas()");
+        if v5 { &mut replicas.v5 } else { &mut replicas.v6 }
+    }
+
+    /// Point the relays of one central at its replicas that run (a load balancer's health check).
+    fn spread(&mut self, v5: bool) {
+        let urls: Vec<String> = self.replicas_of(v5).iter().filter(|p| p.is_running()).map(|p| p.url.clone()).collect();
+        if v5 {
+            self.v5_relay().spread(&urls);
+            self.v5_link.as_ref().expect("relays").spread(&urls);
+        } else {
+            self.v6_relay().spread(&urls);
+        }
+    }
+
+    /// `kill -9` replica `i` of one central and take it out of its relays.
+    pub fn kill_replica(&mut self, v5: bool, i: usize) {
+        self.replicas_of(v5)[i].kill9();
+        self.spread(v5);
+    }
+
+    /// Start replica `i` of one central again (killed or not), without the replica
+    /// environment variables, and put it back in its relays.
+    pub async fn restart_replica(&mut self, v5: bool, i: usize) {
+        let drop_env = self.replicas.as_ref().expect("a world built with replicas()").drop_env.clone();
+        let drop_env: Vec<&str> = drop_env.iter().map(String::as_str).collect();
+        self.replicas_of(v5)[i].kill9();
+        self.spread(v5);
+        self.replicas_of(v5)[i].restart(&drop_env).await;
+        self.spread(v5);
+    }
+
     /// Restart a central: new process state (auth cache, who is integrating) on the same
     /// database, a new port behind the same relays; the old server stops without being waited
-    /// for. Needs a world built with [`WorldBuilder::relays`].
+    /// for. Needs a world built with [`WorldBuilder::relays`]. In a replica world: `kill -9`
+    /// one of its replicas (the next in turn) and start it again.
     pub async fn restart(&mut self, v5: bool) {
         self.restarts += 1;
+        if self.replicas.is_some() {
+            let i = self.restarts as usize % self.replicas_of(v5).len();
+            self.restart_replica(v5, i).await;
+            return;
+        }
         if v5 {
             let mut state = V5State::open(&self.v5_db).await.unwrap();
             trust_this_machine(&mut state);

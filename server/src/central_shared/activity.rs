@@ -1,13 +1,41 @@
 //! Which sites are busy right now (initialising their queue, or integrating what they pushed).
 //! The reference answers `sync_is_running` (503) to a site while either runs, and reports it
-//! through `site_status`; this is that bookkeeping, in memory because it only lives as long as
-//! the work it describes. What outlives the work (a failed integration, the records it
-//! refused) is in the database: `central_shared::push_refused`.
+//! through `site_status`; this is that bookkeeping. What outlives the work (a failed
+//! integration, the records it refused) is in the database: `central_shared::push_refused`.
+//!
+//! # One process, or several replicas
+//!
+//! On SQLite a central is one process, and the bookkeeping is in its memory.
+//!
+//! On PostgreSQL several replicas may serve one database behind a load balancer, and a site's
+//! next call (a `site_status` poll, its next push) may reach any of them, so the claim is a row
+//! (`site_activity`: the site, what runs, the replica that runs it, and a lease). A replica
+//! claims a site with one conditional upsert that only succeeds when no live claim exists, so
+//! two replicas never run work for one site at once; while the work runs, the claim's lease is
+//! renewed every third of [`DEFAULT_LEASE`] (or `--integration-lease-secs`), and it is deleted
+//! when the work ends. Every replica reads the row, so any of them answers `site_status`
+//! truthfully.
+//!
+//! A replica killed mid-work (`kill -9`, a lost machine) leaves its claim behind, and the
+//! lease then runs out: the claim is *orphaned* ([`Busy::orphaned`]). The work it stood for is
+//! still owed (a push buffer that was never integrated: the killed integration's transaction
+//! rolled back with its connection, so nothing of it was applied), and the site is still told
+//! the work runs. The next replica the site (or anyone) asks about that site takes the work over
+//! ([`Activities::begin`] succeeds on an orphaned claim), so the site's own status polls, which
+//! continue until it sees the central idle, are what drive a takeover: no background sweeper,
+//! and no buffer waits longer than a lease plus one poll. Integration is exactly-once on top of
+//! this by its own transaction (see `integration`): it takes a per-site transaction lock, and
+//! deletes exactly the buffered copies it read, so two integrations of one site (a replica that
+//! stalled past its lease and the one that took over) run one after the other and the second
+//! finds only what the first did not apply.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::{OwnedRwLockWriteGuard, RwLock};
+
+use crate::db::{Backend, CentralDb};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Activity {
@@ -15,47 +43,197 @@ pub enum Activity {
     Integrating,
 }
 
+impl Activity {
+    fn as_str(self) -> &'static str {
+        match self {
+            Activity::Initialising => "initialising",
+            Activity::Integrating => "integrating",
+        }
+    }
+
+    fn parse(s: &str) -> Activity {
+        if s == "initialising" { Activity::Initialising } else { Activity::Integrating }
+    }
+}
+
+/// What a site is busy with, and whether the replica running it is gone (its lease ran out:
+/// the work is owed, and the next replica asked takes it over).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy {
+    pub activity: Activity,
+    pub orphaned: bool,
+}
+
+/// How long a replica's claim on a site lives without being renewed: a replica that died is
+/// taken over this long after its last renewal at most. Renewed every third of it, so a
+/// replica must stall for two renewals (a database unreachable for seconds) before another
+/// may start the same work; integration stays exactly-once even then (see the module doc).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+
+/// The database clock in milliseconds: every replica compares leases against one clock.
+const NOW_MS: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
+
+#[derive(Clone)]
+struct Shared {
+    db: CentralDb,
+    /// This replica, as its claims name it.
+    owner: Arc<str>,
+    lease: Duration,
+}
+
 #[derive(Clone, Default)]
 pub struct Activities {
     busy: Arc<Mutex<HashMap<i64, Activity>>>,
     /// Integration takes this for reading; tests hold it for writing to freeze integration at a
-    /// known point and observe the "integrating" state deterministically.
+    /// known point and observe the "integrating" state deterministically (in this process).
     gate: Arc<RwLock<()>>,
+    /// On PostgreSQL: the claims are rows (see the module doc).
+    shared: Option<Shared>,
 }
 
-/// Marks a site busy until dropped.
+/// Marks a site busy until released (or dropped).
 pub struct BusyGuard {
     busy: Arc<Mutex<HashMap<i64, Activity>>>,
     site_id: i64,
+    /// On PostgreSQL: the claim's renewal, stopped on release.
+    shared: Option<(Shared, tokio::task::JoinHandle<()>)>,
+}
+
+impl BusyGuard {
+    /// End the claim now (on PostgreSQL: delete its row, so the next poll finds the site idle).
+    pub async fn release(mut self) {
+        if let Some((shared, renewal)) = self.shared.take() {
+            renewal.abort();
+            if let Err(e) = delete_claim(&shared, self.site_id).await {
+                // The lease runs out by itself; the site is told "busy" until then, and the
+                // replica it asks next finds the claim orphaned and runs the (then empty) work.
+                tracing::warn!(site_id = self.site_id, error = %e, "could not end the claim on a site");
+            }
+        }
+    }
+}
+
+async fn delete_claim(shared: &Shared, site_id: i64) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM site_activity WHERE site_id = $1 AND owner = $2")
+        .bind(site_id)
+        .bind(&*shared.owner)
+        .execute(&shared.db.pool)
+        .await?;
+    Ok(())
 }
 
 impl Drop for BusyGuard {
     fn drop(&mut self) {
         self.busy.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.site_id);
+        if let Some((shared, renewal)) = self.shared.take() {
+            renewal.abort();
+            let site_id = self.site_id;
+            // Dropped without `release` (a task cancelled): end the claim as soon as possible.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    let _ = delete_claim(&shared, site_id).await;
+                });
+            }
+        }
     }
 }
 
 impl Activities {
-    pub fn current(&self, site_id: i64) -> Option<Activity> {
-        self.busy.lock().unwrap_or_else(|e| e.into_inner()).get(&site_id).copied()
+    /// The bookkeeping for `db`: in this process on SQLite, in `site_activity` on PostgreSQL,
+    /// with claims that live `lease` without renewal.
+    pub fn for_database(db: &CentralDb, lease: Duration) -> Activities {
+        let shared = (db.backend == Backend::Postgres).then(|| Shared {
+            db: db.clone(),
+            owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()).into(),
+            lease: lease.max(Duration::from_millis(300)),
+        });
+        Activities { shared, ..Default::default() }
     }
 
-    /// Mark `site_id` busy, or return what it is already doing.
-    pub fn begin(&self, site_id: i64, activity: Activity) -> Result<BusyGuard, Activity> {
-        let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(current) = busy.get(&site_id) {
-            return Err(*current);
+    /// What `site_id` is busy with, if anything (on PostgreSQL: whichever replica runs it).
+    pub async fn current(&self, site_id: i64) -> sqlx::Result<Option<Busy>> {
+        let Some(shared) = &self.shared else {
+            let busy = self.busy.lock().unwrap_or_else(|e| e.into_inner()).get(&site_id).copied();
+            return Ok(busy.map(|activity| Busy { activity, orphaned: false }));
+        };
+        let row: Option<(String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT activity, CASE WHEN lease_until < {NOW_MS} THEN 1 ELSE 0 END FROM site_activity WHERE site_id = $1"
+        )))
+        .bind(site_id)
+        .fetch_optional(&shared.db.pool)
+        .await?;
+        Ok(row.map(|(activity, orphaned)| Busy { activity: Activity::parse(&activity), orphaned: orphaned == 1 }))
+    }
+
+    /// Mark `site_id` busy with `activity`, or return what it is already busy with. An orphaned
+    /// claim (its replica is gone, see the module doc) is taken over.
+    pub async fn begin(&self, site_id: i64, activity: Activity) -> sqlx::Result<Result<BusyGuard, Activity>> {
+        let Some(shared) = &self.shared else {
+            let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(current) = busy.get(&site_id) {
+                return Ok(Err(*current));
+            }
+            busy.insert(site_id, activity);
+            return Ok(Ok(BusyGuard { busy: self.busy.clone(), site_id, shared: None }));
+        };
+        let lease_ms = shared.lease.as_millis() as i64;
+        // One statement: of replicas claiming at once, exactly one inserts (or replaces an
+        // orphaned claim); the others' conflict finds a live claim and changes nothing.
+        let claimed: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO site_activity (site_id, activity, owner, lease_until) VALUES ($1, $2, $3, {NOW_MS} + $4)
+             ON CONFLICT (site_id) DO UPDATE SET activity = excluded.activity, owner = excluded.owner,
+             lease_until = excluded.lease_until WHERE site_activity.lease_until < {NOW_MS}
+             RETURNING site_id"
+        )))
+        .bind(site_id)
+        .bind(activity.as_str())
+        .bind(&*shared.owner)
+        .bind(lease_ms)
+        .fetch_optional(&shared.db.pool)
+        .await?;
+        if claimed.is_none() {
+            let current = self.current(site_id).await?;
+            // Gone between the two statements: busy a moment ago, so say so (the caller retries).
+            return Ok(Err(current.map_or(activity, |b| b.activity)));
         }
-        busy.insert(site_id, activity);
-        Ok(BusyGuard { busy: self.busy.clone(), site_id })
+        self.busy.lock().unwrap_or_else(|e| e.into_inner()).insert(site_id, activity);
+        let renewal = tokio::spawn(renew(shared.clone(), site_id));
+        Ok(Ok(BusyGuard { busy: self.busy.clone(), site_id, shared: Some((shared.clone(), renewal)) }))
     }
 
-    /// Hold back every integration until the guard is dropped (for tests and maintenance).
+    /// Hold back every integration of this process until the guard is dropped (for tests and
+    /// maintenance).
     pub async fn pause_integration(&self) -> OwnedRwLockWriteGuard<()> {
         self.gate.clone().write_owned().await
     }
 
     pub(crate) async fn integration_permit(&self) -> tokio::sync::OwnedRwLockReadGuard<()> {
         self.gate.clone().read_owned().await
+    }
+}
+
+/// Renew this replica's claim on `site_id` every third of the lease, until aborted.
+async fn renew(shared: Shared, site_id: i64) {
+    let lease_ms = shared.lease.as_millis() as i64;
+    loop {
+        tokio::time::sleep(shared.lease / 3).await;
+        let renewed = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE site_activity SET lease_until = {NOW_MS} + $3 WHERE site_id = $1 AND owner = $2"
+        )))
+        .bind(site_id)
+        .bind(&*shared.owner)
+        .bind(lease_ms)
+        .execute(&shared.db.pool)
+        .await;
+        match renewed {
+            Ok(r) if r.rows_affected() == 0 => {
+                // Taken over after this replica stalled past its lease: the other replica's
+                // integration waits for this one's transaction (see the module doc).
+                tracing::warn!(site_id, "the claim on a site was taken over by another replica");
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(site_id, error = %e, "could not renew the claim on a site"),
+        }
     }
 }

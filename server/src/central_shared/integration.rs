@@ -2,13 +2,34 @@
 //! marked integrating (so it is answered "sync is running" / `integrationInProgress` meanwhile),
 //! the work runs on its own task behind the integration gate, and the push that asked for it
 //! waits a little for it to finish.
+//!
+//! On PostgreSQL the mark is a claim row that every replica sees (`activity`), and the
+//! integration transaction itself is made exactly-once by [`lock_site`]: a replica that took
+//! over an orphaned claim, and one that stalled past its lease, integrate one after the other,
+//! and the second reads only what the first left (integration deletes exactly what it read).
 
 use std::future::Future;
 
 use super::INTEGRATION_WAIT;
 use super::activity::{Activities, Activity};
 use super::push_refused;
-use crate::db::CentralDb;
+use crate::db::{Backend, CentralDb};
+
+/// Inside an integration transaction, before reading the site's push buffer: on PostgreSQL,
+/// take the site's integration lock for the rest of the transaction, so two integrations of
+/// one site (on two replicas) never read the same buffer; the lock goes with the transaction,
+/// or with the connection of a replica that died holding it. SQLite has one writer anyway.
+pub async fn lock_site(conn: &mut sqlx::AnyConnection, backend: Backend, site_id: i64) -> sqlx::Result<()> {
+    if backend == Backend::Postgres {
+        // The two-key form, with a constant first key of our own ('OPIN'), keeps site ids
+        // apart from any other advisory lock on the database.
+        sqlx::query("SELECT pg_advisory_xact_lock(1330661710, CAST($1 AS INTEGER))")
+            .bind(site_id)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
 
 async fn clear(db: &CentralDb, site_id: i64) -> sqlx::Result<()> {
     let mut conn = db.pool.acquire().await?;
@@ -21,7 +42,8 @@ async fn remember(db: &CentralDb, site_id: i64, told: &str) -> sqlx::Result<()> 
 }
 
 /// Start `integrate` for `site_id` on its own task and wait up to [`INTEGRATION_WAIT`] for it.
-/// `Err` with what the site is already doing when it is busy; nothing is started then.
+/// `Ok(Err)` with what the site is already doing when it is busy (on PostgreSQL: on any
+/// replica); nothing is started then. A claim orphaned by a dead replica is taken over.
 ///
 /// A site's next call is a status poll, repeated until it sees the integration end. A push of a
 /// usual size integrates in milliseconds, so answering once it has (or after a short while)
@@ -37,11 +59,14 @@ pub async fn integrate_in_background<F>(
     site_id: i64,
     role: &'static str,
     integrate: F,
-) -> Result<(), Activity>
+) -> sqlx::Result<Result<(), Activity>>
 where
     F: Future<Output = anyhow::Result<usize>> + Send + 'static,
 {
-    let busy = activities.begin(site_id, Activity::Integrating)?;
+    let busy = match activities.begin(site_id, Activity::Integrating).await? {
+        Ok(busy) => busy,
+        Err(current) => return Ok(Err(current)),
+    };
     // The last failure is no longer news once another integration starts. If this cannot be
     // cleared the integration still runs; a success clears it below.
     if let Err(e) = clear(db, site_id).await {
@@ -68,9 +93,9 @@ where
                 }
             }
         }
-        drop(busy);
+        busy.release().await;
         let _ = done.send(());
     });
     let _ = tokio::time::timeout(INTEGRATION_WAIT, finished).await;
-    Ok(())
+    Ok(Ok(()))
 }

@@ -8,6 +8,7 @@ pub mod activity;
 pub mod bulk;
 pub mod error;
 pub mod integration;
+pub mod kill_point;
 pub mod metrics;
 pub mod ownership;
 pub mod push_buffer;

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use super::V5State;
 use super::error::V5Error;
 use super::sites::{self, SiteRow};
-use crate::ratelimit::{Attempt, MAX_NAME_BYTES, TrustedProxies};
+use crate::ratelimit::{MAX_NAME_BYTES, TrustedProxies};
 use crate::wire::v5::{HEADER_FORWARDED_FOR, HEADER_HARDWARE_ID, HEADER_VERSION, SUPPORTED_VERSIONS};
 
 const CACHE_TTL: Duration = Duration::from_secs(60);
@@ -118,9 +118,13 @@ impl AuthCache {
 static DUMMY_HASH: LazyLock<String> =
     LazyLock::new(|| hash_password_sha256("no site has this password").unwrap_or_default());
 
-/// Count a credential-less attempt against `keys` (see [`crate::ratelimit`]).
-fn reserve(state: &V5State, keys: &[String]) -> Result<Attempt, V5Error> {
-    state.failures.reserve(keys).map_err(|wait| V5Error::TooManyAttempts(crate::ratelimit::retry_after_seconds(wait)))
+/// Count a credential-less attempt against `keys` as a failure (see [`crate::ratelimit`]).
+async fn count_failure(state: &V5State, keys: &[String]) -> Result<(), V5Error> {
+    state
+        .failures
+        .count_failure(keys)
+        .await
+        .map_err(|wait| V5Error::TooManyAttempts(crate::ratelimit::retry_after_seconds(wait)))
 }
 
 /// Refuse `version` header values outside the supported range (409).
@@ -203,7 +207,7 @@ impl FromRequestParts<V5State> for AuthSite {
         check_version(&parts.headers)?;
         let address = source_address(parts, &state.trusted_proxies);
         let Some((name, password_sha256)) = basic_credentials(&parts.headers) else {
-            reserve(state, &[address])?.failed();
+            count_failure(state, &[address]).await?;
             return Err(V5Error::SiteNameNotFound);
         };
         // No site has such a name; refused before it is counted or stored as a key.
@@ -228,7 +232,7 @@ impl FromRequestParts<V5State> for AuthSite {
         // other attempt.
         let cached = rightful_hardware && site.as_ref().is_some_and(|site| state.auth.cached(site, &password_sha256));
         if !cached {
-            state.failures.check(&keys).map_err(too_many)?;
+            state.failures.refuse_early(&keys).await.map_err(too_many)?;
         }
         let Some(site) = site else {
             let spent = state

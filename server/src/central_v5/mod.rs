@@ -54,6 +54,9 @@ pub struct CentralV5Config {
     pub max_push_buffer_bytes: u64,
     /// The bearer token `/metrics` asks for (`--metrics-token`); `None`: loopback callers only.
     pub metrics_token: Option<String>,
+    /// How long a replica's claim on a site lives unrenewed (`--integration-lease-secs`;
+    /// see `central_shared::activity`).
+    pub integration_lease: std::time::Duration,
 }
 
 #[derive(Clone)]
@@ -95,11 +98,14 @@ impl Default for Limits {
 impl V5State {
     pub fn new(db: CentralDb) -> Self {
         V5State {
+            activity: crate::central_shared::activity::Activities::for_database(
+                &db,
+                crate::central_shared::activity::DEFAULT_LEASE,
+            ),
+            failures: crate::ratelimit::FailureLimiter::for_database(&db),
             db,
             auth: Default::default(),
-            activity: Default::default(),
             limits: Limits::default(),
-            failures: Default::default(),
             trusted_proxies: Default::default(),
             prepare_pause: std::time::Duration::ZERO,
             metrics: Default::default(),
@@ -131,6 +137,7 @@ pub async fn start(config: CentralV5Config, tls: Option<serve::Tls>) -> anyhow::
     let mut state = V5State::open(&config.database_url).await?;
     state.trusted_proxies = crate::ratelimit::TrustedProxies::new(config.trusted_proxies);
     state.limits.max_push_buffer_bytes = config.max_push_buffer_bytes;
+    state.activity = crate::central_shared::activity::Activities::for_database(&state.db, config.integration_lease);
     state.metrics = crate::central_shared::metrics::Metrics::new(config.metrics_token.as_deref());
     serve::start_tls(config.listen, router(state), tls).await
 }

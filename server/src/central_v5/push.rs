@@ -143,19 +143,25 @@ pub async fn receive(state: &V5State, site: &SiteRow, request: PushRequest) -> V
     if request.queue_length > 0 || !request.data.is_empty() {
         return Ok(PushResponse { integration_started: false });
     }
-    let (owned, site_id) = (state.clone(), site.site_id);
+    start_integration(state, site.site_id).await?;
+    Ok(PushResponse { integration_started: true })
+}
+
+/// Integrate `site_id`'s push buffer in the background; `SyncIsRunning` when it is already
+/// being integrated (on any replica).
+pub async fn start_integration(state: &V5State, site_id: i64) -> Result<(), V5Error> {
+    let owned = state.clone();
     let job = async move { integrate(&owned, site_id).await };
     crate::central_shared::integration::integrate_in_background(
         &state.activity,
         &state.metrics,
         &state.db,
-        site.site_id,
+        site_id,
         "legacy-central",
         job,
     )
-    .await
-    .map_err(|_| V5Error::SyncIsRunning("integration"))?;
-    Ok(PushResponse { integration_started: true })
+    .await?
+    .map_err(|_| V5Error::SyncIsRunning("integration"))
 }
 
 fn table_rank(table: &str) -> usize {
@@ -179,6 +185,7 @@ fn change_of(action: PushAction) -> Change {
 pub async fn integrate(state: &V5State, site_id: i64) -> anyhow::Result<usize> {
     let backend = state.db.backend;
     let mut tx = state.db.begin_write().await?;
+    crate::central_shared::integration::lock_site(&mut tx, backend, site_id).await?;
     let stores = data::stores_of_site(&mut tx, site_id).await?;
     let read = push_buffer::read(&mut tx, site_id).await?;
     let mut rows: Vec<Buffered> = read.rows.clone();
@@ -218,6 +225,7 @@ pub async fn integrate(state: &V5State, site_id: i64) -> anyhow::Result<usize> {
         }
         data::remove_record(&mut tx, table, id).await?;
     }
+    crate::central_shared::kill_point::reached("legacy-central-integrating").await;
     push_buffer::settle(&mut tx, backend, site_id, &read).await?;
     tx.commit().await?;
     tracing::info!(site_id, records = rows.len(), stale = read.stale, "integrated pushed records");

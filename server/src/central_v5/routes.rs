@@ -48,8 +48,30 @@ fn query_rejection(e: QueryRejection) -> V5Error {
     V5Error::BadRequest(e.body_text())
 }
 
-fn ensure_idle(state: &V5State, site_id: i64) -> V5Result<()> {
-    match state.activity.current(site_id) {
+/// What `site_id` is busy with (on PostgreSQL: on any replica). Work orphaned by a replica
+/// that died is taken over here, by whichever replica the site asks next (see
+/// `central_shared::activity`), and reported as running until it ends.
+async fn busy_with(state: &V5State, site_id: i64) -> V5Result<Option<Activity>> {
+    let Some(busy) = state.activity.current(site_id).await? else { return Ok(None) };
+    if !busy.orphaned {
+        return Ok(Some(busy.activity));
+    }
+    tracing::warn!(site_id, activity = ?busy.activity, "taking over work whose replica is gone");
+    match busy.activity {
+        Activity::Integrating => match push::start_integration(state, site_id).await {
+            Ok(()) | Err(V5Error::SyncIsRunning(_)) => {}
+            Err(e) => return Err(e),
+        },
+        Activity::Initialising => match start_preparation(state, site_id).await {
+            Ok(_) | Err(V5Error::SyncIsRunning(_)) => {}
+            Err(e) => return Err(e),
+        },
+    }
+    Ok(state.activity.current(site_id).await?.map(|b| b.activity))
+}
+
+async fn ensure_idle(state: &V5State, site_id: i64) -> V5Result<()> {
+    match busy_with(state, site_id).await? {
         None => Ok(()),
         Some(Activity::Initialising) => Err(V5Error::SyncIsRunning("initialisation")),
         Some(Activity::Integrating) => Err(V5Error::SyncIsRunning("integration")),
@@ -78,7 +100,7 @@ pub async fn site(State(_): State<V5State>, AuthSite(site): AuthSite) -> Json<Si
 /// `INTEGRATION_ERROR` rather than believing its push applied; otherwise the records its last
 /// integration refused are answered in `data.refused` (`central_shared::push_refused`).
 pub async fn site_status(State(state): State<V5State>, AuthSite(site): AuthSite) -> V5Result<Json<SiteStatus>> {
-    let (code, message) = match state.activity.current(site.site_id) {
+    let (code, message) = match busy_with(&state, site.site_id).await? {
         None => {
             let mut conn = state.db.pool.acquire().await?;
             if let Some(why) = crate::central_shared::push_refused::failure(&mut conn, site.site_id).await? {
@@ -115,24 +137,39 @@ pub async fn initialise(State(state): State<V5State>, AuthSite(site): AuthSite) 
             return Err(V5Error::SiteHasNoStore);
         }
     }
-    let busy = state
-        .activity
-        .begin(site.site_id, Activity::Initialising)
-        .map_err(|_| V5Error::SyncIsRunning("initialisation"))?;
     {
         // Before answering: a site that polls right away sees "started", never a stale status.
+        // Set before the claim, so a site answered "busy" never finds an older status after.
         let mut conn = state.db.pool.acquire().await?;
+        if state.activity.current(site.site_id).await?.is_some_and(|b| !b.orphaned) {
+            return Err(V5Error::SyncIsRunning("initialisation"));
+        }
         sites::set_status(&mut conn, site.site_id, "started").await?;
     }
+    start_preparation(&state, site.site_id).await.map(|queue_length| Json(InitialiseResponse { queue_length }))
+}
+
+/// Prepare `site_id`'s queue on its own task (a claim on the site, see `activity`), and wait
+/// up to [`INTEGRATION_WAIT`] for it: the queue length, or 0 while it still runs.
+async fn start_preparation(state: &V5State, site_id: i64) -> V5Result<u64> {
+    let busy = state
+        .activity
+        .begin(site_id, Activity::Initialising)
+        .await?
+        .map_err(|_| V5Error::SyncIsRunning("initialisation"))?;
+    let state = state.clone();
     let work = tokio::spawn(async move {
-        let _busy = busy;
-        let _permit = state.activity.integration_permit().await;
-        prepare_queue(&state, site.site_id).await
+        let outcome = {
+            let _permit = state.activity.integration_permit().await;
+            prepare_queue(&state, site_id).await
+        };
+        busy.release().await;
+        outcome
     });
     match tokio::time::timeout(INTEGRATION_WAIT, work).await {
-        Ok(Ok(outcome)) => outcome.map(|queue_length| Json(InitialiseResponse { queue_length })),
+        Ok(Ok(outcome)) => outcome,
         Ok(Err(e)) => Err(V5Error::Internal(anyhow::anyhow!("site preparation task failed: {e}"))),
-        Err(_still_running) => Ok(Json(InitialiseResponse { queue_length: 0 })),
+        Err(_still_running) => Ok(0),
     }
 }
 
@@ -184,7 +221,7 @@ pub async fn queued_records(
     query: Result<Query<QueueQuery>, QueryRejection>,
 ) -> V5Result<Json<QueuedRecords>> {
     let Query(q) = query.map_err(query_rejection)?;
-    ensure_idle(&state, site.site_id)?;
+    ensure_idle(&state, site.site_id).await?;
     let mut conn = state.db.pool.acquire().await?;
     let records = queue::read(&mut conn, site.site_id, clamp_limit(&state, q.limit)).await?;
     state.metrics.pulled(site.site_id, records.data.len());
@@ -196,7 +233,7 @@ pub async fn acknowledged_records(
     AuthSite(site): AuthSite,
     V5Json(ack): V5Json<Acknowledge>,
 ) -> V5Result<StatusCode> {
-    ensure_idle(&state, site.site_id)?;
+    ensure_idle(&state, site.site_id).await?;
     queue::acknowledge(&state.db, site.site_id, &ack.sync_ids).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -206,6 +243,6 @@ pub async fn push_records(
     AuthSite(site): AuthSite,
     V5Json(request): V5Json<PushRequest>,
 ) -> V5Result<Json<PushResponse>> {
-    ensure_idle(&state, site.site_id)?;
+    ensure_idle(&state, site.site_id).await?;
     Ok(Json(push::receive(&state, &site, request).await?))
 }

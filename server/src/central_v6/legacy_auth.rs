@@ -4,6 +4,15 @@
 //! active on the site are not asked here: `legacy_stores` keeps them, learnt as the reference's
 //! central does, and they are read fresh on every call. Answers are cached briefly because a sync run
 //! makes many calls; the cache key is a hash of the credentials, never the credentials.
+//!
+//! The cache is each process's own, also when several replicas serve one database, and that is
+//! safe for a bounded time only, which is `TTL` (30 s): what it holds (which site id these
+//! credentials are) changes only at the legacy central, in another database this central is
+//! never told about, so no row of ours could announce the change; one replica is as stale as
+//! two. A password changed at the legacy central is still accepted here for at most 30 s after
+//! the last check with the old one, by each replica (the legacy central's own cache is keyed by
+//! the stored hash, read from its database on every call, so it is never stale). Everything
+//! else a call uses is read from the database each time (the stores, the integration claims).
 
 use std::collections::HashMap;
 use std::net::IpAddr;

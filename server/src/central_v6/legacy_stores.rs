@@ -11,6 +11,11 @@
 //! always before a push is integrated, so the integration's re-check of ownership uses the
 //! stores as the legacy central has them then. When
 //! the legacy central cannot be reached, the mapping last learnt is used, and the failure logged.
+//!
+//! Replicas: the mapping and the cursor of what was learnt are rows of the shared database, read
+//! on every call, so every replica sees what any of them learnt; only the time of the last
+//! refresh is per process, so with several replicas the mapping may be refreshed a little more
+//! often, never less.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

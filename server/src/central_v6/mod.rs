@@ -54,6 +54,9 @@ pub struct CentralV6Config {
     pub legacy_site: Option<legacy_stores::LegacySite>,
     /// The bearer token `/metrics` asks for (`--metrics-token`); `None`: loopback callers only.
     pub metrics_token: Option<String>,
+    /// How long a replica's claim on a site lives unrenewed (`--integration-lease-secs`;
+    /// see `central_shared::activity`).
+    pub integration_lease: std::time::Duration,
 }
 
 #[derive(Clone)]
@@ -63,7 +66,8 @@ pub struct V6State {
     pub legacy: legacy_auth::LegacyAuth,
     /// The store → site mapping, learnt from the legacy central as its V5 client.
     pub legacy_stores: legacy_stores::LegacyStores,
-    /// Which sites' pushes are being integrated (the reference's in-memory "integrating" set).
+    /// Which sites' pushes are being integrated: in memory on SQLite, rows every replica sees on
+    /// PostgreSQL (`central_shared::activity`).
     pub activity: Activities,
     /// False makes every `/central` route answer 405, as a server that is not the central does.
     pub is_central: bool,
@@ -90,16 +94,16 @@ pub const UNAUTHENTICATED_BODY_BUDGET: usize = 64 * 1024 * 1024;
 impl V6State {
     pub fn new(db: CentralDb, legacy_url: &str) -> Self {
         V6State {
-            db,
+            db: db.clone(),
             legacy_url: legacy_url.to_owned(),
             legacy: legacy_auth::LegacyAuth::new(legacy_url),
             legacy_stores: legacy_stores::LegacyStores::new(None),
-            activity: Activities::default(),
+            activity: Activities::for_database(&db, crate::central_shared::activity::DEFAULT_LEASE),
             is_central: true,
             max_batch: MAX_BATCH,
             max_body_bytes: MAX_BODY_BYTES,
             max_push_buffer_bytes: crate::central_shared::push_buffer::DEFAULT_MAX_BYTES,
-            failures: Default::default(),
+            failures: crate::ratelimit::FailureLimiter::for_database(&db),
             trusted_proxies: Default::default(),
             unauthenticated_bodies: std::sync::Arc::new(tokio::sync::Semaphore::new(
                 UNAUTHENTICATED_BODY_BUDGET / 1024,
@@ -139,6 +143,7 @@ pub async fn open_db(database_url: &str) -> anyhow::Result<CentralDb> {
 pub async fn start(config: CentralV6Config, tls: Option<serve::Tls>) -> anyhow::Result<Running> {
     let mut state = V6State::open(&config.database_url, &config.legacy_url).await?;
     state.max_push_buffer_bytes = config.max_push_buffer_bytes;
+    state.activity = Activities::for_database(&state.db, config.integration_lease);
     state.metrics = crate::central_shared::metrics::Metrics::new(config.metrics_token.as_deref());
     state.trusted_proxies = crate::ratelimit::TrustedProxies::new(config.trusted_proxies);
     match config.legacy_site {

@@ -77,7 +77,7 @@ async fn admit<T: DeserializeOwned>(
 ) -> Result<(T, Caller), V6Error> {
     use crate::ratelimit::{address_key, retry_after_seconds};
     let address = peer.0.map_or("addr:unknown".into(), address_key);
-    if let Err(wait) = state.failures.check(&[address]) {
+    if let Err(wait) = state.failures.refuse_early(&[address]).await {
         discard(body, limit).await;
         return Err(V6Error::TooManyAttempts(retry_after_seconds(wait)));
     }
@@ -161,7 +161,7 @@ async fn check_credentials(
         return Ok(caller);
     }
     let too_many = |wait| V6Error::TooManyAttempts(retry_after_seconds(wait));
-    state.failures.check(&keys).map_err(too_many)?;
+    state.failures.refuse_early(&keys).await.map_err(too_many)?;
     state
         .failures
         .counted(&keys, async {
@@ -292,13 +292,43 @@ impl<'de> Visitor<'de> for HeadVisitor {
     }
 }
 
-fn ensure_not_integrating(state: &V6State, caller: &Caller) -> Result<(), V6Error> {
-    if state.activity.current(caller.site_id).is_some() { Err(V6Error::IntegrationInProgress) } else { Ok(()) }
+/// Whether `site_id`'s push is being integrated (on PostgreSQL: by any replica). An
+/// integration orphaned by a replica that died is taken over here, by whichever replica the
+/// site asks next (see `central_shared::activity`), and reported as running.
+async fn integrating(state: &V6State, site_id: i64) -> Result<bool, V6Error> {
+    let Some(busy) = state.activity.current(site_id).await.map_err(anyhow::Error::from)? else { return Ok(false) };
+    if busy.orphaned {
+        tracing::warn!(site_id, "taking over an integration whose replica is gone");
+        start_integration(state, site_id).await?;
+        // A small buffer is integrated by now (the wait of `integrate_in_background`).
+        return Ok(state.activity.current(site_id).await.map_err(anyhow::Error::from)?.is_some());
+    }
+    Ok(true)
+}
+
+async fn ensure_not_integrating(state: &V6State, caller: &Caller) -> Result<(), V6Error> {
+    if integrating(state, caller.site_id).await? { Err(V6Error::IntegrationInProgress) } else { Ok(()) }
+}
+
+/// Integrate `site_id`'s push buffer in the background; `IntegrationInProgress` when it is
+/// already being integrated (on any replica).
+async fn start_integration(state: &V6State, site_id: i64) -> Result<(), V6Error> {
+    let owned = state.clone();
+    let job = async move {
+        // Ownership is asked again against the stores as they are when integration starts.
+        owned.legacy_stores.refresh(&owned, true).await;
+        let stores = super::legacy_stores::stores_of_site(&owned.db, site_id).await?;
+        integrate(&owned, site_id, &stores).await
+    };
+    integrate_in_background(&state.activity, &state.metrics, &state.db, site_id, "central", job)
+        .await
+        .map_err(anyhow::Error::from)?
+        .map_err(|_| V6Error::IntegrationInProgress)
 }
 
 pub async fn pull(State(state): State<V6State>, peer: Peer, body: Body) -> V6Result<SyncBatch> {
     let (request, caller): (PullRequest, _) = admit(&state, peer, body, state.small_body_bytes()).await?;
-    ensure_not_integrating(&state, &caller)?;
+    ensure_not_integrating(&state, &caller).await?;
     let batch = request.batch_size.clamp(1, state.max_batch as u32) as u64;
     let cursor = request.cursor.min(i64::MAX as u64) as i64;
     if cursor == 0 && !request.is_initialised {
@@ -314,7 +344,7 @@ pub async fn pull(State(state): State<V6State>, peer: Peer, body: Body) -> V6Res
 
 pub async fn site_status(State(state): State<V6State>, peer: Peer, body: Body) -> V6Result<SiteStatusResult> {
     let (_, caller): (SiteStatusRequest, _) = admit(&state, peer, body, state.small_body_bytes()).await?;
-    let is_integrating = state.activity.current(caller.site_id).is_some();
+    let is_integrating = integrating(&state, caller.site_id).await?;
     // Only once idle: an integration running now replaces them.
     let mut conn = state.db.pool.acquire().await.map_err(anyhow::Error::from)?;
     let refused = if is_integrating {
@@ -328,19 +358,10 @@ pub async fn site_status(State(state): State<V6State>, peer: Peer, body: Body) -
 
 pub async fn push(State(state): State<V6State>, peer: Peer, body: Body) -> V6Result<PushResult> {
     let (request, caller): (PushRequest, _) = admit(&state, peer, body, state.max_body_bytes).await?;
-    ensure_not_integrating(&state, &caller)?;
+    ensure_not_integrating(&state, &caller).await?;
     let pushed = buffer(&state, &caller, &request).await?;
     if request.batch.is_last_batch {
-        let (owned, site_id) = (state.clone(), caller.site_id);
-        let job = async move {
-            // Ownership is asked again against the stores as they are when integration starts.
-            owned.legacy_stores.refresh(&owned, true).await;
-            let stores = super::legacy_stores::stores_of_site(&owned.db, site_id).await?;
-            integrate(&owned, site_id, &stores).await
-        };
-        integrate_in_background(&state.activity, &state.metrics, &state.db, caller.site_id, "central", job)
-            .await
-            .map_err(|_| V6Error::IntegrationInProgress)?;
+        start_integration(&state, caller.site_id).await?;
     }
     Ok(Data(PushResult { records_pushed: pushed }))
 }
@@ -415,6 +436,7 @@ fn change_of(action: Action) -> Change {
 /// `site_status`); the others apply.
 pub async fn integrate(state: &V6State, site_id: i64, site_stores: &[String]) -> anyhow::Result<usize> {
     let mut tx = records::begin(&state.db).await?;
+    crate::central_shared::integration::lock_site(&mut tx, state.db.backend, site_id).await?;
     let read = push_buffer::read(&mut tx, site_id).await?;
     let rows = &read.rows;
     let keys = rows.iter().map(|r| (r.0.as_str(), r.1.as_str()));
@@ -444,6 +466,7 @@ pub async fn integrate(state: &V6State, site_id: i64, site_stores: &[String]) ->
         applied += 1;
     }
     push_refused::replace(&mut tx, site_id, &refused).await?;
+    crate::central_shared::kill_point::reached("central-integrating").await;
     push_buffer::settle(&mut tx, state.db.backend, site_id, &read).await?;
     tx.commit().await?;
     tracing::info!(site_id, records = rows.len(), applied, stale = read.stale, "integrated pushed V6 records");

@@ -182,6 +182,8 @@ pub struct LegacyCentralArgs {
     #[command(flatten)]
     pub push_buffer: PushBufferArgs,
     #[command(flatten)]
+    pub replicas: ReplicaArgs,
+    #[command(flatten)]
     pub metrics: MetricsArgs,
     /// Without a subcommand the legacy central serves; with one it administers its database.
     #[command(subcommand)]
@@ -214,6 +216,8 @@ pub struct CentralArgs {
     #[command(flatten)]
     pub push_buffer: PushBufferArgs,
     #[command(flatten)]
+    pub replicas: ReplicaArgs,
+    #[command(flatten)]
     pub metrics: MetricsArgs,
     /// Without a subcommand the central serves; with one it backs up or restores its database.
     #[command(subcommand)]
@@ -226,6 +230,30 @@ pub struct PushBufferArgs {
     /// refused (`push_buffer_full`) and kept by the site, so no site can fill this disk.
     #[arg(long, value_name = "MB", default_value_t = crate::central_shared::push_buffer::DEFAULT_MAX_BYTES / (1024 * 1024))]
     pub max_push_buffer_mb: u64,
+}
+
+/// Running several replicas of a central on one PostgreSQL database (README, "Several replicas").
+#[derive(Debug, Args)]
+pub struct ReplicaArgs {
+    /// Seconds a replica's claim on a site (its integration, its preparation) lives without
+    /// being renewed: a replica that dies is taken over by another this long after at most.
+    /// PostgreSQL only (a SQLite central is one process).
+    #[arg(long, value_name = "SECS", default_value_t = crate::central_shared::activity::DEFAULT_LEASE.as_secs_f64(), env = "OUTPOST_INTEGRATION_LEASE_SECS")]
+    pub integration_lease_secs: f64,
+}
+
+impl ReplicaArgs {
+    fn lease(&self) -> anyhow::Result<std::time::Duration> {
+        std::time::Duration::try_from_secs_f64(self.integration_lease_secs)
+            .ok()
+            .filter(|d| *d >= std::time::Duration::from_millis(300))
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--integration-lease-secs must be at least 0.3 (hint: the default, {} s, suits most deployments)",
+                    crate::central_shared::activity::DEFAULT_LEASE.as_secs()
+                )
+            })
+    }
 }
 
 /// Who may read `GET /metrics` (see the README, "Metrics").
@@ -395,6 +423,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 trusted_proxies: args.trusted_proxy,
                 max_push_buffer_bytes: args.push_buffer.bytes(),
                 metrics_token: args.metrics.token()?,
+                integration_lease: args.replicas.lease()?,
             };
             let running = central_v5::start(config, tls).await?;
             serve::announce(&running, None);
@@ -414,6 +443,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 legacy_url: args.legacy_url,
                 max_push_buffer_bytes: args.push_buffer.bytes(),
                 metrics_token: args.metrics.token()?,
+                integration_lease: args.replicas.lease()?,
                 trusted_proxies: args.trusted_proxy,
                 legacy_site: match (args.legacy_site_name, args.legacy_site_password) {
                     (Some(name), Some(password)) => Some(central_v6::legacy_stores::LegacySite {

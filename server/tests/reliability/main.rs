@@ -9,3 +9,4 @@ mod faults;
 mod push_buffers;
 mod refusals;
 mod regressions;
+mod replicas;

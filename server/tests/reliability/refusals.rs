@@ -197,7 +197,7 @@ async fn a_location_whose_store_moves_between_buffering_and_integration_is_liste
             .unwrap();
         if let Some(row) = row {
             let id: i64 = row.get(0);
-            if centrals.v5_state.activity.current(id).is_some() {
+            if centrals.v5_state.activity.current(id).await.unwrap().is_some() {
                 break id;
             }
         }

@@ -48,7 +48,13 @@ async fn a_push_refused_while_the_central_is_still_integrating_waits_and_is_sent
         outpost::records::upsert_location(&mut conn, &l).await.unwrap();
     }
     // The previous integration (or a lost answer's) is still running when this run pushes.
-    let busy = world.v5_state.activity.begin(site_id, Activity::Integrating).unwrap_or_else(|_| panic!("idle before"));
+    let busy = world
+        .v5_state
+        .activity
+        .begin(site_id, Activity::Integrating)
+        .await
+        .unwrap()
+        .unwrap_or_else(|_| panic!("idle before"));
     tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         drop(busy);
@@ -97,7 +103,7 @@ async fn pull_remote_call_meets_a_central_still_integrating(method: axum::http::
         "the final push delivered again"
     );
     eventually(std::time::Duration::from_secs(5), || async {
-        world.v5_state.activity.current(site_id) == Some(Activity::Integrating)
+        world.v5_state.activity.current(site_id).await.unwrap().map(|b| b.activity) == Some(Activity::Integrating)
     })
     .await;
     tokio::spawn(async move {
@@ -135,7 +141,13 @@ async fn pull_v6_waits_while_the_central_integrates_instead_of_failing() {
     let site = TestSite::start(fast()).await;
     site.configure(&world, "v6-busy", "pw").await;
     assert_eq!(site.sync().await, None);
-    let busy = world.v6_state.activity.begin(site_id, Activity::Integrating).unwrap_or_else(|_| panic!("idle before"));
+    let busy = world
+        .v6_state
+        .activity
+        .begin(site_id, Activity::Integrating)
+        .await
+        .unwrap()
+        .unwrap_or_else(|_| panic!("idle before"));
     tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         drop(busy);

@@ -87,6 +87,41 @@ async fn a_hundred_parallel_wrong_passwords_through_the_v6_central_cost_at_most_
     assert!(guesses <= 10 && limited >= BURST - 10, "{guesses} refused, {limited} × 429");
 }
 
+/// Two replicas of the V5 central on one PostgreSQL database (each its own state, as two
+/// processes would be: only the database is shared), a hundred wrong passwords sent in
+/// parallel, alternating between them: at most ten Argon2 verifications in all. With the
+/// counts in each replica's memory, each replica admitted its own ten (issue 15: 27 of 30).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_parallel_wrong_passwords_over_two_v5_replicas_cost_at_most_ten_argon2_runs() {
+    let db = TestDb::fresh("postgres").await;
+    if db.label != "postgres" {
+        eprintln!("note: the limiter across replicas needs OUTPOST_TEST_POSTGRES_URL; skipped");
+        return;
+    }
+    let (one, first) = start_v5(&db).await;
+    let (two, second) = start_v5(&db).await;
+    add_site(&first, "north", "right", &["store_n"], V6_URL).await;
+    let tasks: Vec<_> = (0..BURST)
+        .map(|i| {
+            let url = if i % 2 == 0 { one.url() } else { two.url() };
+            let wrong = V5Site::new(&url, "north", &format!("guess-{i}"));
+            tokio::spawn(async move { wrong.get("site").await.status().as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    let (a, b) = (first.auth.argon2_runs(), second.auth.argon2_runs());
+    assert!(a + b <= 10, "{a} + {b} Argon2 verifications ran on the two replicas");
+    let (guesses, limited) = tally(&statuses, 401);
+    assert!(guesses <= 10 && limited >= BURST - 10, "{guesses} × 401, {limited} × 429");
+    // The right password is locked out too now (by address), on either replica: the count is one.
+    for url in [one.url(), two.url()] {
+        assert_eq!(V5Site::new(&url, "north", "right").get("site").await.status(), 429, "{url}");
+    }
+}
+
 /// Twenty wrong passwords for `name`, each from another address (vouched for by this machine,
 /// a trusted proxy, through the forwarded-for header, as the V6 central does) and with a
 /// hardware id of its own.

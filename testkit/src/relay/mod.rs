@@ -13,6 +13,8 @@
 //!   naming them (the reference's whole-batch `sync_record_rejected`), so the site must split;
 //! - **seeded faults** on the raw bytes ([`faults::Schedule`]: drop, cut, delay, duplicate);
 //! - **retarget**: the server may restart on a new port behind the same relay URL;
+//! - **round robin**: several replicas of a server behind one URL, a different one per request
+//!   ([`Relay::spread`]), as a load balancer in front of central replicas would;
 //! - **bytes**: what crossed the front each way, as the client sent and received it (HTTP
 //!   headers and compression included).
 //!
@@ -117,6 +119,9 @@ type Request = (Method, String, HeaderMap, Bytes);
 
 struct Inner {
     target: Mutex<String>,
+    /// Replicas to spread requests over ([`Relay::spread`]); empty: `target` alone.
+    replicas: Mutex<Vec<String>>,
+    next_replica: AtomicU64,
     client: reqwest::Client,
     generation: AtomicU32,
     log: Mutex<Vec<Entry>>,
@@ -199,6 +204,8 @@ impl Relay {
         }
         let inner = Arc::new(Inner {
             target: Mutex::new(target),
+            replicas: Mutex::default(),
+            next_replica: AtomicU64::new(0),
             client: crate::http_client(),
             generation: AtomicU32::new(1),
             log: Mutex::default(),
@@ -229,7 +236,7 @@ impl Relay {
             while let Ok((client, _)) = listener.accept().await {
                 let schedule = front.faults.lock().unwrap().clone();
                 // Bytes-only: the server the relay points at now (it may have been retargeted).
-                let Some(to) = http_addr.or_else(|| socket_addr(&front.target.lock().unwrap())) else { continue };
+                let Some(to) = http_addr.or_else(|| socket_addr(&front.pick())) else { continue };
                 tokio::spawn(faults::pipe(client, to, schedule, front.bytes.clone()));
             }
         });
@@ -245,6 +252,13 @@ impl Relay {
     /// Send requests to a restarted server from now on.
     pub fn retarget(&self, target: &str) {
         *self.inner.target.lock().unwrap() = target.trim_end_matches('/').to_owned();
+    }
+
+    /// Send each request (each connection, for a bytes-only relay) to the next of `replicas`
+    /// in turn, from now on; an empty list goes back to the single target. A test takes a
+    /// killed replica out of the list, as a load balancer's health check would.
+    pub fn spread(&self, replicas: &[String]) {
+        *self.inner.replicas.lock().unwrap() = replicas.iter().map(|r| r.trim_end_matches('/').to_owned()).collect();
     }
 
     /// Inject seeded faults on connections opened from now on (`None`: no faults).
@@ -397,6 +411,18 @@ impl Relay {
     }
 }
 
+impl Inner {
+    /// The server for the next request: the next replica in turn, or the single target.
+    fn pick(&self) -> String {
+        let replicas = self.replicas.lock().unwrap();
+        if replicas.is_empty() {
+            return self.target.lock().unwrap().clone();
+        }
+        let n = self.next_replica.fetch_add(1, Ordering::Relaxed) as usize;
+        replicas[n % replicas.len()].clone()
+    }
+}
+
 /// `http://IP:PORT` as a socket address.
 fn socket_addr(url: &str) -> Option<SocketAddr> {
     url.strip_prefix("http://")?.trim_end_matches('/').parse().ok()
@@ -409,7 +435,7 @@ async fn send(
     headers: &HeaderMap,
     body: Bytes,
 ) -> reqwest::Result<reqwest::Response> {
-    let target = inner.target.lock().unwrap().clone();
+    let target = inner.pick();
     let mut request = inner.client.request(method, format!("{target}{uri}")).body(body);
     for (name, value) in headers {
         if name != "host" && name != "content-length" {

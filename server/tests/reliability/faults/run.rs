@@ -6,8 +6,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::world::{self, Model};
+use super::world::{self, Model, Replicated};
 use outpost_testkit::TestSite;
+use outpost_testkit::World;
 use outpost_testkit::relay::{Fault, Schedule};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -91,14 +92,59 @@ async fn sync_checked(site: &TestSite, out: &mut Outcome) {
     }
 }
 
-pub async fn run_one(seed: u64) -> Outcome {
+/// Sync once (checked), and meanwhile, in the replica variant, kill the replica that stopped at
+/// the kill point (so the run is not left waiting on it).
+async fn sync_killing(site: &TestSite, out: &mut Outcome, centrals: &mut World, replicated: &mut Option<Replicated>) {
+    let sync = sync_checked(site, out);
+    tokio::pin!(sync);
+    if let Some(marker) = replicated.as_ref().filter(|r| !r.killed).map(|r| r.marker.clone()) {
+        tokio::select! {
+            _ = &mut sync => return,
+            pid = world::wait_marker(&marker) => {
+                if let Some(r) = replicated.as_mut() { world::kill_at_marker(centrals, r, pid).await; }
+            }
+        }
+    }
+    (&mut sync).await;
+}
+
+/// Until it reaches quiescence; what `sync_killing` is to `sync_checked`, unchecked.
+async fn sync_plain(site: &TestSite, centrals: &mut World, replicated: &mut Option<Replicated>) -> bool {
+    let sync = site.sync();
+    tokio::pin!(sync);
+    if let Some(marker) = replicated.as_ref().filter(|r| !r.killed).map(|r| r.marker.clone()) {
+        tokio::select! {
+            e = &mut sync => return e.is_none(),
+            pid = world::wait_marker(&marker) => {
+                if let Some(r) = replicated.as_mut() { world::kill_at_marker(centrals, r, pid).await; }
+            }
+        }
+    }
+    (&mut sync).await.is_none()
+}
+
+/// The kill point of a replica run, by seed: mid-integration on the V5 central, on the V6
+/// central, or none (the random kills of a round still happen).
+pub fn kill_point_of(seed: u64) -> Option<&'static str> {
+    match seed % 3 {
+        0 => Some("legacy-central-integrating"),
+        1 => Some("central-integrating"),
+        _ => None,
+    }
+}
+
+/// One seeded run; with `replicated`, both centrals run as two replica processes each on one
+/// PostgreSQL database behind round-robin relays, and a central "restart" is a `kill -9` of
+/// one replica (mid-push, or wherever it is) and a new process in its place.
+pub async fn run_one(seed: u64, mut replicated: Option<Replicated>) -> Outcome {
     let mut rng = world::rng(seed);
     let rate = rng.random_range(0.05..0.3);
     let schedule = Schedule::new(rng.random(), 0.0);
     // One run in twenty has a preparation slower than the site's idle-read timeout (decided by
-    // the seed itself, so the random draws of every other seed stay as they were).
-    let slow_prepare = seed.is_multiple_of(20);
-    let mut centrals = world::start_centrals(&schedule, slow_prepare).await;
+    // the seed itself, so the random draws of every other seed stay as they were). Not with
+    // replicas, whose processes have no such knob.
+    let slow_prepare = seed.is_multiple_of(20) && replicated.is_none();
+    let mut centrals = world::start_centrals(&schedule, slow_prepare, replicated.as_ref()).await;
     let mut model = Model::default();
     model.refusing = rng.random_bool(0.3);
     let site = world::setup(&centrals, &mut model).await;
@@ -108,14 +154,14 @@ pub async fn run_one(seed: u64) -> Outcome {
     schedule.set_rate(rate);
     // The first sync (initialisation) under faults too, until it gets through.
     for _ in 0..10 {
-        sync_checked(&site, &mut out).await;
+        sync_killing(&site, &mut out, &mut centrals, &mut replicated).await;
         if site.state.sync.latest_error().is_none() {
             break;
         }
     }
     if site.state.sync.latest_error().is_some() {
         schedule.set_rate(0.0);
-        sync_checked(&site, &mut out).await;
+        sync_killing(&site, &mut out, &mut centrals, &mut replicated).await;
         schedule.set_rate(rate);
     }
     // Drawn apart from `rng`, so the rest of a seed's draws stay as they were.
@@ -133,7 +179,7 @@ pub async fn run_one(seed: u64) -> Outcome {
             set_db_fault(&site, Some(when)).await;
             out.db_fault_rounds += 1;
         }
-        let failed_before = out.failed_runs;
+        let (failed_before, restarts_before) = (out.failed_runs, centrals.restarts);
         // Sync while the site is watched for an invoice without its lines, and maybe restart a
         // central part-way.
         let watch = async {
@@ -157,11 +203,22 @@ pub async fn run_one(seed: u64) -> Outcome {
         {
             let sync = sync_checked(&site, &mut out);
             tokio::pin!(sync);
+            let marker = replicated.as_ref().filter(|r| !r.killed).map(|r| r.marker.clone());
+            let kill_point = async move {
+                match marker {
+                    Some(marker) => world::wait_marker(marker.as_path()).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = &mut sync => {}
                 missing = watch => seen = Some(missing),
                 v5 = restarting => {
                     if let Some(v5) = v5 { centrals.restart(v5).await; }
+                    (&mut sync).await;
+                }
+                pid = kill_point => {
+                    if let Some(r) = replicated.as_mut() { world::kill_at_marker(&mut centrals, r, pid).await; }
                     (&mut sync).await;
                 }
             }
@@ -172,7 +229,10 @@ pub async fn run_one(seed: u64) -> Outcome {
         if let Some((what, _, want)) = db_fault {
             set_db_fault(&site, None).await;
             schedule.set_rate(rate);
-            if out.failed_runs > failed_before {
+            // A replica killed at its kill point during the round is a second cause (its
+            // connections cut): the round proves nothing about the table's variant then.
+            let killed_meanwhile = centrals.restarts > restarts_before;
+            if out.failed_runs > failed_before && !killed_meanwhile {
                 let error = site.state.sync.latest_error().map(|e| e.variant).unwrap_or_default();
                 if error == want {
                     out.db_fault_errors += 1;
@@ -187,7 +247,9 @@ pub async fn run_one(seed: u64) -> Outcome {
     schedule.set_rate(0.0);
     let mut settled = false;
     for _ in 0..6 {
-        if site.sync().await.is_none() && site.state.sync.records_to_push().await.unwrap() == 0 {
+        if sync_plain(&site, &mut centrals, &mut replicated).await
+            && site.state.sync.records_to_push().await.unwrap() == 0
+        {
             settled = true;
             break;
         }
@@ -196,7 +258,7 @@ pub async fn run_one(seed: u64) -> Outcome {
         out.problems.push(format!("never reached quiescence: last error {:?}", site.state.sync.latest_error()));
     }
     let before = world::central_activity(&centrals).await;
-    sync_checked(&site, &mut out).await;
+    sync_killing(&site, &mut out, &mut centrals, &mut replicated).await;
     let after = world::central_activity(&centrals).await;
     if before != after {
         out.problems.push(format!("a settled run changed the centrals: {before:?} -> {after:?}"));

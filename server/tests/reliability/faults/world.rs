@@ -41,12 +41,86 @@ pub const SLOW_PREPARE_PAUSE: Duration = Duration::from_millis(700);
 /// Both centrals behind relays that inject the run's seeded faults on the site's links (the
 /// V6 central's own link to the V5 central stays clean), restartable behind the same URLs.
 /// `slow_prepare`: the V5 central prepares the site slower than the site waits for one call.
-pub async fn start_centrals(schedule: &Schedule, slow_prepare: bool) -> World {
+pub async fn start_centrals(schedule: &Schedule, slow_prepare: bool, replicas: Option<&Replicated>) -> World {
     let pause = if slow_prepare { SLOW_PREPARE_PAUSE } else { Duration::ZERO };
-    let world = World::builder().relays().v5_tweak(move |s| s.prepare_pause = pause).start().await;
+    let world = match replicas {
+        None => World::builder().relays().v5_tweak(move |s| s.prepare_pause = pause).start().await,
+        Some(r) => {
+            let mut builder = World::builder().database(&r.db).replicas(std::path::Path::new(BIN), 2);
+            if let Some(point) = r.kill_point {
+                let spec = format!("{point}={}", r.marker.display());
+                builder = builder.replica_env(outpost::central_shared::kill_point::ENV, &spec);
+            }
+            builder.start().await
+        }
+    };
     world.v5_relay().set_faults(Some(schedule.clone()));
     world.v6_relay().set_faults(Some(schedule.clone()));
     world
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_outpost");
+
+/// A run of the replica variant: both centrals as two replica processes each on one
+/// PostgreSQL database, the V5 one on `db`. With `kill_point`, the first integration that
+/// reaches it (on either replica of that central) stops there and writes its process id to
+/// `marker`; a watcher `kill -9`s that replica there at once (mid-integration: its transaction
+/// holds locks the harness's own writes would wait for), and the run starts it again and puts
+/// it back behind the relays at its next sync ([`kill_at_marker`]).
+pub struct Replicated {
+    pub db: outpost_testkit::TestDb,
+    pub kill_point: Option<&'static str>,
+    pub marker: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+    /// Whether the replica at the marker was restarted already.
+    pub killed: bool,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+impl Replicated {
+    pub async fn new(db: outpost_testkit::TestDb, kill_point: Option<&'static str>) -> Replicated {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("kill-point");
+        let watched = marker.clone();
+        let watcher = tokio::spawn(async move {
+            // The process id the replica wrote: one of this run's own replica processes.
+            let pid = wait_marker(&watched).await;
+            let mut kill = std::process::Command::new("kill");
+            let _ = kill.args(["-9", &pid.to_string()]).stderr(std::process::Stdio::null()).status();
+        });
+        Replicated { db, kill_point, marker, _dir: dir, killed: false, watcher }
+    }
+}
+
+impl Drop for Replicated {
+    fn drop(&mut self) {
+        self.watcher.abort();
+    }
+}
+
+/// The process id a replica at the kill point wrote to `marker`, once it is there.
+pub async fn wait_marker(marker: &std::path::Path) -> u32 {
+    loop {
+        if let Some(pid) = std::fs::read_to_string(marker).ok().and_then(|s| s.trim().parse().ok()) {
+            return pid;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Start again the replica that stopped at the kill point (mid-integration; `kill -9`ed there by
+/// the watcher, or here) and put it back behind the relays; the other replica takes its
+/// integration over once the lease runs out.
+pub async fn kill_at_marker(centrals: &mut World, replicated: &mut Replicated, pid: u32) {
+    replicated.killed = true;
+    for v5 in [true, false] {
+        if let Some(i) = centrals.replicas_of(v5).iter().position(|p| p.pid() == Some(pid)) {
+            centrals.kill_replica(v5, i);
+            centrals.restart_replica(v5, i).await;
+            centrals.restarts += 1;
+            return;
+        }
+    }
 }
 
 /// What each record should be at the end: `None` once deleted.

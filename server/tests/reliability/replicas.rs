@@ -1,0 +1,175 @@
+//! Two replicas of each central on one PostgreSQL database, behind round-robin relays (issue 15):
+//! a replica killed with `kill -9` in the middle of integrating a site's push buffer (the
+//! central kill point, inside the integration transaction) leaves its claim, which the other
+//! replica takes over once the lease runs out, when the site polls; the buffer is integrated
+//! exactly once, nothing lost or duplicated; while a replica integrates, the other answers
+//! `site_status` truthfully; and a restarted replica serves the next integration.
+//!
+//! PostgreSQL only (a SQLite central is one process): skipped without `OUTPOST_TEST_POSTGRES_URL`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use outpost::central_shared::kill_point;
+use outpost::wire::v5::SiteStatusCode;
+use outpost_testkit::clients::{V5Site, V6Site, asset, location, push_record, v6_record};
+use outpost_testkit::{TestDb, World};
+
+const BIN: &str = env!("CARGO_BIN_EXE_outpost");
+const RECORDS: usize = 20;
+
+async fn postgres_or_skip(test: &str) -> Option<TestDb> {
+    let db = TestDb::fresh("postgres").await;
+    if db.label != "postgres" {
+        eprintln!("note: {test} needs OUTPOST_TEST_POSTGRES_URL; skipped");
+        return None;
+    }
+    Some(db)
+}
+
+/// A world of two replicas per central, each stopping at `point` (the first to reach it).
+async fn world_stopping_at(db: &TestDb, point: &str, marker: &Path) -> World {
+    World::builder()
+        .database(db)
+        .replicas(Path::new(BIN), 2)
+        .replica_env(kill_point::ENV, &format!("{point}={}", marker.display()))
+        .start()
+        .await
+}
+
+/// The process id the replica at the kill point wrote, once it is there.
+async fn wait_for_marker(marker: &Path) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(pid) = std::fs::read_to_string(marker).ok().and_then(|s| s.trim().parse().ok()) {
+            return pid;
+        }
+        assert!(Instant::now() < deadline, "no replica reached the kill point");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn replica_with_pid(world: &mut World, v5: bool, pid: u32) -> usize {
+    world.replicas_of(v5).iter().position(|p| p.pid() == Some(pid)).expect("the marker names a replica")
+}
+
+async fn count(db: &outpost::db::CentralDb, sql: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&db.pool).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v5_replica_killed_mid_integration_is_taken_over_and_the_buffer_integrated_once() {
+    let Some(db) = postgres_or_skip("v5 takeover").await else { return };
+    let marker = tempfile::tempdir().unwrap();
+    let marker = marker.path().join("kill-point");
+    let mut world = world_stopping_at(&db, "legacy-central-integrating", &marker).await;
+    world.add_site("north", "pw", &["store_n"]).await;
+    let site = V5Site::new(&world.site_v5_url(), "north", "pw");
+    site.initialise().await;
+    let records: Vec<_> = (0..RECORDS)
+        .map(|i| push_record("Location", &format!("loc-{i}"), location(&format!("loc-{i}"), "store_n")))
+        .collect();
+    site.push(records).await;
+    let started = site.push(vec![]).await;
+    assert!(started.integration_started);
+    let pid = wait_for_marker(&marker).await;
+    // Both replicas (the relay alternates) say the site is integrating: one of them runs it.
+    for _ in 0..2 {
+        assert_eq!(site.status().await, SiteStatusCode::IntegrationInProgress);
+    }
+    let v5 = &world.v5_state.db.clone();
+    assert_eq!(
+        count(v5, "SELECT COUNT(*) FROM record WHERE table_name = 'Location'").await,
+        0,
+        "nothing committed yet"
+    );
+    let i = replica_with_pid(&mut world, true, pid);
+    world.kill_replica(true, i);
+    // The survivor answers "integrating" until the lease runs out, then takes the work over.
+    site.wait_idle().await;
+    assert_eq!(count(v5, "SELECT COUNT(*) FROM record WHERE table_name = 'Location'").await, RECORDS as i64);
+    assert_eq!(count(v5, "SELECT COUNT(*) FROM push_buffer").await, 0, "the buffer is cleared");
+    assert_eq!(count(v5, "SELECT COUNT(*) FROM site_activity").await, 0, "no claim is left");
+    assert_eq!(count(v5, "SELECT COUNT(*) FROM integration_failure").await, 0);
+    // The killed replica, started again, serves the next integration like any other.
+    world.restart_replica(true, i).await;
+    site.push(vec![push_record("Location", "loc-late", location("loc-late", "store_n"))]).await;
+    site.push_end_and_wait().await;
+    assert_eq!(count(v5, "SELECT COUNT(*) FROM record WHERE table_name = 'Location'").await, RECORDS as i64 + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v6_replica_killed_mid_integration_is_taken_over_and_each_record_logged_once() {
+    let Some(db) = postgres_or_skip("v6 takeover").await else { return };
+    let marker = tempfile::tempdir().unwrap();
+    let marker = marker.path().join("kill-point");
+    let mut world = world_stopping_at(&db, "central-integrating", &marker).await;
+    world.add_site("north", "pw", &["store_n"]).await;
+    let site = V6Site::new(&world.site_v6_url(), V5Site::new(&world.site_v5_url(), "north", "pw"));
+    let records: Vec<_> =
+        (0..RECORDS).map(|i| v6_record("asset", &format!("a-{i}"), asset(&format!("a-{i}"), "store_n"))).collect();
+    let answer = site.push(records, true).await;
+    assert!(answer.get("data").is_some(), "push accepted: {answer}");
+    let pid = wait_for_marker(&marker).await;
+    for _ in 0..2 {
+        assert!(site.is_integrating().await, "either replica says the site is integrating");
+    }
+    let v6 = &world.v6_state.db.clone();
+    let i = replica_with_pid(&mut world, false, pid);
+    world.kill_replica(false, i);
+    site.wait_integrated().await;
+    assert_eq!(count(v6, "SELECT COUNT(*) FROM record WHERE table_name = 'asset'").await, RECORDS as i64);
+    // One change-log row per record: a second integration of the same copies would log again.
+    assert_eq!(count(v6, "SELECT COUNT(*) FROM changelog WHERE table_name = 'asset'").await, RECORDS as i64);
+    assert_eq!(count(v6, "SELECT COUNT(*) FROM push_buffer").await, 0);
+    assert_eq!(count(v6, "SELECT COUNT(*) FROM site_activity").await, 0);
+    world.restart_replica(false, i).await;
+    site.push(vec![v6_record("asset", "a-late", asset("a-late", "store_n"))], true).await;
+    site.wait_integrated().await;
+    assert_eq!(count(v6, "SELECT COUNT(*) FROM changelog WHERE table_name = 'asset'").await, RECORDS as i64 + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_replica_answers_ready_only_while_it_reaches_the_database() {
+    let Some(db) = postgres_or_skip("replica readiness").await else { return };
+    let world = World::builder().database(&db).replicas(Path::new(BIN), 2).start().await;
+    let replicas = world.replicas.as_ref().unwrap();
+    for p in replicas.v5.iter().chain(&replicas.v6) {
+        let r = outpost_testkit::http_get(format!("{}/ready", p.url)).await.unwrap();
+        assert_eq!(r.status(), 200, "{} is ready", p.url);
+    }
+    // Cut every connection of the V5 database: its replicas' next readiness check fails
+    // (a pool reconnects, so the database is made unreachable by refusing new connections).
+    let name = db.url.rsplit('/').next().unwrap().to_owned();
+    let admin = db.server.clone().unwrap();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+        .bind(&name)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for p in &replicas.v5 {
+        // An answer stands for a second (`readiness::REUSE_FOR`).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = outpost_testkit::http_get(format!("{}/ready", p.url)).await.unwrap();
+            if r.status() == 503 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{} still says ready without its database", p.url);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    for p in &replicas.v6 {
+        let r = outpost_testkit::http_get(format!("{}/ready", p.url)).await.unwrap();
+        assert_eq!(r.status(), 200, "{}: the V6 database is still there", p.url);
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
