@@ -14,6 +14,7 @@
 //! and the tests build their worlds one way. The site runs as a child process (`site …` handed
 //! to the `outpost` command line) so its peak RSS is its own, not the bench's.
 
+pub mod balancer;
 pub mod central_scale;
 pub mod initial_sync;
 pub mod latency;
@@ -47,6 +48,8 @@ pub struct BenchOptions {
     pub postgres_url: Option<String>,
     /// Simulated sites of the central-scale scenario.
     pub sites: u64,
+    /// Replicas of each central the central-scale scenario runs with, one measurement each.
+    pub replicas: Vec<usize>,
     /// Tiny sizes and short durations: only checks that every scenario still works.
     pub smoke: bool,
     /// The folder holding `pouchdb/` (the peer's Node script): this crate's.
@@ -60,7 +63,8 @@ impl BenchOptions {
             scenarios: vec![],
             site_exe,
             postgres_url: None,
-            sites: 1000,
+            sites: 10_000,
+            replicas: vec![1, 2],
             smoke: false,
             crate_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
         }
@@ -110,7 +114,9 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         world.stop().await;
     }
     if options.wants("central_scale") {
-        report.add(central_scale::run(options).await?);
+        for figure in central_scale::run(options).await? {
+            report.add(figure);
+        }
     }
     report.finish();
     Ok(report)
