@@ -50,6 +50,10 @@ pub struct BenchOptions {
     pub sites: u64,
     /// Replicas of each central the central-scale scenario runs with, one measurement each.
     pub replicas: Vec<usize>,
+    /// Central scale: each site signs in on every replica before the clock starts, so the
+    /// measured syncs find their passwords cached (default: not, as in a fleet whose sync
+    /// interval outlives the credential caches).
+    pub warm_credentials: bool,
     /// Tiny sizes and short durations: only checks that every scenario still works.
     pub smoke: bool,
     /// The folder holding `pouchdb/` (the peer's Node script): this crate's.
@@ -65,6 +69,7 @@ impl BenchOptions {
             postgres_url: None,
             sites: 10_000,
             replicas: vec![1, 2],
+            warm_credentials: false,
             smoke: false,
             crate_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
         }
@@ -72,7 +77,7 @@ impl BenchOptions {
 
     /// Tiny N, a few sites, short polls: for CI.
     pub fn smoke(site_exe: PathBuf) -> Self {
-        BenchOptions { smoke: true, sites: 5, ..BenchOptions::new(300, site_exe) }
+        BenchOptions { smoke: true, sites: 5, warm_credentials: true, ..BenchOptions::new(300, site_exe) }
     }
 
     pub fn wants(&self, scenario: &str) -> bool {

@@ -38,6 +38,10 @@ struct BenchArgs {
     /// behind a round-robin balancer).
     #[arg(long, value_delimiter = ',', default_values_t = [1, 2])]
     replicas: Vec<usize>,
+    /// Central scale: sign each site in on every replica before the clock starts, so the
+    /// measured syncs find their passwords cached.
+    #[arg(long)]
+    warm_credentials: bool,
 }
 
 fn main() -> ExitCode {
@@ -63,5 +67,6 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
         options.sites = args.sites;
     }
     options.replicas = args.replicas;
+    options.warm_credentials |= args.warm_credentials;
     outpost_bench::run(&options).await.map(|_| ())
 }

@@ -191,15 +191,23 @@ impl ReplicatedCentrals {
     }
 }
 
-/// Register `names` (each with one store, `NAME-store`) on the V5 central in bulk: rows written
-/// directly, a thousand sites a statement, all with one Argon2 hash of `password`.
+/// Register a fleet of sites in service on the V5 central in bulk: each `(name, hardware id)`
+/// with one store (`NAME-store`), already bound to its hardware id and initialised (a new store
+/// has nothing to prepare); rows written directly, a thousand sites a statement, all with one
+/// Argon2 hash of `password`.
 ///
 /// A bench shortcut, not the admin path (`central_v5::admin::add_site`, one site, one fresh
-/// salt and hash each, ≈ 10,000 × an Argon2 hash for a fleet): it writes what that path writes
-/// (the site row; the store's name and store records, the store active on its site; one
-/// change-log row each, so the V6 central learns the store), and every site sharing one salt is
-/// acceptable only because these passwords protect nothing.
-pub async fn register_fleet(state: &V5State, names: &[String], password: &str, v6_url: &str) -> anyhow::Result<()> {
+/// salt and hash each, ≈ 10,000 × an Argon2 hash for a fleet, then a sign-in and an
+/// initialisation per site, another Argon2 verification each): it writes what those write (the
+/// site row; the store's name and store records, the store active on its site; one change-log
+/// row each, so the V6 central learns the store). Every site sharing one salt is acceptable only
+/// because these passwords protect nothing.
+pub async fn register_fleet(
+    state: &V5State,
+    fleet: &[(String, String)],
+    password: &str,
+    v6_url: &str,
+) -> anyhow::Result<()> {
     let db = &state.db;
     let hash = outpost::central_v5::auth::hash_password_sha256(&outpost::wire::v5::password_sha256(password))?;
     let mut tx = outpost::central_v5::data::begin(db).await?;
@@ -214,16 +222,16 @@ pub async fn register_fleet(state: &V5State, names: &[String], password: &str, v
         Backend::Sqlite => col.to_owned(),
     };
     let mut next = first;
-    for chunk in names.chunks(1000) {
+    for chunk in fleet.chunks(1000) {
         let (mut sites, mut records, mut changes) = (Vec::new(), Vec::new(), Vec::new());
-        for name in chunk {
+        for (name, hardware_id) in chunk {
             if next == central_v5::CENTRAL_SITE_ID {
                 next += 1;
             }
             let site_id = next;
             next += 1;
             let uuid = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
-            sites.push(json!([site_id, uuid, name, name.to_uppercase(), hash, v6_url]));
+            sites.push(json!([site_id, uuid, name, name.to_uppercase(), hash, v6_url, hardware_id]));
             let store = format!("{name}-store");
             let name_id = format!("{store}_name");
             let name_record = json!({"ID": name_id, "name": store, "code": store.to_uppercase(), "type": "store",
@@ -240,10 +248,11 @@ pub async fn register_fleet(state: &V5State, names: &[String], password: &str, v
         let statements = [
             (
                 format!(
-                    "INSERT INTO site (site_id, site_uuid, name, code, password_hash, om_supply_central_server_url)
-                     SELECT {}, c1, c2, c3, c4, c5 FROM {}",
+                    "INSERT INTO site (site_id, site_uuid, name, code, password_hash, om_supply_central_server_url,
+                     hardware_id, initialisation_status)
+                     SELECT {}, c1, c2, c3, c4, c5, c6, 'completed' FROM {}",
                     bigint("c0"),
-                    expand(db.backend, 6)
+                    expand(db.backend, 7)
                 ),
                 sites,
             ),
