@@ -14,6 +14,7 @@
 //! and the tests build their worlds one way. The site runs as a child process (`site …` handed
 //! to the `outpost` command line) so its peak RSS is its own, not the bench's.
 
+pub mod balancer;
 pub mod central_scale;
 pub mod initial_sync;
 pub mod latency;
@@ -47,6 +48,12 @@ pub struct BenchOptions {
     pub postgres_url: Option<String>,
     /// Simulated sites of the central-scale scenario.
     pub sites: u64,
+    /// Replicas of each central the central-scale scenario runs with, one measurement each.
+    pub replicas: Vec<usize>,
+    /// Central scale: each site signs in on every replica before the clock starts, so the
+    /// measured syncs find their passwords cached (default: not, as in a fleet whose sync
+    /// interval outlives the credential caches).
+    pub warm_credentials: bool,
     /// Tiny sizes and short durations: only checks that every scenario still works.
     pub smoke: bool,
     /// The folder holding `pouchdb/` (the peer's Node script): this crate's.
@@ -60,7 +67,9 @@ impl BenchOptions {
             scenarios: vec![],
             site_exe,
             postgres_url: None,
-            sites: 1000,
+            sites: 10_000,
+            replicas: vec![1, 2],
+            warm_credentials: false,
             smoke: false,
             crate_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
         }
@@ -68,7 +77,7 @@ impl BenchOptions {
 
     /// Tiny N, a few sites, short polls: for CI.
     pub fn smoke(site_exe: PathBuf) -> Self {
-        BenchOptions { smoke: true, sites: 5, ..BenchOptions::new(300, site_exe) }
+        BenchOptions { smoke: true, sites: 5, warm_credentials: true, ..BenchOptions::new(300, site_exe) }
     }
 
     pub fn wants(&self, scenario: &str) -> bool {
@@ -110,7 +119,9 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         world.stop().await;
     }
     if options.wants("central_scale") {
-        report.add(central_scale::run(options).await?);
+        for figure in central_scale::run(options).await? {
+            report.add(figure);
+        }
     }
     report.finish();
     Ok(report)

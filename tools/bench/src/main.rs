@@ -31,8 +31,17 @@ struct BenchArgs {
     #[arg(long, env = "OUTPOST_BENCH_POSTGRES_URL")]
     postgres_url: Option<String>,
     /// Simulated sites of the central-scale scenario.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 10_000)]
     sites: u64,
+    /// Replicas of each central in the central-scale scenario, comma-separated: one
+    /// measurement each, on fresh databases (replicas share their central's database and sit
+    /// behind a round-robin balancer).
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 2])]
+    replicas: Vec<usize>,
+    /// Central scale: sign each site in on every replica before the clock starts, so the
+    /// measured syncs find their passwords cached.
+    #[arg(long)]
+    warm_credentials: bool,
 }
 
 fn main() -> ExitCode {
@@ -57,5 +66,7 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if !args.smoke {
         options.sites = args.sites;
     }
+    options.replicas = args.replicas;
+    options.warm_credentials |= args.warm_credentials;
     outpost_bench::run(&options).await.map(|_| ())
 }
