@@ -33,6 +33,10 @@ struct BenchArgs {
     /// Simulated sites of the central-scale scenario.
     #[arg(long, default_value_t = 1000)]
     sites: u64,
+    /// Run the site process as `EXE site …` instead of this executable (e.g. a script that
+    /// runs this executable under a heap profiler; BENCHMARKS.md shows how).
+    #[arg(long, env = "OUTPOST_BENCH_SITE_EXE")]
+    site_exe: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -49,7 +53,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let exe = std::env::current_exe()?;
+    let exe = match args.site_exe {
+        Some(exe) => exe,
+        None => std::env::current_exe()?,
+    };
     let records = if args.million { 1_000_000 } else { args.records };
     let mut options = if args.smoke { BenchOptions::smoke(exe) } else { BenchOptions::new(records, exe) };
     options.scenarios = args.scenarios;
