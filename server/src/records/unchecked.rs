@@ -16,10 +16,10 @@ use super::changelog::{self, ChangeAction, Entry, Origin};
 use super::error::RecordError;
 use super::schema::{Kind, Spec, StoreOf};
 
-/// Upsert `records` (id, wire object) of `table` with multi-row statements prepared once (the
-/// write path's chunk size; a statement of as many rows as SQLite's variable limit allows,
-/// prepared anew for each chunk, measured slower), plus their changelog rows stamped `origin`,
-/// inside the caller's transaction. Returns how many rows were written.
+/// Upsert `records` (id, wire object) of `table` with multi-row statements prepared once per
+/// table (the write path's chunk size; before issue 14 each chunk was a statement of as many
+/// rows as SQLite's variable limit allows, compiled anew every time), plus their changelog
+/// rows stamped `origin`, inside the caller's transaction. Returns how many rows were written.
 pub async fn write_unchecked(
     conn: &mut SqliteConnection,
     table: Table,

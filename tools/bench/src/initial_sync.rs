@@ -53,7 +53,11 @@ impl RssParts {
     }
 
     fn max(self, other: RssParts) -> RssParts {
-        RssParts { anon: self.anon.max(other.anon), file: self.file.max(other.file), shmem: self.shmem.max(other.shmem) }
+        RssParts {
+            anon: self.anon.max(other.anon),
+            file: self.file.max(other.file),
+            shmem: self.shmem.max(other.shmem),
+        }
     }
 }
 
@@ -131,8 +135,8 @@ pub fn figure(sync: &InitialSync, limit: &Limit) -> Figure {
     f.figure = format!("{} records/s ({} records in {:.2} s)", per_s(rate), sync.records, sync.seconds);
     f.reference = format!("limit: {} records/s (parse + write + changelog, one transaction)", per_s(limit.rate()));
     f.ratio = format!("{:.0} % of the limit", ratio * 100.0);
-    f.target = "≥ 50,000 records/s and ≥ 40 % of the limit".into();
-    f.met = Some(rate >= 50_000.0 && ratio >= 0.40);
+    f.target = "≥ 50,000 records/s and ≥ 50 % of the limit".into();
+    f.met = Some(rate >= 50_000.0 && ratio >= 0.50);
     f
 }
 
@@ -148,9 +152,10 @@ pub fn memory_figure(options: &BenchOptions, sync: &InitialSync) -> Figure {
     f.figure = format!("peak RSS of the site {:.1} MB during the sync of {} records", mb(sync.rss_peak), sync.records);
     f.reference = format!("the same process idle before it: {:.1} MB", mb(sync.rss_before));
     f.ratio = format!("{:.1}× idle", sync.rss_peak as f64 / sync.rss_before.max(1) as f64);
-    f.target = "≤ 96 MB at 1M records, flat in dataset size".into();
-    // The 96 MB limit is for 1M records; at a smaller N the same limit is a weaker test.
-    f.met = Some(mb(sync.rss_peak) <= 96.0);
+    f.target = "≤ 64 MB at 1M records, within 15 % of the 100k figure".into();
+    // The 64 MB limit is for 1M records; at a smaller N the same limit is a weaker test, and
+    // flatness needs both runs (BENCHMARKS.md puts them side by side).
+    f.met = Some(mb(sync.rss_peak) <= 64.0);
     if options.records < 1_000_000 {
         f.note = Some("run with --million for the 1M figure".into());
     }

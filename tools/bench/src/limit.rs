@@ -91,8 +91,8 @@ pub async fn run(world: &BenchWorld, _site_records: u64) -> anyhow::Result<Limit
         outpost::db::open_sqlite(&world.centrals.dir.path().join("limit/site.db"), &outpost::site::MIGRATIONS).await?;
     let origin = Origin::sync(Some(outpost::central_v5::CENTRAL_SITE_ID));
     // The connection Integrate writes with: the same page cache (`db::with_writer_cache`).
-    let (records, seconds) = outpost::db::with_writer_cache(&db, async |conn| write_all(conn, &pages, origin).await)
-        .await??;
+    let (records, seconds) =
+        outpost::db::with_writer_cache(&db, async |conn| write_all(conn, &pages, origin).await).await??;
     db.close().await;
     Ok(Limit { records, seconds, failed: 0 })
 }
