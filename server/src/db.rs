@@ -14,6 +14,33 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AnyPool, SqlitePool};
 
+/// Page cache, in KiB, of a connection while it writes a large transaction (Integrate): an
+/// initial sync touches every index page of tables with random ids, and a small cache turns
+/// that into a read syscall per page.
+pub const WRITER_CACHE_KIB: i64 = 16 * 1024;
+
+/// Run `work` on one connection of `pool` with a page cache of [`WRITER_CACHE_KIB`], then give
+/// the connection back with the default cache and its memory released (`shrink_memory`),
+/// whatever `work` returned. `Err` only when the connection could not be had or set up.
+pub async fn with_writer_cache<T, F>(pool: &SqlitePool, work: F) -> sqlx::Result<T>
+where
+    F: AsyncFnOnce(&mut sqlx::SqliteConnection) -> T,
+{
+    let mut conn = pool.acquire().await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA cache_size = -{WRITER_CACHE_KIB}"))).execute(&mut *conn).await?;
+    let out = work(&mut conn).await;
+    let reset = async {
+        sqlx::query("PRAGMA cache_size = -2000").execute(&mut *conn).await?;
+        sqlx::query("PRAGMA shrink_memory").execute(&mut *conn).await
+    };
+    if let Err(e) = reset.await {
+        // Never hand a connection with a large cache back to the pool.
+        tracing::warn!(error = %e, "could not reset a connection's page cache; closing it");
+        conn.close_on_drop();
+    }
+    Ok(out)
+}
+
 /// Open (creating if needed) a SQLite database file in WAL mode and apply `migrator`.
 ///
 /// A new folder is made 0700 and a new database file 0600 (SQLite gives its `-wal` and `-shm`
@@ -32,10 +59,13 @@ pub async fn open_sqlite(path: &Path, migrator: &Migrator) -> anyhow::Result<Sql
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10))
-        // 16 MB of page cache per connection (SQLite's default is 2 MB): an initial sync
-        // touches every index page of tables with random ids, and a small cache turns that
-        // into a read syscall per page. Only connections that do such work ever fill it.
-        .pragma("cache_size", "-16384");
+        // SQLite's default page cache (2 MB) per connection; the one connection that writes a
+        // whole sync's records (Integrate) takes [`WRITER_CACHE_KIB`] for that transaction.
+        // Each pooled connection keeps whatever cache it filled for as long as it lives, so a
+        // large cache on every connection made the site's peak memory the sum of every
+        // connection a sync happened to use: three of them held 16-20 MB each at 1M records
+        // (issue 14, BENCHMARKS.md).
+        .pragma("cache_size", "-2000");
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .connect_with(options)

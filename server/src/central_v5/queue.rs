@@ -11,6 +11,15 @@
 //! last): queue rows are written in transactions from `data::begin` (the preparation here,
 //! `data::central_upsert`), which commit one after another on PostgreSQL too, so a later
 //! version always has the higher id; the site applies a record's versions in that order.
+//!
+//! # The queue's length
+//!
+//! Every page answers `queueLength`, the rows still queued. It is kept in `sync_out_length`,
+//! changed by every statement that adds or removes queue rows ([`added`], [`removed`]), in the
+//! same transaction as the rows, rather than counted: a `COUNT(*)` per page read the whole
+//! remaining queue each time, which made draining a queue quadratic in its length. On
+//! PostgreSQL the counter's row lock serialises a site's acknowledgements with changes queued
+//! for it, and each commits its own delta, so the count stays exact.
 
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
@@ -36,6 +45,7 @@ pub async fn initialise(db: &CentralDb, site_id: i64, pause: std::time::Duration
     {
         let mut tx = data::begin(db).await?;
         sqlx::query("DELETE FROM sync_out WHERE site_id = $1").bind(site_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sync_out_length WHERE site_id = $1").bind(site_id).execute(&mut *tx).await?;
         // A site asks to be prepared from a new database, whose changelog cursors (the versions
         // of what it pushes) start again from the beginning.
         crate::central_shared::push_buffer::forget_versions(&mut tx, site_id).await?;
@@ -84,7 +94,7 @@ async fn copy_table(db: &CentralDb, site_id: i64, table: &str, pause: std::time:
         .fetch_one(&mut *tx)
         .await?;
         let Some(last) = last else { return Ok(()) };
-        sqlx::query(AssertSqlSafe(format!(
+        let copied = sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO sync_out (site_id, table_name, record_id, action, data)
              SELECT $1, table_name, record_id, 'update', data FROM record
              WHERE table_name = $2 AND store_id IN ({SITE_STORES}) AND record_id > $3 AND record_id <= $4
@@ -95,15 +105,50 @@ async fn copy_table(db: &CentralDb, site_id: i64, table: &str, pause: std::time:
         .bind(&after)
         .bind(&last)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        added(&mut tx, site_id, copied).await?;
         tx.commit().await?;
         after = last;
     }
 }
 
+/// Rows in the site's queue, from its counter (see "The queue's length").
 pub async fn queue_length(conn: &mut AnyConnection, site_id: i64) -> sqlx::Result<u64> {
-    let row = sqlx::query("SELECT COUNT(*) FROM sync_out WHERE site_id = $1").bind(site_id).fetch_one(conn).await?;
-    Ok(row.get::<i64, _>(0).max(0) as u64)
+    let length: Option<i64> = sqlx::query_scalar("SELECT length FROM sync_out_length WHERE site_id = $1")
+        .bind(site_id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(length.unwrap_or(0).max(0) as u64)
+}
+
+/// Count `n` rows just added to the site's queue, in the transaction that added them.
+pub async fn added(conn: &mut AnyConnection, site_id: i64, n: u64) -> sqlx::Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO sync_out_length (site_id, length) VALUES ($1, $2)
+         ON CONFLICT (site_id) DO UPDATE SET length = sync_out_length.length + excluded.length",
+    )
+    .bind(site_id)
+    .bind(n as i64)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Count `n` rows just removed from the site's queue, in the transaction that removed them.
+async fn removed(conn: &mut AnyConnection, site_id: i64, n: u64) -> sqlx::Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    sqlx::query("UPDATE sync_out_length SET length = length - $2 WHERE site_id = $1")
+        .bind(site_id)
+        .bind(n as i64)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 fn parse_action(action: &str) -> Action {
@@ -156,6 +201,7 @@ pub async fn acknowledge(db: &CentralDb, site_id: i64, ids: &[String]) -> anyhow
         }
         removed += q.execute(&mut *tx).await?.rows_affected();
     }
+    self::removed(&mut tx, site_id, removed).await?;
     tx.commit().await?;
     Ok(removed)
 }

@@ -203,7 +203,7 @@ async fn upsert(
         }
     }
 
-    let per_statement = (MAX_VARIABLES / spec.columns().len()).min(ROWS_PER_UPSERT);
+    let per_statement = rows_per_upsert(spec);
     for chunk in rows.chunks(per_statement) {
         let full = chunk.len() == per_statement;
         let mut q = if full {
@@ -233,8 +233,14 @@ async fn upsert(
     Ok(out)
 }
 
-/// The cached text of a full chunk's upsert, one per table, so it is prepared once.
-fn full_upsert_sql(spec: &'static Spec, rows: usize) -> &'static str {
+/// Rows of `spec`'s table per multi-row upsert.
+pub(super) fn rows_per_upsert(spec: &Spec) -> usize {
+    (MAX_VARIABLES / spec.columns().len()).min(ROWS_PER_UPSERT)
+}
+
+/// The cached text of a full chunk's upsert ([`rows_per_upsert`] rows), one per table, so it
+/// is prepared once.
+pub(super) fn full_upsert_sql(spec: &'static Spec, rows: usize) -> &'static str {
     static FULL: [std::sync::OnceLock<String>; Table::ALL.len()] =
         [const { std::sync::OnceLock::new() }; Table::ALL.len()];
     let slot = Table::ALL.iter().position(|t| *t == spec.table).unwrap_or_default();

@@ -16,12 +16,10 @@ use super::changelog::{self, ChangeAction, Entry, Origin};
 use super::error::RecordError;
 use super::schema::{Kind, Spec, StoreOf};
 
-/// SQLite's default maximum number of `?` in one statement (since 3.32).
-const MAX_VARIABLES: usize = 32_766;
-
-/// Upsert `records` (id, wire object) of `table` with as few multi-row statements as SQLite's
-/// variable limit allows, plus their changelog rows stamped `origin`, inside the caller's
-/// transaction. Returns how many rows were written.
+/// Upsert `records` (id, wire object) of `table` with multi-row statements prepared once per
+/// table (the write path's chunk size; before issue 14 each chunk was a statement of as many
+/// rows as SQLite's variable limit allows, compiled anew every time), plus their changelog
+/// rows stamped `origin`, inside the caller's transaction. Returns how many rows were written.
 pub async fn write_unchecked(
     conn: &mut SqliteConnection,
     table: Table,
@@ -29,9 +27,13 @@ pub async fn write_unchecked(
     origin: Origin,
 ) -> Result<u64, RecordError> {
     let spec = Spec::of(table);
-    let per_statement = MAX_VARIABLES / spec.columns().len();
+    let per_statement = super::batch::rows_per_upsert(spec);
     for chunk in records.chunks(per_statement) {
-        let mut q = sqlx::query(AssertSqlSafe(spec.upsert_rows_sql(chunk.len())));
+        let mut q = if chunk.len() == per_statement {
+            sqlx::query(super::batch::full_upsert_sql(spec, per_statement))
+        } else {
+            sqlx::query(AssertSqlSafe(spec.upsert_rows_sql(chunk.len()))).persistent(false)
+        };
         for (id, obj) in chunk {
             q = q.bind(*id);
             for field in spec.fields {

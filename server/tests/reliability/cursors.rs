@@ -212,6 +212,14 @@ async fn v5_queue_never_loses_a_row_queued_while_a_site_drains_it() {
             };
             let seen = round(write, read).await;
             check(db.label, n, &seen);
+            // queueLength is a counter kept beside the queue (`central_v5::queue`), not a count.
+            let left = client.queued_records(50).await.expect("queued_records");
+            assert_eq!(
+                (left.queue_length, left.data.len()),
+                (0, 0),
+                "{}: the drained queue's length is 0 after adds and acknowledgements raced",
+                db.label
+            );
         }
         println!("v5 queue on {}: {ROUNDS} rounds in {:.1} s", db.label, started.elapsed().as_secs_f64());
     }

@@ -42,6 +42,10 @@ struct BenchArgs {
     /// measured syncs find their passwords cached.
     #[arg(long)]
     warm_credentials: bool,
+    /// Run the site process as `EXE site …` instead of this executable (e.g. a script that
+    /// runs this executable under a heap profiler; BENCHMARKS.md shows how).
+    #[arg(long, env = "OUTPOST_BENCH_SITE_EXE")]
+    site_exe: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -58,7 +62,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let exe = std::env::current_exe()?;
+    let exe = match args.site_exe {
+        Some(exe) => exe,
+        None => std::env::current_exe()?,
+    };
     let records = if args.million { 1_000_000 } else { args.records };
     let mut options = if args.smoke { BenchOptions::smoke(exe) } else { BenchOptions::new(records, exe) };
     options.scenarios = args.scenarios;

@@ -14,7 +14,7 @@
 use std::time::{Duration, Instant};
 
 use outpost_api::StepKey;
-use sqlx::SqlitePool;
+use sqlx::{Connection, SqlitePool};
 
 use super::db;
 use crate::records::{self, ChangeAction, Origin, Received, RecordError, Table};
@@ -59,9 +59,25 @@ pub async fn run(pool: &SqlitePool, log: &Report, first_sync: bool) -> Result<()
     };
     log.progress(STEP, total).await.map_err(logerr)?;
 
+    // One connection with a large page cache for the whole transaction (`db::with_writer_cache`).
+    crate::db::with_writer_cache(pool, async |conn| integrate_all(conn, log, total, first_sync).await)
+        .await
+        .map_err(fail)??;
+    log.progress(STEP, 0).await.map_err(logerr)?;
+    log.step_done(STEP).await.map_err(logerr)
+}
+
+/// Integrate's transaction, on `conn`.
+async fn integrate_all(
+    conn: &mut sqlx::SqliteConnection,
+    log: &Report,
+    total: u64,
+    first_sync: bool,
+) -> Result<(), RunError> {
+    let fail = |e: sqlx::Error| RunError::new(Variant::IntegrationError, "Error while integrating records", e);
     // IMMEDIATE: take the write lock up front, so a write elsewhere between our first read and
     // first write cannot make the transaction fail half-way.
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(fail)?;
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(fail)?;
     // A refused outgoing record that arrives anew is the central's version again.
     refusals::resolve_pulled(&mut tx).await.map_err(fail)?;
     let mut progress = Progress { log, total, done: 0, reported: Instant::now(), reported_done: 0 };
@@ -103,8 +119,7 @@ pub async fn run(pool: &SqlitePool, log: &Report, first_sync: bool) -> Result<()
         finish_first_sync(&mut tx).await.map_err(db("Error while finishing initialisation"))?;
     }
     tx.commit().await.map_err(fail)?;
-    log.progress(STEP, 0).await.map_err(logerr)?;
-    log.step_done(STEP).await.map_err(logerr)
+    Ok(())
 }
 
 /// Apply a page of one table and action; per record, `Some(reason)` when it must be
