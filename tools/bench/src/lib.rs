@@ -19,6 +19,7 @@ pub mod initial_sync;
 pub mod latency;
 pub mod limit;
 pub mod peer;
+pub mod realistic;
 pub mod report;
 pub mod status_api;
 pub mod wire_bytes;
