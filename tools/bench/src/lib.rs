@@ -30,7 +30,8 @@ use std::path::PathBuf;
 pub use report::{Figure, Report};
 
 /// Every scenario, in the order they run.
-pub const SCENARIOS: [&str; 7] = ["initial_sync", "peer", "wire", "memory", "latency", "status_api", "central_scale"];
+pub const SCENARIOS: [&str; 8] =
+    ["initial_sync", "peer", "wire", "realistic", "memory", "latency", "status_api", "central_scale"];
 
 /// What to run and how big.
 #[derive(Debug, Clone)]
@@ -84,8 +85,9 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         anyhow::ensure!(SCENARIOS.contains(&s.as_str()), "unknown scenario {s:?} (known: {})", SCENARIOS.join(", "));
     }
     let mut report = Report::new(options);
-    let needs_site =
-        ["initial_sync", "peer", "wire", "memory", "latency", "status_api"].iter().any(|s| options.wants(s));
+    let needs_site = ["initial_sync", "peer", "wire", "realistic", "memory", "latency", "status_api"]
+        .iter()
+        .any(|s| options.wants(s));
     if needs_site {
         let world = world::BenchWorld::start(options).await?;
         let sync = initial_sync::run(options, &world).await?;
@@ -98,6 +100,9 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         }
         if options.wants("wire") {
             report.add(wire_bytes::run(&world, &sync).await?);
+        }
+        if options.wants("realistic") {
+            report.add(realistic::run(&world).await?);
         }
         if options.wants("peer") {
             report.add(peer::run(options, &world, &sync).await);

@@ -16,6 +16,8 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde_json::Value;
 
+use crate::report::Figure;
+use crate::world::BenchWorld;
 use outpost::wire::v5::{Action, CentralRecord, CentralRecords, RawJson};
 
 /// Generated pages measured per table: enough to average out the RNG, few enough to be quick.
@@ -35,6 +37,40 @@ impl SameShape {
     pub fn ratio(&self) -> f64 {
         self.generated / self.fixtures.max(1e-9)
     }
+}
+
+/// The `realistic` scenario: the records this run synced, against the fixtures.
+pub async fn run(world: &BenchWorld) -> anyhow::Result<Figure> {
+    let mut records = Vec::new();
+    for page in crate::limit::wire_pages(world).await? {
+        let page: CentralRecords = serde_json::from_slice(&page)?;
+        records.extend(page.data.into_iter().filter_map(|r| Some((r.table_name, r.record_data?.to_value()))));
+    }
+    let mut f = Figure::new("realistic");
+    f.target = "generated gzip per record within 25 % of the real fixtures' (same page shapes)".into();
+    match compare(&records)? {
+        Some(same) => {
+            let ratio = same.ratio();
+            f = f
+                .value("gzip_bytes_per_record_generated", same.generated)
+                .value("gzip_bytes_per_record_fixtures", same.fixtures)
+                .value("ratio", (ratio * 100.0).round() / 100.0);
+            for (table, (real, ours)) in &same.tables {
+                f = f.value(&format!("table_{table}"), serde_json::json!([real, ours]));
+            }
+            f.figure = format!("generated {} B/record (gzip, fixture page shapes)", same.generated);
+            f.reference = format!("real fixtures {} B/record", same.fixtures);
+            f.ratio = format!("{ratio:.2}×");
+            f.met = Some((0.75..=1.25).contains(&ratio));
+        }
+        None => {
+            f.figure = "skipped".into();
+            f.reference = "no shared fixtures here".into();
+            f.ratio = "—".into();
+            f.note = Some("fixture comparison skipped: no shared/fixtures/legacy-v5".into());
+        }
+    }
+    Ok(f)
 }
 
 /// Compare `generated` (table name, record) with the fixtures; `None` when the fixtures are not
