@@ -14,7 +14,9 @@
 //! - **seeded faults** on the raw bytes ([`faults::Schedule`]: drop, cut, delay, duplicate);
 //! - **retarget**: the server may restart on a new port behind the same relay URL;
 //! - **bytes**: what crossed the front each way, as the client sent and received it (HTTP
-//!   headers and compression included).
+//!   headers and compression included);
+//! - **a slow line** ([`link::Link`]: bandwidth shared by all connections, round-trip time,
+//!   longest request), for the bench's cellular scenario; seeded faults do not apply then.
 //!
 //! It is two stages behind one URL: a TCP front that pipes bytes (counts them, and injects the
 //! seeded faults, which must hit the bytes a client sees), then an HTTP stage that parses
@@ -24,6 +26,7 @@
 //! is the server's work, not the relay's; the hooks that read requests need the HTTP stage.
 
 pub mod faults;
+pub mod link;
 mod records;
 
 use std::collections::{HashSet, VecDeque};
@@ -132,6 +135,7 @@ struct Inner {
     credits: Mutex<usize>,
     last: Mutex<Vec<Request>>,
     faults: Mutex<Option<Schedule>>,
+    link: Mutex<Option<Arc<link::Link>>>,
     bytes: Arc<WireBytes>,
     /// Record ids whose pushes are refused ([`Relay::refuse_records`]).
     refuse: Mutex<HashSet<String>>,
@@ -211,6 +215,7 @@ impl Relay {
             credits: Mutex::default(),
             last: Mutex::default(),
             faults: Mutex::default(),
+            link: Mutex::default(),
             bytes: Arc::default(),
             refuse: Mutex::default(),
             refused: AtomicU32::new(0),
@@ -230,7 +235,11 @@ impl Relay {
                 let schedule = front.faults.lock().unwrap().clone();
                 // Bytes-only: the server the relay points at now (it may have been retargeted).
                 let Some(to) = http_addr.or_else(|| socket_addr(&front.target.lock().unwrap())) else { continue };
-                tokio::spawn(faults::pipe(client, to, schedule, front.bytes.clone()));
+                let line = front.link.lock().unwrap().clone();
+                match line {
+                    Some(line) => tokio::spawn(link::pipe(client, to, line, front.bytes.clone())),
+                    None => tokio::spawn(faults::pipe(client, to, schedule, front.bytes.clone())),
+                };
             }
         });
         Relay { url, inner, _stages: Arc::new(Stages { front, _http: http }) }
@@ -250,6 +259,11 @@ impl Relay {
     /// Inject seeded faults on connections opened from now on (`None`: no faults).
     pub fn set_faults(&self, schedule: Option<Schedule>) {
         *self.inner.faults.lock().unwrap() = schedule;
+    }
+
+    /// Put new connections through a slow line (`None`: full speed again).
+    pub fn set_link(&self, line: Option<Arc<link::Link>>) {
+        *self.inner.link.lock().unwrap() = line;
     }
 
     /// Delay every request by `delay` before forwarding it.

@@ -14,6 +14,7 @@
 //! and the tests build their worlds one way. The site runs as a child process (`site …` handed
 //! to the `outpost` command line) so its peak RSS is its own, not the bench's.
 
+pub mod cellular;
 pub mod central_scale;
 pub mod initial_sync;
 pub mod latency;
@@ -30,8 +31,8 @@ use std::path::PathBuf;
 pub use report::{Figure, Report};
 
 /// Every scenario, in the order they run.
-pub const SCENARIOS: [&str; 8] =
-    ["initial_sync", "peer", "wire", "realistic", "memory", "latency", "status_api", "central_scale"];
+pub const SCENARIOS: [&str; 9] =
+    ["initial_sync", "peer", "wire", "realistic", "memory", "latency", "status_api", "central_scale", "cellular"];
 
 /// What to run and how big.
 #[derive(Debug, Clone)]
@@ -51,6 +52,8 @@ pub struct BenchOptions {
     pub sites: u64,
     /// Tiny sizes and short durations: only checks that every scenario still works.
     pub smoke: bool,
+    /// Records of the cellular scenario (its own world: a 1 Mbit/s line takes minutes for 100k).
+    pub cellular_records: u64,
     /// The folder holding `pouchdb/` (the peer's Node script): this crate's.
     pub crate_dir: PathBuf,
 }
@@ -64,13 +67,14 @@ impl BenchOptions {
             postgres_url: None,
             sites: 1000,
             smoke: false,
+            cellular_records: 100_000,
             crate_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
         }
     }
 
     /// Tiny N, a few sites, short polls: for CI.
     pub fn smoke(site_exe: PathBuf) -> Self {
-        BenchOptions { smoke: true, sites: 5, ..BenchOptions::new(300, site_exe) }
+        BenchOptions { smoke: true, sites: 5, cellular_records: 300, ..BenchOptions::new(300, site_exe) }
     }
 
     pub fn wants(&self, scenario: &str) -> bool {
@@ -117,6 +121,9 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
     }
     if options.wants("central_scale") {
         report.add(central_scale::run(options).await?);
+    }
+    if options.wants("cellular") {
+        report.add(cellular::run(options).await?);
     }
     report.finish();
     Ok(report)
