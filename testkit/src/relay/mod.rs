@@ -503,12 +503,8 @@ async fn forward(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    // The site gzips its request bodies; the records are read from the plain JSON.
-    let plain = if headers.get("content-encoding").is_some_and(|v| v == "gzip") {
-        records::gunzip(&body)
-    } else {
-        body.to_vec()
-    };
+    // The site compresses its request bodies; the records are read from the plain JSON.
+    let plain = records::decode(headers.get("content-encoding").map(|v| v.as_bytes()), &body);
     let (request_keys, in_request) = records::keys(&method, &path, &plain, b"");
     let when = take_hold(&inner, &method, &path, in_request && !request_keys.is_empty());
     // Logged before any wait: a held request's handler is dropped when its client's connection
