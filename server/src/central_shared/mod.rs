@@ -20,7 +20,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use outpost_api::Health;
 use sqlx::{Any, AnyConnection, AssertSqlSafe, Transaction};
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
@@ -52,8 +52,8 @@ pub async fn lock_change_log(conn: &mut AnyConnection, backend: Backend, table: 
 /// What every central's router ends with: `GET /health` naming `role`, `GET /ready` (checks
 /// `db`, see [`crate::readiness`]), `GET /metrics` and the request counts behind it
 /// ([`metrics`]), the body limit (counted
-/// after gzip decompression), gzip in both directions (request bodies with or without it, and
-/// the header that tells our site it may compress them), and request logs.
+/// after decompression), zstd or gzip in both directions (request bodies with or without
+/// either, and the header that tells our site it may compress them), and request logs.
 pub fn finish_router(
     routes: Router,
     role: &'static str,
@@ -82,14 +82,17 @@ pub fn finish_router(
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(RequestDecompressionLayer::new())
         .layer(axum::middleware::map_response(say_accepts_compressed_requests))
-        .layer(CompressionLayer::new())
+        // zstd for a caller that accepts it (our site), at our level; gzip, the reference's
+        // coding, for any other: the outer layer leaves an already compressed answer alone.
+        .layer(CompressionLayer::new().no_gzip().quality(CompressionLevel::Precise(crate::wire::ZSTD_LEVEL)))
+        .layer(CompressionLayer::new().no_zstd())
         .layer(request_log(role))
 }
 
 async fn say_accepts_compressed_requests(mut response: axum::response::Response) -> axum::response::Response {
     response.headers_mut().insert(
         HeaderName::from_static(crate::wire::HEADER_ACCEPTS_COMPRESSED_REQUESTS),
-        HeaderValue::from_static("gzip"),
+        HeaderValue::from_static(crate::wire::ACCEPTED_REQUEST_CODINGS),
     );
     response
 }

@@ -1,17 +1,17 @@
 //! The HTTP plumbing both sync clients share: one `reqwest` client per connect-timeout tier,
-//! the reference's retry policy, gzip replies, gzip requests only to a central that said it
-//! decodes them ([`super::HEADER_ACCEPTS_COMPRESSED_REQUESTS`]), and an idle-read timeout.
+//! the reference's retry policy, zstd or gzip replies, zstd or gzip requests only to a central
+//! that said it decodes them ([`super::HEADER_ACCEPTS_COMPRESSED_REQUESTS`]), and an idle-read timeout.
 //!
 //! Why an idle-read timeout and only a generous wall-clock cap: a slow cellular link that keeps
 //! delivering bytes must be allowed to finish a big page, while a stalled connection must not
 //! hang a run forever (reference §1.9, upstream issues #7196/#7410). The wall-clock cap
 //! ([`CALL_DEADLINE`]) is there for a hostile or broken central that trickles bytes forever,
-//! and [`MAX_RESPONSE_BYTES`] (counted after gzip decompression) for one that answers with a
-//! gzip bomb: either would otherwise hold or exhaust the site.
+//! and [`MAX_RESPONSE_BYTES`] (counted after decompression) for one that answers with a
+//! gzip or zstd bomb: either would otherwise hold or exhaust the site.
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -120,8 +120,9 @@ pub struct HttpClient {
 struct Caps {
     max_response_bytes: usize,
     deadline: Duration,
-    /// Set once the server has said it decodes gzip request bodies; until then bodies go plain.
-    compress_requests: AtomicBool,
+    /// A [`Coding`] as u8: set once the server has said it decodes compressed request bodies
+    /// (and which); until then bodies go plain.
+    compress_requests: AtomicU8,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -180,6 +181,7 @@ impl HttpClient {
                     .connect_timeout(*connect)
                     .read_timeout(timeouts.idle_read)
                     .gzip(true)
+                    .zstd(true)
                     .tls_certs_merge(extra_roots.clone())
                     .build()
                     .expect("a reqwest client with the ring provider always builds")
@@ -191,19 +193,28 @@ impl HttpClient {
             caps: Arc::new(Caps {
                 max_response_bytes: MAX_RESPONSE_BYTES,
                 deadline: CALL_DEADLINE,
-                compress_requests: AtomicBool::new(false),
+                compress_requests: AtomicU8::new(Coding::Plain as u8),
             }),
         }
     }
 
-    /// Whether request bodies are gzip-compressed: only after the server said it decodes them.
+    /// Whether request bodies are compressed: only after the server said it decodes them.
     pub fn compresses_requests(&self) -> bool {
-        self.caps.compress_requests.load(Ordering::Relaxed)
+        self.request_coding() != Coding::Plain
+    }
+
+    /// How request bodies are compressed now.
+    pub fn request_coding(&self) -> Coding {
+        match self.caps.compress_requests.load(Ordering::Relaxed) {
+            1 => Coding::Gzip,
+            2 => Coding::Zstd,
+            _ => Coding::Plain,
+        }
     }
 
     /// Other caps than [`MAX_RESPONSE_BYTES`] and [`CALL_DEADLINE`] (tests make them small).
     pub fn with_caps(mut self, max_response_bytes: usize, deadline: Duration) -> Self {
-        let compress_requests = AtomicBool::new(self.compresses_requests());
+        let compress_requests = AtomicU8::new(self.request_coding() as u8);
         self.caps = Arc::new(Caps { max_response_bytes, deadline, compress_requests });
         self
     }
@@ -224,10 +235,9 @@ impl HttpClient {
         decorate: impl Fn(RequestBuilder) -> RequestBuilder,
         body: Option<&B>,
     ) -> Result<Reply, Failure> {
-        let compress = self.compresses_requests();
+        let coding = self.request_coding();
         let payload = match body {
-            Some(b) if compress => Some(gzip_json(b)?),
-            Some(b) => Some(bytes::Bytes::from(serde_json::to_vec(b).map_err(|e| Failure::Encode(e.to_string()))?)),
+            Some(b) => Some(encode_json(b, coding)?),
             None => None,
         };
         let mut last = Failure::Other("no attempt made".into());
@@ -235,8 +245,10 @@ impl HttpClient {
             let mut request = decorate(client.request(method.clone(), url));
             if let Some(bytes) = &payload {
                 request = request.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                if compress {
-                    request = request.header(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                match coding {
+                    Coding::Gzip => request = request.header(CONTENT_ENCODING, HeaderValue::from_static("gzip")),
+                    Coding::Zstd => request = request.header(CONTENT_ENCODING, HeaderValue::from_static("zstd")),
+                    Coding::Plain => {}
                 }
                 request = request.body(bytes.clone());
             }
@@ -274,18 +286,23 @@ impl HttpClient {
         let mut response = request.send().await.map_err(classify)?;
         self.beat();
         let status = response.status();
-        let accepts = response.headers().get(super::HEADER_ACCEPTS_COMPRESSED_REQUESTS);
-        if accepts
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').any(|c| c.trim().eq_ignore_ascii_case("gzip")))
-        {
-            self.caps.compress_requests.store(true, Ordering::Relaxed);
+        let accepts = response.headers().get(super::HEADER_ACCEPTS_COMPRESSED_REQUESTS).and_then(|v| v.to_str().ok());
+        if let Some(accepts) = accepts {
+            let has = |coding: &str| accepts.split(',').any(|c| c.trim().eq_ignore_ascii_case(coding));
+            let best = if has("zstd") {
+                Coding::Zstd
+            } else if has("gzip") {
+                Coding::Gzip
+            } else {
+                Coding::Plain
+            };
+            self.caps.compress_requests.store(best as u8, Ordering::Relaxed);
         }
         let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
         let mut body = bytes::BytesMut::new();
         while let Some(chunk) = response.chunk().await.map_err(classify)? {
             self.beat();
-            // Chunks arrive decompressed, so this bounds what a gzip bomb can cost.
+            // Chunks arrive decompressed, so this bounds what a gzip or zstd bomb can cost.
             if body.len() + chunk.len() > self.caps.max_response_bytes {
                 return Err(Failure::TooLarge(self.caps.max_response_bytes));
             }
@@ -295,11 +312,27 @@ impl HttpClient {
     }
 }
 
-fn gzip_json<B: Serialize>(body: &B) -> Result<bytes::Bytes, Failure> {
+/// How a request body goes on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Coding {
+    Plain = 0,
+    Gzip = 1,
+    Zstd = 2,
+}
+
+fn encode_json<B: Serialize>(body: &B, coding: Coding) -> Result<bytes::Bytes, Failure> {
+    let encode = |e: std::io::Error| Failure::Encode(e.to_string());
     let json = serde_json::to_vec(body).map_err(|e| Failure::Encode(e.to_string()))?;
-    let mut encoder = GzEncoder::new(Vec::with_capacity(json.len() / 4 + 64), Compression::fast());
-    encoder.write_all(&json).map_err(|e| Failure::Encode(e.to_string()))?;
-    Ok(encoder.finish().map_err(|e| Failure::Encode(e.to_string()))?.into())
+    Ok(match coding {
+        Coding::Plain => json.into(),
+        Coding::Gzip => {
+            let mut encoder = GzEncoder::new(Vec::with_capacity(json.len() / 4 + 64), Compression::fast());
+            encoder.write_all(&json).map_err(encode)?;
+            encoder.finish().map_err(encode)?.into()
+        }
+        Coding::Zstd => zstd::bulk::compress(&json, super::ZSTD_LEVEL).map_err(encode)?.into(),
+    })
 }
 
 /// Timeouts first: reqwest flags a connect timeout as both, and it is the waiting that matters.

@@ -191,7 +191,7 @@ async fn v5_reads_gzip_bodies_and_says_it_does() {
     world.add_site("conf", "pw", &["conf_store"]).await;
     let site = V5Site::new(&world.v5_url, "conf", "pw");
     let answer = send_plain(&site, Method::GET, "site", None).await;
-    assert_eq!(answer.headers()[HEADER_ACCEPTS_COMPRESSED_REQUESTS], "gzip");
+    assert_eq!(answer.headers()[HEADER_ACCEPTS_COMPRESSED_REQUESTS], "gzip, zstd");
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(br#"{"queueLength":0,"data":[]}"#).unwrap();
     let reply = site

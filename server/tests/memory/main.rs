@@ -49,16 +49,39 @@ fn gzip_padded(prefix: &str, inflated: usize, suffix: &str) -> Vec<u8> {
     gz.finish().unwrap()
 }
 
+/// The same bomb in zstd (the coding our centrals prefer): `prefix`, then `inflated` bytes of
+/// `[0,0,…`, then `}`, compressed in chunks.
+fn zstd_bomb(prefix: &str, inflated: usize) -> Vec<u8> {
+    let mut z = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
+    z.write_all(prefix.as_bytes()).unwrap();
+    z.write_all(b"[").unwrap();
+    let chunk = "0,".repeat(32 * 1024);
+    for _ in 0..inflated / chunk.len() {
+        z.write_all(chunk.as_bytes()).unwrap();
+    }
+    z.write_all(b"0]}").unwrap();
+    z.finish().unwrap()
+}
+
 #[tokio::test]
 async fn a_small_gzip_bomb_to_any_central_route_is_refused_without_growing_memory() {
+    small_bomb_to_every_central_route("gzip", gzip_bomb).await;
+}
+
+#[tokio::test]
+async fn a_small_zstd_bomb_to_any_central_route_is_refused_without_growing_memory() {
+    small_bomb_to_every_central_route("zstd", zstd_bomb).await;
+}
+
+async fn small_bomb_to_every_central_route(coding: &str, bomb: fn(&str, usize) -> Vec<u8>) {
     let world = World::start().await;
     world.add_site("bomb-site", "pass", &["store_a"]).await;
     let v5 = V5Site::new(&world.site_v5_url(), "bomb-site", "pass");
     let v6 = V6Site::new(&world.site_v6_url(), v5.clone());
     let settings = v6.settings().to_string();
     let inflated = 256 * 1024 * 1024;
-    let v6_bomb = gzip_bomb(&format!(r#"{{"syncV6Version":5,"syncV5Settings":{settings},"pad":"#), inflated);
-    let v5_bomb = gzip_bomb(r#"{"pad":"#, inflated);
+    let v6_bomb = bomb(&format!(r#"{{"syncV6Version":5,"syncV5Settings":{settings},"pad":"#), inflated);
+    let v5_bomb = bomb(r#"{"pad":"#, inflated);
     assert!(v6_bomb.len() < 1024 * 1024, "the bomb is small: {} bytes", v6_bomb.len());
     let http = outpost_testkit::http_client();
     // Each body measured on its own: "a small body before authentication costs < 32 MB".
@@ -66,12 +89,12 @@ async fn a_small_gzip_bomb_to_any_central_route_is_refused_without_growing_memor
         let send = http
             .post(format!("{}/central/sync/{route}", world.site_v6_url()))
             .header("content-type", "application/json")
-            .header("content-encoding", "gzip")
+            .header("content-encoding", coding)
             .body(v6_bomb.clone())
             .send();
         let (response, grown) = measured(async { send.await.unwrap() }).await;
-        assert_eq!(response.status(), 413, "V6 {route}");
-        assert!(grown < 32 * 1024 * 1024, "V6 {route}: peak memory grew by {} MB", grown / (1024 * 1024));
+        assert_eq!(response.status(), 413, "V6 {route} ({coding})");
+        assert!(grown < 32 * 1024 * 1024, "V6 {route} ({coding}): peak memory grew by {} MB", grown / (1024 * 1024));
     }
     // Authenticated: V5 credentials are headers, checked before the body is read, so this is
     // the worst case. (`initialise` reads no body at all.)
@@ -79,12 +102,12 @@ async fn a_small_gzip_bomb_to_any_central_route_is_refused_without_growing_memor
         let send = v5
             .request(reqwest::Method::POST, route)
             .header("content-type", "application/json")
-            .header("content-encoding", "gzip")
+            .header("content-encoding", coding)
             .body(v5_bomb.clone())
             .send();
         let (response, grown) = measured(async { send.await.unwrap() }).await;
-        assert_eq!(response.status(), 413, "V5 {route}");
-        assert!(grown < 32 * 1024 * 1024, "V5 {route}: peak memory grew by {} MB", grown / (1024 * 1024));
+        assert_eq!(response.status(), 413, "V5 {route} ({coding})");
+        assert!(grown < 32 * 1024 * 1024, "V5 {route} ({coding}): peak memory grew by {} MB", grown / (1024 * 1024));
     }
 }
 

@@ -1,4 +1,4 @@
-//! A hostile central against the site's sync client: a gzip bomb is refused at the size cap
+//! A hostile central against the site's sync client: a gzip or zstd bomb is refused at the size cap
 //! (counted after decompression), and an answer trickled forever ends at the call's deadline.
 
 use std::io::Write;
@@ -26,6 +26,18 @@ fn gzip_bomb() -> Vec<u8> {
     gz.finish().unwrap()
 }
 
+/// The same in zstd, the coding the site asks for first.
+fn zstd_bomb() -> Vec<u8> {
+    let mut z = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
+    z.write_all(b"{\"records\":[").unwrap();
+    let chunk = "0,".repeat(32 * 1024);
+    for _ in 0..1024 {
+        z.write_all(chunk.as_bytes()).unwrap();
+    }
+    z.write_all(b"0]}").unwrap();
+    z.finish().unwrap()
+}
+
 fn client() -> HttpClient {
     let timeouts = Timeouts { connect: vec![Duration::from_secs(1)], idle_read: Duration::from_secs(10) };
     HttpClient::new(&timeouts, None).with_caps(4 * 1024 * 1024, Duration::from_secs(2))
@@ -40,6 +52,23 @@ async fn a_gzip_bomb_from_a_central_is_refused_at_the_size_cap() {
         get(move || {
             let bomb = bomb.clone();
             async move { ([("content-type", "application/json"), ("content-encoding", "gzip")], bomb) }
+        }),
+    );
+    let running = serve::start(any_port(), central).await.unwrap();
+    let reply = client().send::<()>(Method::GET, &format!("{}/bomb", running.url()), |r| r, None).await;
+    assert!(matches!(reply, Err(Failure::TooLarge(_))), "{:?}", reply.err());
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_zstd_bomb_from_a_central_is_refused_at_the_size_cap() {
+    let bomb = zstd_bomb();
+    assert!(bomb.len() < 1024 * 1024);
+    let central = Router::new().route(
+        "/bomb",
+        get(move || {
+            let bomb = bomb.clone();
+            async move { ([("content-type", "application/json"), ("content-encoding", "zstd")], bomb) }
         }),
     );
     let running = serve::start(any_port(), central).await.unwrap();

@@ -16,7 +16,9 @@
 //! - **round robin**: several replicas of a server behind one URL, a different one per request
 //!   ([`Relay::spread`]), as a load balancer in front of central replicas would;
 //! - **bytes**: what crossed the front each way, as the client sent and received it (HTTP
-//!   headers and compression included).
+//!   headers and compression included);
+//! - **a slow line** ([`link::Link`]: bandwidth shared by all connections, round-trip time,
+//!   longest request), for the bench's cellular scenario; seeded faults do not apply then.
 //!
 //! It is two stages behind one URL: a TCP front that pipes bytes (counts them, and injects the
 //! seeded faults, which must hit the bytes a client sees), then an HTTP stage that parses
@@ -26,6 +28,7 @@
 //! is the server's work, not the relay's; the hooks that read requests need the HTTP stage.
 
 pub mod faults;
+pub mod link;
 mod records;
 
 use std::collections::{HashSet, VecDeque};
@@ -137,6 +140,7 @@ struct Inner {
     credits: Mutex<usize>,
     last: Mutex<Vec<Request>>,
     faults: Mutex<Option<Schedule>>,
+    link: Mutex<Option<Arc<link::Link>>>,
     bytes: Arc<WireBytes>,
     /// Record ids whose pushes are refused ([`Relay::refuse_records`]).
     refuse: Mutex<HashSet<String>>,
@@ -218,6 +222,7 @@ impl Relay {
             credits: Mutex::default(),
             last: Mutex::default(),
             faults: Mutex::default(),
+            link: Mutex::default(),
             bytes: Arc::default(),
             refuse: Mutex::default(),
             refused: AtomicU32::new(0),
@@ -237,7 +242,11 @@ impl Relay {
                 let schedule = front.faults.lock().unwrap().clone();
                 // Bytes-only: the server the relay points at now (it may have been retargeted).
                 let Some(to) = http_addr.or_else(|| socket_addr(&front.pick())) else { continue };
-                tokio::spawn(faults::pipe(client, to, schedule, front.bytes.clone()));
+                let line = front.link.lock().unwrap().clone();
+                match line {
+                    Some(line) => tokio::spawn(link::pipe(client, to, line, front.bytes.clone())),
+                    None => tokio::spawn(faults::pipe(client, to, schedule, front.bytes.clone())),
+                };
             }
         });
         Relay { url, inner, _stages: Arc::new(Stages { front, _http: http }) }
@@ -264,6 +273,11 @@ impl Relay {
     /// Inject seeded faults on connections opened from now on (`None`: no faults).
     pub fn set_faults(&self, schedule: Option<Schedule>) {
         *self.inner.faults.lock().unwrap() = schedule;
+    }
+
+    /// Put new connections through a slow line (`None`: full speed again).
+    pub fn set_link(&self, line: Option<Arc<link::Link>>) {
+        *self.inner.link.lock().unwrap() = line;
     }
 
     /// Delay every request by `delay` before forwarding it.
@@ -515,12 +529,8 @@ async fn forward(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    // The site gzips its request bodies; the records are read from the plain JSON.
-    let plain = if headers.get("content-encoding").is_some_and(|v| v == "gzip") {
-        records::gunzip(&body)
-    } else {
-        body.to_vec()
-    };
+    // The site compresses its request bodies; the records are read from the plain JSON.
+    let plain = records::decode(headers.get("content-encoding").map(|v| v.as_bytes()), &body);
     let (request_keys, in_request) = records::keys(&method, &path, &plain, b"");
     let when = take_hold(&inner, &method, &path, in_request && !request_keys.is_empty());
     // Logged before any wait: a held request's handler is dropped when its client's connection

@@ -15,11 +15,13 @@
 //! to the `outpost` command line) so its peak RSS is its own, not the bench's.
 
 pub mod balancer;
+pub mod cellular;
 pub mod central_scale;
 pub mod initial_sync;
 pub mod latency;
 pub mod limit;
 pub mod peer;
+pub mod realistic;
 pub mod report;
 pub mod status_api;
 pub mod wire_bytes;
@@ -30,7 +32,8 @@ use std::path::PathBuf;
 pub use report::{Figure, Report};
 
 /// Every scenario, in the order they run.
-pub const SCENARIOS: [&str; 7] = ["initial_sync", "peer", "wire", "memory", "latency", "status_api", "central_scale"];
+pub const SCENARIOS: [&str; 9] =
+    ["initial_sync", "peer", "wire", "realistic", "memory", "latency", "status_api", "central_scale", "cellular"];
 
 /// What to run and how big.
 #[derive(Debug, Clone)]
@@ -56,6 +59,8 @@ pub struct BenchOptions {
     pub warm_credentials: bool,
     /// Tiny sizes and short durations: only checks that every scenario still works.
     pub smoke: bool,
+    /// Records of the cellular scenario (its own world: a 1 Mbit/s line takes minutes for 100k).
+    pub cellular_records: u64,
     /// The folder holding `pouchdb/` (the peer's Node script): this crate's.
     pub crate_dir: PathBuf,
 }
@@ -71,13 +76,14 @@ impl BenchOptions {
             replicas: vec![1, 2],
             warm_credentials: false,
             smoke: false,
+            cellular_records: 100_000,
             crate_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
         }
     }
 
     /// Tiny N, a few sites, short polls: for CI.
     pub fn smoke(site_exe: PathBuf) -> Self {
-        BenchOptions { smoke: true, sites: 5, warm_credentials: true, ..BenchOptions::new(300, site_exe) }
+        BenchOptions { smoke: true, sites: 5, warm_credentials: true, cellular_records: 300, ..BenchOptions::new(300, site_exe) }
     }
 
     pub fn wants(&self, scenario: &str) -> bool {
@@ -92,8 +98,9 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         anyhow::ensure!(SCENARIOS.contains(&s.as_str()), "unknown scenario {s:?} (known: {})", SCENARIOS.join(", "));
     }
     let mut report = Report::new(options);
-    let needs_site =
-        ["initial_sync", "peer", "wire", "memory", "latency", "status_api"].iter().any(|s| options.wants(s));
+    let needs_site = ["initial_sync", "peer", "wire", "realistic", "memory", "latency", "status_api"]
+        .iter()
+        .any(|s| options.wants(s));
     if needs_site {
         let world = world::BenchWorld::start(options).await?;
         let sync = initial_sync::run(options, &world).await?;
@@ -106,6 +113,9 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         }
         if options.wants("wire") {
             report.add(wire_bytes::run(&world, &sync).await?);
+        }
+        if options.wants("realistic") {
+            report.add(realistic::run(&world).await?);
         }
         if options.wants("peer") {
             report.add(peer::run(options, &world, &sync).await);
@@ -122,6 +132,9 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         for figure in central_scale::run(options).await? {
             report.add(figure);
         }
+    }
+    if options.wants("cellular") {
+        report.add(cellular::run(options).await?);
     }
     report.finish();
     Ok(report)

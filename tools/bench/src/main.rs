@@ -20,8 +20,8 @@ struct BenchArgs {
     /// One million records (overrides --records).
     #[arg(long)]
     million: bool,
-    /// Scenarios to run, comma-separated (default: all): initial_sync, peer, wire, memory,
-    /// latency, status_api, central_scale.
+    /// Scenarios to run, comma-separated (default: all): initial_sync, peer, wire, realistic,
+    /// memory, latency, status_api, central_scale, cellular.
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
     /// Tiny sizes: only checks that every scenario still works.
@@ -46,6 +46,9 @@ struct BenchArgs {
     /// runs this executable under a heap profiler; BENCHMARKS.md shows how).
     #[arg(long, env = "OUTPOST_BENCH_SITE_EXE")]
     site_exe: Option<std::path::PathBuf>,
+    /// Records synced over the cellular scenario's 1 Mbit/s line (minutes for the default).
+    #[arg(long, default_value_t = 100_000)]
+    cellular_records: u64,
 }
 
 fn main() -> ExitCode {
@@ -72,6 +75,7 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
     options.postgres_url = args.postgres_url;
     if !args.smoke {
         options.sites = args.sites;
+        options.cellular_records = args.cellular_records;
     }
     options.replicas = args.replicas;
     options.warm_credentials |= args.warm_credentials;

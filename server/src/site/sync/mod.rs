@@ -14,8 +14,10 @@
 //! its site info; every V6 call carries the V5 credentials, which the V6 central checks with
 //! the V5 central). Site-side state lives in `key_value_store` under the keys named in
 //! [`kv`]; received records wait in `sync_buffer` until Integrate applies them. Request bodies
-//! are plain JSON, as the reference's client sends them, and gzip only to a central whose answer
-//! in this run carried `x-outpost-accepts-compressed-requests: gzip` (ours do); V6 bodies carry
+//! are plain JSON, as the reference's client sends them, and compressed only for a central whose
+//! answer in this run carried `x-outpost-accepts-compressed-requests` (ours say `gzip, zstd`:
+//! the site then sends zstd; gzip to one that lists gzip alone). Answers come in zstd or gzip,
+//! as `Accept-Encoding` negotiates. Pull page sizes adapt to the link (`steps::batch`); V6 bodies carry
 //! `syncVersion` as a string and V6 records upstream's actions (`Insert|Update|Delete|Merge`).
 //!
 //! Before any step, every run: `GET /sync/v5/site` (site info). It stores

@@ -2,6 +2,7 @@
 //! which reports the step's start, progress and end through the run's [`Report`] and returns
 //! a [`RunError`] on failure (the run places it at the step it was in).
 
+pub mod batch;
 pub mod integrate;
 pub mod prepare;
 pub mod pull_central;
