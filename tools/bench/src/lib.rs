@@ -83,7 +83,13 @@ impl BenchOptions {
 
     /// Tiny N, a few sites, short polls: for CI.
     pub fn smoke(site_exe: PathBuf) -> Self {
-        BenchOptions { smoke: true, sites: 5, warm_credentials: true, cellular_records: 300, ..BenchOptions::new(300, site_exe) }
+        BenchOptions {
+            smoke: true,
+            sites: 5,
+            warm_credentials: true,
+            cellular_records: 300,
+            ..BenchOptions::new(300, site_exe)
+        }
     }
 
     pub fn wants(&self, scenario: &str) -> bool {
