@@ -5,6 +5,7 @@
 #   bash scripts/bench.sh                                      # every scenario, 100,000 records
 #   bash scripts/bench.sh --million --scenarios initial_sync,memory
 #   bash scripts/bench.sh --smoke                              # tiny sizes: does each still run?
+#   bash scripts/bench.sh --scenarios central_scale --sites 10000 --replicas 1,2 [--warm-credentials]
 #   bash scripts/bench.sh --help                               # every flag
 # central_scale is measured on a throwaway PostgreSQL (scripts/postgres.sh), since its target
 # is set for PostgreSQL, unless --postgres-url or OUTPOST_BENCH_POSTGRES_URL names a server.
