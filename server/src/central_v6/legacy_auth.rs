@@ -129,13 +129,39 @@ fn refusal(e: CallError) -> V6Error {
             V6Error::TooManyAttempts(retry_after.unwrap_or(60))
         }
         Problem::V5 { error, .. } => V6Error::LegacyRefused(error),
-        Problem::Transport(failure @ (Failure::Connect(_) | Failure::Timeout(_) | Failure::Certificate(_))) => {
-            V6Error::LegacyUnreachable(format!("{}: {failure}", e.url))
-        }
+        // 502 and 504 come from a load balancer in front of the legacy central that could not
+        // reach it (a replica killed mid-request): the link's problem, as the site reads them
+        // from its own centrals, so the site shows a connection error and retries, never
+        // UNKNOWN (the replica fault harness found this).
+        Problem::Transport(
+            failure @ (Failure::Connect(_)
+            | Failure::Timeout(_)
+            | Failure::Certificate(_)
+            | Failure::Status { status: 502 | 504, .. }),
+        ) => V6Error::LegacyUnreachable(format!("{}: {failure}", e.url)),
         Problem::Transport(Failure::Status { status, body }) => V6Error::LegacyOther(format!("{status}: {body}")),
         Problem::Transport(Failure::Parse { error, .. }) => {
             V6Error::LegacyOther(format!("unexpected answer from {}: {error}", e.route))
         }
         other => V6Error::LegacyOther(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(failure: Failure) -> V6Error {
+        refusal(CallError { url: "http://legacy".into(), route: "/sync/v5/site".into(), problem: failure.into() })
+    }
+
+    #[test]
+    fn a_gateway_that_cannot_reach_the_legacy_central_is_unreachable_not_unexpected() {
+        for status in [502, 504] {
+            let e = failed(Failure::Status { status, body: "upstream gone".into() });
+            assert!(matches!(e, V6Error::LegacyUnreachable(_)), "{status}: {e}");
+        }
+        let e = failed(Failure::Status { status: 500, body: "boom".into() });
+        assert!(matches!(e, V6Error::LegacyOther(_)), "500: {e}");
     }
 }
