@@ -161,7 +161,7 @@ pub async fn enqueue(
         .bind(data.map(Value::to_string))
         .execute(&mut *conn)
         .await?;
-    super::queue::added(conn, site_id, 1).await
+    super::queue_length::added(conn, site_id, 1).await
 }
 
 /// A change authored on the central (admin command, seed): store it and send it on its way,

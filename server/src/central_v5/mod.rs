@@ -16,6 +16,7 @@ pub mod data;
 pub mod error;
 pub mod push;
 pub mod queue;
+mod queue_length;
 mod routes;
 pub mod seed;
 pub mod sites;

@@ -24,6 +24,7 @@
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use super::data::{self, STORE_TABLES};
+use super::queue_length as length;
 use crate::db::CentralDb;
 use crate::wire::v5::{Action, QueuedRecord, QueuedRecords, RawJson};
 
@@ -67,7 +68,7 @@ pub async fn initialise(db: &CentralDb, site_id: i64, pause: std::time::Duration
         copy_table(db, site_id, table, pause).await?;
     }
     let mut conn = db.pool.acquire().await?;
-    Ok(queue_length(&mut conn, site_id).await?)
+    Ok(length::read(&mut conn, site_id).await?)
 }
 
 /// The stores active on site `$1`.
@@ -107,48 +108,10 @@ async fn copy_table(db: &CentralDb, site_id: i64, table: &str, pause: std::time:
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        added(&mut tx, site_id, copied).await?;
+        length::added(&mut tx, site_id, copied).await?;
         tx.commit().await?;
         after = last;
     }
-}
-
-/// Rows in the site's queue, from its counter (see "The queue's length").
-pub async fn queue_length(conn: &mut AnyConnection, site_id: i64) -> sqlx::Result<u64> {
-    let length: Option<i64> = sqlx::query_scalar("SELECT length FROM sync_out_length WHERE site_id = $1")
-        .bind(site_id)
-        .fetch_optional(conn)
-        .await?;
-    Ok(length.unwrap_or(0).max(0) as u64)
-}
-
-/// Count `n` rows just added to the site's queue, in the transaction that added them.
-pub async fn added(conn: &mut AnyConnection, site_id: i64, n: u64) -> sqlx::Result<()> {
-    if n == 0 {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO sync_out_length (site_id, length) VALUES ($1, $2)
-         ON CONFLICT (site_id) DO UPDATE SET length = sync_out_length.length + excluded.length",
-    )
-    .bind(site_id)
-    .bind(n as i64)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Count `n` rows just removed from the site's queue, in the transaction that removed them.
-async fn removed(conn: &mut AnyConnection, site_id: i64, n: u64) -> sqlx::Result<()> {
-    if n == 0 {
-        return Ok(());
-    }
-    sqlx::query("UPDATE sync_out_length SET length = length - $2 WHERE site_id = $1")
-        .bind(site_id)
-        .bind(n as i64)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 fn parse_action(action: &str) -> Action {
@@ -162,7 +125,7 @@ fn parse_action(action: &str) -> Action {
 
 /// The first `limit` queued records and the queue length (including them).
 pub async fn read(conn: &mut AnyConnection, site_id: i64, limit: u64) -> anyhow::Result<QueuedRecords> {
-    let queue_length = queue_length(conn, site_id).await?;
+    let queue_length = length::read(conn, site_id).await?;
     let rows = sqlx::query(
         "SELECT id, table_name, record_id, action, data FROM sync_out WHERE site_id = $1 ORDER BY id LIMIT $2",
     )
@@ -201,7 +164,7 @@ pub async fn acknowledge(db: &CentralDb, site_id: i64, ids: &[String]) -> anyhow
         }
         removed += q.execute(&mut *tx).await?.rows_affected();
     }
-    self::removed(&mut tx, site_id, removed).await?;
+    length::removed(&mut tx, site_id, removed).await?;
     tx.commit().await?;
     Ok(removed)
 }
