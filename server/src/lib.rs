@@ -17,6 +17,7 @@ pub mod central_v6;
 pub mod cli;
 pub mod db;
 pub mod demo;
+mod kill_point;
 pub mod ratelimit;
 pub mod readiness;
 pub mod records;

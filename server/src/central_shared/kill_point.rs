@@ -20,16 +20,8 @@ pub const ENV: &str = "OUTPOST_TEST_CENTRAL_KILL_POINT";
 
 /// Stop here forever when a test asked for `name` and no replica stopped there yet.
 pub async fn reached(name: &str) {
-    if !cfg!(debug_assertions) {
-        return;
-    }
-    let Some(spec) = std::env::var_os(ENV) else { return };
-    let spec = spec.to_string_lossy();
-    let Some((point, marker)) = spec.split_once('=') else { return };
-    if point != name {
-        return;
-    }
-    let created = std::fs::OpenOptions::new().write(true).create_new(true).open(marker);
+    let Some(marker) = crate::kill_point::asked(ENV, name) else { return };
+    let created = std::fs::OpenOptions::new().write(true).create_new(true).open(&marker);
     let Ok(mut file) = created else { return };
     use std::io::Write;
     if let Err(e) = write!(file, "{}", std::process::id()) {

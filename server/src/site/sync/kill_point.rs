@@ -16,16 +16,8 @@ pub const ENV: &str = "OUTPOST_TEST_KILL_POINT";
 
 /// Stop here forever when the crash harness asked for `name` (see the module doc).
 pub async fn reached(name: &str) {
-    if !cfg!(debug_assertions) {
-        return;
-    }
-    let Some(spec) = std::env::var_os(ENV) else { return };
-    let spec = spec.to_string_lossy();
-    let Some((point, marker)) = spec.split_once('=') else { return };
-    if point != name {
-        return;
-    }
-    if let Err(e) = std::fs::write(marker, name) {
+    let Some(marker) = crate::kill_point::asked(ENV, name) else { return };
+    if let Err(e) = std::fs::write(&marker, name) {
         tracing::error!(error = %e, marker, "cannot write the kill point marker");
     }
     std::future::pending::<()>().await;

@@ -1,0 +1,16 @@
+//! What the site's and the centrals' test kill points share: reading which point a test asked
+//! for (`<name>=<marker file>` in a variable), only in debug builds, so a release binary ignores
+//! the variable and can neither be wedged nor made to write a file wherever it says. What a
+//! point does once reached differs and stays with each: `site::sync::kill_point`,
+//! `central_shared::kill_point`.
+
+/// The marker file to write when `env` asks for the point `name`, in a debug build.
+pub fn asked(env: &str, name: &str) -> Option<String> {
+    if !cfg!(debug_assertions) {
+        return None;
+    }
+    let spec = std::env::var_os(env)?;
+    let spec = spec.to_string_lossy();
+    let (point, marker) = spec.split_once('=')?;
+    (point == name).then(|| marker.to_string())
+}
