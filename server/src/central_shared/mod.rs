@@ -6,6 +6,7 @@
 
 pub mod activity;
 pub mod bulk;
+pub mod credential_cache;
 pub mod error;
 pub mod integration;
 pub mod kill_point;

@@ -2,14 +2,17 @@
 //! checked against an Argon2id hash, and the hardware-id binding (reference section 3.1).
 //!
 //! Argon2 is deliberately slow and a sync run makes many requests, so a verified
-//! (site, password, stored hash) triple is remembered for a short while. The cache key is a
+//! (site, password, stored hash) triple is remembered ([`VERIFIED_IDLE`]). The cache key is a
 //! SHA-256 of that triple, so no password material sits in memory in usable form, and a changed
-//! stored hash (new password) misses the cache.
+//! stored hash (new password) misses the cache at once: the stored hash is read from the
+//! database on every call, so an entry is never stale, on any replica. That is why it may live
+//! longer than a site's sync interval and be renewed by each use: a fleet whose sites sync every
+//! few minutes then pays one Argon2 verification per site and replica after a restart, not one
+//! per sync (issue 15's bench: the verifications, not the sync, were the bound).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
@@ -24,10 +27,14 @@ use sha2::{Digest, Sha256};
 use super::V5State;
 use super::error::V5Error;
 use super::sites::{self, SiteRow};
+use crate::central_shared::credential_cache::{CredentialCache, Lifetime};
 use crate::ratelimit::{MAX_NAME_BYTES, TrustedProxies};
 use crate::wire::v5::{HEADER_FORWARDED_FOR, HEADER_HARDWARE_ID, HEADER_VERSION, SUPPORTED_VERSIONS};
 
-const CACHE_TTL: Duration = Duration::from_secs(60);
+/// How long a verified password is remembered unused: three default sync intervals (300 s), so
+/// a site that misses two syncs still finds it. An entry exists only after a right password,
+/// one per site (and per password while one changes), so the map is bounded by the fleet.
+pub const VERIFIED_IDLE: Duration = Duration::from_secs(15 * 60);
 
 /// Hash the SHA-256 hex a site sends as its password, for storage.
 pub fn hash_password_sha256(password_sha256: &str) -> anyhow::Result<String> {
@@ -38,12 +45,18 @@ pub fn hash_password_sha256(password_sha256: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("cannot hash password: {e}"))
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct AuthCache {
-    verified: Arc<Mutex<HashMap<[u8; 32], Instant>>>,
+    verified: CredentialCache<()>,
     /// Argon2 verifications run so far, real or dummy: lets a test prove that an unknown name
     /// costs one too, without timing anything.
     argon2_runs: Arc<AtomicU64>,
+}
+
+impl Default for AuthCache {
+    fn default() -> Self {
+        AuthCache { verified: CredentialCache::new(Lifetime::Idle(VERIFIED_IDLE)), argon2_runs: Default::default() }
+    }
 }
 
 impl AuthCache {
@@ -57,17 +70,11 @@ impl AuthCache {
     }
 
     fn hit(&self, key: &[u8; 32]) -> bool {
-        let mut map = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        map.retain(|_, expires| *expires > now);
-        map.contains_key(key)
+        self.verified.get(key).is_some()
     }
 
-    fn remember(&self, key: [u8; 32]) {
-        self.verified.lock().unwrap_or_else(|e| e.into_inner()).insert(key, Instant::now() + CACHE_TTL);
-    }
-
-    /// Whether `password_sha256` was verified for `site` within the last minute (no Argon2).
+    /// Whether `password_sha256` was verified for `site` against its stored hash, and used
+    /// since within [`VERIFIED_IDLE`] (no Argon2).
     pub fn cached(&self, site: &SiteRow, password_sha256: &str) -> bool {
         self.hit(&Self::key(&site.name, password_sha256, &site.password_hash))
     }
@@ -80,7 +87,7 @@ impl AuthCache {
         }
         let ok = self.argon2_verify(site.password_hash.clone(), password_sha256.to_owned()).await?;
         if ok {
-            self.remember(key);
+            self.verified.insert(key, ());
         }
         Ok(ok)
     }
@@ -227,9 +234,9 @@ impl FromRequestParts<V5State> for AuthSite {
         let name_key = if rightful_hardware { format!("site-bound:{name}") } else { format!("site:{name}") };
         let keys = [name_key, address];
         let too_many = |wait| V5Error::TooManyAttempts(crate::ratelimit::retry_after_seconds(wait));
-        // A password verified within the minute, sent with the bound hardware id, is no guess
-        // (whoever else guesses) and costs no Argon2. Without that id it is limited like any
-        // other attempt.
+        // A password verified recently (see `VERIFIED_IDLE`), sent with the bound hardware id,
+        // is no guess (whoever else guesses) and costs no Argon2. Without that id it is limited
+        // like any other attempt.
         let cached = rightful_hardware && site.as_ref().is_some_and(|site| state.auth.cached(site, &password_sha256));
         if !cached {
             state.failures.refuse_early(&keys).await.map_err(too_many)?;

@@ -14,14 +14,13 @@
 //! the stored hash, read from its database on every call, so it is never stale). Everything
 //! else a call uses is read from the database each time (the stores, the integration claims).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 use super::error::V6Error;
+use crate::central_shared::credential_cache::{CredentialCache, Lifetime};
 use crate::wire::client::{CallError, Failure, HttpClient, Problem, Timeouts};
 use crate::wire::v5::code;
 use crate::wire::v5_client::{OnBehalfOf, V5Client, V5Credentials};
@@ -40,9 +39,6 @@ pub struct Caller {
     pub vouched_now: bool,
 }
 
-/// When the answer expires, and the answer.
-type CacheEntry = (Instant, Caller);
-
 /// The most a credential check with the V5 central may take, all calls included.
 const CHECK_LIMIT: Duration = Duration::from_secs(60);
 
@@ -50,7 +46,7 @@ const CHECK_LIMIT: Duration = Duration::from_secs(60);
 pub struct LegacyAuth {
     legacy_url: String,
     http: HttpClient,
-    cache: Arc<Mutex<HashMap<[u8; 32], CacheEntry>>>,
+    cache: CredentialCache<Caller>,
 }
 
 impl LegacyAuth {
@@ -61,7 +57,7 @@ impl LegacyAuth {
         LegacyAuth {
             legacy_url: legacy_url.trim_end_matches('/').to_owned(),
             http: HttpClient::new(&timeouts, None),
-            cache: Default::default(),
+            cache: CredentialCache::new(Lifetime::Fixed(TTL)),
         }
     }
 
@@ -76,25 +72,16 @@ impl LegacyAuth {
 
     /// The V5 central's answer for `settings`, when it vouched for them within [`TTL`].
     pub fn cached(&self, settings: &SyncV5Settings) -> Option<Caller> {
-        let key = Self::key(settings);
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        cache.retain(|_, (expires, _)| *expires > now);
-        cache.get(&key).map(|(_, caller)| Caller { vouched_now: false, ..caller.clone() })
+        self.cache.get(&Self::key(settings)).map(|caller| Caller { vouched_now: false, ..caller })
     }
 
     /// Vouch for `settings`; `caller` is the address the request came from, passed on so the V5
     /// central counts failures against it (not against this central).
     pub async fn check(&self, settings: &SyncV5Settings, caller: Option<IpAddr>) -> Result<Caller, V6Error> {
-        let key = Self::key(settings);
-        {
-            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            let now = Instant::now();
-            cache.retain(|_, (expires, _)| *expires > now);
-            if let Some((_, caller)) = cache.get(&key) {
-                return Ok(Caller { vouched_now: false, ..caller.clone() });
-            }
+        if let Some(caller) = self.cached(settings) {
+            return Ok(caller);
         }
+        let key = Self::key(settings);
         let creds = V5Credentials {
             url: self.legacy_url.clone(),
             site_name: settings.username.clone(),
@@ -116,7 +103,7 @@ impl LegacyAuth {
         let info = info.map_err(refusal)?;
         // The stores are filled in by the route, fresh, from `legacy_stores`.
         let caller = Caller { site_id: info.site_id, store_ids: Vec::new(), vouched_now: true };
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, (Instant::now() + TTL, caller.clone()));
+        self.cache.insert(key, caller.clone());
         Ok(caller)
     }
 }

@@ -87,6 +87,35 @@ async fn a_hundred_parallel_wrong_passwords_through_the_v6_central_cost_at_most_
     assert!(guesses <= 10 && limited >= BURST - 10, "{guesses} refused, {limited} × 429");
 }
 
+/// A site's password is verified with Argon2 once, then remembered while the site keeps using
+/// it (a fleet syncing every five minutes must not pay Argon2 on every sync); and when its
+/// password is changed at the central, the old one is refused at the next request, remembered
+/// or not, and the new one let in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remembered_password_costs_no_argon2_and_a_changed_password_is_refused_at_once() {
+    for db in databases().await {
+        let (server, state) = start_v5(&db).await;
+        add_site(&state, "north", "right", &["store_n"], V6_URL).await;
+        let site = V5Site::new(&server.url(), "north", "right");
+        let before = state.auth.argon2_runs();
+        for _ in 0..5 {
+            assert_eq!(site.get("site").await.status(), 200, "{}", db.label);
+        }
+        assert_eq!(state.auth.argon2_runs() - before, 1, "{}: one verification for five requests", db.label);
+
+        let new_hash =
+            outpost::central_v5::auth::hash_password_sha256(&outpost::wire::v5::password_sha256("renewed")).unwrap();
+        sqlx::query("UPDATE site SET password_hash = $1 WHERE name = 'north'")
+            .bind(new_hash)
+            .execute(&state.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(site.get("site").await.status(), 401, "{}: the old password, remembered, is refused", db.label);
+        let renewed = V5Site::new(&server.url(), "north", "renewed");
+        assert_eq!(renewed.get("site").await.status(), 200, "{}", db.label);
+    }
+}
+
 /// Two replicas of the V5 central on one PostgreSQL database (each its own state, as two
 /// processes would be: only the database is shared), a hundred wrong passwords sent in
 /// parallel, alternating between them: at most ten Argon2 verifications in all. With the
