@@ -173,3 +173,61 @@ async fn each_replica_answers_ready_only_while_it_reaches_the_database() {
         .await
         .unwrap();
 }
+
+/// A replica whose claim's lease ran out while it still prepared a site's queue (its renewals
+/// late: a pool drained by load, a pause; here the lease is made to run out by hand) is not
+/// stopped: the site's next `site_status`, at the other replica, takes the preparation over and
+/// starts it again from an emptied queue while the first replica keeps copying. Integration is
+/// fenced by its transaction lock; the preparation, many transactions, has no such fence, so
+/// both fill the queue and the site is sent every record twice (and the last of the two to end
+/// decides the site's `initialisationStatus`, whatever the other found).
+///
+/// This test proves the hole as it is (records are queued twice); once each preparation chunk
+/// checks that its replica still holds the claim (or the preparation holds a session lock),
+/// flip its final assertion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preparation_taken_over_while_its_first_replica_still_runs_queues_every_record_twice() {
+    use outpost_testkit::prelude::{add_site, start_v5_with};
+    let Some(db) = postgres_or_skip("a_preparation_taken_over_while_its_first_replica_still_runs").await else {
+        return;
+    };
+    let pause = Duration::from_millis(300);
+    let (one, first) = start_v5_with(&db, |s| s.prepare_pause = pause).await;
+    let (two, _second) = start_v5_with(&db, |s| s.prepare_pause = pause).await;
+    let site_id = add_site(&first, "a", "pa", &["store_a"], "http://v6.example:8002").await;
+    let at_one = V5Site::new(&one.url(), "a", "pa");
+    let at_two = V5Site::new(&two.url(), "a", "pa");
+    at_one.initialise().await;
+    let locations: Vec<_> = (0..RECORDS)
+        .map(|i| push_record("Location", &format!("l{i}"), location(&format!("l{i}"), "store_a")))
+        .collect();
+    at_one.push(locations).await;
+    at_one.push_end_and_wait().await;
+
+    // Replica one starts preparing (a pause before every chunk: seconds in all)...
+    assert_eq!(at_one.post("initialise", &serde_json::json!({})).await.status(), 200);
+    // ...and its lease runs out before its first renewal (a third of the 10 s lease).
+    sqlx::query("UPDATE site_activity SET lease_until = 0 WHERE site_id = $1")
+        .bind(site_id)
+        .execute(&first.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        at_two.status().await,
+        SiteStatusCode::InitialisationInProgress,
+        "replica two took the preparation over"
+    );
+    at_two.wait_idle().await;
+    // Replica one's copies go on after replica two's emptied the queue; let them end.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let queued = count(&first.db, &format!("SELECT COUNT(*) FROM sync_out WHERE site_id = {site_id}")).await;
+    let distinct = count(
+        &first.db,
+        &format!(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT table_name, record_id FROM sync_out WHERE site_id = {site_id}) d"
+        ),
+    )
+    .await;
+    assert!(distinct >= RECORDS as i64, "the site's locations are queued: {distinct}");
+    assert!(queued > distinct, "two preparations ran at once: {queued} rows queued for {distinct} records");
+}
