@@ -231,3 +231,49 @@ async fn a_preparation_taken_over_while_its_first_replica_still_runs_queues_ever
     assert!(distinct >= RECORDS as i64, "the site's locations are queued: {distinct}");
     assert!(queued > distinct, "two preparations ran at once: {queued} rows queued for {distinct} records");
 }
+
+/// A replica that stops without its connections closing (a machine frozen, or cut off from the
+/// network: PostgreSQL notices a silent peer only when TCP keepalive gives up, about two hours
+/// by default; here `SIGSTOP`) in the middle of a V6 integration keeps its transaction open,
+/// and with it the site's integration lock and the change log's table lock, which every V6
+/// integration takes first. Its lease runs out and the other replica takes the claim over,
+/// but that integration, and every other site's, then waits on those locks with no timeout:
+/// the pool sets no `idle_in_transaction_session_timeout`, no server-side TCP keepalive and no
+/// `lock_timeout`. Nothing is lost (the frozen transaction never commits), but every site is
+/// told "integrating" until PostgreSQL drops the frozen session; the moment the frozen
+/// process's connections close (`kill -9`), everything proceeds.
+///
+/// This test proves the hole as it is (a second site stays stalled for 15 s, far past the
+/// lease); once sessions idle in a transaction are ended, flip that assertion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v6_replica_frozen_mid_integration_stalls_every_sites_integration_until_its_connection_closes() {
+    let Some(db) = postgres_or_skip("v6 frozen replica").await else { return };
+    let marker = tempfile::tempdir().unwrap();
+    let marker = marker.path().join("kill-point");
+    let mut world = world_stopping_at(&db, "central-integrating", &marker).await;
+    world.add_site("north", "pw", &["store_n"]).await;
+    world.add_site("south", "pw", &["store_s"]).await;
+    let north = V6Site::new(&world.site_v6_url(), V5Site::new(&world.site_v5_url(), "north", "pw"));
+    let answer = north.push(vec![v6_record("asset", "n-1", asset("n-1", "store_n"))], true).await;
+    assert!(answer.get("data").is_some(), "push accepted: {answer}");
+    let pid = wait_for_marker(&marker).await;
+    let stopped = std::process::Command::new("kill").args(["-STOP", &pid.to_string()]).status().unwrap();
+    assert!(stopped.success());
+    // From now on, only the replica that still runs is asked (the frozen one would hang a call).
+    let frozen = replica_with_pid(&mut world, false, pid);
+    let live_url = world.replicas_of(false)[1 - frozen].url.clone();
+    let south = V6Site::new(&live_url, V5Site::new(&world.site_v5_url(), "south", "pw"));
+    let answer = south.push(vec![v6_record("asset", "s-1", asset("s-1", "store_s"))], true).await;
+    assert!(answer.get("data").is_some(), "push accepted: {answer}");
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let north_here = V6Site::new(&live_url, V5Site::new(&world.site_v5_url(), "north", "pw"));
+    assert!(north_here.is_integrating().await, "north, taken over 13 s ago, is still integrating");
+    assert!(south.is_integrating().await, "south, another site, has been integrating for 15 s");
+    let v6 = world.v6_state.db.clone();
+    assert_eq!(count(&v6, "SELECT COUNT(*) FROM record WHERE table_name = 'asset'").await, 0);
+    // The frozen process's connections close: both integrations go through.
+    world.kill_replica(false, frozen);
+    south.wait_integrated().await;
+    north_here.wait_integrated().await;
+    assert_eq!(count(&v6, "SELECT COUNT(*) FROM record WHERE table_name = 'asset'").await, 2);
+}
