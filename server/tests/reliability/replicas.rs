@@ -277,3 +277,52 @@ async fn a_v6_replica_frozen_mid_integration_stalls_every_sites_integration_unti
     north_here.wait_integrated().await;
     assert_eq!(count(&v6, "SELECT COUNT(*) FROM record WHERE table_name = 'asset'").await, 2);
 }
+
+/// Two requests of one site can find its claim orphaned at once (a call retried after a
+/// timeout while the first is still served, on two replicas); one of them takes the work over
+/// and the other then finds the claim live. That one must answer what is true, "integrating",
+/// as the V5 central does: `site_status` answered the error `IntegrationInProgress` instead,
+/// which the site does not expect from a status poll, and its run failed.
+///
+/// The race is made deterministic with a row lock: the test holds the claim's row while the
+/// poll's takeover waits on it, and makes the claim live before letting go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v6_status_poll_that_loses_a_takeover_race_answers_integrating_not_an_error() {
+    let Some(db) = postgres_or_skip("v6 takeover race").await else { return };
+    let world = World::builder().database(&db).start().await;
+    let site_id = world.add_site("north", "pw", &["store_n"]).await;
+    let site = V6Site::new(&world.site_v6_url(), V5Site::new(&world.site_v5_url(), "north", "pw"));
+    assert!(!site.is_integrating().await, "idle to begin with (and its credentials are cached)");
+    let v6 = world.v6_state.db.clone();
+    sqlx::query(
+        "INSERT INTO site_activity (site_id, activity, owner, lease_until) VALUES ($1, 'integrating', 'gone', 0)",
+    )
+    .bind(site_id)
+    .execute(&v6.pool)
+    .await
+    .unwrap();
+    let mut other = v6.pool.begin().await.unwrap();
+    sqlx::query("SELECT site_id FROM site_activity WHERE site_id = $1 FOR UPDATE")
+        .bind(site_id)
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    let poll = tokio::spawn({
+        let site = site.clone();
+        async move { site.call("site_status", serde_json::json!({})).await }
+    });
+    // The poll found the claim orphaned and waits for the row to take it over; meanwhile
+    // another replica's takeover wins.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    sqlx::query(
+        "UPDATE site_activity SET owner = 'other', lease_until = CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) + 60000 WHERE site_id = $1",
+    )
+    .bind(site_id)
+    .execute(&mut *other)
+    .await
+    .unwrap();
+    other.commit().await.unwrap();
+    let (status, body) = poll.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["is_integrating"], true, "the poll says what runs: {body}");
+}
