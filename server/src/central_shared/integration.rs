@@ -72,14 +72,17 @@ where
         Ok(busy) => busy,
         Err(current) => return Ok(Err(current)),
     };
-    // The last failure is no longer news once another integration starts. If this cannot be
-    // cleared the integration still runs; a success clears it below.
-    if let Err(e) = clear(db, site_id).await {
-        tracing::warn!(site_id, error = %e, "could not clear the last integration failure");
-    }
     let (activities, metrics, db) = (activities.clone(), metrics.clone(), db.clone());
     let (done, finished) = tokio::sync::oneshot::channel::<()>();
+    // Spawned right after the claim, with nothing awaited between: a caller that hangs up
+    // meanwhile would drop the claim with its future, and the work it stands for with it (the
+    // next poll found the site idle, its buffer never integrated).
     tokio::spawn(async move {
+        // The last failure is no longer news once another integration starts. If this cannot
+        // be cleared the integration still runs; a success clears it below.
+        if let Err(e) = clear(&db, site_id).await {
+            tracing::warn!(site_id, error = %e, "could not clear the last integration failure");
+        }
         let _permit = activities.integration_permit().await;
         let started = std::time::Instant::now();
         let result = integrate.await;

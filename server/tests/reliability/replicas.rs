@@ -326,3 +326,43 @@ async fn a_v6_status_poll_that_loses_a_takeover_race_answers_integrating_not_an_
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["is_integrating"], true, "the poll says what runs: {body}");
 }
+
+/// A status poll that takes an orphaned integration over and is then dropped by its caller (a
+/// timeout, a proxy giving up) before the integration's task has started must not take the
+/// work away with it: the claim was made before the task was spawned, with a database call in
+/// between, so a dropped poll dropped the claim, the work was never run, and the next poll
+/// found the site idle while its buffer was never integrated.
+///
+/// Made deterministic with a table lock on `integration_failure`, which that call writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v6_takeover_whose_poll_is_dropped_still_integrates_the_buffer() {
+    let Some(db) = postgres_or_skip("v6 dropped takeover").await else { return };
+    let world = World::builder().database(&db).start().await;
+    let site_id = world.add_site("north", "pw", &["store_n"]).await;
+    let site = V6Site::new(&world.site_v6_url(), V5Site::new(&world.site_v5_url(), "north", "pw"));
+    let answer = site.push(vec![v6_record("asset", "n-1", asset("n-1", "store_n"))], false).await;
+    assert!(answer.get("data").is_some(), "buffered: {answer}");
+    let v6 = world.v6_state.db.clone();
+    // The replica that was integrating it is gone.
+    sqlx::query(
+        "INSERT INTO site_activity (site_id, activity, owner, lease_until) VALUES ($1, 'integrating', 'gone', 0)",
+    )
+    .bind(site_id)
+    .execute(&v6.pool)
+    .await
+    .unwrap();
+    let mut other = v6.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE integration_failure IN ACCESS EXCLUSIVE MODE").execute(&mut *other).await.unwrap();
+    let poll = tokio::spawn({
+        let site = site.clone();
+        async move { site.call("site_status", serde_json::json!({})).await }
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    poll.abort();
+    let _ = poll.await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    other.commit().await.unwrap();
+    site.wait_integrated().await;
+    assert_eq!(count(&v6, "SELECT COUNT(*) FROM push_buffer").await, 0, "the buffer was integrated");
+    assert_eq!(count(&v6, "SELECT COUNT(*) FROM record WHERE table_name = 'asset'").await, 1);
+}
