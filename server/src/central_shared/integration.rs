@@ -22,11 +22,16 @@ use crate::db::{Backend, CentralDb};
 pub async fn lock_site(conn: &mut sqlx::AnyConnection, backend: Backend, site_id: i64) -> sqlx::Result<()> {
     if backend == Backend::Postgres {
         // The two-key form, with a constant first key of our own ('OPIN'), keeps site ids
-        // apart from any other advisory lock on the database.
-        sqlx::query("SELECT pg_advisory_xact_lock(1330661710, CAST($1 AS INTEGER))")
-            .bind(site_id)
-            .execute(conn)
-            .await?;
+        // apart from any other advisory lock on the database. Its second key is an INTEGER,
+        // and site ids are BIGINT (`--site-id` takes any): a larger id takes the one-key form
+        // with the id itself, whose key space PostgreSQL keeps apart from the two-key one, so
+        // no two sites share a lock, and replicas of an older version lock the ids they can.
+        let sql = if i32::try_from(site_id).is_ok() {
+            "SELECT pg_advisory_xact_lock(1330661710, CAST($1 AS INTEGER))"
+        } else {
+            "SELECT pg_advisory_xact_lock(CAST($1 AS BIGINT))"
+        };
+        sqlx::query(sql).bind(site_id).execute(conn).await?;
     }
     Ok(())
 }
@@ -67,14 +72,17 @@ where
         Ok(busy) => busy,
         Err(current) => return Ok(Err(current)),
     };
-    // The last failure is no longer news once another integration starts. If this cannot be
-    // cleared the integration still runs; a success clears it below.
-    if let Err(e) = clear(db, site_id).await {
-        tracing::warn!(site_id, error = %e, "could not clear the last integration failure");
-    }
     let (activities, metrics, db) = (activities.clone(), metrics.clone(), db.clone());
     let (done, finished) = tokio::sync::oneshot::channel::<()>();
+    // Spawned right after the claim, with nothing awaited between: a caller that hangs up
+    // meanwhile would drop the claim with its future, and the work it stands for with it (the
+    // next poll found the site idle, its buffer never integrated).
     tokio::spawn(async move {
+        // The last failure is no longer news once another integration starts. If this cannot
+        // be cleared the integration still runs; a success clears it below.
+        if let Err(e) = clear(&db, site_id).await {
+            tracing::warn!(site_id, error = %e, "could not clear the last integration failure");
+        }
         let _permit = activities.integration_permit().await;
         let started = std::time::Instant::now();
         let result = integrate.await;

@@ -299,7 +299,11 @@ async fn integrating(state: &V6State, site_id: i64) -> Result<bool, V6Error> {
     let Some(busy) = state.activity.current(site_id).await.map_err(anyhow::Error::from)? else { return Ok(false) };
     if busy.orphaned {
         tracing::warn!(site_id, "taking over an integration whose replica is gone");
-        start_integration(state, site_id).await?;
+        match start_integration(state, site_id).await {
+            // Another request took it over first (on any replica): it runs, which is the answer.
+            Ok(()) | Err(V6Error::IntegrationInProgress) => {}
+            Err(e) => return Err(e),
+        }
         // A small buffer is integrated by now (the wait of `integrate_in_background`).
         return Ok(state.activity.current(site_id).await.map_err(anyhow::Error::from)?.is_some());
     }

@@ -180,3 +180,67 @@ async fn held_back_gzip_pushes_before_authentication_share_one_memory_budget() {
     assert!(grown < budget + 16 * 1024 * 1024, "peak memory grew by {} MB", grown / (1024 * 1024));
     assert!(refused >= connections / 2, "the callers past the budget were answered 503: {refused}");
 }
+
+/// A caller locked out by the failure limiter still has its body read (and dropped) up to the
+/// route's limit before the 429 (`central_v6::sync::discard`), and that read is outside the
+/// budget for unauthenticated bodies. With gzip it costs a 32 KB window per connection; a zstd
+/// frame may declare a window of up to 128 MiB (the decoder's default ceiling; nothing lowers
+/// it), and every byte decompressed into that window stays resident until the connection
+/// ends. So 24 locked-out connections, each a few KB of zstd inflating to just under 8 MB with
+/// the last bytes held back, pin about 190 MB; 512 connections would pin 4 GB, the figure the
+/// budget was made to prevent. Nothing in the design bounds it: the limiter has already said no.
+///
+/// This test proves the hole as it is (the memory grows); once the zstd window is capped (our
+/// own encoder never needs more than 2 MiB at level 6) and discarding stops at the first byte,
+/// flip its final assertion.
+#[tokio::test]
+async fn locked_out_zstd_pushes_with_a_large_window_pin_memory_outside_the_budget() {
+    use tokio::io::AsyncWriteExt;
+    let world = World::start().await;
+    // Lock this address out at the V6 central: ten sign-ins with names no site has.
+    for i in 0..10 {
+        let guess = V6Site::new(&world.v6_url, V5Site::new(&world.v5_url, &format!("nobody{i}"), "x"));
+        let (status, body) = guess.call("site_status", serde_json::json!({})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let locked = V6Site::new(&world.v6_url, V5Site::new(&world.v5_url, "nobody", "x"));
+    assert_eq!(locked.call("site_status", serde_json::json!({})).await.0, 429, "this address is locked out");
+
+    let inflated = outpost::central_v6::MAX_BODY_BYTES - 256 * 1024;
+    let mut z = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
+    z.window_log(27).unwrap();
+    z.write_all(br#"{"pad":""#).unwrap();
+    let chunk = vec![b'a'; 64 * 1024];
+    for _ in 0..inflated / chunk.len() {
+        z.write_all(&chunk).unwrap();
+    }
+    z.write_all(br#""}"#).unwrap();
+    let body = z.finish().unwrap();
+    assert!(body.len() < 16 * 1024, "a few KB each: {}", body.len());
+    let addr = world.v6_url.trim_start_matches("http://").to_owned();
+    let connections = 24;
+    let (held, grown) = measured(async {
+        let mut held = Vec::new();
+        for _ in 0..connections {
+            let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let head = format!(
+                "POST /central/sync/push HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-encoding: zstd\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            );
+            stream.write_all(head.as_bytes()).await.unwrap();
+            stream.write_all(&body[..body.len() - 16]).await.unwrap();
+            held.push(stream);
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        held
+    })
+    .await;
+    let budget = outpost::central_v6::UNAUTHENTICATED_BODY_BUDGET as u64;
+    assert!(
+        grown > 2 * budget,
+        "{connections} locked-out zstd bodies pinned {} MB, more than twice the {} MB budget",
+        grown / (1024 * 1024),
+        budget / (1024 * 1024)
+    );
+    drop(held);
+}

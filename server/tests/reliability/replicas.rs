@@ -173,3 +173,196 @@ async fn each_replica_answers_ready_only_while_it_reaches_the_database() {
         .await
         .unwrap();
 }
+
+/// A replica whose claim's lease ran out while it still prepared a site's queue (its renewals
+/// late: a pool drained by load, a pause; here the lease is made to run out by hand) is not
+/// stopped: the site's next `site_status`, at the other replica, takes the preparation over and
+/// starts it again from an emptied queue while the first replica keeps copying. Integration is
+/// fenced by its transaction lock; the preparation, many transactions, has no such fence, so
+/// both fill the queue and the site is sent every record twice (and the last of the two to end
+/// decides the site's `initialisationStatus`, whatever the other found).
+///
+/// This test proves the hole as it is (records are queued twice); once each preparation chunk
+/// checks that its replica still holds the claim (or the preparation holds a session lock),
+/// flip its final assertion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preparation_taken_over_while_its_first_replica_still_runs_queues_every_record_twice() {
+    use outpost_testkit::prelude::{add_site, start_v5_with};
+    let Some(db) = postgres_or_skip("a_preparation_taken_over_while_its_first_replica_still_runs").await else {
+        return;
+    };
+    let pause = Duration::from_millis(300);
+    let (one, first) = start_v5_with(&db, |s| s.prepare_pause = pause).await;
+    let (two, _second) = start_v5_with(&db, |s| s.prepare_pause = pause).await;
+    let site_id = add_site(&first, "a", "pa", &["store_a"], "http://v6.example:8002").await;
+    let at_one = V5Site::new(&one.url(), "a", "pa");
+    let at_two = V5Site::new(&two.url(), "a", "pa");
+    at_one.initialise().await;
+    let locations: Vec<_> = (0..RECORDS)
+        .map(|i| push_record("Location", &format!("l{i}"), location(&format!("l{i}"), "store_a")))
+        .collect();
+    at_one.push(locations).await;
+    at_one.push_end_and_wait().await;
+
+    // Replica one starts preparing (a pause before every chunk: seconds in all)...
+    assert_eq!(at_one.post("initialise", &serde_json::json!({})).await.status(), 200);
+    // ...and its lease runs out before its first renewal (a third of the 10 s lease).
+    sqlx::query("UPDATE site_activity SET lease_until = 0 WHERE site_id = $1")
+        .bind(site_id)
+        .execute(&first.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        at_two.status().await,
+        SiteStatusCode::InitialisationInProgress,
+        "replica two took the preparation over"
+    );
+    at_two.wait_idle().await;
+    // Replica one's copies go on after replica two's emptied the queue; let them end.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let queued = count(&first.db, &format!("SELECT COUNT(*) FROM sync_out WHERE site_id = {site_id}")).await;
+    let distinct = count(
+        &first.db,
+        &format!(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT table_name, record_id FROM sync_out WHERE site_id = {site_id}) d"
+        ),
+    )
+    .await;
+    assert!(distinct >= RECORDS as i64, "the site's locations are queued: {distinct}");
+    assert!(queued > distinct, "two preparations ran at once: {queued} rows queued for {distinct} records");
+}
+
+/// A replica that stops without its connections closing (a machine frozen, or cut off from the
+/// network: PostgreSQL notices a silent peer only when TCP keepalive gives up, about two hours
+/// by default; here `SIGSTOP`) in the middle of a V6 integration keeps its transaction open,
+/// and with it the site's integration lock and the change log's table lock, which every V6
+/// integration takes first. Its lease runs out and the other replica takes the claim over,
+/// but that integration, and every other site's, then waits on those locks with no timeout:
+/// the pool sets no `idle_in_transaction_session_timeout`, no server-side TCP keepalive and no
+/// `lock_timeout`. Nothing is lost (the frozen transaction never commits), but every site is
+/// told "integrating" until PostgreSQL drops the frozen session; the moment the frozen
+/// process's connections close (`kill -9`), everything proceeds.
+///
+/// This test proves the hole as it is (a second site stays stalled for 15 s, far past the
+/// lease); once sessions idle in a transaction are ended, flip that assertion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v6_replica_frozen_mid_integration_stalls_every_sites_integration_until_its_connection_closes() {
+    let Some(db) = postgres_or_skip("v6 frozen replica").await else { return };
+    let marker = tempfile::tempdir().unwrap();
+    let marker = marker.path().join("kill-point");
+    let mut world = world_stopping_at(&db, "central-integrating", &marker).await;
+    world.add_site("north", "pw", &["store_n"]).await;
+    world.add_site("south", "pw", &["store_s"]).await;
+    let north = V6Site::new(&world.site_v6_url(), V5Site::new(&world.site_v5_url(), "north", "pw"));
+    let answer = north.push(vec![v6_record("asset", "n-1", asset("n-1", "store_n"))], true).await;
+    assert!(answer.get("data").is_some(), "push accepted: {answer}");
+    let pid = wait_for_marker(&marker).await;
+    let stopped = std::process::Command::new("kill").args(["-STOP", &pid.to_string()]).status().unwrap();
+    assert!(stopped.success());
+    // From now on, only the replica that still runs is asked (the frozen one would hang a call).
+    let frozen = replica_with_pid(&mut world, false, pid);
+    let live_url = world.replicas_of(false)[1 - frozen].url.clone();
+    let south = V6Site::new(&live_url, V5Site::new(&world.site_v5_url(), "south", "pw"));
+    let answer = south.push(vec![v6_record("asset", "s-1", asset("s-1", "store_s"))], true).await;
+    assert!(answer.get("data").is_some(), "push accepted: {answer}");
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    let north_here = V6Site::new(&live_url, V5Site::new(&world.site_v5_url(), "north", "pw"));
+    assert!(north_here.is_integrating().await, "north, taken over 13 s ago, is still integrating");
+    assert!(south.is_integrating().await, "south, another site, has been integrating for 15 s");
+    let v6 = world.v6_state.db.clone();
+    assert_eq!(count(&v6, "SELECT COUNT(*) FROM record WHERE table_name = 'asset'").await, 0);
+    // The frozen process's connections close: both integrations go through.
+    world.kill_replica(false, frozen);
+    south.wait_integrated().await;
+    north_here.wait_integrated().await;
+    assert_eq!(count(&v6, "SELECT COUNT(*) FROM record WHERE table_name = 'asset'").await, 2);
+}
+
+/// Two requests of one site can find its claim orphaned at once (a call retried after a
+/// timeout while the first is still served, on two replicas); one of them takes the work over
+/// and the other then finds the claim live. That one must answer what is true, "integrating",
+/// as the V5 central does: `site_status` answered the error `IntegrationInProgress` instead,
+/// which the site does not expect from a status poll, and its run failed.
+///
+/// The race is made deterministic with a row lock: the test holds the claim's row while the
+/// poll's takeover waits on it, and makes the claim live before letting go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v6_status_poll_that_loses_a_takeover_race_answers_integrating_not_an_error() {
+    let Some(db) = postgres_or_skip("v6 takeover race").await else { return };
+    let world = World::builder().database(&db).start().await;
+    let site_id = world.add_site("north", "pw", &["store_n"]).await;
+    let site = V6Site::new(&world.site_v6_url(), V5Site::new(&world.site_v5_url(), "north", "pw"));
+    assert!(!site.is_integrating().await, "idle to begin with (and its credentials are cached)");
+    let v6 = world.v6_state.db.clone();
+    sqlx::query(
+        "INSERT INTO site_activity (site_id, activity, owner, lease_until) VALUES ($1, 'integrating', 'gone', 0)",
+    )
+    .bind(site_id)
+    .execute(&v6.pool)
+    .await
+    .unwrap();
+    let mut other = v6.pool.begin().await.unwrap();
+    sqlx::query("SELECT site_id FROM site_activity WHERE site_id = $1 FOR UPDATE")
+        .bind(site_id)
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    let poll = tokio::spawn({
+        let site = site.clone();
+        async move { site.call("site_status", serde_json::json!({})).await }
+    });
+    // The poll found the claim orphaned and waits for the row to take it over; meanwhile
+    // another replica's takeover wins.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    sqlx::query(
+        "UPDATE site_activity SET owner = 'other', lease_until = CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) + 60000 WHERE site_id = $1",
+    )
+    .bind(site_id)
+    .execute(&mut *other)
+    .await
+    .unwrap();
+    other.commit().await.unwrap();
+    let (status, body) = poll.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["is_integrating"], true, "the poll says what runs: {body}");
+}
+
+/// A status poll that takes an orphaned integration over and is then dropped by its caller (a
+/// timeout, a proxy giving up) before the integration's task has started must not take the
+/// work away with it: the claim was made before the task was spawned, with a database call in
+/// between, so a dropped poll dropped the claim, the work was never run, and the next poll
+/// found the site idle while its buffer was never integrated.
+///
+/// Made deterministic with a table lock on `integration_failure`, which that call writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v6_takeover_whose_poll_is_dropped_still_integrates_the_buffer() {
+    let Some(db) = postgres_or_skip("v6 dropped takeover").await else { return };
+    let world = World::builder().database(&db).start().await;
+    let site_id = world.add_site("north", "pw", &["store_n"]).await;
+    let site = V6Site::new(&world.site_v6_url(), V5Site::new(&world.site_v5_url(), "north", "pw"));
+    let answer = site.push(vec![v6_record("asset", "n-1", asset("n-1", "store_n"))], false).await;
+    assert!(answer.get("data").is_some(), "buffered: {answer}");
+    let v6 = world.v6_state.db.clone();
+    // The replica that was integrating it is gone.
+    sqlx::query(
+        "INSERT INTO site_activity (site_id, activity, owner, lease_until) VALUES ($1, 'integrating', 'gone', 0)",
+    )
+    .bind(site_id)
+    .execute(&v6.pool)
+    .await
+    .unwrap();
+    let mut other = v6.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE integration_failure IN ACCESS EXCLUSIVE MODE").execute(&mut *other).await.unwrap();
+    let poll = tokio::spawn({
+        let site = site.clone();
+        async move { site.call("site_status", serde_json::json!({})).await }
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    poll.abort();
+    let _ = poll.await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    other.commit().await.unwrap();
+    site.wait_integrated().await;
+    assert_eq!(count(&v6, "SELECT COUNT(*) FROM push_buffer").await, 0, "the buffer was integrated");
+    assert_eq!(count(&v6, "SELECT COUNT(*) FROM record WHERE table_name = 'asset'").await, 1);
+}

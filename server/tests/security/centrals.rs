@@ -480,3 +480,99 @@ async fn behind_a_trusted_reverse_proxy_a_made_up_outpost_forwarded_header_does_
     let next = through_proxy("real", "pw", "192.0.2.99".into()).send().await.unwrap();
     assert_eq!(next.status(), 429, "the guesser at 203.0.113.9 is locked out, whatever it wrote");
 }
+
+/// Site ids are BIGINT everywhere and `--site-id` takes any positive one, so a site numbered
+/// past 2^31 must integrate like any other, on both centrals and both databases. The
+/// PostgreSQL integration lock (`central_shared::integration::lock_site`) cast the id to
+/// INTEGER, so every integration of such a site failed with "integer out of range": its pushes
+/// were never applied, on either central, however often it pushed again.
+#[tokio::test]
+async fn a_site_numbered_past_two_to_the_31_has_its_pushes_integrated_on_either_central() {
+    let big_id = 3_000_000_000_i64;
+    for db in databases().await {
+        let (server, state) = start_v5(&db).await;
+        let new = outpost::central_v5::admin::NewSite {
+            name: "far".into(),
+            password: "pf".into(),
+            store_ids: vec!["store_a".into()],
+            central_v6_url: V6_URL.into(),
+            site_id: Some(big_id),
+        };
+        outpost::central_v5::admin::add_site(&state.db, &new).await.unwrap();
+        let a = V5Site::new(&server.url(), "far", "pf");
+        a.initialise().await;
+        a.push(v5_locations("far", 0, 3)).await;
+        assert!(a.push(vec![]).await.integration_started);
+        let mut answer = Value::Null;
+        for _ in 0..300 {
+            answer = a.get("site_status").await.json().await.unwrap();
+            if answer["code"] != "integration_in_progress" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(answer["code"], "idle", "{}: V5 site_status after the final push: {answer}", db.label);
+        let applied: i64 =
+            sqlx::query("SELECT COUNT(*) FROM record WHERE table_name = 'Location' AND store_id = 'store_a'")
+                .fetch_one(&state.db.pool)
+                .await
+                .unwrap()
+                .get(0);
+        assert_eq!(applied, 3, "{}: the V5 central applied the pushed locations", db.label);
+
+        let c = World::builder().database(&db).start().await;
+        // The world's V5 central shares this database: another name and id (the V6 central's own site took the next one).
+        let new = outpost::central_v5::admin::NewSite {
+            name: "far6".into(),
+            store_ids: vec!["store_b".into()],
+            central_v6_url: c.v6_url.clone(),
+            site_id: Some(big_id + 10),
+            ..new
+        };
+        outpost::central_v5::admin::add_site(&c.v5_state.db, &new).await.unwrap();
+        let b = V6Site::new(&c.v6_url, V5Site::new(&c.v5_url, "far6", "pf"));
+        assert!(b.push(v6_assets(0, 3), false).await.get("data").is_some());
+        assert!(b.push(vec![], true).await.get("data").is_some());
+        b.wait_integrated().await;
+        let status = b.data("site_status", json!({})).await;
+        assert_eq!(c.v6_count("asset").await, 3, "{}: the V6 central applied the pushed assets: {status}", db.label);
+    }
+}
+
+/// What all unauthenticated bodies may hold together (`UNAUTHENTICATED_BODY_BUDGET`, 64 MiB)
+/// is one pool for every caller, and anyone can fill it: sixteen connections from one address,
+/// each sending 4 MiB of a push body and holding back its last bytes, leave nothing, and from
+/// then on every site's V6 call (here a `site_status` of a few hundred bytes, with the right
+/// credentials) is answered 503. No credential is ever checked, so the failure limiter never
+/// sees the attacker; and the body timeout is an idle timeout (reset by every byte), so one
+/// byte a minute per connection keeps the budget taken for as long as the attacker likes.
+/// (With gzip the same takes a few KB per connection: see `tests/memory`.)
+///
+/// This test proves the hole as it is (the attack succeeds); once the budget is shared out
+/// per caller address, flip its final assertion.
+#[tokio::test]
+async fn sixteen_held_back_unauthenticated_pushes_make_the_v6_central_refuse_every_site() {
+    use tokio::io::AsyncWriteExt;
+    let world = World::start().await;
+    add_site(&world.v5_state, "a", "pa", &["store_a"], &world.v6_url).await;
+    let a = V6Site::new(&world.v6_url, V5Site::new(&world.v5_url, "a", "pa"));
+    assert_eq!(a.call("site_status", json!({})).await.0, 200, "the site is served before the attack");
+    let addr = world.v6_url.trim_start_matches("http://").to_owned();
+    let share = outpost::central_v6::UNAUTHENTICATED_BODY_BUDGET / 16;
+    let chunk = vec![b' '; share];
+    let mut held = Vec::new();
+    for _ in 0..16 {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST /central/sync/push HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            share + 64
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(&chunk).await.unwrap();
+        held.push(stream);
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let (status, body) = a.call("site_status", json!({})).await;
+    assert_eq!(status, 503, "the rightful site is refused while the attacker holds the budget: {body}");
+    drop(held);
+}
