@@ -420,6 +420,18 @@ impl World {
         }
     }
 
+    /// A second V5 and a second V6 central in this process on this world's databases: replicas
+    /// as two processes would be (state of their own, only the database shared), in process so
+    /// a test can read their counters. The second V6 central calls the second V5 central.
+    pub async fn second_replicas(&self) -> ((Running, V5State), (Running, V6State)) {
+        let mut v5_state = V5State::open(&self.v5_db).await.unwrap();
+        trust_this_machine(&mut v5_state);
+        let v5 = central_v5::serve_state(any_port(), v5_state.clone()).await.unwrap();
+        let v6_state = v6_state(&self.v6_db, &v5.url()).await;
+        let v6 = central_v6::serve_state(any_port(), v6_state.clone()).await.unwrap();
+        ((v5, v5_state), (v6, v6_state))
+    }
+
     /// Records the V5 central holds for a table (what sites pushed or the central wrote).
     pub async fn v5_count(&self, table: &str) -> i64 {
         count_records(&self.v5_state.db, table).await

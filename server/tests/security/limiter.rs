@@ -87,6 +87,42 @@ async fn a_hundred_parallel_wrong_passwords_through_the_v6_central_cost_at_most_
     assert!(guesses <= 10 && limited >= BURST - 10, "{guesses} refused, {limited} × 429");
 }
 
+/// Two replicas of each central on one PostgreSQL database per central (each its own state),
+/// a hundred wrong passwords sent in parallel to the V6 replicas in turn, each V6 replica
+/// checking them with its own V5 replica: at most ten Argon2 verifications on the two V5
+/// replicas together, the rest answered 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_parallel_wrong_passwords_over_two_v6_replicas_cost_at_most_ten_argon2_runs() {
+    let db = TestDb::fresh("postgres").await;
+    if db.label != "postgres" {
+        eprintln!("note: the limiter across replicas needs OUTPOST_TEST_POSTGRES_URL; skipped");
+        return;
+    }
+    let c = World::builder().database(&db).start().await;
+    let ((_v5_two, second_v5), (v6_two, _second_v6)) = c.second_replicas().await;
+    add_site(&c.v5_state, "a", "pa", &["store_a"], &c.v6_url).await;
+    let before = c.v5_state.auth.argon2_runs() + second_v5.auth.argon2_runs();
+    let tasks: Vec<_> = (0..BURST)
+        .map(|i| {
+            let v6_url = if i % 2 == 0 { c.v6_url.clone() } else { v6_two.url() };
+            let wrong = V6Site::new(&v6_url, V5Site::new(&c.v5_url, "a", &format!("guess-{i}")));
+            tokio::spawn(async move {
+                let (status, body) = wrong.call("site_status", json!({})).await;
+                assert!(status == 429 || body.get("error").is_some(), "{status} {body}");
+                if status == 429 { 429 } else { 401 }
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    let runs = c.v5_state.auth.argon2_runs() + second_v5.auth.argon2_runs() - before;
+    assert!(runs <= 10, "{runs} Argon2 verifications ran on the two V5 replicas");
+    let (guesses, limited) = tally(&statuses, 401);
+    assert!(guesses <= 10 && limited >= BURST - 10, "{guesses} refused, {limited} × 429");
+}
+
 /// A site's password is verified with Argon2 once, then remembered while the site keeps using
 /// it (a fleet syncing every five minutes must not pay Argon2 on every sync); and when its
 /// password is changed at the central, the old one is refused at the next request, remembered
