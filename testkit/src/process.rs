@@ -52,38 +52,15 @@ impl SiteProcess {
     pub async fn start_with(bin: &Path, data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> SiteProcess {
         let dir = data_dir.to_path_buf();
         let bin = bin.to_path_buf();
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        if !env.iter().any(|(k, _)| k == "OUTPOST_LOG") {
-            env.push(("OUTPOST_LOG".into(), "error".into()));
-        }
-        tokio::task::spawn_blocking(move || {
-            let spawned = Instant::now();
-            let mut child = Command::new(bin)
-                .args(["site", "--listen", "127.0.0.1:0", "--data-dir"])
-                .arg(&dir)
-                .arg("--app-dir")
-                .arg(dir.join("no-app"))
-                .args(["--admin-password", ADMIN_PASSWORD])
-                .args(&args)
-                .envs(env)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap();
-            let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-            let url = loop {
-                let line = lines.next().expect("the site exited before listening").unwrap();
-                if let Some(rest) = line.strip_prefix("listening on ") {
-                    break rest.split_whitespace().next().unwrap().to_owned();
-                }
-            };
-            // Keep reading so the child never blocks on a full pipe.
-            std::thread::spawn(move || lines.for_each(drop));
-            SiteProcess { child: Some(child), url, spawned, data_dir: dir }
-        })
-        .await
-        .unwrap()
+        let mut all: Vec<String> = ["site", "--listen", "127.0.0.1:0", "--data-dir"].map(String::from).to_vec();
+        all.push(dir.display().to_string());
+        all.extend(["--app-dir".to_owned(), dir.join("no-app").display().to_string()]);
+        all.extend(["--admin-password".to_owned(), ADMIN_PASSWORD.to_owned()]);
+        all.extend(args.iter().map(|a| a.to_string()));
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let spawned = Instant::now();
+        let (child, url) = spawn_listening(bin, all, env, "the site").await;
+        SiteProcess { child: Some(child), url, spawned, data_dir: dir }
     }
 
     /// The process id, while it runs.
@@ -169,31 +146,9 @@ impl CentralProcess {
     }
 
     async fn spawn(&mut self) {
-        let (bin, args, mut env) = (self.bin.clone(), self.args.clone(), self.env.clone());
-        if !env.iter().any(|(k, _)| k == "OUTPOST_LOG") {
-            env.push(("OUTPOST_LOG".into(), "error".into()));
-        }
-        let (child, url) = tokio::task::spawn_blocking(move || {
-            let mut child = Command::new(bin)
-                .args(&args)
-                .args(["--listen", "127.0.0.1:0"])
-                .envs(env)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap();
-            let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-            let url = loop {
-                let line = lines.next().expect("the central exited before listening").unwrap();
-                if let Some(rest) = line.strip_prefix("listening on ") {
-                    break rest.split_whitespace().next().unwrap().to_owned();
-                }
-            };
-            std::thread::spawn(move || lines.for_each(drop));
-            (child, url)
-        })
-        .await
-        .unwrap();
+        let mut args = self.args.clone();
+        args.extend(["--listen".to_owned(), "127.0.0.1:0".to_owned()]);
+        let (child, url) = spawn_listening(self.bin.clone(), args, self.env.clone(), "the central").await;
         self.child = Some(child);
         self.url = url;
     }
@@ -229,4 +184,33 @@ impl Drop for CentralProcess {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// Spawn `bin args…` (logging errors only unless `env` sets `OUTPOST_LOG`) and wait for its
+/// `listening on URL` line; its output is read to the end on a thread of its own, so the child
+/// never blocks on a full pipe. `what` names it in the panic if it exits before listening.
+async fn spawn_listening(
+    bin: PathBuf,
+    args: Vec<String>,
+    mut env: Vec<(String, String)>,
+    what: &'static str,
+) -> (Child, String) {
+    if !env.iter().any(|(k, _)| k == "OUTPOST_LOG") {
+        env.push(("OUTPOST_LOG".into(), "error".into()));
+    }
+    tokio::task::spawn_blocking(move || {
+        let mut child =
+            Command::new(bin).args(&args).envs(env).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = loop {
+            let line = lines.next().unwrap_or_else(|| panic!("{what} exited before listening")).unwrap();
+            if let Some(rest) = line.strip_prefix("listening on ") {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        std::thread::spawn(move || lines.for_each(drop));
+        (child, url)
+    })
+    .await
+    .unwrap()
 }
