@@ -19,6 +19,8 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, StatusCode};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -133,7 +135,35 @@ impl std::fmt::Debug for HttpClient {
 
 /// Certificate authorities trusted besides the system's (`--ca-cert`), for the whole process:
 /// like the system store, trust belongs to the machine's installation, not to one client.
-static EXTRA_ROOTS: OnceLock<Vec<reqwest::Certificate>> = OnceLock::new();
+static EXTRA_ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
+
+/// The TLS settings every client of the process shares, made by the first client: the system's
+/// roots plus [`EXTRA_ROOTS`]. Made once because making them reads and parses every certificate
+/// of the system's store: with a client per sync (a site's run, the bench's fleet) that was a
+/// third of the CPU a fleet's syncs cost. `None` when the store cannot be loaded; each client
+/// then builds its own, and says why.
+static SHARED_TLS: OnceLock<Option<rustls::ClientConfig>> = OnceLock::new();
+
+fn shared_tls() -> Option<rustls::ClientConfig> {
+    SHARED_TLS
+        .get_or_init(|| {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let extra = EXTRA_ROOTS.get().cloned().unwrap_or_default();
+            let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
+                .inspect_err(|e| tracing::warn!("cannot load the system's certificate authorities: {e}"))
+                .ok()?;
+            let mut config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .ok()?
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier))
+                .with_no_client_auth();
+            // What reqwest sets when it builds the settings itself (HTTP/1.1 only here).
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Some(config)
+        })
+        .clone()
+}
 
 /// Why `--ca-cert` could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -142,19 +172,23 @@ pub enum CaCertError {
     Read { path: String, error: std::io::Error },
     #[error("{path} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----): {error}")]
     NotPem { path: String, error: String },
-    #[error("--ca-cert can be given once per process")]
+    #[error("--ca-cert can be given once per process, before the first connection")]
     AlreadySet,
 }
 
-/// Trust the certificates of a PEM file (a private CA) for every sync client made after this,
-/// on top of the system's roots.
+/// Trust the certificates of a PEM file (a private CA) for every sync client of the process,
+/// on top of the system's roots. Called at start, before any client is made.
 pub fn trust_ca_file(path: &Path) -> Result<(), CaCertError> {
     let shown = path.display().to_string();
     let pem = std::fs::read(path).map_err(|error| CaCertError::Read { path: shown.clone(), error })?;
-    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| CaCertError::NotPem { path: shown.clone(), error: e.to_string() })?;
     if certs.is_empty() {
         return Err(CaCertError::NotPem { path: shown, error: "no certificate found".into() });
+    }
+    if SHARED_TLS.get().is_some() {
+        return Err(CaCertError::AlreadySet);
     }
     EXTRA_ROOTS.set(certs).map_err(|_| CaCertError::AlreadySet)
 }
@@ -171,20 +205,22 @@ pub const BUSY_WAIT: Duration = Duration::from_secs(10);
 impl HttpClient {
     pub fn new(timeouts: &Timeouts, activity: Option<ActivityHook>) -> Self {
         install_crypto_provider();
-        let extra_roots = EXTRA_ROOTS.get().cloned().unwrap_or_default();
+        let tls = shared_tls();
         let tiers = timeouts
             .connect
             .iter()
             .map(|connect| {
                 // Proxies come from HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY, as curl reads them.
-                reqwest::Client::builder()
+                let builder = reqwest::Client::builder()
                     .connect_timeout(*connect)
                     .read_timeout(timeouts.idle_read)
                     .gzip(true)
-                    .zstd(true)
-                    .tls_certs_merge(extra_roots.clone())
-                    .build()
-                    .expect("a reqwest client with the ring provider always builds")
+                    .zstd(true);
+                let builder = match &tls {
+                    Some(config) => builder.tls_backend_preconfigured(config.clone()),
+                    None => builder,
+                };
+                builder.build().expect("a reqwest client with the ring provider always builds")
             })
             .collect();
         HttpClient {
