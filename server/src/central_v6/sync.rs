@@ -173,7 +173,7 @@ async fn check_credentials(
             (checked, failed)
         })
         .await
-        .map_err(too_many)?
+        .map_err(V6Error::from)?
 }
 
 /// The version first, whatever else the body holds (a newer site gets the mismatch, not a parse
