@@ -161,9 +161,66 @@ pub struct CentralDb {
     pub backend: Backend,
 }
 
+/// How long a central's PostgreSQL session may sit idle inside a transaction before the server
+/// ends it, as a multiple of the integration lease (see [`SessionLimits`]).
+pub const IDLE_IN_TRANSACTION_LEASES: u32 = 3;
+
+/// Server-side TCP keepalive of a central's PostgreSQL sessions: first probe after this many
+/// idle seconds, then one every [`KEEPALIVE_INTERVAL_SECS`], the peer declared gone after
+/// [`KEEPALIVE_COUNT`] unanswered (about 25 s, where Linux's default is about 2 h 11 min).
+pub const KEEPALIVE_IDLE_SECS: u32 = 10;
+pub const KEEPALIVE_INTERVAL_SECS: u32 = 5;
+pub const KEEPALIVE_COUNT: u32 = 3;
+
+/// What each PostgreSQL session of a central is told when it connects, so that a replica that
+/// stops without its sockets closing (a frozen machine, one cut off from the network) cannot
+/// keep its locks for hours. `kill -9` closes the sockets and PostgreSQL ends the session at
+/// once; a silent peer was noticed only when TCP keepalive gave up (about 2 h 11 min on Linux),
+/// and meanwhile its open transaction kept a site's integration lock and the change log's table
+/// lock, which every integration takes, so every site was told "integrating" (review finding 2).
+///
+/// - `idle_in_transaction_session_timeout` ([`SessionLimits::idle_in_transaction`]): a
+///   session idle *inside a transaction* that long is ended and its transaction rolled back
+///   (nothing of it applied; the work is taken over as after `kill -9`). It counts idle time
+///   only: a long integration or preparation sends its statements back to back, and no
+///   transaction of ours waits on the network (a caller, the legacy central) while open, so
+///   only a stopped replica is ever idle that long. Three leases: a replica that stops is
+///   taken over after a lease and its locks are free two leases later (30 s by default).
+/// - Server-side TCP keepalive and `tcp_user_timeout` (PostgreSQL 12 and later): a peer gone
+///   from the network is noticed in about 25 s, also while the session is not in a transaction
+///   or has sent data that is never acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    pub idle_in_transaction: Duration,
+}
+
+impl SessionLimits {
+    /// The limits for replicas whose claims live `lease` unrenewed (`--integration-lease-secs`),
+    /// never under a second.
+    pub fn for_lease(lease: Duration) -> SessionLimits {
+        SessionLimits { idle_in_transaction: (lease * IDLE_IN_TRANSACTION_LEASES).max(Duration::from_secs(1)) }
+    }
+}
+
+impl Default for SessionLimits {
+    fn default() -> SessionLimits {
+        SessionLimits::for_lease(crate::central_shared::activity::DEFAULT_LEASE)
+    }
+}
+
 /// Open a central database from a URL (`sqlite://…?mode=rwc` or `postgres://…`) and apply the
-/// migrations of its backend.
+/// migrations of its backend, with the default [`SessionLimits`].
 pub async fn open_central(url: &str, sqlite: &Migrator, postgres: &Migrator) -> anyhow::Result<CentralDb> {
+    open_central_with(url, sqlite, postgres, SessionLimits::default()).await
+}
+
+/// [`open_central`] whose PostgreSQL sessions get `limits`.
+pub async fn open_central_with(
+    url: &str,
+    sqlite: &Migrator,
+    postgres: &Migrator,
+    limits: SessionLimits,
+) -> anyhow::Result<CentralDb> {
     install_default_drivers();
     let backend = if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Backend::Postgres
@@ -188,6 +245,19 @@ pub async fn open_central(url: &str, sqlite: &Migrator, postgres: &Migrator) -> 
                 if backend == Backend::Sqlite {
                     sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
                     sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                } else {
+                    // One round trip; `tcp_user_timeout` only where the server knows it.
+                    let idle_ms = limits.idle_in_transaction.as_millis().to_string();
+                    let sql = format!(
+                        "SELECT set_config('idle_in_transaction_session_timeout', $1, false),
+                         set_config('tcp_keepalives_idle', '{KEEPALIVE_IDLE_SECS}', false),
+                         set_config('tcp_keepalives_interval', '{KEEPALIVE_INTERVAL_SECS}', false),
+                         set_config('tcp_keepalives_count', '{KEEPALIVE_COUNT}', false),
+                         CASE WHEN current_setting('server_version_num')::int >= 120000
+                         THEN set_config('tcp_user_timeout', '{}', false) END",
+                        (KEEPALIVE_IDLE_SECS + KEEPALIVE_INTERVAL_SECS * KEEPALIVE_COUNT) * 1000
+                    );
+                    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(idle_ms).execute(&mut *conn).await?;
                 }
                 Ok(())
             })

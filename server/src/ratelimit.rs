@@ -37,11 +37,21 @@
 //! window, and prunes the older ones), all keys in one transaction, keys in a fixed order (no
 //! deadlock between two attempts): only an attempt that statement admitted goes on to a
 //! password verification, whichever replica it reached. The cost is one small transaction per
-//! counted attempt (successful sign-ins are cached by the centrals and do not come here, and
-//! no attempt is counted before the early check has found its keys free), and the early
-//! [`FailureLimiter::refuse_early`] reads the rows. When the table cannot be reached the
-//! attempt is refused (as a lock-out of a second), not verified uncounted. Keys nobody failed
-//! with for a window are deleted at most once a minute per replica.
+//! counted attempt (successful sign-ins are cached by the centrals and do not come here). When
+//! the table cannot be reached the attempt is refused, not verified uncounted, as
+//! [`Refusal::Unavailable`]: the centrals answer it 503 with a hint, not "too many attempts",
+//! which would send whoever reads the Sync page looking for a guesser. Keys nobody failed with
+//! for a window are deleted at most once a minute per limiter.
+//!
+//! What a flood of refused or credential-less requests costs the database is bounded too
+//! (review finding 7): every key the table refused is remembered in the replica's memory until
+//! its wait ends (a negative cache), and [`FailureLimiter::refuse_early`], which the V6 central
+//! asks before every request, answers from that memory only, never with a query; the counting
+//! calls refuse a remembered key without a query as well. Only a key not known to be locked
+//! costs a statement, and the limiter's statements run at most [`QUERIES_AT_ONCE`] at a time
+//! per replica, so they never take more than that many of the pool's connections. The count
+//! itself stays in the database, so replicas together still admit `max` guesses per key: a key
+//! locked by another replica's failures is learnt here at its first refused reservation.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -68,6 +78,29 @@ pub const MAX_NAME_BYTES: usize = 256;
 pub const ARGON2_SLOTS: usize = 2;
 /// Credential checks each limiter runs at once (see [`FailureLimiter::counted`]).
 pub const CHECKS_AT_ONCE: usize = 2;
+/// Statements on the shared table each limiter runs at once (see the module doc).
+pub const QUERIES_AT_ONCE: usize = 3;
+/// How long a statement waits for one of the [`QUERIES_AT_ONCE`] slots before the attempt is
+/// refused as [`Refusal::Unavailable`].
+const QUERY_SLOT_WAIT: Duration = Duration::from_secs(5);
+/// Locked keys remembered per limiter past which the expired ones are swept on insert.
+const LOCKED_SWEEP_ABOVE: usize = 10_000;
+
+/// Why an attempt was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A key has used up its failures: try again after this long.
+    TooMany(Duration),
+    /// The shared table could not be reached (or was too busy to answer in time); nothing was
+    /// verified. The centrals answer 503.
+    Unavailable,
+}
+
+impl From<Duration> for Refusal {
+    fn from(wait: Duration) -> Refusal {
+        Refusal::TooMany(wait)
+    }
+}
 
 type Key = [u8; 32];
 
@@ -83,7 +116,99 @@ pub struct FailureLimiter {
     failures: Arc<Mutex<Failures>>,
     slots: Arc<Semaphore>,
     /// A PostgreSQL central's database: the counts are shared by its replicas (module doc).
-    shared: Option<CentralDb>,
+    shared: Option<Shared>,
+}
+
+/// A limiter's view of the shared table: the database, the keys it refused (locked until the
+/// time given), its statement slots, and when this limiter last swept the table.
+#[derive(Clone)]
+struct Shared {
+    db: CentralDb,
+    locked: Arc<Mutex<HashMap<Key, Instant>>>,
+    queries: Arc<Semaphore>,
+    last_sweep: Arc<Mutex<Option<Instant>>>,
+}
+
+impl Shared {
+    fn new(db: &CentralDb) -> Shared {
+        Shared {
+            db: db.clone(),
+            locked: Default::default(),
+            queries: Arc::new(Semaphore::new(QUERIES_AT_ONCE)),
+            last_sweep: Default::default(),
+        }
+    }
+
+    /// How long until every one of `keys` this replica knows to be locked is free again.
+    fn remembered(&self, keys: &[String]) -> Option<Duration> {
+        let now = Instant::now();
+        let locked = self.locked.lock().unwrap_or_else(|e| e.into_inner());
+        keys.iter()
+            .filter_map(|k| locked.get(&digest(k)))
+            .filter(|until| **until > now)
+            .map(|until| *until - now)
+            .max()
+            .map(|wait| wait.max(Duration::from_secs(1)))
+    }
+
+    /// Remember that the table refused `key` for `wait`.
+    fn remember(&self, key: &str, wait: Duration) {
+        let now = Instant::now();
+        let mut locked = self.locked.lock().unwrap_or_else(|e| e.into_inner());
+        if locked.len() > LOCKED_SWEEP_ABOVE {
+            locked.retain(|_, until| *until > now);
+        }
+        let until = now + wait;
+        let slot = locked.entry(digest(key)).or_insert(until);
+        *slot = (*slot).max(until);
+    }
+
+    /// One of the limiter's statement slots, or `None` when none frees up in time.
+    async fn slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        tokio::time::timeout(QUERY_SLOT_WAIT, self.queries.acquire()).await.ok()?.ok()
+    }
+
+    /// Reserve one attempt against `keys` (plain keys; see [`FailureLimiter::hex_keys`]) in the
+    /// table, remembering a key it refuses.
+    async fn reserve(
+        &self,
+        keys: &[String],
+        hex: &[String],
+        max: usize,
+        window: Duration,
+    ) -> Result<SharedAttempt, Refusal> {
+        if let Some(wait) = self.remembered(keys) {
+            return Err(Refusal::TooMany(wait));
+        }
+        let Some(_slot) = self.slot().await else { return Err(unavailable("no statement slot freed up in time")) };
+        sweep(self, window).await;
+        match shared::reserve(&self.db, hex, max, window).await {
+            Ok(Ok(attempt)) => Ok(attempt),
+            Ok(Err((refused, wait))) => {
+                if let Some(key) = keys.iter().find(|k| hex_digest(k) == refused) {
+                    self.remember(key, wait);
+                }
+                Err(Refusal::TooMany(wait))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+/// Delete keys with no failure in the window from the shared table, at most once a minute per
+/// limiter (each limiter its own timer: one shared by every limiter in the process let one
+/// central's sweeps starve another's table).
+async fn sweep(shared: &Shared, window: Duration) {
+    {
+        let mut last = shared.last_sweep.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|l| l.elapsed() < SWEEP_EVERY.min(window)) {
+            return;
+        }
+        *last = Some(Instant::now());
+    }
+    if let Err(e) = shared::sweep(&shared.db, window).await {
+        tracing::warn!(error = %e, "could not sweep the failure limiter's table");
+    }
 }
 
 impl Default for FailureLimiter {
@@ -128,6 +253,11 @@ fn digest(key: &str) -> Key {
     Sha256::digest(key.as_bytes()).into()
 }
 
+/// A key as the shared table holds it: its SHA-256 in hex.
+fn hex_digest(key: &str) -> String {
+    digest(key).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 impl FailureLimiter {
     pub fn new(max: usize, window: Duration) -> Self {
         let failures = Failures { times: HashMap::new(), last_sweep: Instant::now() };
@@ -145,35 +275,33 @@ impl FailureLimiter {
     pub fn for_database(db: &CentralDb) -> Self {
         let mut limiter = FailureLimiter::default();
         if db.backend == Backend::Postgres {
-            limiter.shared = Some(db.clone());
+            limiter.shared = Some(Shared::new(db));
         }
         limiter
     }
 
-    /// [`FailureLimiter::check`], across replicas when the counts are shared.
+    /// `Err(retry_after)` when any key is known to be locked; counts nothing, and never asks
+    /// the database (it runs before every V6 request): in memory, [`FailureLimiter::check`];
+    /// with the shared table, the keys it refused lately (see the module doc). A key locked by
+    /// other replicas only is refused by the counting call that follows.
     pub async fn refuse_early(&self, keys: &[String]) -> Result<(), Duration> {
-        let Some(db) = &self.shared else { return self.check(keys) };
-        match shared::check(db, &self.hex_keys(keys), self.max, self.window).await {
-            Ok(wait) => wait.map_or(Ok(()), Err),
-            Err(e) => Err(unavailable(e)),
+        match &self.shared {
+            None => self.check(keys),
+            Some(shared) => shared.remembered(keys).map_or(Ok(()), Err),
         }
     }
 
     /// Count one failure against `keys` without a check (a request without credentials), or
-    /// `Err(retry_after)` when a key is used up.
-    pub async fn count_failure(&self, keys: &[String]) -> Result<(), Duration> {
-        let Some(db) = &self.shared else { return self.reserve(keys).map(Attempt::failed) };
-        match shared::reserve(db, &self.hex_keys(keys), self.max, self.window).await {
-            Ok(admitted) => admitted.map(drop),
-            Err(e) => Err(unavailable(e)),
-        }
+    /// refuse when a key is used up (or the shared table cannot be reached).
+    pub async fn count_failure(&self, keys: &[String]) -> Result<(), Refusal> {
+        let Some(shared) = &self.shared else { return self.reserve(keys).map(Attempt::failed).map_err(Refusal::from) };
+        shared.reserve(keys, &self.hex_keys(keys), self.max, self.window).await.map(drop)
     }
 
     /// Keys as the shared table holds them: the SHA-256 in hex, sorted (the order the
     /// transaction locks them in), without repeats.
     fn hex_keys(&self, keys: &[String]) -> Vec<String> {
-        let mut hex: Vec<String> =
-            keys.iter().map(|k| digest(k).iter().map(|b| format!("{b:02x}")).collect()).collect();
+        let mut hex: Vec<String> = keys.iter().map(|k| hex_digest(k)).collect();
         hex.sort();
         hex.dedup();
         hex
@@ -201,19 +329,23 @@ impl FailureLimiter {
     /// Run a credential check as one counted attempt: wait for one of the limiter's slots, then
     /// check the keys and count the attempt in one step, then run `check`, which answers its
     /// value and whether it was a failed guess (kept) or not (refunded: right credentials, or
-    /// nothing verified). `Err(retry_after)`, without running `check`, when a key is used up.
-    pub async fn counted<T>(&self, keys: &[String], check: impl Future<Output = (T, bool)>) -> Result<T, Duration> {
-        let _slot = self.slots.acquire().await.map_err(|_| Duration::from_secs(1))?;
-        if let Some(db) = &self.shared {
-            let attempt = match shared::reserve(db, &self.hex_keys(keys), self.max, self.window).await {
-                Ok(admitted) => admitted?,
-                Err(e) => return Err(unavailable(e)),
-            };
+    /// nothing verified). Refused, without running `check`, when a key is used up (or the
+    /// shared table cannot be reached).
+    pub async fn counted<T>(&self, keys: &[String], check: impl Future<Output = (T, bool)>) -> Result<T, Refusal> {
+        let _slot = self.slots.acquire().await.map_err(|_| Refusal::TooMany(Duration::from_secs(1)))?;
+        if let Some(shared) = &self.shared {
+            let attempt = shared.reserve(keys, &self.hex_keys(keys), self.max, self.window).await?;
             let (value, failed) = check.await;
-            if !failed && let Err(e) = shared::refund(db, &attempt).await {
-                // Kept counted: a right password cannot be taken for a guess more than `max`
-                // times in a window, and the site's next attempt is cached anyway.
-                tracing::warn!(error = %e, "could not take back a counted sign-in attempt");
+            if !failed {
+                let refunded = match shared.slot().await {
+                    Some(_slot) => shared::refund(&shared.db, &attempt).await,
+                    None => Err(sqlx::Error::PoolTimedOut),
+                };
+                if let Err(e) = refunded {
+                    // Kept counted: a right password cannot be taken for a guess more than `max`
+                    // times in a window, and the site's next attempt is cached anyway.
+                    tracing::warn!(error = %e, "could not take back a counted sign-in attempt");
+                }
             }
             return Ok(value);
         }
@@ -273,16 +405,15 @@ impl FailureLimiter {
     }
 }
 
-/// A shared table that cannot be reached refuses the attempt for a second (fail closed).
-fn unavailable(e: sqlx::Error) -> Duration {
+/// A shared table that cannot be reached refuses the attempt (fail closed).
+fn unavailable(e: impl std::fmt::Display) -> Refusal {
     tracing::error!(error = %e, "the failure limiter's table cannot be reached; sign-in attempt refused");
-    Duration::from_secs(1)
+    Refusal::Unavailable
 }
 
 /// The counts in `auth_failure` (see the module doc); keys are hex digests, sorted.
 mod shared {
-    use std::sync::Mutex;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use sqlx::AssertSqlSafe;
 
@@ -308,43 +439,14 @@ mod shared {
         Ok(Duration::from_micros(left as u64).max(Duration::from_secs(1)))
     }
 
-    /// `Some(retry_after)` when a key has used up its failures; counts nothing.
-    pub async fn check(
-        db: &CentralDb,
-        keys: &[String],
-        max: usize,
-        window: Duration,
-    ) -> sqlx::Result<Option<Duration>> {
-        let mut conn = db.pool.acquire().await?;
-        let now: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT {NOW_US}"))).fetch_one(&mut *conn).await?;
-        let window = micros(window);
-        let mut wait = None;
-        for key in keys {
-            let held: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM auth_failure, unnest(times) AS t WHERE key = $1 AND t > $2 - $3",
-            )
-            .bind(key)
-            .bind(now)
-            .bind(window)
-            .fetch_one(&mut *conn)
-            .await?;
-            if held >= max as i64 {
-                let w = wait_for(&mut conn, key, now, window).await?;
-                wait = Some(wait.map_or(w, |old: Duration| old.max(w)));
-            }
-        }
-        Ok(wait)
-    }
-
     /// Count one attempt against every key in one transaction, each by one conditional upsert,
-    /// or `Ok(Err(retry_after))` (nothing counted) when a key has used up its failures.
+    /// or `Ok(Err((key, retry_after)))` (nothing counted) when `key` has used up its failures.
     pub async fn reserve(
         db: &CentralDb,
         keys: &[String],
         max: usize,
         window: Duration,
-    ) -> sqlx::Result<Result<SharedAttempt, Duration>> {
-        sweep(db, window).await;
+    ) -> sqlx::Result<Result<SharedAttempt, (String, Duration)>> {
         let window = micros(window);
         let mut tx = db.pool.begin().await?;
         let now: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT {NOW_US}"))).fetch_one(&mut *tx).await?;
@@ -368,44 +470,39 @@ mod shared {
             if admitted.is_none() {
                 let wait = wait_for(&mut tx, key, now, window).await?;
                 tx.rollback().await?;
-                return Ok(Err(wait));
+                return Ok(Err((key.clone(), wait)));
             }
         }
         tx.commit().await?;
         Ok(Ok(SharedAttempt { keys: keys.to_vec(), at: now }))
     }
 
-    /// Take an attempt back (the credentials were right).
+    /// Take an attempt back (the credentials were right): one occurrence of its time per key.
+    /// `array_remove` took every failure of that microsecond, another replica's guess too.
     pub async fn refund(db: &CentralDb, attempt: &SharedAttempt) -> sqlx::Result<()> {
         for key in &attempt.keys {
-            sqlx::query("UPDATE auth_failure SET times = array_remove(times, CAST($2 AS BIGINT)) WHERE key = $1")
-                .bind(key)
-                .bind(attempt.at)
-                .execute(&db.pool)
-                .await?;
+            sqlx::query(
+                "UPDATE auth_failure SET times =
+                   times[:array_position(times, CAST($2 AS BIGINT)) - 1] || times[array_position(times, CAST($2 AS BIGINT)) + 1:]
+                 WHERE key = $1 AND array_position(times, CAST($2 AS BIGINT)) IS NOT NULL",
+            )
+            .bind(key)
+            .bind(attempt.at)
+            .execute(&db.pool)
+            .await?;
         }
         Ok(())
     }
 
-    /// Delete keys with no failure in the window, at most once a minute per process.
-    async fn sweep(db: &CentralDb, window: Duration) {
-        static LAST: Mutex<Option<Instant>> = Mutex::new(None);
-        {
-            let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
-            if last.is_some_and(|l| l.elapsed() < super::SWEEP_EVERY.min(window)) {
-                return;
-            }
-            *last = Some(Instant::now());
-        }
-        let swept = sqlx::query(AssertSqlSafe(format!(
+    /// Delete keys with no failure in the window.
+    pub async fn sweep(db: &CentralDb, window: Duration) -> sqlx::Result<()> {
+        sqlx::query(AssertSqlSafe(format!(
             "DELETE FROM auth_failure WHERE COALESCE((SELECT MAX(t) FROM unnest(times) AS t), 0) <= {NOW_US} - $1"
         )))
         .bind(micros(window))
         .execute(&db.pool)
-        .await;
-        if let Err(e) = swept {
-            tracing::warn!(error = %e, "could not sweep the failure limiter's table");
-        }
+        .await?;
+        Ok(())
     }
 }
 

@@ -28,10 +28,28 @@
 //! deletes exactly the buffered copies it read, so two integrations of one site (a replica that
 //! stalled past its lease and the one that took over) run one after the other and the second
 //! finds only what the first did not apply.
+//!
+//! # Renewals and takeovers under load
+//!
+//! A replica renews all its claims at once, with one statement, from one task on a connection
+//! of its own (not one of the pool's): renewals that waited for a pool drained by busy requests
+//! were late past the lease, so a live replica lost its claims and the takeovers that followed
+//! added load (review finding 6). Before a claim is made, the site's integration lock is tried
+//! without waiting (`pg_try_advisory_xact_lock`): held means an integration of the site still
+//! runs (a replica that stalled past its lease, but is alive), so the site is answered busy and
+//! no integration is started to block on it. A replica that stopped without closing its
+//! connections has its session ended by PostgreSQL (`db::SessionLimits`), and its lock with it.
+//!
+//! A preparation (many transactions) is fenced by its claim: each chunk checks, in its own
+//! transaction, that the claim is still this replica's ([`BusyGuard::fence`]), and stops when
+//! it is not, so a preparation taken over never runs twice at once (review finding 5).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
+
+use sqlx::{AnyConnection, ConnectOptions};
 
 use tokio::sync::{OwnedRwLockWriteGuard, RwLock};
 
@@ -79,7 +97,21 @@ struct Shared {
     /// This replica, as its claims name it.
     owner: Arc<str>,
     lease: Duration,
+    renewals: Arc<Renewals>,
 }
+
+/// The claims this replica renews, and whether its renewal task runs.
+#[derive(Default)]
+struct Renewals {
+    held: Mutex<HashSet<i64>>,
+    started: AtomicBool,
+}
+
+/// Thrown when a claim this replica held is no longer its own (taken over): work that spans
+/// many transactions stops on it (see [`BusyGuard::fence`]).
+#[derive(Debug, thiserror::Error)]
+#[error("the claim on site {0} was taken over by another replica; this replica stopped its work")]
+pub struct ClaimLost(pub i64);
 
 #[derive(Clone, Default)]
 pub struct Activities {
@@ -95,15 +127,34 @@ pub struct Activities {
 pub struct BusyGuard {
     busy: Arc<Mutex<HashMap<i64, Activity>>>,
     site_id: i64,
-    /// On PostgreSQL: the claim's renewal, stopped on release.
-    shared: Option<(Shared, tokio::task::JoinHandle<()>)>,
+    /// On PostgreSQL: the claim's row, renewed (see [`Renewals`]) until released.
+    shared: Option<Shared>,
 }
 
 impl BusyGuard {
+    /// Inside a transaction of work that spans several (a preparation): fail with [`ClaimLost`]
+    /// unless the claim is still this replica's, and keep it so until the transaction ends
+    /// (`FOR SHARE`: a takeover's upsert of the row waits for this transaction), so nothing this
+    /// transaction writes lands after another replica took the work over. Nothing on SQLite
+    /// (one process; nothing takes a claim over).
+    pub async fn fence(&self, conn: &mut AnyConnection) -> anyhow::Result<()> {
+        let Some(shared) = &self.shared else { return Ok(()) };
+        let ours: Option<i64> =
+            sqlx::query_scalar("SELECT site_id FROM site_activity WHERE site_id = $1 AND owner = $2 FOR SHARE")
+                .bind(self.site_id)
+                .bind(&*shared.owner)
+                .fetch_optional(conn)
+                .await?;
+        match ours {
+            Some(_) => Ok(()),
+            None => Err(ClaimLost(self.site_id).into()),
+        }
+    }
+
     /// End the claim now (on PostgreSQL: delete its row, so the next poll finds the site idle).
     pub async fn release(mut self) {
-        if let Some((shared, renewal)) = self.shared.take() {
-            renewal.abort();
+        if let Some(shared) = self.shared.take() {
+            shared.renewals.forget(self.site_id);
             if let Err(e) = delete_claim(&shared, self.site_id).await {
                 // The lease runs out by itself; the site is told "busy" until then, and the
                 // replica it asks next finds the claim orphaned and runs the (then empty) work.
@@ -125,8 +176,8 @@ async fn delete_claim(shared: &Shared, site_id: i64) -> sqlx::Result<()> {
 impl Drop for BusyGuard {
     fn drop(&mut self) {
         self.busy.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.site_id);
-        if let Some((shared, renewal)) = self.shared.take() {
-            renewal.abort();
+        if let Some(shared) = self.shared.take() {
+            shared.renewals.forget(self.site_id);
             let site_id = self.site_id;
             // Dropped without `release` (a task cancelled): end the claim as soon as possible.
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
@@ -146,6 +197,7 @@ impl Activities {
             db: db.clone(),
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()).into(),
             lease: lease.max(Duration::from_millis(300)),
+            renewals: Default::default(),
         });
         Activities { shared, ..Default::default() }
     }
@@ -177,6 +229,16 @@ impl Activities {
             return Ok(Ok(BusyGuard { busy: self.busy.clone(), site_id, shared: None }));
         };
         let lease_ms = shared.lease.as_millis() as i64;
+        let mut tx = shared.db.pool.begin().await?;
+        // Held: an integration of the site runs (a replica past its lease, still alive), so the
+        // site is busy; starting another would only wait for it, holding a connection.
+        let sql = super::integration::site_lock_sql("pg_try_advisory_xact_lock", site_id);
+        let free: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(site_id).fetch_one(&mut *tx).await?;
+        if !free {
+            tx.rollback().await?;
+            let current = self.current(site_id).await?;
+            return Ok(Err(current.map_or(Activity::Integrating, |b| b.activity)));
+        }
         // One statement: of replicas claiming at once, exactly one inserts (or replaces an
         // orphaned claim); the others' conflict finds a live claim and changes nothing.
         let claimed: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
@@ -189,16 +251,25 @@ impl Activities {
         .bind(activity.as_str())
         .bind(&*shared.owner)
         .bind(lease_ms)
-        .fetch_optional(&shared.db.pool)
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
         if claimed.is_none() {
             let current = self.current(site_id).await?;
             // Gone between the two statements: busy a moment ago, so say so (the caller retries).
             return Ok(Err(current.map_or(activity, |b| b.activity)));
         }
         self.busy.lock().unwrap_or_else(|e| e.into_inner()).insert(site_id, activity);
-        let renewal = tokio::spawn(renew(shared.clone(), site_id));
-        Ok(Ok(BusyGuard { busy: self.busy.clone(), site_id, shared: Some((shared.clone(), renewal)) }))
+        shared.renewals.hold(site_id);
+        if !shared.renewals.started.swap(true, Ordering::SeqCst) {
+            tokio::spawn(renew(
+                Arc::downgrade(&shared.renewals),
+                shared.db.clone(),
+                shared.owner.clone(),
+                shared.lease,
+            ));
+        }
+        Ok(Ok(BusyGuard { busy: self.busy.clone(), site_id, shared: Some(shared.clone()) }))
     }
 
     /// Hold back every integration of this process until the guard is dropped (for tests and
@@ -212,28 +283,61 @@ impl Activities {
     }
 }
 
-/// Renew this replica's claim on `site_id` every third of the lease, until aborted.
-async fn renew(shared: Shared, site_id: i64) {
-    let lease_ms = shared.lease.as_millis() as i64;
+impl Renewals {
+    fn hold(&self, site_id: i64) {
+        self.held.lock().unwrap_or_else(|e| e.into_inner()).insert(site_id);
+    }
+
+    fn forget(&self, site_id: i64) {
+        self.held.lock().unwrap_or_else(|e| e.into_inner()).remove(&site_id);
+    }
+}
+
+/// Renew every claim of this replica (`owner`) every third of the lease, with one statement on
+/// a connection of its own (opened with the pool's options, outside the pool, so a pool
+/// drained by requests never delays a renewal). Ends once the replica's bookkeeping is gone.
+async fn renew(renewals: Weak<Renewals>, db: CentralDb, owner: Arc<str>, lease: Duration) {
+    let lease_ms = lease.as_millis() as i64;
+    let mut conn: Option<AnyConnection> = None;
     loop {
-        tokio::time::sleep(shared.lease / 3).await;
-        let renewed = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE site_activity SET lease_until = {NOW_MS} + $3 WHERE site_id = $1 AND owner = $2"
+        tokio::time::sleep(lease / 3).await;
+        let Some(renewals) = renewals.upgrade() else { return };
+        let held: Vec<i64> = renewals.held.lock().unwrap_or_else(|e| e.into_inner()).iter().copied().collect();
+        if held.is_empty() {
+            continue;
+        }
+        if conn.is_none() {
+            match db.pool.connect_options().connect().await {
+                Ok(c) => conn = Some(c),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not connect to renew this replica's claims");
+                    continue;
+                }
+            }
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        let renewed: sqlx::Result<Vec<i64>> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "UPDATE site_activity SET lease_until = {NOW_MS} + $2 WHERE owner = $1 RETURNING site_id"
         )))
-        .bind(site_id)
-        .bind(&*shared.owner)
+        .bind(&*owner)
         .bind(lease_ms)
-        .execute(&shared.db.pool)
+        .fetch_all(&mut *c)
         .await;
         match renewed {
-            Ok(r) if r.rows_affected() == 0 => {
-                // Taken over after this replica stalled past its lease: the other replica's
-                // integration waits for this one's transaction (see the module doc).
-                tracing::warn!(site_id, "the claim on a site was taken over by another replica");
-                return;
+            Ok(renewed) => {
+                for site_id in held.into_iter().filter(|s| !renewed.contains(s)) {
+                    // Released meanwhile, or taken over after this replica stalled past its
+                    // lease: integration waits for this one's transaction and a preparation
+                    // stops at its next chunk (see the module doc).
+                    if renewals.held.lock().unwrap_or_else(|e| e.into_inner()).remove(&site_id) {
+                        tracing::warn!(site_id, "the claim on a site was taken over by another replica");
+                    }
+                }
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(site_id, error = %e, "could not renew the claim on a site"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not renew this replica's claims");
+                conn = None;
+            }
         }
     }
 }

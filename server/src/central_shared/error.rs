@@ -31,5 +31,13 @@ pub fn too_many_attempts_message(seconds: u64) -> String {
     format!("too many failed authentication attempts; retry in {seconds} seconds")
 }
 
+/// What either central says when its failure limiter's table cannot be reached (503): nothing
+/// was verified, and it is no lock-out, which "too many attempts" would make the reader of the
+/// Sync page look for.
+pub const LIMITER_UNAVAILABLE: &str = "the central cannot check sign-in attempts right now (its database does not answer); \
+     hint: the site tries again at its next sync; if this lasts, check the central's database";
+/// The `Retry-After` of [`LIMITER_UNAVAILABLE`].
+pub const LIMITER_UNAVAILABLE_RETRY_SECONDS: u64 = 5;
+
 /// What either central says about a body over its limit (after decompression), with 413.
 pub const TOO_LARGE: &str = "request body too large for this central";

@@ -15,25 +15,81 @@ use super::activity::{Activities, Activity};
 use super::push_refused;
 use crate::db::{Backend, CentralDb};
 
+/// How long an integration waits for its site's lock before it lets go of its transaction and
+/// tries again later ([`retry_while_site_locked`]). The lock is held by another integration of
+/// the site only after a takeover: the replica that stalled past its lease still integrates (it
+/// will commit, or PostgreSQL ends its session once it has sat idle in its transaction for
+/// `db::SessionLimits::idle_in_transaction`). Waiting in short turns, without a connection
+/// between them, keeps a takeover from holding one of its pool's connections for that long.
+pub const SITE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The longest pause between two tries of an integration whose site was locked.
+const SITE_LOCK_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The advisory lock of `site_id`'s integration, as `pg_advisory_xact_lock` (or `lock_fn`)
+/// takes it. The two-key form, with a constant first key of our own ('OPIN'), keeps site ids
+/// apart from any other advisory lock on the database. Its second key is an INTEGER, and site
+/// ids are BIGINT (`--site-id` takes any): a larger id takes the one-key form with the id
+/// itself, whose key space PostgreSQL keeps apart from the two-key one, so no two sites share a
+/// lock, and replicas of an older version lock the ids they can.
+pub(crate) fn site_lock_sql(lock_fn: &str, site_id: i64) -> String {
+    if i32::try_from(site_id).is_ok() {
+        format!("SELECT {lock_fn}(1330661710, CAST($1 AS INTEGER))")
+    } else {
+        format!("SELECT {lock_fn}(CAST($1 AS BIGINT))")
+    }
+}
+
 /// Inside an integration transaction, before reading the site's push buffer: on PostgreSQL,
 /// take the site's integration lock for the rest of the transaction, so two integrations of
 /// one site (on two replicas) never read the same buffer; the lock goes with the transaction,
 /// or with the connection of a replica that died holding it. SQLite has one writer anyway.
+///
+/// The wait is bounded by [`SITE_LOCK_WAIT`]: past it the statement fails (the transaction
+/// with it), and [`is_site_locked`] says so; the caller tries again later.
 pub async fn lock_site(conn: &mut sqlx::AnyConnection, backend: Backend, site_id: i64) -> sqlx::Result<()> {
     if backend == Backend::Postgres {
-        // The two-key form, with a constant first key of our own ('OPIN'), keeps site ids
-        // apart from any other advisory lock on the database. Its second key is an INTEGER,
-        // and site ids are BIGINT (`--site-id` takes any): a larger id takes the one-key form
-        // with the id itself, whose key space PostgreSQL keeps apart from the two-key one, so
-        // no two sites share a lock, and replicas of an older version lock the ids they can.
-        let sql = if i32::try_from(site_id).is_ok() {
-            "SELECT pg_advisory_xact_lock(1330661710, CAST($1 AS INTEGER))"
-        } else {
-            "SELECT pg_advisory_xact_lock(CAST($1 AS BIGINT))"
-        };
-        sqlx::query(sql).bind(site_id).execute(conn).await?;
+        let wait_ms = SITE_LOCK_WAIT.as_millis().to_string();
+        sqlx::query("SELECT set_config('lock_timeout', $1, true)").bind(wait_ms).execute(&mut *conn).await?;
+        let sql = site_lock_sql("pg_advisory_xact_lock", site_id);
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(site_id).execute(&mut *conn).await?;
+        // The rest of the transaction waits as any other (the change log's lock, rows).
+        sqlx::query("SELECT set_config('lock_timeout', '0', true)").execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// Whether `error` is PostgreSQL's `lock_not_available` (a `lock_timeout` ran out), as
+/// [`lock_site`] fails when another integration of the site holds its lock.
+pub fn is_site_locked(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<sqlx::Error>()
+            .and_then(|e| e.as_database_error())
+            .is_some_and(|e| e.code().as_deref() == Some("55P03"))
+    })
+}
+
+/// Run `attempt` (an integration) until it ends other than on a site held by another
+/// integration ([`is_site_locked`]), pausing between tries (doubling up to a few seconds) with
+/// no connection held. The claim on the site stays this replica's meanwhile, so the site is
+/// told "integrating", which it is.
+pub async fn retry_while_site_locked<F, Fut>(site_id: i64, mut attempt: F) -> anyhow::Result<usize>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<usize>>,
+{
+    let mut pause = std::time::Duration::from_millis(250);
+    loop {
+        match attempt().await {
+            Err(e) if is_site_locked(&e) => {
+                tracing::info!(site_id, "another integration of the site still holds its lock; trying again later");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(SITE_LOCK_BACKOFF_MAX);
+            }
+            other => return other,
+        }
+    }
 }
 
 async fn clear(db: &CentralDb, site_id: i64) -> sqlx::Result<()> {

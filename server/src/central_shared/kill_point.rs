@@ -11,7 +11,8 @@
 //! between them, so the replica that takes the work over runs through. Nothing happens when the
 //! variable is unset (always, outside the tests).
 //!
-//! Only in debug builds (the ones tests run): a release binary ignores the variable, so an
+//! Only in builds with the `test-kill-points` feature (the tests'; `crate::kill_point`): any
+//! other binary ignores the variable, so an
 //! environment a service manager passes on can neither wedge a production central nor make it
 //! write a file wherever the variable says.
 

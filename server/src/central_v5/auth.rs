@@ -127,11 +127,7 @@ static DUMMY_HASH: LazyLock<String> =
 
 /// Count a credential-less attempt against `keys` as a failure (see [`crate::ratelimit`]).
 async fn count_failure(state: &V5State, keys: &[String]) -> Result<(), V5Error> {
-    state
-        .failures
-        .count_failure(keys)
-        .await
-        .map_err(|wait| V5Error::TooManyAttempts(crate::ratelimit::retry_after_seconds(wait)))
+    state.failures.count_failure(keys).await.map_err(V5Error::from)
 }
 
 /// Refuse `version` header values outside the supported range (409).
@@ -246,7 +242,7 @@ impl FromRequestParts<V5State> for AuthSite {
                 .failures
                 .counted(&keys, async { (state.auth.verify_for_unknown_name(&password_sha256).await, true) })
                 .await
-                .map_err(too_many)?;
+                .map_err(V5Error::from)?;
             spent?;
             return Err(V5Error::SiteNameNotFound);
         };
@@ -261,7 +257,7 @@ impl FromRequestParts<V5State> for AuthSite {
                     (verified, failed)
                 })
                 .await
-                .map_err(too_many)??
+                .map_err(V5Error::from)??
         };
         if !verified {
             tracing::info!(site_id = site.site_id, "site authentication failed");

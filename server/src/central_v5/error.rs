@@ -7,7 +7,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::central_shared::error::{TOO_LARGE, internal_message, respond, too_many_attempts_message};
+use crate::central_shared::error::{
+    LIMITER_UNAVAILABLE, LIMITER_UNAVAILABLE_RETRY_SECONDS, TOO_LARGE, internal_message, respond,
+    too_many_attempts_message,
+};
 use crate::central_shared::push_buffer::{BufferFull, PutError};
 use crate::wire::v5::{ErrorBody, ErrorEnvelope, SUPPORTED_VERSIONS, code};
 
@@ -43,6 +46,9 @@ pub enum V5Error {
     /// Too many failed logins for this site or from this address (see `crate::ratelimit`).
     #[error("{}", too_many_attempts_message(*.0))]
     TooManyAttempts(u64),
+    /// The failure limiter's shared table cannot be reached, so no attempt is admitted (503).
+    #[error("{}", LIMITER_UNAVAILABLE)]
+    LimiterUnavailable,
     /// Logged with an id; the caller gets a fixed text and the id.
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
@@ -51,6 +57,17 @@ pub enum V5Error {
 impl From<sqlx::Error> for V5Error {
     fn from(e: sqlx::Error) -> Self {
         V5Error::Internal(e.into())
+    }
+}
+
+impl From<crate::ratelimit::Refusal> for V5Error {
+    fn from(refusal: crate::ratelimit::Refusal) -> Self {
+        match refusal {
+            crate::ratelimit::Refusal::TooMany(wait) => {
+                V5Error::TooManyAttempts(crate::ratelimit::retry_after_seconds(wait))
+            }
+            crate::ratelimit::Refusal::Unavailable => V5Error::LimiterUnavailable,
+        }
     }
 }
 
@@ -86,6 +103,7 @@ impl V5Error {
             V5Error::IntegrationFailed(_) => (StatusCode::INTERNAL_SERVER_ERROR, code::INTEGRATION_ERROR, None),
             V5Error::BadRequest(_) => (StatusCode::BAD_REQUEST, code::BAD_REQUEST, None),
             V5Error::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, code::SITE_AUTH_TIMEOUT, None),
+            V5Error::LimiterUnavailable => (StatusCode::SERVICE_UNAVAILABLE, code::INTERNAL_ERROR, None),
             V5Error::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, code::PAYLOAD_TOO_LARGE, None),
             V5Error::PushBufferFull(full) => (
                 StatusCode::INSUFFICIENT_STORAGE,
@@ -106,6 +124,7 @@ impl IntoResponse for V5Error {
         };
         let retry_after = match self {
             V5Error::TooManyAttempts(seconds) => Some(seconds),
+            V5Error::LimiterUnavailable => Some(LIMITER_UNAVAILABLE_RETRY_SECONDS),
             _ => None,
         };
         respond(status, ErrorEnvelope { error: ErrorBody { code: code.to_owned(), message, data } }, retry_after)

@@ -135,7 +135,10 @@ pub async fn open_db(database_url: &str) -> anyhow::Result<CentralDb> {
 
 /// Open the database and serve, over HTTPS when `tls` is given.
 pub async fn start(config: CentralV5Config, tls: Option<serve::Tls>) -> anyhow::Result<Running> {
-    let mut state = V5State::open(&config.database_url).await?;
+    let limits = db::SessionLimits::for_lease(config.integration_lease);
+    let mut state = V5State::new(
+        db::open_central_with(&config.database_url, &MIGRATIONS_SQLITE, &MIGRATIONS_POSTGRES, limits).await?,
+    );
     state.trusted_proxies = crate::ratelimit::TrustedProxies::new(config.trusted_proxies);
     state.limits.max_push_buffer_bytes = config.max_push_buffer_bytes;
     state.activity = crate::central_shared::activity::Activities::for_database(&state.db, config.integration_lease);

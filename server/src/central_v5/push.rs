@@ -151,7 +151,9 @@ pub async fn receive(state: &V5State, site: &SiteRow, request: PushRequest) -> V
 /// being integrated (on any replica).
 pub async fn start_integration(state: &V5State, site_id: i64) -> Result<(), V5Error> {
     let owned = state.clone();
-    let job = async move { integrate(&owned, site_id).await };
+    let job = async move {
+        crate::central_shared::integration::retry_while_site_locked(site_id, || integrate(&owned, site_id)).await
+    };
     crate::central_shared::integration::integrate_in_background(
         &state.activity,
         &state.metrics,

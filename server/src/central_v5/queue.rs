@@ -25,6 +25,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use super::data::{self, STORE_TABLES};
 use super::queue_length as length;
+use crate::central_shared::activity::BusyGuard;
 use crate::db::CentralDb;
 use crate::wire::v5::{Action, QueuedRecord, QueuedRecords, RawJson};
 
@@ -42,9 +43,19 @@ pub const PREPARE_CHUNK: i64 = 2000;
 /// copies the records as they are *when it commits*, under the same lock as a change to them
 /// (`data::begin`): a record changed during the preparation is either copied after the change
 /// (its new data) or queued again by the change after the copy (a higher id, applied last).
-pub async fn initialise(db: &CentralDb, site_id: i64, pause: std::time::Duration) -> anyhow::Result<u64> {
+///
+/// Every transaction first checks that `claim` is still this replica's (`BusyGuard::fence`,
+/// failing with `ClaimLost` when not): a preparation taken over by another replica (this one
+/// stalled past its lease) stops rather than run beside the new one and queue records twice.
+pub async fn initialise(
+    db: &CentralDb,
+    site_id: i64,
+    pause: std::time::Duration,
+    claim: &BusyGuard,
+) -> anyhow::Result<u64> {
     {
         let mut tx = data::begin(db).await?;
+        claim.fence(&mut tx).await?;
         sqlx::query("DELETE FROM sync_out WHERE site_id = $1").bind(site_id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM sync_out_length WHERE site_id = $1").bind(site_id).execute(&mut *tx).await?;
         // A site asks to be prepared from a new database, whose changelog cursors (the versions
@@ -53,7 +64,7 @@ pub async fn initialise(db: &CentralDb, site_id: i64, pause: std::time::Duration
         tx.commit().await?;
     }
     for table in STORE_TABLES {
-        copy_table(db, site_id, table, pause).await?;
+        copy_table(db, site_id, table, pause, claim).await?;
     }
     // Store data of tables we do not know by name still belongs to the site.
     let known = STORE_TABLES.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(",");
@@ -65,7 +76,7 @@ pub async fn initialise(db: &CentralDb, site_id: i64, pause: std::time::Duration
     .fetch_all(&db.pool)
     .await?;
     for table in &others {
-        copy_table(db, site_id, table, pause).await?;
+        copy_table(db, site_id, table, pause, claim).await?;
     }
     let mut conn = db.pool.acquire().await?;
     Ok(length::read(&mut conn, site_id).await?)
@@ -76,13 +87,20 @@ const SITE_STORES: &str = "SELECT s.record_id FROM record s WHERE s.table_name =
 
 /// Queue the site's records of `table`, [`PREPARE_CHUNK`] at a time in record id order, waiting
 /// `pause` before each chunk (zero, except in tests that need a slow preparation).
-async fn copy_table(db: &CentralDb, site_id: i64, table: &str, pause: std::time::Duration) -> anyhow::Result<()> {
+async fn copy_table(
+    db: &CentralDb,
+    site_id: i64,
+    table: &str,
+    pause: std::time::Duration,
+    claim: &BusyGuard,
+) -> anyhow::Result<()> {
     let mut after = String::new();
     loop {
         if !pause.is_zero() {
             tokio::time::sleep(pause).await;
         }
         let mut tx = data::begin(db).await?;
+        claim.fence(&mut tx).await?;
         // Only constant SQL and placeholders are spliced in.
         let last: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!(
             "SELECT MAX(record_id) FROM (SELECT record_id FROM record WHERE table_name = $2 AND store_id IN ({SITE_STORES})

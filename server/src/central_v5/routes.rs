@@ -14,7 +14,7 @@ use super::auth::AuthSite;
 use super::error::{V5Error, V5Result};
 use super::{CENTRAL_SITE_ID, V5State, data, push, queue, sites};
 use crate::central_shared::INTEGRATION_WAIT;
-use crate::central_shared::activity::Activity;
+use crate::central_shared::activity::{Activity, BusyGuard, ClaimLost};
 use crate::wire::v5::{
     Acknowledge, CentralRecords, InitialiseResponse, PushRequest, PushResponse, QueuedRecords, SiteInfo, SiteStatus,
     SiteStatusCode,
@@ -161,7 +161,7 @@ async fn start_preparation(state: &V5State, site_id: i64) -> V5Result<u64> {
     let work = tokio::spawn(async move {
         let outcome = {
             let _permit = state.activity.integration_permit().await;
-            prepare_queue(&state, site_id).await
+            prepare_queue(&state, site_id, &busy).await
         };
         busy.release().await;
         outcome
@@ -173,19 +173,39 @@ async fn start_preparation(state: &V5State, site_id: i64) -> V5Result<u64> {
     }
 }
 
-async fn prepare_queue(state: &V5State, site_id: i64) -> V5Result<u64> {
-    match queue::initialise(&state.db, site_id, state.prepare_pause).await {
+/// Prepare the queue under `busy`'s claim: every chunk, and the status written at the end, is
+/// fenced by it (`BusyGuard::fence`), so a replica whose preparation was taken over (its lease
+/// ran out while it still ran) stops at its next chunk and writes no status: the replica that
+/// took over decides both the queue and the outcome.
+async fn prepare_queue(state: &V5State, site_id: i64, busy: &BusyGuard) -> V5Result<u64> {
+    let outcome = queue::initialise(&state.db, site_id, state.prepare_pause, busy).await;
+    if let Err(e) = &outcome
+        && let Some(lost) = e.downcast_ref::<ClaimLost>()
+    {
+        tracing::warn!(site_id, "{lost}");
+        return Ok(0);
+    }
+    let status = if outcome.is_ok() { "completed" } else { "error" };
+    let written = async {
+        let mut tx = state.db.begin_write().await?;
+        busy.fence(&mut tx).await?;
+        sites::set_status(&mut tx, site_id, status).await?;
+        tx.commit().await?;
+        anyhow::Ok(())
+    }
+    .await;
+    match outcome {
         Ok(queue_length) => {
-            let mut conn = state.db.pool.acquire().await?;
-            sites::set_status(&mut conn, site_id, "completed").await?;
+            written?;
             tracing::info!(site_id, queue_length, "site queue initialised");
             Ok(queue_length)
         }
         Err(e) => {
             // Logged here, not only in the answer: the site that asked may be gone by now.
             tracing::error!(site_id, error = %format!("{e:#}"), "site queue preparation failed");
-            let mut conn = state.db.pool.acquire().await?;
-            sites::set_status(&mut conn, site_id, "error").await?;
+            if let Err(w) = written {
+                tracing::error!(site_id, error = %format!("{w:#}"), "could not record the failed preparation");
+            }
             Err(V5Error::Internal(e))
         }
     }

@@ -9,7 +9,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::central_shared::error::{TOO_LARGE, internal_message, respond, too_many_attempts_message};
+use crate::central_shared::error::{
+    LIMITER_UNAVAILABLE, LIMITER_UNAVAILABLE_RETRY_SECONDS, TOO_LARGE, internal_message, respond,
+    too_many_attempts_message,
+};
 use crate::central_shared::push_buffer::{BufferFull, PutError};
 use crate::wire::v5::{ErrorBody, code};
 use crate::wire::v6::{Envelope, ErrorValue, SUPPORTED_VERSIONS};
@@ -43,6 +46,9 @@ pub enum V6Error {
     /// Too many failed logins, counted here or by the V5 central; wait this many seconds.
     #[error("{}", too_many_attempts_message(*.0))]
     TooManyAttempts(u64),
+    /// The failure limiter's shared table cannot be reached, so no attempt is admitted (503).
+    #[error("{}", LIMITER_UNAVAILABLE)]
+    LimiterUnavailable,
     /// The V5 central refused the credentials, in its own words.
     #[error("the legacy central refused: {}", .0.code)]
     LegacyRefused(ErrorBody),
@@ -71,6 +77,17 @@ impl<T: Serialize> IntoResponse for Data<T> {
     }
 }
 
+impl From<crate::ratelimit::Refusal> for V6Error {
+    fn from(refusal: crate::ratelimit::Refusal) -> Self {
+        match refusal {
+            crate::ratelimit::Refusal::TooMany(wait) => {
+                V6Error::TooManyAttempts(crate::ratelimit::retry_after_seconds(wait))
+            }
+            crate::ratelimit::Refusal::Unavailable => V6Error::LimiterUnavailable,
+        }
+    }
+}
+
 impl From<PutError> for V6Error {
     fn from(e: PutError) -> Self {
         match e {
@@ -92,6 +109,7 @@ impl V6Error {
             V6Error::RecordRejected(_) => "recordRejected",
             V6Error::Busy => "busy",
             V6Error::TooManyAttempts(_) => "tooManyAttempts",
+            V6Error::LimiterUnavailable => "limiterUnavailable",
             V6Error::LegacyRefused(_) => "legacyRefused",
             V6Error::LegacyUnreachable(_) => "legacyUnreachable",
             V6Error::LegacyOther(_) => "legacyOther",
@@ -117,6 +135,11 @@ impl V6Error {
             V6Error::Busy => {
                 (StatusCode::SERVICE_UNAVAILABLE, ErrorValue::OtherServerError(BUSY.into()), Some(BUSY_RETRY_SECONDS))
             }
+            V6Error::LimiterUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorValue::OtherServerError(LIMITER_UNAVAILABLE.into()),
+                Some(LIMITER_UNAVAILABLE_RETRY_SECONDS),
+            ),
             V6Error::BadRequest(message) | V6Error::RecordRejected(message) => {
                 (StatusCode::OK, ErrorValue::OtherServerError(message), None)
             }

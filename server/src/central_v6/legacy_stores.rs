@@ -164,9 +164,15 @@ async fn put_store(conn: &mut AnyConnection, store_id: &str, action: Action, sit
 
 /// The stores active on `site_id`, as last learnt from the legacy central.
 pub async fn stores_of_site(db: &CentralDb, site_id: i64) -> sqlx::Result<Vec<String>> {
+    let mut conn = db.pool.acquire().await?;
+    stores_of_site_in(&mut conn, site_id).await
+}
+
+/// [`stores_of_site`] on `conn` (inside a transaction: as that transaction sees them).
+pub async fn stores_of_site_in(conn: &mut AnyConnection, site_id: i64) -> sqlx::Result<Vec<String>> {
     let rows = sqlx::query("SELECT store_id FROM legacy_store WHERE site_id = $1 ORDER BY store_id")
         .bind(site_id)
-        .fetch_all(&db.pool)
+        .fetch_all(conn)
         .await?;
     Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
 }

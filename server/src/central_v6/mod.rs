@@ -141,7 +141,9 @@ pub async fn open_db(database_url: &str) -> anyhow::Result<CentralDb> {
 
 /// Open the database, start learning the store mapping, and serve, over HTTPS when `tls` is given.
 pub async fn start(config: CentralV6Config, tls: Option<serve::Tls>) -> anyhow::Result<Running> {
-    let mut state = V6State::open(&config.database_url, &config.legacy_url).await?;
+    let limits = db::SessionLimits::for_lease(config.integration_lease);
+    let db = db::open_central_with(&config.database_url, &MIGRATIONS_SQLITE, &MIGRATIONS_POSTGRES, limits).await?;
+    let mut state = V6State::new(db, &config.legacy_url);
     state.max_push_buffer_bytes = config.max_push_buffer_bytes;
     state.activity = Activities::for_database(&state.db, config.integration_lease);
     state.metrics = crate::central_shared::metrics::Metrics::new(config.metrics_token.as_deref());

@@ -173,7 +173,7 @@ async fn check_credentials(
             (checked, failed)
         })
         .await
-        .map_err(too_many)?
+        .map_err(V6Error::from)?
 }
 
 /// The version first, whatever else the body holds (a newer site gets the mismatch, not a parse
@@ -319,10 +319,10 @@ async fn ensure_not_integrating(state: &V6State, caller: &Caller) -> Result<(), 
 async fn start_integration(state: &V6State, site_id: i64) -> Result<(), V6Error> {
     let owned = state.clone();
     let job = async move {
-        // Ownership is asked again against the stores as they are when integration starts.
+        // Ownership is asked again against the stores as they are when integration starts
+        // (learnt here, outside the transaction: it asks the legacy central over the network).
         owned.legacy_stores.refresh(&owned, true).await;
-        let stores = super::legacy_stores::stores_of_site(&owned.db, site_id).await?;
-        integrate(&owned, site_id, &stores).await
+        crate::central_shared::integration::retry_while_site_locked(site_id, || integrate(&owned, site_id)).await
     };
     integrate_in_background(&state.activity, &state.metrics, &state.db, site_id, "central", job)
         .await
@@ -434,13 +434,21 @@ fn change_of(action: Action) -> Change {
 }
 
 /// Apply the site's push buffer in one transaction, stamping each change with the site as source.
-/// Each record meets the ownership rule again, against the rows as they are now and the stores
-/// `site_stores` (the site's stores as the legacy central has them when integration starts):
-/// a record refused here is skipped and kept for the site (`push_refused`, answered by
+/// Each record meets the ownership rule again, against the rows as they are now and the site's
+/// stores as last learnt from the legacy central (`legacy_stores`), both read once the site's
+/// lock is held (a takeover may wait for it: stores read before the wait could be stale): a
+/// record refused here is skipped and kept for the site (`push_refused`, answered by
 /// `site_status`); the others apply.
-pub async fn integrate(state: &V6State, site_id: i64, site_stores: &[String]) -> anyhow::Result<usize> {
-    let mut tx = records::begin(&state.db).await?;
-    crate::central_shared::integration::lock_site(&mut tx, state.db.backend, site_id).await?;
+///
+/// The site's lock comes before the change log's, so an integration that waits for its site
+/// (a takeover, see `integration::lock_site`) holds up no other site's; every integration takes
+/// them in that order.
+pub async fn integrate(state: &V6State, site_id: i64) -> anyhow::Result<usize> {
+    let backend = state.db.backend;
+    let mut tx = state.db.begin_write().await?;
+    crate::central_shared::integration::lock_site(&mut tx, backend, site_id).await?;
+    crate::central_shared::lock_change_log(&mut tx, backend, records::CHANGE_LOG).await?;
+    let site_stores = &super::legacy_stores::stores_of_site_in(&mut tx, site_id).await?;
     let read = push_buffer::read(&mut tx, site_id).await?;
     let rows = &read.rows;
     let keys = rows.iter().map(|r| (r.0.as_str(), r.1.as_str()));

@@ -75,7 +75,11 @@ async fn login(
             (verified, failed)
         })
         .await
-        .map_err(too_many)??;
+        .map_err(|refusal| match refusal {
+            crate::ratelimit::Refusal::TooMany(wait) => too_many(wait),
+            // Never: the site's limiter is in memory.
+            crate::ratelimit::Refusal::Unavailable => too_many(std::time::Duration::from_secs(1)),
+        })??;
     if !verified {
         tracing::info!("admin login failed");
         return Err(ApiError::Unauthenticated("Wrong admin password.".into()));

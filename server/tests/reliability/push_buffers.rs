@@ -51,13 +51,14 @@ async fn v6_a_push_committed_during_integration_is_integrated_next_time_not_clea
     for db in databases().await {
         let world = World::builder().database(&db).start().await;
         let site_id = world.add_site("busy", "pw", &["busy-store"]).await;
-        let stores = vec!["busy-store".to_owned()];
         let (state, done) = (world.v6_state.clone(), Arc::new(AtomicBool::new(false)));
+        // Integration reads the site's stores as last learnt from the legacy central.
+        state.legacy_stores.refresh(&state, true).await;
         let integrating = {
-            let (state, done, stores) = (state.clone(), done.clone(), stores.clone());
+            let (state, done) = (state.clone(), done.clone());
             tokio::spawn(async move {
                 while !done.load(Ordering::SeqCst) {
-                    central_v6::sync::integrate(&state, site_id, &stores).await.unwrap();
+                    central_v6::sync::integrate(&state, site_id).await.unwrap();
                 }
             })
         };
@@ -67,7 +68,7 @@ async fn v6_a_push_committed_during_integration_is_integrated_next_time_not_clea
         }
         done.store(true, Ordering::SeqCst);
         integrating.await.unwrap();
-        central_v6::sync::integrate(&state, site_id, &stores).await.unwrap();
+        central_v6::sync::integrate(&state, site_id).await.unwrap();
         assert_eq!(count_like(&state.db, "asset", "pb-").await, PUSHES as i64, "{}: every push was applied", db.label);
     }
 }
@@ -138,7 +139,7 @@ async fn v6_a_late_duplicate_of_an_older_batch_never_replaces_the_newer_copy() {
         old["notes"] = json!("old");
         buffer_one(&world.v6_state.db, site_id, "asset", "before", &old, 7).await;
         drop(hold);
-        central_v6::sync::integrate(&world.v6_state, site_id, &["late-store".to_owned()]).await.unwrap();
+        central_v6::sync::integrate(&world.v6_state, site_id).await.unwrap();
         let before = stored(&world.v6_state.db, "asset", "before").await.unwrap();
         assert_eq!(before["notes"], "asset before", "{}: the buffered newer copy was kept", db.label);
     }

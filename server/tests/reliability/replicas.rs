@@ -175,18 +175,16 @@ async fn each_replica_answers_ready_only_while_it_reaches_the_database() {
 }
 
 /// A replica whose claim's lease ran out while it still prepared a site's queue (its renewals
-/// late: a pool drained by load, a pause; here the lease is made to run out by hand) is not
-/// stopped: the site's next `site_status`, at the other replica, takes the preparation over and
-/// starts it again from an emptied queue while the first replica keeps copying. Integration is
-/// fenced by its transaction lock; the preparation, many transactions, has no such fence, so
-/// both fill the queue and the site is sent every record twice (and the last of the two to end
-/// decides the site's `initialisationStatus`, whatever the other found).
+/// late: a pause; here the lease is made to run out by hand) loses the preparation to the other
+/// replica, which the site's next `site_status` reaches: it starts again from an emptied queue.
+/// Unfenced, the first replica kept copying, the site was sent every record twice, and the last
+/// of the two to end decided the site's `initialisationStatus`, whatever the other found.
 ///
-/// This test proves the hole as it is (records are queued twice); once each preparation chunk
-/// checks that its replica still holds the claim (or the preparation holds a session lock),
-/// flip its final assertion.
+/// Each chunk's transaction now checks that its replica still holds the claim
+/// (`BusyGuard::fence`): the first replica stops at its next chunk and writes no status, so
+/// every record is queued once and the status is the one of the replica that took over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_preparation_taken_over_while_its_first_replica_still_runs_queues_every_record_twice() {
+async fn a_preparation_taken_over_while_its_first_replica_still_runs_stops_and_queues_every_record_once() {
     use outpost_testkit::prelude::{add_site, start_v5_with};
     let Some(db) = postgres_or_skip("a_preparation_taken_over_while_its_first_replica_still_runs").await else {
         return;
@@ -229,24 +227,31 @@ async fn a_preparation_taken_over_while_its_first_replica_still_runs_queues_ever
     )
     .await;
     assert!(distinct >= RECORDS as i64, "the site's locations are queued: {distinct}");
-    assert!(queued > distinct, "two preparations ran at once: {queued} rows queued for {distinct} records");
+    assert_eq!(queued, distinct, "one preparation's copies only: {queued} rows queued for {distinct} records");
+    let status: String = sqlx::query_scalar("SELECT initialisation_status FROM site WHERE site_id = $1")
+        .bind(site_id)
+        .fetch_one(&first.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "completed", "the preparation that ran to its end decided the status");
+    assert_eq!(
+        count(&first.db, &format!("SELECT COUNT(*) FROM site_activity WHERE site_id = {site_id}")).await,
+        0,
+        "no claim is left"
+    );
 }
 
 /// A replica that stops without its connections closing (a machine frozen, or cut off from the
-/// network: PostgreSQL notices a silent peer only when TCP keepalive gives up, about two hours
-/// by default; here `SIGSTOP`) in the middle of a V6 integration keeps its transaction open,
-/// and with it the site's integration lock and the change log's table lock, which every V6
-/// integration takes first. Its lease runs out and the other replica takes the claim over,
-/// but that integration, and every other site's, then waits on those locks with no timeout:
-/// the pool sets no `idle_in_transaction_session_timeout`, no server-side TCP keepalive and no
-/// `lock_timeout`. Nothing is lost (the frozen transaction never commits), but every site is
-/// told "integrating" until PostgreSQL drops the frozen session; the moment the frozen
-/// process's connections close (`kill -9`), everything proceeds.
-///
-/// This test proves the hole as it is (a second site stays stalled for 15 s, far past the
-/// lease); once sessions idle in a transaction are ended, flip that assertion.
+/// network; here `SIGSTOP`) in the middle of a V6 integration keeps its transaction open, and
+/// with it the site's integration lock and the change log's table lock, which every V6
+/// integration takes. PostgreSQL noticed a silent peer only when TCP keepalive gave up (about
+/// two hours), so every site was told "integrating" until then. Now each session of a central
+/// is ended once it sits idle in a transaction for three leases (`db::SessionLimits`; 4.5 s
+/// with the test's 1.5 s lease), and its locks with it: while the frozen process is still
+/// stopped, another site's integration goes through, and the frozen site's buffer is taken
+/// over by the live replica and integrated once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_v6_replica_frozen_mid_integration_stalls_every_sites_integration_until_its_connection_closes() {
+async fn a_v6_replica_frozen_mid_integration_holds_up_other_sites_only_until_its_idle_session_is_ended() {
     let Some(db) = postgres_or_skip("v6 frozen replica").await else { return };
     let marker = tempfile::tempdir().unwrap();
     let marker = marker.path().join("kill-point");
@@ -259,23 +264,30 @@ async fn a_v6_replica_frozen_mid_integration_stalls_every_sites_integration_unti
     let pid = wait_for_marker(&marker).await;
     let stopped = std::process::Command::new("kill").args(["-STOP", &pid.to_string()]).status().unwrap();
     assert!(stopped.success());
+    let frozen_at = Instant::now();
     // From now on, only the replica that still runs is asked (the frozen one would hang a call).
     let frozen = replica_with_pid(&mut world, false, pid);
     let live_url = world.replicas_of(false)[1 - frozen].url.clone();
     let south = V6Site::new(&live_url, V5Site::new(&world.site_v5_url(), "south", "pw"));
     let answer = south.push(vec![v6_record("asset", "s-1", asset("s-1", "store_s"))], true).await;
     assert!(answer.get("data").is_some(), "push accepted: {answer}");
-    tokio::time::sleep(Duration::from_secs(15)).await;
     let north_here = V6Site::new(&live_url, V5Site::new(&world.site_v5_url(), "north", "pw"));
-    assert!(north_here.is_integrating().await, "north, taken over 13 s ago, is still integrating");
-    assert!(south.is_integrating().await, "south, another site, has been integrating for 15 s");
+    // Idle timeout (4.5 s) plus a lease, polls and a loaded machine's slack; was hours.
+    let bound = Duration::from_secs(20);
+    while south.is_integrating().await || north_here.is_integrating().await {
+        assert!(frozen_at.elapsed() < bound, "an integration is still held up by the frozen replica after {bound:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let v6 = world.v6_state.db.clone();
-    assert_eq!(count(&v6, "SELECT COUNT(*) FROM record WHERE table_name = 'asset'").await, 0);
-    // The frozen process's connections close: both integrations go through.
+    assert_eq!(
+        count(&v6, "SELECT COUNT(*) FROM record WHERE table_name = 'asset'").await,
+        2,
+        "both sites' records are in, the frozen replica still stopped"
+    );
+    assert_eq!(count(&v6, "SELECT COUNT(*) FROM changelog WHERE table_name = 'asset'").await, 2, "each logged once");
+    assert_eq!(count(&v6, "SELECT COUNT(*) FROM push_buffer").await, 0);
+    eprintln!("both integrated {:?} after the replica froze", frozen_at.elapsed());
     world.kill_replica(false, frozen);
-    south.wait_integrated().await;
-    north_here.wait_integrated().await;
-    assert_eq!(count(&v6, "SELECT COUNT(*) FROM record WHERE table_name = 'asset'").await, 2);
 }
 
 /// Two requests of one site can find its claim orphaned at once (a call retried after a

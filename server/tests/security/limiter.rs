@@ -333,3 +333,54 @@ async fn the_v6_central_believes_x_forwarded_for_only_from_a_trusted_proxy() {
         }
     }
 }
+
+/// The shared limiter (PostgreSQL) remembers in each replica's memory the keys its table
+/// refused, so a locked-out caller costs no database round trip (review finding 7: the V6
+/// central asked the table before every request, even for cached sites): with the database
+/// gone, the locked key is still refused (429, from memory), a key it knows nothing of is let
+/// through the early check without a query, and counting a failure for it, which needs the
+/// table, is refused as unavailable, not as "too many attempts".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_out_key_is_refused_from_memory_and_an_unreachable_table_is_not_called_too_many_attempts() {
+    use outpost::ratelimit::{FailureLimiter, MAX_FAILURES, Refusal};
+    let db = TestDb::fresh("postgres").await;
+    if db.label != "postgres" {
+        eprintln!("note: the shared limiter needs OUTPOST_TEST_POSTGRES_URL; skipped");
+        return;
+    }
+    let central = outpost::central_v5::open_db(&db.url).await.unwrap();
+    let limiter = FailureLimiter::for_database(&central);
+    let guesser = ["addr:192.0.2.7".to_owned()];
+    for _ in 0..MAX_FAILURES {
+        limiter.count_failure(&guesser).await.unwrap();
+    }
+    assert!(limiter.refuse_early(&guesser).await.is_ok(), "not yet known here to be locked");
+    assert!(matches!(limiter.count_failure(&guesser).await, Err(Refusal::TooMany(_))), "the table refuses it");
+    central.pool.close().await;
+    let wait = limiter.refuse_early(&guesser).await.expect_err("refused from memory, the database gone");
+    assert!(wait > std::time::Duration::from_secs(500), "until its failures leave the window: {wait:?}");
+    assert!(matches!(limiter.count_failure(&guesser).await, Err(Refusal::TooMany(_))), "from memory too");
+    let other = ["addr:198.51.100.1".to_owned()];
+    assert!(limiter.refuse_early(&other).await.is_ok(), "the early check never asks the database");
+    assert_eq!(limiter.count_failure(&other).await, Err(Refusal::Unavailable));
+}
+
+/// When the V6 central's failure table cannot be reached, a sign-in it must count is answered
+/// 503 with a named message and a hint, and a `Retry-After`; it was 429 "too many failed
+/// authentication attempts", which sent whoever read the Sync page looking for a guesser.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v6_central_whose_limiter_table_is_unreachable_answers_503_with_a_hint_not_429() {
+    let db = TestDb::fresh("postgres").await;
+    if db.label != "postgres" {
+        eprintln!("note: the shared limiter needs OUTPOST_TEST_POSTGRES_URL; skipped");
+        return;
+    }
+    let world = World::builder().database(&db).start().await;
+    world.add_site("north", "pw", &["store_n"]).await;
+    world.v6_state.db.pool.close().await;
+    let site = V6Site::new(&world.v6_url, V5Site::new(&world.v5_url, "north", "pw"));
+    let (status, body) = site.call("site_status", json!({})).await;
+    assert_eq!(status, 503, "{body}");
+    let message = body["error"]["otherServerError"].as_str().unwrap_or_default();
+    assert!(message.contains("cannot check sign-in attempts") && message.contains("hint:"), "{body}");
+}

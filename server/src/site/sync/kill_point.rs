@@ -7,7 +7,8 @@
 //! the site is there and kills it. Nothing happens when the variable is unset (always, outside
 //! the tests); it is read each time, so a restarted site without it runs through.
 //!
-//! Only in debug builds (the ones tests run): a release binary ignores the variable, so an
+//! Only in builds with the `test-kill-points` feature (the tests'; `crate::kill_point`): any
+//! other binary ignores the variable, so an
 //! environment a service manager passes on can neither wedge a production site's sync run
 //! forever nor make it write a file wherever the variable says.
 
