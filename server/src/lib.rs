@@ -10,6 +10,7 @@
 //!   roles. Test and bench tooling (fixtures, relays) lives in `testkit/` and `tools/bench/`,
 //!   not in the product.
 
+pub mod argon2_mapped;
 pub mod backup;
 pub mod central_shared;
 pub mod central_v5;

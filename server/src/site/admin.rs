@@ -13,13 +13,14 @@ use std::time::Duration;
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Params, Version};
 use chrono::{SecondsFormat, Utc};
 use clap::Subcommand;
 use sha2::{Digest, Sha256};
 use sqlx::SqlitePool;
 
 use super::sync::kv;
+use crate::argon2_mapped::MappedArgon2;
 
 /// How long a session lasts after login (a working day and a half: people sign in each shift).
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
@@ -57,10 +58,11 @@ pub fn check_password(password: &str) -> Result<(), PasswordError> {
     if given < MIN_PASSWORD_CHARS { Err(PasswordError::TooShort { given }) } else { Ok(()) }
 }
 
-fn argon2() -> Argon2<'static> {
+fn argon2() -> MappedArgon2 {
     // Explicitly Argon2id with the crate's (OWASP-recommended) defaults, so a change of the
-    // crate's default algorithm cannot silently weaken what is stored.
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::default())
+    // crate's default algorithm cannot silently weaken what is stored. Its 19 MiB of working
+    // memory leave the process after each hash (`argon2_mapped`: it stayed resident before).
+    MappedArgon2::new(Algorithm::Argon2id, Version::V0x13, Params::default())
 }
 
 /// The Argon2id PHC string of `password`, with a fresh salt.

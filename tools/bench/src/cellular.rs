@@ -44,6 +44,10 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Figure> {
         .value("longest_request_s", round2(longest))
         .value("rate_bits_per_s", RATE_BITS_PER_S)
         .value("round_trip_ms", ROUND_TRIP.as_millis() as u64);
+    // Where the pull time went (which step left the line idle), as the initial_sync figure has it.
+    let steps: serde_json::Map<String, serde_json::Value> =
+        sync.steps.iter().map(|(k, s)| (k.clone(), (round2(*s)).into())).collect();
+    f = f.value("step_seconds", serde_json::Value::Object(steps));
     f.figure = format!(
         "{} records in {:.1} s; pull steps {pull:.1} s, {:.0} KB down; longest request {longest:.2} s",
         sync.records,

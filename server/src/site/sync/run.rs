@@ -61,7 +61,8 @@ pub(crate) async fn execute(engine: &SyncEngine, report: &Report, plan: &Plan) -
         }
     };
 
-    let ctx = Ctx { db, report, config: engine.config(), plan, v5: &v5, v6: &v6, site: &site };
+    let pull_batch = std::sync::Mutex::new(steps::batch::PullBatch::new(plan.settings.batch_size_pull));
+    let ctx = Ctx { db, report, config: engine.config(), plan, pull_batch: &pull_batch, v5: &v5, v6: &v6, site: &site };
     report.step(StepKey::PrepareInitial, steps::prepare::run(&ctx)).await?;
     report.step(StepKey::PushV6, steps::push_v6::run(&ctx)).await?;
     report.step(StepKey::Push, steps::push::run(&ctx)).await?;

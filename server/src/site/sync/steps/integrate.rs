@@ -10,6 +10,16 @@
 //!
 //! Progress goes to memory (other connections cannot see this transaction) after every page
 //! and at least every second, and to sync_log when the step ends.
+//!
+//! Why pages of 250 rows (it was 1,000; issue 14, memory flat, BENCHMARKS.md): a page lives
+//! three times over while it is written (the rows' text as read, each record parsed into a JSON
+//! map with every V5 field, the bound values), and a realistic record carries its table's full
+//! legacy field set, so a page of 1,000 held ~10 MB of small allocations (heaptrack: the parsed
+//! maps alone 9.8 MB at the site's peak). Spread over the async workers' malloc arenas and
+//! fragmented there, that was ~30 MB of the site's peak RSS: 88.9 → 60.3 MB at 100k records,
+//! 135.0 → 109.0 MB at 1M. Integrate's time stayed within this shared machine's noise (100k:
+//! 14.2 → 8.6 s; 1M: 97.7 → 115.7 s, load 8–16); a page's fixed costs are its parent lookups
+//! and one upsert statement, which for a page below `ROWS_PER_UPSERT` is compiled per page.
 
 use std::time::{Duration, Instant};
 
@@ -25,8 +35,8 @@ use crate::site::sync::{buffer, changelog, kv, refusals};
 const STEP: StepKey = StepKey::Integration;
 const REPORT_EVERY_RECORDS: u64 = 1000;
 const REPORT_EVERY: Duration = Duration::from_secs(1);
-/// Buffer rows read at a time.
-const PAGE: u32 = 1000;
+/// Buffer rows read at a time (see "Why pages of 250" in the module doc).
+const PAGE: u32 = 250;
 
 struct Progress<'a> {
     log: &'a Report,

@@ -54,6 +54,9 @@ pub struct Ctx<'a> {
     pub config: &'a EngineConfig,
     /// The settings and flags this run works from (read once, as it started).
     pub plan: &'a Plan,
+    /// Page sizes of the V5 pull steps: one for both, they share the central and its link
+    /// ([`batch`], "One [`batch::PullBatch`] serves both").
+    pub pull_batch: &'a std::sync::Mutex<batch::PullBatch>,
     pub v5: &'a V5Client,
     pub v6: &'a V6,
     pub site: &'a SiteInfo,

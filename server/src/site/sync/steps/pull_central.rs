@@ -10,14 +10,13 @@
 //! stays flat), and the cursor still advances only in the transaction that stores its page:
 //! a run that stops mid-way throws the prefetched page away and asks for it again.
 //!
-//! Page sizes adapt to the link ([`super::batch`]): each request's duration sets the next's.
+//! Page sizes adapt to the link ([`super::batch`]): each request's duration sets the next's,
+//! and Pull Remote starts from the size this step reached.
 
-use std::sync::Mutex;
 use std::time::Instant;
 
 use outpost_api::StepKey;
 
-use super::batch::PullBatch;
 use super::{Ctx, db};
 use crate::site::sync::buffer::{self, Incoming};
 use crate::site::sync::errors::RunError;
@@ -33,19 +32,17 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     ctx.report.step_started(STEP).await.map_err(log)?;
     let mut cursor = kv::cursor(ctx.db, kv::CENTRAL_PULL_CURSOR).await.map_err(store)?;
     let source_site_id = Some(ctx.site.m_supply_central_site_id);
-    // Shared by the page fetched now and the one prefetched beside its store (never at once).
-    let batch = Mutex::new(PullBatch::new(ctx.plan.settings.batch_size_pull));
-    let fetch = |from: u64| {
-        let batch = &batch;
-        async move {
-            let limit = batch.lock().unwrap_or_else(|e| e.into_inner()).size();
-            let start = Instant::now();
-            let page = ctx.v5.central_records(from, limit).await;
-            if let Ok(page) = &page {
-                batch.lock().unwrap_or_else(|e| e.into_inner()).observe(limit, page.data.len(), start.elapsed());
-            }
-            page
+    // Shared by the page fetched now and the one prefetched beside its store (never at once),
+    // and then by Pull Remote.
+    let batch = ctx.pull_batch;
+    let fetch = |from: u64| async move {
+        let limit = batch.lock().unwrap_or_else(|e| e.into_inner()).size();
+        let start = Instant::now();
+        let page = ctx.v5.central_records(from, limit).await;
+        if let Ok(page) = &page {
+            batch.lock().unwrap_or_else(|e| e.into_inner()).observe(limit, page.data.len(), start.elapsed());
         }
+        page
     };
     let mut prefetched: Option<Result<CentralRecords, CallError>> = None;
     loop {

@@ -1,13 +1,13 @@
 //! Pull Remote: drain this site's V5 queue (its own records on initialisation, store-specific
 //! central data, transfers) into sync_buffer. A batch is acknowledged only after it is stored;
 //! if the acknowledgement is lost the central sends it again and the upsert makes that harmless.
-//! Page sizes adapt to the link ([`super::batch`]): each request's duration sets the next's.
+//! Page sizes adapt to the link ([`super::batch`]): each request's duration sets the next's,
+//! starting from the size Pull Central reached over the same link.
 
 use std::time::Instant;
 
 use outpost_api::StepKey;
 
-use super::batch::PullBatch;
 use super::push::v5_idle;
 use super::{Ctx, call_when_idle, db};
 use crate::site::sync::buffer::{self, Incoming};
@@ -20,15 +20,15 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     let store = db("Error while storing queued records");
     ctx.report.step_started(STEP).await.map_err(log)?;
     let source_site_id = Some(ctx.site.m_supply_central_site_id);
-    let mut batch = PullBatch::new(ctx.plan.settings.batch_size_pull);
+    let batch = || ctx.pull_batch.lock().unwrap_or_else(|e| e.into_inner());
     loop {
-        let (limit, start) = (batch.size(), Instant::now());
+        let (limit, start) = (batch().size(), Instant::now());
         // A central still integrating (a duplicated final push, a restart) answers "sync is
         // running": wait for it, as the push steps do, instead of failing the run.
         let page =
             call_when_idle(ctx, "Error while pulling remote records", || ctx.v5.queued_records(limit), || v5_idle(ctx))
                 .await?;
-        batch.observe(limit, page.data.len(), start.elapsed());
+        batch().observe(limit, page.data.len(), start.elapsed());
         ctx.report.progress(STEP, page.queue_length).await.map_err(log)?;
         if page.data.is_empty() {
             break;
