@@ -7,7 +7,10 @@
 //! hang a run forever (reference §1.9, upstream issues #7196/#7410). The wall-clock cap
 //! ([`CALL_DEADLINE`]) is there for a hostile or broken central that trickles bytes forever,
 //! and [`MAX_RESPONSE_BYTES`] (counted after decompression) for one that answers with a
-//! gzip or zstd bomb: either would otherwise hold or exhaust the site.
+//! gzip or zstd bomb: either would otherwise hold or exhaust the site. (reqwest decodes zstd
+//! answers with libzstd's default window ceiling, 128 MiB, and exposes no setting for it; the
+//! site makes one call at a time, so a hostile central can cost it that much once, not per
+//! connection as it could cost a central: see `central_shared::zstd_requests`.)
 
 use std::io::Write;
 use std::path::Path;
