@@ -6,8 +6,11 @@
 //! Who may read them: the numbers name no site and no record, but they do tell an outsider
 //! how busy a central is and which routes fail, so they are not public. With
 //! `--metrics-token` a scraper anywhere presents it as a bearer token; without one only a
-//! caller on this machine (loopback) is answered, so a scraper on the same host, or a reverse
-//! proxy that adds its own protection, works with no setting, and nothing leaks by default.
+//! caller on this machine (loopback) is answered, so a scraper on the same host works with no
+//! setting, and nothing leaks by default. Behind a reverse proxy on the same host, though,
+//! every caller is loopback: so without a token a request that says it was forwarded
+//! (`Forwarded`, `X-Forwarded-For`, `X-Real-IP`) is refused too. A proxy that adds none of
+//! them still makes `/metrics` public: set a token, or do not forward `/metrics` (README).
 //! Rendering is cheap and bounded: labels come from route templates and status classes only.
 
 use std::collections::HashSet;
@@ -28,6 +31,33 @@ use prometheus_client::registry::Registry;
 use sha2::{Digest, Sha256};
 
 type Labels = Vec<(&'static str, String)>;
+
+/// Headers a reverse proxy adds to say whom it forwards: a loopback peer sending one is not a
+/// caller on this machine.
+const FORWARDED_HEADERS: [&str; 3] = ["forwarded", "x-forwarded-for", "x-real-ip"];
+
+/// Why `/metrics` was refused (403); the message says what to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error(
+        "metrics need the bearer token given to this central with --metrics-token (hint: send Authorization: Bearer TOKEN)"
+    )]
+    WrongToken,
+    #[error(
+        "metrics are answered on this machine only (hint: start the central with --metrics-token TOKEN to scrape it from elsewhere)"
+    )]
+    NotThisMachine,
+    #[error(
+        "metrics are not answered through a reverse proxy without a token (hint: start the central with --metrics-token TOKEN, or scrape it on this machine directly)"
+    )]
+    Forwarded,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        (StatusCode::FORBIDDEN, self.to_string()).into_response()
+    }
+}
 
 /// One central's metrics; clones share them.
 #[derive(Clone)]
@@ -141,29 +171,76 @@ impl Metrics {
         response
     }
 
-    /// `GET /metrics`: the OpenMetrics text, to a caller allowed to read it (see the module doc).
-    pub async fn serve(self, request: Request) -> Response {
-        let allowed = match &self.token_sha256 {
-            Some(expected) => request
+    /// Whether `request` may read the metrics (see the module doc), or why not.
+    fn admit(&self, request: &Request) -> Result<(), Refused> {
+        if let Some(expected) = &self.token_sha256 {
+            let given = request
                 .headers()
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .is_some_and(|given| <[u8; 32]>::from(Sha256::digest(given.trim().as_bytes())) == *expected),
-            None => request.extensions().get::<ConnectInfo<SocketAddr>>().is_some_and(|c| c.0.ip().is_loopback()),
-        };
-        if !allowed {
-            let why = if self.token_sha256.is_some() {
-                "metrics need the bearer token given to this central with --metrics-token"
-            } else {
-                "metrics are answered on this machine only (hint: start the central with --metrics-token TOKEN to scrape it from elsewhere)"
+                .and_then(|v| v.strip_prefix("Bearer "));
+            return match given {
+                Some(given) if <[u8; 32]>::from(Sha256::digest(given.trim().as_bytes())) == *expected => Ok(()),
+                _ => Err(Refused::WrongToken),
             };
-            return (StatusCode::FORBIDDEN, why).into_response();
+        }
+        if FORWARDED_HEADERS.iter().any(|name| request.headers().contains_key(*name)) {
+            return Err(Refused::Forwarded);
+        }
+        match request.extensions().get::<ConnectInfo<SocketAddr>>() {
+            Some(c) if c.0.ip().to_canonical().is_loopback() => Ok(()),
+            _ => Err(Refused::NotThisMachine),
+        }
+    }
+
+    /// `GET /metrics`: the OpenMetrics text, to a caller allowed to read it (see the module doc).
+    pub async fn serve(self, request: Request) -> Response {
+        if let Err(refused) = self.admit(&request) {
+            return refused.into_response();
         }
         let mut text = String::new();
         if encode(&mut text, &self.registry).is_err() {
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
         ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(peer: &str, header: Option<(&'static str, &str)>) -> Request {
+        let mut request = Request::get("/metrics").body(axum::body::Body::empty()).unwrap();
+        request.extensions_mut().insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
+        if let Some((name, value)) = header {
+            request.headers_mut().insert(name, value.parse().unwrap());
+        }
+        request
+    }
+
+    #[test]
+    fn without_a_token_a_loopback_caller_is_answered_unless_a_proxy_forwarded_it() {
+        let metrics = Metrics::new(None);
+        assert_eq!(metrics.admit(&from("127.0.0.1:5000", None)), Ok(()));
+        assert_eq!(metrics.admit(&from("[::ffff:127.0.0.1]:5000", None)), Ok(()), "IPv4-mapped loopback");
+        assert_eq!(metrics.admit(&from("192.0.2.1:5000", None)), Err(Refused::NotThisMachine));
+        for name in FORWARDED_HEADERS {
+            assert_eq!(
+                metrics.admit(&from("127.0.0.1:5000", Some((name, "203.0.113.9")))),
+                Err(Refused::Forwarded),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn with_a_token_only_the_token_counts() {
+        let metrics = Metrics::new(Some("a-long-random-token"));
+        let forwarded = Some(("x-forwarded-for", "203.0.113.9"));
+        assert_eq!(metrics.admit(&from("127.0.0.1:5000", None)), Err(Refused::WrongToken));
+        let mut scraper = from("192.0.2.1:5000", forwarded);
+        scraper.headers_mut().insert(header::AUTHORIZATION, "Bearer a-long-random-token".parse().unwrap());
+        assert_eq!(metrics.admit(&scraper), Ok(()), "a scraper behind a proxy with the token");
     }
 }

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod ownership;
 pub mod push_buffer;
 pub mod push_refused;
+pub mod zstd_requests;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue};
@@ -58,7 +59,7 @@ pub async fn lock_change_log(conn: &mut AnyConnection, backend: Backend, table: 
 /// `db`, see [`crate::readiness`]), `GET /metrics` and the request counts behind it
 /// ([`metrics`]), the body limit (counted
 /// after decompression), zstd or gzip in both directions (request bodies with or without
-/// either, and the header that tells our site it may compress them), and request logs.
+/// either, zstd ones with a bounded window ([`zstd_requests`]), and the header that tells our site it may compress them), and request logs.
 pub fn finish_router(
     routes: Router,
     role: &'static str,
@@ -85,7 +86,9 @@ pub fn finish_router(
         )
         .layer(axum::middleware::from_fn(move |request, next| metrics.clone().count(request, next)))
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(RequestDecompressionLayer::new())
+        // gzip here (and 415 for codings we do not know); zstd outside it, with a bounded window.
+        .layer(RequestDecompressionLayer::new().no_zstd())
+        .layer(axum::middleware::from_fn(zstd_requests::decode))
         .layer(axum::middleware::map_response(say_accepts_compressed_requests))
         // zstd for a caller that accepts it (our site), at our level; gzip, the reference's
         // coding, for any other: the outer layer leaves an already compressed answer alone.

@@ -1,11 +1,13 @@
 //! The one error type of the V6 central, and its single mapping to HTTP. Every answer is
 //! HTTP 200 with `{"data": …}` or `{"error": …}` (reference section 3.2); only an oversized body
-//! (413) and a lock-out after too many failed logins (429 with `Retry-After`) get their own
-//! status. Internal failures become `otherServerError` with a fixed text and the id they are
+//! (413), a lock-out after too many failed logins (429 with `Retry-After`), a full body budget
+//! (503 with `Retry-After`) and a body too slow to arrive (408) get their own status. Those are
+//! also the answers given before the body is read whole, so they say `Connection: close`: the
+//! rest of the body is never read, and the connection cannot carry another request. Internal failures become `otherServerError` with a fixed text and the id they are
 //! logged under.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -19,8 +21,17 @@ use crate::wire::v6::{Envelope, ErrorValue, SUPPORTED_VERSIONS};
 
 /// What [`V6Error::Busy`] says, with its hint.
 pub const BUSY: &str = "the central is busy reading other requests; hint: the site tries again at its next sync";
-/// The `Retry-After` of [`V6Error::Busy`].
+/// The `Retry-After` of [`V6Error::Busy`] and [`V6Error::CallerBusy`].
 pub const BUSY_RETRY_SECONDS: u64 = 5;
+/// What [`V6Error::CallerBusy`] says, with its hint.
+pub const CALLER_BUSY: &str = "the central is already reading as many unfinished request bodies from your address as it reads from one address; hint: the site tries again at its next sync (sites behind one NAT address share this)";
+
+/// What [`V6Error::BodyTooSlow`] says, with its hint.
+pub fn body_too_slow_message(seconds: u64) -> String {
+    format!(
+        "the request body did not arrive whole within {seconds} seconds; hint: the link is too slow for this batch: lower the push batch size or sync over a faster link"
+    )
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum V6Error {
@@ -43,6 +54,12 @@ pub enum V6Error {
     /// Bodies not yet vouched for hold the central's whole budget for them; retry shortly.
     #[error("{BUSY}")]
     Busy,
+    /// Bodies from the caller's address hold that address's whole share of the budget.
+    #[error("{CALLER_BUSY}")]
+    CallerBusy,
+    /// The body was not whole within its deadline (this many seconds; see `body_budget`).
+    #[error("{}", body_too_slow_message(*.0))]
+    BodyTooSlow(u64),
     /// Too many failed logins, counted here or by the V5 central; wait this many seconds.
     #[error("{}", too_many_attempts_message(*.0))]
     TooManyAttempts(u64),
@@ -108,6 +125,8 @@ impl V6Error {
             V6Error::BadRequest(_) => "badRequest",
             V6Error::RecordRejected(_) => "recordRejected",
             V6Error::Busy => "busy",
+            V6Error::CallerBusy => "callerBusy",
+            V6Error::BodyTooSlow(_) => "bodyTooSlow",
             V6Error::TooManyAttempts(_) => "tooManyAttempts",
             V6Error::LimiterUnavailable => "limiterUnavailable",
             V6Error::LegacyRefused(_) => "legacyRefused",
@@ -140,6 +159,14 @@ impl V6Error {
                 ErrorValue::OtherServerError(LIMITER_UNAVAILABLE.into()),
                 Some(LIMITER_UNAVAILABLE_RETRY_SECONDS),
             ),
+            V6Error::CallerBusy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorValue::OtherServerError(CALLER_BUSY.into()),
+                Some(BUSY_RETRY_SECONDS),
+            ),
+            V6Error::BodyTooSlow(seconds) => {
+                (StatusCode::REQUEST_TIMEOUT, ErrorValue::OtherServerError(body_too_slow_message(seconds)), None)
+            }
             V6Error::BadRequest(message) | V6Error::RecordRejected(message) => {
                 (StatusCode::OK, ErrorValue::OtherServerError(message), None)
             }
@@ -186,7 +213,19 @@ impl IntoResponse for V6Error {
         if !matches!(self, V6Error::Internal(_)) {
             tracing::info!(error = self.kind(), "central request refused");
         }
+        let body_unread = matches!(
+            self,
+            V6Error::PayloadTooLarge
+                | V6Error::Busy
+                | V6Error::CallerBusy
+                | V6Error::BodyTooSlow(_)
+                | V6Error::TooManyAttempts(_)
+        );
         let (status, error, retry_after) = self.parts();
-        respond(status, Envelope::<()>::Error(error), retry_after)
+        let mut response = respond(status, Envelope::<()>::Error(error), retry_after);
+        if body_unread {
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
     }
 }

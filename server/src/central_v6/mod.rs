@@ -6,8 +6,10 @@
 //!   central (its own site there, Pull Central of the `store` records);
 //! - `records`: rows and their changelog, plus the library upserts (assets) for demo and tests;
 //! - `pull`: the per-site visibility query; `sync`: the routes, push buffer and integration;
+//! - `body_budget`: what bodies cost, per caller and in all, before their credentials are checked;
 //! - `error`: the one error type, and its mapping to the `{data}|{error}` envelope.
 
+pub mod body_budget;
 pub mod error;
 pub mod legacy_auth;
 pub mod legacy_stores;
@@ -79,9 +81,9 @@ pub struct V6State {
     pub failures: crate::ratelimit::FailureLimiter,
     /// Who may name the caller's address in `X-Forwarded-For` (nobody by default).
     pub trusted_proxies: crate::ratelimit::TrustedProxies,
-    /// Bytes of bodies not yet vouched for that all callers together may hold, in KiB permits
-    /// ([`UNAUTHENTICATED_BODY_BUDGET`]; see `sync::admit`).
-    pub unauthenticated_bodies: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Bytes of bodies not yet vouched for that all callers together, and each caller address,
+    /// may hold, and how long one may take to arrive ([`body_budget`]; see `sync::admit`).
+    pub unauthenticated_bodies: body_budget::BodyBudget,
     /// What `/metrics` reports (`central_shared::metrics`).
     pub metrics: crate::central_shared::metrics::Metrics,
 }
@@ -89,6 +91,7 @@ pub struct V6State {
 /// What all bodies read before their credentials are checked may hold together. Without it, a
 /// few KB of gzip per connection, held back before its last bytes, kept an 8 MB body each:
 /// 512 connections were 4 GB for about 4 MB sent. Past it a caller gets 503 with Retry-After.
+/// One caller address may hold [`body_budget::CALLER_SHARE`] of it.
 pub const UNAUTHENTICATED_BODY_BUDGET: usize = 64 * 1024 * 1024;
 
 impl V6State {
@@ -105,9 +108,10 @@ impl V6State {
             max_push_buffer_bytes: crate::central_shared::push_buffer::DEFAULT_MAX_BYTES,
             failures: crate::ratelimit::FailureLimiter::for_database(&db),
             trusted_proxies: Default::default(),
-            unauthenticated_bodies: std::sync::Arc::new(tokio::sync::Semaphore::new(
-                UNAUTHENTICATED_BODY_BUDGET / 1024,
-            )),
+            unauthenticated_bodies: body_budget::BodyBudget::new(
+                UNAUTHENTICATED_BODY_BUDGET,
+                body_budget::CALLER_SHARE,
+            ),
             metrics: Default::default(),
         }
     }

@@ -4,7 +4,6 @@
 //! last batch.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
@@ -14,8 +13,8 @@ use serde::Deserialize;
 use serde::de::{DeserializeOwned, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::body_budget::{Held, Refused};
 use super::error::{Data, V6Error, V6Result};
 use super::legacy_auth::Caller;
 use super::{V6State, pull, records};
@@ -55,20 +54,22 @@ impl FromRequestParts<V6State> for Peer {
 /// most `limit` bytes after decompression) into its typed shape.
 ///
 /// What an unauthenticated caller can cost, in order: an address already locked out is
-/// answered 429 with its body read and dropped chunk by chunk (never held; read at all only so
-/// that the answer reaches the caller rather than a reset connection); otherwise the body is
-/// read, up to `limit`, into one buffer (see [`read_body`]); one pass over it keeps only
-/// `syncV6Version` and the `syncV5Settings` object ([`Head`]: no tree, no records, whatever the
-/// order of the fields; the reference's own client sends `batch` first); then the counted
-/// credential check. The batch, whose parsed records take several times the size of their text,
-/// is parsed only for a caller the V5 central vouched for. So memory before authentication is
-/// the body's bytes (at most `limit`: [`super::MAX_BODY_BYTES`] for a push; twice that for the
-/// moment its chunks are joined) plus a few hundred bytes, per request: an 8 MB push with bad
-/// credentials raises the peak by 16 MB, where parsing its batch first raised it by 159 MB
-/// (`tests/memory`). Together, all bodies read before their credentials are decided hold at
-/// most [`super::UNAUTHENTICATED_BODY_BUDGET`] (counted as they arrive); past it the caller is
-/// answered 503 ([`V6Error::Busy`]), so many connections each holding back the last bytes of a
-/// small gzip body cannot add up to gigabytes.
+/// answered 429 at once, its body never read (the answer says `Connection: close`: reading it
+/// only to drop it cost a zstd window of up to 128 MiB per connection, outside every budget);
+/// otherwise the body is read, up to `limit`, into one buffer (see [`read_body`]); one pass
+/// over it keeps only `syncV6Version` and the `syncV5Settings` object ([`Head`]: no tree, no
+/// records, whatever the order of the fields; the reference's own client sends `batch` first);
+/// then the counted credential check. The batch, whose parsed records take several times the
+/// size of their text, is parsed only for a caller the V5 central vouched for. So memory before
+/// authentication is the body's bytes (at most `limit`: [`super::MAX_BODY_BYTES`] for a push;
+/// twice that for the moment its chunks are joined) plus a few hundred bytes, per request: an
+/// 8 MB push with bad credentials raises the peak by 16 MB, where parsing its batch first
+/// raised it by 159 MB (`tests/memory`). Together, all bodies read before their credentials are
+/// decided hold at most [`super::UNAUTHENTICATED_BODY_BUDGET`], one caller address at most
+/// [`super::body_budget::CALLER_SHARE`] of it (counted as they arrive; past either the caller
+/// is answered 503), and each body must arrive whole within its deadline
+/// ([`super::body_budget`]), so neither many held-back connections nor one address holding
+/// them for ever can take the central away from the other sites.
 async fn admit<T: DeserializeOwned>(
     state: &V6State,
     peer: Peer,
@@ -77,12 +78,13 @@ async fn admit<T: DeserializeOwned>(
 ) -> Result<(T, Caller), V6Error> {
     use crate::ratelimit::{address_key, retry_after_seconds};
     let address = peer.0.map_or("addr:unknown".into(), address_key);
-    if let Err(wait) = state.failures.refuse_early(&[address]).await {
-        discard(body, limit).await;
+    if let Err(wait) = state.failures.refuse_early(std::slice::from_ref(&address)).await {
+        drop(body);
         return Err(V6Error::TooManyAttempts(retry_after_seconds(wait)));
     }
     // The budget's share is held until the credentials are decided (see the doc above).
-    let (body, _budget) = read_body(body, limit, &state.unauthenticated_bodies).await?;
+    let budget = state.unauthenticated_bodies.start(address);
+    let (body, _budget) = read_body(body, limit, budget, state.unauthenticated_bodies.deadline(limit)).await?;
     let settings = credentials_of(&body)?;
     let caller = check_credentials(state, peer.0, &settings).await?;
     let request = serde_json::from_slice(&body).map_err(|e| V6Error::BadRequest(format!("bad request body: {e}")))?;
@@ -96,46 +98,37 @@ async fn with_fresh_stores(state: &V6State, mut caller: Caller) -> Result<Caller
     Ok(caller)
 }
 
-/// The whole body, or [`V6Error::PayloadTooLarge`] as soon as it passes `limit` bytes. Chunks
-/// are kept as they come and joined once, so the peak is about twice the body, never a
-/// doubling buffer's three times. Every KiB read takes a permit of `budget` first (returned
-/// with the body, dropped once the caller is decided), or [`V6Error::Busy`] when it has none left.
+/// The whole body, or [`V6Error::PayloadTooLarge`] as soon as it passes `limit` bytes, or
+/// [`V6Error::BodyTooSlow`] when it is not whole by `deadline`. Chunks are kept as they come
+/// and joined once, so the peak is about twice the body, never a doubling buffer's three times.
+/// Every KiB read is taken from `budget` first (returned with the body, dropped once the caller
+/// is decided), or [`V6Error::Busy`] / [`V6Error::CallerBusy`] when it has none left.
 async fn read_body(
     body: Body,
     limit: usize,
-    budget: &Arc<Semaphore>,
-) -> Result<(Vec<u8>, Option<OwnedSemaphorePermit>), V6Error> {
-    let mut stream = body.into_data_stream();
-    let (mut chunks, mut len) = (Vec::new(), 0);
-    let mut held: Option<OwnedSemaphorePermit> = None;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| V6Error::BadRequest(format!("cannot read the request body: {e}")))?;
-        len += chunk.len();
-        if len > limit {
-            return Err(V6Error::PayloadTooLarge);
-        }
-        let need = len.div_ceil(1024) - held.as_ref().map_or(0, |p| p.num_permits());
-        if need > 0 {
-            let more = budget.clone().try_acquire_many_owned(need as u32).map_err(|_| V6Error::Busy)?;
-            match held.as_mut() {
-                Some(permit) => permit.merge(more),
-                None => held = Some(more),
+    mut budget: Held,
+    deadline: std::time::Duration,
+) -> Result<(Vec<u8>, Held), V6Error> {
+    let read = async {
+        let mut stream = body.into_data_stream();
+        let (mut chunks, mut len) = (Vec::new(), 0);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| V6Error::BadRequest(format!("cannot read the request body: {e}")))?;
+            len += chunk.len();
+            if len > limit {
+                return Err(V6Error::PayloadTooLarge);
             }
+            budget.grow_to(len).map_err(|refused| match refused {
+                Refused::Full => V6Error::Busy,
+                Refused::CallerShare => V6Error::CallerBusy,
+            })?;
+            chunks.push(chunk);
         }
-        chunks.push(chunk);
-    }
-    Ok((chunks.concat(), held))
-}
-
-/// Read and drop up to `limit` bytes of the body, one chunk at a time.
-async fn discard(body: Body, limit: usize) {
-    let mut stream = body.into_data_stream();
-    let mut len = 0;
-    while let Some(Ok(chunk)) = stream.next().await {
-        len += chunk.len();
-        if len > limit {
-            break;
-        }
+        Ok(chunks.concat())
+    };
+    match tokio::time::timeout(deadline, read).await {
+        Ok(body) => Ok((body?, budget)),
+        Err(_) => Err(V6Error::BodyTooSlow(deadline.as_secs_f64().ceil() as u64)),
     }
 }
 

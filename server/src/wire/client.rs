@@ -7,7 +7,10 @@
 //! hang a run forever (reference §1.9, upstream issues #7196/#7410). The wall-clock cap
 //! ([`CALL_DEADLINE`]) is there for a hostile or broken central that trickles bytes forever,
 //! and [`MAX_RESPONSE_BYTES`] (counted after decompression) for one that answers with a
-//! gzip or zstd bomb: either would otherwise hold or exhaust the site.
+//! gzip or zstd bomb: either would otherwise hold or exhaust the site. (reqwest decodes zstd
+//! answers with libzstd's default window ceiling, 128 MiB, and exposes no setting for it; the
+//! site makes one call at a time, so a hostile central can cost it that much once, not per
+//! connection as it could cost a central: see `central_shared::zstd_requests`.)
 
 use std::io::Write;
 use std::path::Path;
@@ -261,9 +264,14 @@ impl HttpClient {
         }
     }
 
-    /// Send a request, with a JSON body when `body` is given (gzip-compressed only for a server
+    /// Send a request, with a JSON body when `body` is given (compressed only for a server
     /// that said it decodes it), retrying connect errors, timeouts, HTTP 408 and a 503 that says
     /// when to come back (`Retry-After`); other 5xx are answers, not a flaky link.
+    ///
+    /// A compressed body answered 415 is sent again at once in the next weaker coding (zstd,
+    /// then gzip, then plain). The coding is learnt from the last answer, and behind a load
+    /// balancer during a rolling upgrade the last answer may come from a new replica (`gzip,
+    /// zstd`) and the next request go to an old one, which decodes gzip only.
     pub async fn send<B: Serialize>(
         &self,
         method: Method,
@@ -271,24 +279,38 @@ impl HttpClient {
         decorate: impl Fn(RequestBuilder) -> RequestBuilder,
         body: Option<&B>,
     ) -> Result<Reply, Failure> {
-        let coding = self.request_coding();
-        let payload = match body {
+        let mut coding = self.request_coding();
+        let mut payload = match body {
             Some(b) => Some(encode_json(b, coding)?),
             None => None,
         };
         let mut last = Failure::Other("no attempt made".into());
         for client in self.tiers.iter() {
-            let mut request = decorate(client.request(method.clone(), url));
-            if let Some(bytes) = &payload {
-                request = request.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                match coding {
-                    Coding::Gzip => request = request.header(CONTENT_ENCODING, HeaderValue::from_static("gzip")),
-                    Coding::Zstd => request = request.header(CONTENT_ENCODING, HeaderValue::from_static("zstd")),
-                    Coding::Plain => {}
+            let reply = loop {
+                let mut request = decorate(client.request(method.clone(), url));
+                if let Some(bytes) = &payload {
+                    request = request.header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                    match coding {
+                        Coding::Gzip => request = request.header(CONTENT_ENCODING, HeaderValue::from_static("gzip")),
+                        Coding::Zstd => request = request.header(CONTENT_ENCODING, HeaderValue::from_static("zstd")),
+                        Coding::Plain => {}
+                    }
+                    request = request.body(bytes.clone());
                 }
-                request = request.body(bytes.clone());
-            }
-            match self.attempt(request).await {
+                let reply = self.attempt(request).await;
+                if let (Ok(answer), Some(body)) = (&reply, body)
+                    && answer.status == StatusCode::UNSUPPORTED_MEDIA_TYPE
+                    && coding != Coding::Plain
+                {
+                    let weaker = coding.weaker();
+                    tracing::info!(url, refused = ?coding, retry_with = ?weaker, "the central refused the request's coding");
+                    coding = weaker;
+                    payload = Some(encode_json(body, coding)?);
+                    continue;
+                }
+                break reply;
+            };
+            match reply {
                 Ok(reply) if reply.status == StatusCode::REQUEST_TIMEOUT => {
                     last = Failure::Timeout(format!("HTTP 408 from {url}"));
                 }
@@ -355,6 +377,17 @@ pub enum Coding {
     Plain = 0,
     Gzip = 1,
     Zstd = 2,
+}
+
+impl Coding {
+    /// The coding to try when a server refuses this one (415): every server we know decodes
+    /// gzip, and any server reads plain JSON.
+    fn weaker(self) -> Coding {
+        match self {
+            Coding::Zstd => Coding::Gzip,
+            Coding::Gzip | Coding::Plain => Coding::Plain,
+        }
+    }
 }
 
 fn encode_json<B: Serialize>(body: &B, coding: Coding) -> Result<bytes::Bytes, Failure> {

@@ -1,5 +1,7 @@
 //! A hostile central against the site's sync client: a gzip or zstd bomb is refused at the size cap
 //! (counted after decompression), and an answer trickled forever ends at the call's deadline.
+//! Also a central that is merely mixed (a rolling upgrade): a coding refused with 415 is
+//! replaced by the next weaker one.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -132,5 +134,64 @@ async fn an_answer_trickled_forever_ends_at_the_call_deadline() {
     let reply = client().send::<()>(Method::GET, &format!("{}/trickle", running.url()), |r| r, None).await;
     assert!(matches!(reply, Err(Failure::Timeout(_))), "{:?}", reply.err());
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    running.stop().await;
+}
+
+/// The site learns from each answer which codings the central decodes. Behind a load balancer
+/// during a rolling upgrade, that answer may come from a new replica (`gzip, zstd`) and the next
+/// request go to an old one, which knows gzip only and answers 415: the same call is then sent
+/// again in gzip, and succeeds, rather than failing the site's run.
+#[tokio::test]
+async fn a_zstd_body_refused_with_415_by_an_older_replica_is_sent_again_in_gzip() {
+    use axum::http::{HeaderMap, StatusCode};
+    use outpost::wire::HEADER_ACCEPTS_COMPRESSED_REQUESTS;
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    let balancer = Router::new().route(
+        "/call",
+        axum::routing::post(move |headers: HeaderMap, body: bytes::Bytes| {
+            let log = log.clone();
+            async move {
+                let coding = headers.get("content-encoding").map_or("", |v| v.to_str().unwrap()).to_owned();
+                let first = {
+                    let mut seen = log.lock().unwrap();
+                    seen.push(coding.clone());
+                    seen.len() == 1
+                };
+                let json = match coding.as_str() {
+                    // The new replica answers the first call, and says it decodes zstd.
+                    _ if first => {
+                        return (StatusCode::OK, [(HEADER_ACCEPTS_COMPRESSED_REQUESTS, "gzip, zstd")], String::new());
+                    }
+                    // The old replica answers every later one: gzip only.
+                    "zstd" => {
+                        return (
+                            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                            [(HEADER_ACCEPTS_COMPRESSED_REQUESTS, "gzip")],
+                            String::new(),
+                        );
+                    }
+                    "gzip" => {
+                        let mut text = String::new();
+                        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut text).unwrap();
+                        text
+                    }
+                    _ => String::from_utf8(body.to_vec()).unwrap(),
+                };
+                (StatusCode::OK, [(HEADER_ACCEPTS_COMPRESSED_REQUESTS, "gzip")], json)
+            }
+        }),
+    );
+    let running = serve::start(any_port(), balancer).await.unwrap();
+    let url = format!("{}/call", running.url());
+    let client = client();
+    let body = serde_json::json!({"records": ["a", "b"]});
+    let first = client.send(Method::POST, &url, |r| r, Some(&body)).await.unwrap();
+    assert_eq!(first.status, 200);
+    let reply = client.send(Method::POST, &url, |r| r, Some(&body)).await.unwrap();
+    assert_eq!(reply.status, 200, "the call succeeds in gzip: {}", reply.text());
+    assert_eq!(reply.json::<serde_json::Value>().unwrap(), body, "the old replica read the whole body");
+    assert_eq!(*seen.lock().unwrap(), ["", "zstd", "gzip"], "plain, then zstd refused, then gzip");
     running.stop().await;
 }

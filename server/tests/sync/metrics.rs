@@ -1,5 +1,6 @@
 //! The centrals' `/metrics` as an operator's Prometheus sees them: the counters move with a
-//! real site's sync and push, and a caller off this machine needs the token.
+//! real site's sync and push, and a caller off this machine (or forwarded by a reverse proxy on
+//! it) needs the token.
 
 use outpost::records;
 use outpost_api::{Asset, Location};
@@ -90,4 +91,21 @@ async fn metrics_off_this_machine_need_the_token() {
     let mut right = request();
     right.headers_mut().insert("authorization", "Bearer a-long-random-token".parse().unwrap());
     assert_eq!(router.oneshot(right).await.unwrap().status(), 200);
+}
+
+/// Behind a reverse proxy on the same host every caller's connection comes from loopback, so
+/// without a token a request the proxy says it forwarded is refused, with the hint; the same
+/// scrape made on this machine directly is answered.
+#[tokio::test]
+async fn without_a_token_metrics_forwarded_by_a_reverse_proxy_on_this_machine_are_refused() {
+    let db = TestDb::sqlite();
+    let state = outpost::central_v5::V5State::open(&db.url).await.unwrap();
+    let server = outpost::central_v5::serve_state(any_port(), state).await.unwrap();
+    let url = format!("{}/metrics", server.url());
+    for (name, value) in [("x-forwarded-for", "203.0.113.9"), ("forwarded", "for=203.0.113.9;proto=https")] {
+        let answer = outpost_testkit::http_client().get(&url).header(name, value).send().await.unwrap();
+        assert_eq!(answer.status(), 403, "{name}");
+        assert!(answer.text().await.unwrap().contains("--metrics-token"), "the refusal says what to do");
+    }
+    metrics(&server.url()).await;
 }
