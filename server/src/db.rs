@@ -161,6 +161,10 @@ pub struct CentralDb {
     pub backend: Backend,
 }
 
+/// The default lease of a replica's claim on a site (`central_shared::activity`, where it is
+/// explained): here because the sessions' limits below are counted in leases.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+
 /// How long a central's PostgreSQL session may sit idle inside a transaction before the server
 /// ends it, as a multiple of the integration lease (see [`SessionLimits`]).
 pub const IDLE_IN_TRANSACTION_LEASES: u32 = 3;
@@ -204,7 +208,7 @@ impl SessionLimits {
 
 impl Default for SessionLimits {
     fn default() -> SessionLimits {
-        SessionLimits::for_lease(crate::central_shared::activity::DEFAULT_LEASE)
+        SessionLimits::for_lease(DEFAULT_LEASE)
     }
 }
 

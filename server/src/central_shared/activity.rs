@@ -86,7 +86,22 @@ pub struct Busy {
 /// taken over this long after its last renewal at most. Renewed every third of it, so a
 /// replica must stall for two renewals (a database unreachable for seconds) before another
 /// may start the same work; integration stays exactly-once even then (see the module doc).
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+/// Defined with the database sessions' limits, which derive from it ([`crate::db::SessionLimits`]).
+pub const DEFAULT_LEASE: Duration = crate::db::DEFAULT_LEASE;
+
+/// The advisory lock of `site_id`'s integration, as `pg_advisory_xact_lock` (or `lock_fn`)
+/// takes it. The two-key form, with a constant first key of our own ('OPIN'), keeps site ids
+/// apart from any other advisory lock on the database. Its second key is an INTEGER, and site
+/// ids are BIGINT (`--site-id` takes any): a larger id takes the one-key form with the id
+/// itself, whose key space PostgreSQL keeps apart from the two-key one, so no two sites share a
+/// lock, and replicas of an older version lock the ids they can.
+pub(crate) fn site_lock_sql(lock_fn: &str, site_id: i64) -> String {
+    if i32::try_from(site_id).is_ok() {
+        format!("SELECT {lock_fn}(1330661710, CAST($1 AS INTEGER))")
+    } else {
+        format!("SELECT {lock_fn}(CAST($1 AS BIGINT))")
+    }
+}
 
 /// The database clock in milliseconds: every replica compares leases against one clock.
 const NOW_MS: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
@@ -232,7 +247,7 @@ impl Activities {
         let mut tx = shared.db.pool.begin().await?;
         // Held: an integration of the site runs (a replica past its lease, still alive), so the
         // site is busy; starting another would only wait for it, holding a connection.
-        let sql = super::integration::site_lock_sql("pg_try_advisory_xact_lock", site_id);
+        let sql = site_lock_sql("pg_try_advisory_xact_lock", site_id);
         let free: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(site_id).fetch_one(&mut *tx).await?;
         if !free {
             tx.rollback().await?;

@@ -26,20 +26,6 @@ pub const SITE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2
 /// The longest pause between two tries of an integration whose site was locked.
 const SITE_LOCK_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// The advisory lock of `site_id`'s integration, as `pg_advisory_xact_lock` (or `lock_fn`)
-/// takes it. The two-key form, with a constant first key of our own ('OPIN'), keeps site ids
-/// apart from any other advisory lock on the database. Its second key is an INTEGER, and site
-/// ids are BIGINT (`--site-id` takes any): a larger id takes the one-key form with the id
-/// itself, whose key space PostgreSQL keeps apart from the two-key one, so no two sites share a
-/// lock, and replicas of an older version lock the ids they can.
-pub(crate) fn site_lock_sql(lock_fn: &str, site_id: i64) -> String {
-    if i32::try_from(site_id).is_ok() {
-        format!("SELECT {lock_fn}(1330661710, CAST($1 AS INTEGER))")
-    } else {
-        format!("SELECT {lock_fn}(CAST($1 AS BIGINT))")
-    }
-}
-
 /// Inside an integration transaction, before reading the site's push buffer: on PostgreSQL,
 /// take the site's integration lock for the rest of the transaction, so two integrations of
 /// one site (on two replicas) never read the same buffer; the lock goes with the transaction,
@@ -51,7 +37,7 @@ pub async fn lock_site(conn: &mut sqlx::AnyConnection, backend: Backend, site_id
     if backend == Backend::Postgres {
         let wait_ms = SITE_LOCK_WAIT.as_millis().to_string();
         sqlx::query("SELECT set_config('lock_timeout', $1, true)").bind(wait_ms).execute(&mut *conn).await?;
-        let sql = site_lock_sql("pg_advisory_xact_lock", site_id);
+        let sql = super::activity::site_lock_sql("pg_advisory_xact_lock", site_id);
         sqlx::query(sqlx::AssertSqlSafe(sql)).bind(site_id).execute(&mut *conn).await?;
         // The rest of the transaction waits as any other (the change log's lock, rows).
         sqlx::query("SELECT set_config('lock_timeout', '0', true)").execute(&mut *conn).await?;
