@@ -45,33 +45,57 @@ pub async fn lock_site(conn: &mut sqlx::AnyConnection, backend: Backend, site_id
     Ok(())
 }
 
-/// Whether `error` is PostgreSQL's `lock_not_available` (a `lock_timeout` ran out), as
-/// [`lock_site`] fails when another integration of the site holds its lock.
-pub fn is_site_locked(error: &anyhow::Error) -> bool {
+/// Whether `error` carries PostgreSQL's SQLSTATE `code`.
+fn has_sqlstate(error: &anyhow::Error, code: &str) -> bool {
     error.chain().any(|cause| {
         cause
             .downcast_ref::<sqlx::Error>()
             .and_then(|e| e.as_database_error())
-            .is_some_and(|e| e.code().as_deref() == Some("55P03"))
+            .is_some_and(|e| e.code().as_deref() == Some(code))
     })
 }
 
+/// Whether `error` is PostgreSQL's `lock_not_available` (a `lock_timeout` ran out), as
+/// [`lock_site`] fails when another integration of the site holds its lock.
+pub fn is_site_locked(error: &anyhow::Error) -> bool {
+    has_sqlstate(error, "55P03")
+}
+
+/// Whether PostgreSQL ended `error`'s transaction to break a deadlock (`deadlock_detected`).
+/// An integration locks many record rows, in the order the site pushed them; a change made on
+/// the central at the same moment (admin, another site's push of a shared record) may lock two
+/// of them the other way round. PostgreSQL then rolls one of the two back; nothing of it was
+/// applied, and the same integration run again simply succeeds.
+pub fn is_deadlock(error: &anyhow::Error) -> bool {
+    has_sqlstate(error, "40P01")
+}
+
+/// How many times one integration is run again after PostgreSQL chose it to break a deadlock,
+/// before its failure is reported (the site's next run tries again).
+const DEADLOCK_RETRIES: u32 = 3;
+
 /// Run `attempt` (an integration) until it ends other than on a site held by another
 /// integration ([`is_site_locked`]), pausing between tries (doubling up to a few seconds) with
-/// no connection held. The claim on the site stays this replica's meanwhile, so the site is
-/// told "integrating", which it is.
+/// no connection held, or on a deadlock ([`is_deadlock`], up to [`DEADLOCK_RETRIES`] times).
+/// The claim on the site stays this replica's meanwhile, so the site is told "integrating",
+/// which it is.
 pub async fn retry_while_site_locked<F, Fut>(site_id: i64, mut attempt: F) -> anyhow::Result<usize>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = anyhow::Result<usize>>,
 {
     let mut pause = std::time::Duration::from_millis(250);
+    let mut deadlocks = 0;
     loop {
         match attempt().await {
             Err(e) if is_site_locked(&e) => {
                 tracing::info!(site_id, "another integration of the site still holds its lock; trying again later");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(SITE_LOCK_BACKOFF_MAX);
+            }
+            Err(e) if is_deadlock(&e) && deadlocks < DEADLOCK_RETRIES => {
+                deadlocks += 1;
+                tracing::info!(site_id, deadlocks, "integration rolled back to break a deadlock; running it again");
             }
             other => return other,
         }

@@ -170,3 +170,54 @@ async fn v5_a_late_duplicate_of_an_older_batch_never_replaces_the_newer_copy() {
         assert_eq!(data["Description"], "newer", "{}", db.label);
     }
 }
+
+/// A change made on the central that locks two of the records an integration is writing, in
+/// the other order, deadlocks with it; PostgreSQL rolls the integration back to break it. The
+/// integration is run again (nothing of the first try was applied): the site's records land,
+/// and the site is not told its integration failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn v5_an_integration_rolled_back_to_break_a_deadlock_is_run_again_and_lands() {
+    let db = TestDb::fresh("postgres").await;
+    if db.label != "postgres" {
+        eprintln!("note: deadlocks need OUTPOST_TEST_POSTGRES_URL; skipped");
+        return;
+    }
+    let (server, state) = start_v5(&db).await;
+    add_site(&state, "north", "pw", &["store_n"], "http://v6.example:8002").await;
+    let site = V5Site::new(&server.url(), "north", "pw");
+    site.initialise().await;
+    let located = |id: &str, note: &str| {
+        let mut record = location(id, "store_n");
+        record["comment"] = json!(note);
+        push_record("Location", id, record)
+    };
+    site.push(vec![located("dl-a", "first"), located("dl-b", "first")]).await;
+    site.push_end_and_wait().await;
+
+    // The central holds B; the integration of a push of A then B takes A and waits for B.
+    let mut central = state.db.pool.begin().await.unwrap();
+    sqlx::query("UPDATE record SET data = data WHERE table_name = 'Location' AND record_id = 'dl-b'")
+        .execute(&mut *central)
+        .await
+        .unwrap();
+    site.push(vec![located("dl-a", "second"), located("dl-b", "second")]).await;
+    let started = site.push(vec![]).await;
+    assert!(started.integration_started);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Now the central wants A: a deadlock, which PostgreSQL breaks by rolling back the one that
+    // waited first past `deadlock_timeout` (1 s), the integration.
+    sqlx::query("UPDATE record SET data = data WHERE table_name = 'Location' AND record_id = 'dl-a'")
+        .execute(&mut *central)
+        .await
+        .unwrap();
+    central.commit().await.unwrap();
+
+    site.wait_idle().await;
+    for id in ["dl-a", "dl-b"] {
+        let record = stored(&state.db, "Location", id).await.unwrap_or_else(|| panic!("{id} is stored"));
+        assert_eq!(record["comment"], "second", "{id}: the site's second push landed");
+    }
+    let failures: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM integration_failure").fetch_one(&state.db.pool).await.unwrap();
+    assert_eq!(failures, 0, "no integration failure is kept for the site to show");
+}
