@@ -5,6 +5,7 @@
 //! see only their own servers even while other tests of this binary run.
 
 mod bad_input;
+mod bodies;
 mod central_logs;
 mod centrals;
 mod connections;
