@@ -20,6 +20,9 @@
 //! keys that failed within the window; every key also comes with the caller's address, which
 //! is itself limited, so a spray needs many addresses (IPv6 callers are keyed per /64).
 //!
+//! Files: this one counts (in memory, or through `shared.rs` in PostgreSQL); `callers.rs` says
+//! which address a key names and which proxies may name another.
+//!
 //! Argon2 verifications run through [`run_argon2`]: at most [`ARGON2_SLOTS`] at a time in the
 //! process, off the async workers, however many callers are waiting.
 //!
@@ -55,7 +58,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
-use std::net::IpAddr;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
@@ -63,6 +65,9 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use crate::db::{Backend, CentralDb};
+
+mod callers;
+pub use callers::{TrustedProxies, address_key};
 
 /// The default policy of the issue: 10 failures per 10 minutes.
 pub const MAX_FAILURES: usize = 10;
@@ -411,166 +416,11 @@ fn unavailable(e: impl std::fmt::Display) -> Refusal {
     Refusal::Unavailable
 }
 
-/// The counts in `auth_failure` (see the module doc); keys are hex digests, sorted.
-mod shared {
-    use std::time::Duration;
-
-    use sqlx::AssertSqlSafe;
-
-    use super::SharedAttempt;
-    use crate::db::CentralDb;
-
-    const NOW_US: &str = "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)";
-
-    fn micros(d: Duration) -> i64 {
-        d.as_micros().min(i64::MAX as u128) as i64
-    }
-
-    /// How long until the oldest failure of `key` within the window leaves it.
-    async fn wait_for(conn: &mut sqlx::AnyConnection, key: &str, now: i64, window: i64) -> sqlx::Result<Duration> {
-        let oldest: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(t) FROM auth_failure, unnest(times) AS t WHERE key = $1 AND t > $2 - $3")
-                .bind(key)
-                .bind(now)
-                .bind(window)
-                .fetch_one(conn)
-                .await?;
-        let left = oldest.map_or(0, |o| (o + window - now).max(0));
-        Ok(Duration::from_micros(left as u64).max(Duration::from_secs(1)))
-    }
-
-    /// Count one attempt against every key in one transaction, each by one conditional upsert,
-    /// or `Ok(Err((key, retry_after)))` (nothing counted) when `key` has used up its failures.
-    pub async fn reserve(
-        db: &CentralDb,
-        keys: &[String],
-        max: usize,
-        window: Duration,
-    ) -> sqlx::Result<Result<SharedAttempt, (String, Duration)>> {
-        let window = micros(window);
-        let mut tx = db.pool.begin().await?;
-        let now: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT {NOW_US}"))).fetch_one(&mut *tx).await?;
-        for key in keys {
-            // Appends `now` while fewer than `max` failures are in the window, dropping those
-            // older than it; the row stays locked to the end of the transaction.
-            let admitted: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO auth_failure AS f (key, times) VALUES ($1, ARRAY[CAST($2 AS BIGINT)])
-                 ON CONFLICT (key) DO UPDATE SET times =
-                   COALESCE((SELECT array_agg(t ORDER BY t) FROM unnest(f.times) AS t WHERE t > $2 - $3), '{}') || CAST($2 AS BIGINT)
-                 WHERE (SELECT COUNT(*) FROM unnest(f.times) AS t WHERE t > $2 - $3) < $4
-                 RETURNING 1",
-            )
-            .bind(key)
-            .bind(now)
-            .bind(window)
-            .bind(max as i64)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|one: i32| one as i64);
-            if admitted.is_none() {
-                let wait = wait_for(&mut tx, key, now, window).await?;
-                tx.rollback().await?;
-                return Ok(Err((key.clone(), wait)));
-            }
-        }
-        tx.commit().await?;
-        Ok(Ok(SharedAttempt { keys: keys.to_vec(), at: now }))
-    }
-
-    /// Take an attempt back (the credentials were right): one occurrence of its time per key.
-    /// `array_remove` took every failure of that microsecond, another replica's guess too.
-    pub async fn refund(db: &CentralDb, attempt: &SharedAttempt) -> sqlx::Result<()> {
-        for key in &attempt.keys {
-            sqlx::query(
-                "UPDATE auth_failure SET times =
-                   times[:array_position(times, CAST($2 AS BIGINT)) - 1] || times[array_position(times, CAST($2 AS BIGINT)) + 1:]
-                 WHERE key = $1 AND array_position(times, CAST($2 AS BIGINT)) IS NOT NULL",
-            )
-            .bind(key)
-            .bind(attempt.at)
-            .execute(&db.pool)
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// Delete keys with no failure in the window.
-    pub async fn sweep(db: &CentralDb, window: Duration) -> sqlx::Result<()> {
-        sqlx::query(AssertSqlSafe(format!(
-            "DELETE FROM auth_failure WHERE COALESCE((SELECT MAX(t) FROM unnest(times) AS t), 0) <= {NOW_US} - $1"
-        )))
-        .bind(micros(window))
-        .execute(&db.pool)
-        .await?;
-        Ok(())
-    }
-}
+mod shared;
 
 fn prune(times: &mut VecDeque<Instant>, now: Instant, window: Duration) {
     while times.front().is_some_and(|t| now.duration_since(*t) >= window) {
         times.pop_front();
-    }
-}
-
-/// The address part of a limiter key: canonical (an IPv4 client on a dual-stack listener is one
-/// key, not two) and, for IPv6, the /64 (one subscriber usually holds a whole /64, so keying
-/// per /128 would give a guesser 2^64 fresh addresses).
-pub fn address_key(ip: IpAddr) -> String {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) => format!("addr:{v4}"),
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            format!("addr:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-    }
-}
-
-/// The peers allowed to name the real caller in a forwarded-address header (`--trusted-proxy`):
-/// a V6 central checking its callers' credentials through the V5 central, or a reverse proxy.
-/// From anyone else the header is ignored, so a caller cannot spread its failures over made-up
-/// addresses. Empty by default: nothing is trusted until configured.
-#[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Arc<[IpAddr]>);
-
-impl TrustedProxies {
-    pub fn new(addresses: impl IntoIterator<Item = IpAddr>) -> Self {
-        TrustedProxies(addresses.into_iter().map(|ip| ip.to_canonical()).collect())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Whether `peer` is one of them (compared canonically: `::ffff:127.0.0.1` is `127.0.0.1`).
-    pub fn trusts(&self, peer: IpAddr) -> bool {
-        self.0.contains(&peer.to_canonical())
-    }
-
-    /// The address a request from `peer` is counted against: `peer` itself, unless it is a
-    /// trusted proxy that names the caller in `forwarded` (an address, or a comma-separated
-    /// `X-Forwarded-For` chain, of which the last entry not itself a trusted proxy is the
-    /// caller: entries further left were written by whoever the proxy talked to, so anyone).
-    pub fn caller(&self, peer: IpAddr, forwarded: Option<&str>) -> IpAddr {
-        let peer = peer.to_canonical();
-        if !self.trusts(peer) {
-            return peer;
-        }
-        let mut chain = forwarded.unwrap_or_default().rsplit(',').map(|a| a.trim().parse::<IpAddr>());
-        let mut caller = peer;
-        for entry in chain.by_ref() {
-            match entry {
-                Ok(ip) => {
-                    caller = ip.to_canonical();
-                    if !self.trusts(caller) {
-                        break;
-                    }
-                }
-                // Past an entry that is not an address nothing can be relied on: stop at the
-                // last hop that could be.
-                Err(_) => break,
-            }
-        }
-        caller
     }
 }
 
@@ -598,6 +448,7 @@ pub fn retry_after_seconds(wait: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::IpAddr;
 
     #[test]
     fn the_eleventh_attempt_after_ten_failures_is_refused_with_a_wait_within_the_window() {
