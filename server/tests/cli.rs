@@ -128,8 +128,7 @@ async fn demo_starts_three_servers_with_demo_site_configured() {
 async fn the_demo_site_answers_only_once_it_is_configured() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_string_lossy().into_owned();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let listen = format!("127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{}", free_port_outside_the_ephemeral_range());
     let child = Command::new(BIN)
         .args(["demo", "--data-dir", &data, "--listen", &listen])
         .args(["--legacy-listen", "127.0.0.1:0", "--central-listen", "127.0.0.1:0", "--seed-records", "50"])
@@ -148,6 +147,20 @@ async fn the_demo_site_answers_only_once_it_is_configured() {
     };
     assert_eq!(status["configured"], true, "the first answer already says configured: {status}");
     stop_with_sigterm(child);
+}
+
+/// A port that is free now and that no other test's `127.0.0.1:0` can be given meanwhile: the
+/// kernel hands out ports from the ephemeral range (32768–60999 on Linux) only, so a port below
+/// it stays ours until the demo binds it (a port from `:0` once let a parallel test's server
+/// answer this test's first request).
+fn free_port_outside_the_ephemeral_range() -> u16 {
+    use rand::{Rng, SeedableRng};
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(u64::from(nanos) ^ u64::from(std::process::id()));
+    (0..100)
+        .map(|_| rng.random_range(20_000..32_000))
+        .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .expect("no free port between 20000 and 32000")
 }
 
 /// The site's extra names come from repeated `--allowed-host` flags, or else from the
