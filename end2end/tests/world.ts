@@ -24,7 +24,7 @@ export async function startWorld(extraArgs: string[] = []): Promise<World> {
     'demo', '--data-dir', dataDir,
     '--listen', '127.0.0.1:0', '--legacy-listen', '127.0.0.1:0', '--central-listen', '127.0.0.1:0',
     ...extraArgs,
-  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OUTPOST_LOG: process.env.OUTPOST_LOG ?? 'warn' } });
+  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OUTPOST_LOG: process.env.OUTPOST_LOG ?? 'info' } });
   child.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
   const log: string[] = [];
   const urls: Record<string, string> = {};
@@ -143,10 +143,14 @@ export async function stopProcess(child: ChildProcess) {
 }
 
 export const test = base.extend<{ world: World }>({
-  world: async ({}, use) => {
+  world: async ({}, use, testInfo) => {
     const world = await startWorld();
     await use(world);
     await stopWorld(world);
+    // What the servers said, beside the trace of a failed test.
+    if (testInfo.status !== testInfo.expectedStatus) {
+      await testInfo.attach('outpost-demo.log', { body: world.log.join('\n'), contentType: 'text/plain' });
+    }
   },
 });
 

@@ -182,6 +182,7 @@ pub async fn store(state: &SiteState, input: SyncSettingsInput) -> Result<SyncSe
         kv::set_int(db, kv::SITE_ID, info.site_id).await?;
     }
 
+    let order = state.sync.settings_order().await;
     let mut tx = db.begin().await?;
     kv::set_string(&mut *tx, kv::URL, &url).await?;
     kv::set_string(&mut *tx, kv::SITE_NAME, &site_name).await?;
@@ -194,6 +195,7 @@ pub async fn store(state: &SiteState, input: SyncSettingsInput) -> Result<SyncSe
     let saved = load(db).await?;
     // The status API answers `configured` from the engine's copy, not from the database.
     state.sync.settings_seen(saved.clone());
+    drop(order);
     Ok(to_api(saved))
 }
 

@@ -53,6 +53,7 @@ async fn run_once(engine: &SyncEngine, out: &Arc<Publisher>, kind: RunKind, trig
     let covers = engine.requests_so_far();
     let db = engine.db();
     // The one read of the settings for this run; the engine's copy follows it.
+    let order = engine.settings_order().await;
     let stored = match settings::load(db).await {
         Ok(s) => {
             engine.settings_seen(s.clone());
@@ -65,6 +66,7 @@ async fn run_once(engine: &SyncEngine, out: &Arc<Publisher>, kind: RunKind, trig
             None
         }
     };
+    drop(order);
     let Some(plan) = Plan::decide(stored, out.current().initialised, kind) else {
         engine.run_completed(covers);
         return;

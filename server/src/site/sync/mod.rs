@@ -205,6 +205,11 @@ pub(crate) struct Inner {
     /// The engine's copy of the settings, so a status poll needs no database read: loaded at
     /// start, replaced when settings are saved and when a run reads them.
     settings: watch::Sender<Option<Stored>>,
+    /// Held while the settings are read or saved and then published to `settings`, so the two
+    /// publish in the order they read: a run at start that read "not configured" just before a
+    /// save once published that after the save's copy, and a configured site said "not
+    /// configured" until its next run.
+    settings_order: tokio::sync::Mutex<()>,
     trigger: mpsc::Sender<RunKind>,
     /// Completed runs so far, for callers that wait for a run.
     runs: watch::Sender<u64>,
@@ -233,6 +238,7 @@ impl SyncEngine {
             progress,
             activity: Activity::default(),
             settings,
+            settings_order: tokio::sync::Mutex::new(()),
             trigger,
             runs,
             requested: AtomicU64::new(0),
@@ -266,9 +272,19 @@ impl SyncEngine {
         self.inner.settings.borrow().clone()
     }
 
-    /// Settings were saved, or a run read them.
+    /// Hold while reading or saving the settings until they are published with
+    /// [`Self::settings_seen`] (see `settings_order`).
+    pub(crate) async fn settings_order(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.inner.settings_order.lock().await
+    }
+
+    /// Settings were saved, or a run read them (under [`Self::settings_order`]).
     pub(crate) fn settings_seen(&self, settings: Option<Stored>) {
-        self.inner.settings.send_replace(settings);
+        let configured = settings.is_some();
+        let was = self.inner.settings.send_replace(settings).is_some();
+        if configured != was {
+            tracing::info!(configured, "sync settings changed");
+        }
     }
 
     pub(crate) fn activity(&self) -> &Activity {
