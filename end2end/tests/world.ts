@@ -46,6 +46,14 @@ export async function startWorld(extraArgs: string[] = []): Promise<World> {
     child.stderr!.on('data', onData);
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`outpost demo exited (${code}):\n${log.join('\n')}`)); });
   });
+  // The demo configures its site before the site listens: a first status that says otherwise
+  // is the product's bug, reported here with the servers' log rather than as a greyed-out
+  // Sync now! button the test waits on until it times out.
+  const status = await (await fetch(urls['site'] + '/api/sync/status')).json();
+  if (!status.configured) {
+    child.kill('SIGTERM');
+    throw new Error(`the demo site says it is not configured:\n${log.join('\n')}`);
+  }
   return { site: urls['site'], legacy: urls['legacy-central'], central: urls['central'], process: child, log };
 }
 
