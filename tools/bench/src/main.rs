@@ -51,11 +51,6 @@ struct BenchArgs {
     cellular_records: u64,
 }
 
-/// The same allocator as the `outpost` binary's (see its `main.rs`), so that the site this
-/// executable runs as `outpost-bench site …` is measured as it ships.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     // The site under measurement runs in a child process, so that its memory is its own. That
     // child is this executable again, started as `outpost-bench site …`, which hands over to
