@@ -10,8 +10,9 @@
 //! stays flat), and the cursor still advances only in the transaction that stores its page:
 //! a run that stops mid-way throws the prefetched page away and asks for it again.
 //!
-//! Page sizes adapt to the link ([`super::batch`]): each request's duration sets the next's,
-//! and Pull Remote starts from the size this step reached.
+//! Page sizes adapt to the link ([`super::batch`]): each request's duration and size set the
+//! next's, an answer over the site's cap is asked again at half the size, and Pull Remote
+//! starts from the size this step reached.
 
 use std::time::Instant;
 
@@ -23,6 +24,7 @@ use crate::site::sync::errors::RunError;
 use crate::site::sync::kv;
 use crate::wire::client::CallError;
 use crate::wire::v5::CentralRecords;
+use crate::wire::v5_client::V5Client;
 
 const STEP: StepKey = StepKey::PullCentral;
 
@@ -36,13 +38,20 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     // and then by Pull Remote.
     let batch = ctx.pull_batch;
     let fetch = |from: u64| async move {
-        let limit = batch.lock().unwrap_or_else(|e| e.into_inner()).size();
-        let start = Instant::now();
-        let page = ctx.v5.central_records(from, limit).await;
-        if let Ok(page) = &page {
-            batch.lock().unwrap_or_else(|e| e.into_inner()).observe(limit, page.data.len(), start.elapsed());
+        let batch = || batch.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let limit = batch().size();
+            let start = Instant::now();
+            match ctx.v5.central_records_sized(from, limit).await {
+                Ok((page, bytes)) => {
+                    batch().observe(limit, page.data.len(), bytes, start.elapsed());
+                    return Ok(page);
+                }
+                // The same page again, smaller (see `batch`, "shrunk when an answer is too large").
+                Err(e) if V5Client::is_too_large(&e) && batch().too_large(limit) => continue,
+                Err(e) => return Err(e),
+            }
         }
-        page
     };
     let mut prefetched: Option<Result<CentralRecords, CallError>> = None;
     loop {
