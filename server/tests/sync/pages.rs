@@ -16,30 +16,31 @@ fn step(status: &SyncStatus, key: StepKey) -> &outpost_api::SyncStep {
     status.steps.iter().find(|s| s.key == key).unwrap()
 }
 
+/// Each step on its own: the page size Pull Central shrank to is where Pull Remote starts, so
+/// one world has large central records only and the other large store records only.
 #[tokio::test]
 async fn pull_pages_over_the_sites_answer_cap_are_asked_again_smaller_and_the_run_completes() {
-    let world = World::start().await;
-    world.add_site("big", "pw", &["big-store"]).await;
-    let text = "x".repeat(RECORD_BYTES);
-    for i in 0..RECORDS {
-        // Central data (Pull Central) and the store's own (Pull Remote), both large.
-        let unit = json!({"ID": format!("big-unit-{i}"), "units": text});
-        outpost::central_v5::admin::upsert(&world.v5_state.db, "unit", &unit).await.unwrap();
-        let location = json!({"ID": format!("big-loc-{i}"), "code": "L", "Description": text, "Comment": "",
-            "Volume": 0, "type_ID": "", "object_type": "", "parent_id": "", "Colour": "", "bottom_y_coordinate": 0,
-            "summary_only": false, "store_ID": "big-store", "priority": 0, "hold": false, "replenishment_type": "",
-            "asset_ID": ""});
-        outpost::central_v5::admin::upsert(&world.v5_state.db, "Location", &location).await.unwrap();
+    for large in [StepKey::PullCentral, StepKey::PullRemote] {
+        let world = World::start().await;
+        world.add_site("big", "pw", &["big-store"]).await;
+        let text = |step| if step == large { "x".repeat(RECORD_BYTES) } else { "x".into() };
+        for i in 0..RECORDS {
+            let unit = json!({"ID": format!("big-unit-{i}"), "units": text(StepKey::PullCentral)});
+            outpost::central_v5::admin::upsert(&world.v5_state.db, "unit", &unit).await.unwrap();
+            let location = json!({"ID": format!("big-loc-{i}"), "code": "L", "Description": text(StepKey::PullRemote),
+                "Comment": "", "Volume": 0, "type_ID": "", "object_type": "", "parent_id": "", "Colour": "",
+                "bottom_y_coordinate": 0, "summary_only": false, "store_ID": "big-store", "priority": 0, "hold": false,
+                "replenishment_type": "", "asset_ID": ""});
+            outpost::central_v5::admin::upsert(&world.v5_state.db, "Location", &location).await.unwrap();
+        }
+        let site = TestSite::start(EngineConfig { max_response_bytes: CAP, ..fast() }).await;
+        site.configure(&world, "big", "pw").await;
+        site.state.sync.wait_for_runs(1).await;
+        assert_eq!(site.state.sync.latest_error(), None, "large records in {large:?}");
+        let status = site.status().await;
+        let pulled = step(&status, large);
+        assert!(pulled.total.is_some_and(|t| t >= RECORDS as u64), "{large:?} pulled the large records: {pulled:?}");
+        assert_eq!(site.count("SELECT COUNT(*) FROM unit WHERE id LIKE 'big-unit-%'").await, RECORDS as i64);
+        assert_eq!(site.count("SELECT COUNT(*) FROM location WHERE id LIKE 'big-loc-%'").await, RECORDS as i64);
     }
-    let site = TestSite::start(EngineConfig { max_response_bytes: CAP, ..fast() }).await;
-    site.configure(&world, "big", "pw").await;
-    site.state.sync.wait_for_runs(1).await;
-    assert_eq!(site.state.sync.latest_error(), None);
-    let status = site.status().await;
-    for key in [StepKey::PullCentral, StepKey::PullRemote] {
-        let pulled = step(&status, key);
-        assert!(pulled.total.is_some_and(|t| t >= RECORDS as u64), "{key:?} pulled the large records: {pulled:?}");
-    }
-    assert_eq!(site.count("SELECT COUNT(*) FROM unit WHERE id LIKE 'big-unit-%'").await, RECORDS as i64);
-    assert_eq!(site.count("SELECT COUNT(*) FROM location WHERE id LIKE 'big-loc-%'").await, RECORDS as i64);
 }

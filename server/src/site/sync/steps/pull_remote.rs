@@ -32,9 +32,9 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             let start = Instant::now();
             ctx.v5.queued_records_sized(limit).await.map(|(page, bytes)| (page, bytes, start.elapsed()))
         };
+        let too_large = |e: &CallError| V5Client::is_too_large(e).then(|| RunError::call(PULLING, e));
         // A central still integrating (a duplicated final push, a restart) answers "sync is
         // running": wait for it, as the push steps do, instead of failing the run.
-        let too_large = |e: &CallError| V5Client::is_too_large(e).then(|| RunError::call(PULLING, e));
         let (page, bytes, took) = match call_when_idle_or(ctx, PULLING, timed, || v5_idle(ctx), too_large).await? {
             Ok(page) => page,
             // The same page again, smaller (see `batch`, "shrunk when an answer is too large").
