@@ -24,13 +24,29 @@
 //! link) grows the pages, and pages of large records grown to [`MAX_PULL_BATCH`] could reach
 //! the site's cap on an answer (`wire::client::MAX_RESPONSE_BYTES`, 128 MiB, twice issue 14's
 //! memory target), past which the call failed and with it every run (review finding 12). So
-//! the next size is also bounded by bytes: records of the size last seen must fit in
-//! [`PAGE_BYTES`] (this bound alone may go below the configured size: it is what keeps a page
-//! of unusually large records within memory). And an answer over the cap is not the end of the
-//! run: the same page is asked again at half the size ([`PullBatch::too_large`]), and no later
-//! page of the run is asked larger, down to a single record; only a single record over the cap
-//! fails the run, with the client's error ("The server's reply is larger than …"). A refusal
-//! never blocks a run, so no page may.
+//! the next size is the least of three bounds, each kept apart so that none holds longer than
+//! the records that set it (review 5, finding 1: one page of 10 MiB records left the rest of
+//! the run, and the Pull Remote after it, at one record a page, a round trip per record):
+//!
+//! - the link's size, set by the time rule above and never lowered by the others: a page
+//!   shrunk for its bytes says nothing about the link;
+//! - the byte bound: records of the size last seen must fit in [`PAGE_BYTES`]. It alone may go
+//!   below the configured size (it keeps a page of unusually large records within memory), and
+//!   it follows the records: the first page of small ones after large ones lifts it;
+//! - the ceiling after an answer over the cap ([`PullBatch::too_large`]): the same page is asked
+//!   again at once at the size the cap says its records fit ([`PAGE_BYTES`] of them: a
+//!   sixteenth at the real cap, never more than that), not halved, because each try downloads up
+//!   to the cap (halving from 5,000 to one record was 13 tries, 1.6 GiB, on every run: review 5,
+//!   finding 5). The ceiling is the page's, not the run's: it grows fourfold with each page
+//!   under [`PAGE_BYTES`] (a cluster of large records further into the page is met with a few
+//!   smaller tries, not a full one each page), and is lifted once as many records as that page
+//!   asked for have come.
+//!
+//! Only a single record over the cap fails the run, with its own variant
+//! (`Variant::RecordTooLarge`, which says where and what to ask the central's administrator); a
+//! refusal never blocks a run, so no page may. That run fails again at the same record on every
+//! later run, after the same three or four tries (not remembered across runs: the central may
+//! have shrunk the record meanwhile).
 //!
 //! One [`PullBatch`] serves both V5 pull steps of a run (`Ctx::pull_batch`): they talk to the
 //! same central over the same link, so Pull Remote starts at the size Pull Central reached
@@ -38,6 +54,8 @@
 //! round trips).
 
 use std::time::Duration;
+
+use crate::wire::client::MAX_RESPONSE_BYTES;
 
 /// The most records a V5 central serves per page (ours caps `limit` there too).
 pub const MAX_PULL_BATCH: u32 = 5000;
@@ -54,25 +72,49 @@ pub const SLOW: Duration = Duration::from_millis(250);
 /// so 8 MiB keeps a page well inside issue 14's 64 MB memory target, while realistic records
 /// (a few hundred bytes) fill [`MAX_PULL_BATCH`] long before it (module doc).
 pub const PAGE_BYTES: usize = 8 * 1024 * 1024;
+/// After an answer over the cap, the same page is asked again at most at this fraction of its
+/// size (module doc: each try downloads up to the cap).
+const SHRINK: u32 = 16;
+/// How fast the ceiling after an answer over the cap grows back, per page under [`PAGE_BYTES`].
+const REGROW: u32 = 4;
 
 /// The batch size to ask for next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PullBatch {
     configured: u32,
-    size: u32,
-    /// The most records a page of this run may ask for: half a page whose answer was too large.
-    ceiling: u32,
+    /// The size the link's rate asks for (the time rule), whatever the records' size.
+    link: u32,
     /// How many records fit in [`PAGE_BYTES`], judged by the last page that held any.
     by_bytes: u32,
+    /// The most records a page may ask for after an answer over the cap.
+    ceiling: u32,
+    /// Records of the page that was over the cap not yet received: the ceiling holds until then.
+    owed: u32,
+    /// The site's cap on an answer's (decompressed) bytes.
+    cap: usize,
 }
 
 impl PullBatch {
     pub fn new(configured: u32) -> PullBatch {
-        PullBatch { configured, size: configured, ceiling: MAX_PULL_BATCH, by_bytes: MAX_PULL_BATCH }
+        PullBatch {
+            configured,
+            link: configured,
+            by_bytes: MAX_PULL_BATCH,
+            ceiling: MAX_PULL_BATCH,
+            owed: 0,
+            cap: MAX_RESPONSE_BYTES,
+        }
+    }
+
+    /// The site's cap on an answer (`EngineConfig::max_response_bytes`), which sets how far an
+    /// answer over it shrinks the page.
+    pub fn with_cap(mut self, cap: usize) -> PullBatch {
+        self.cap = cap.max(1);
+        self
     }
 
     pub fn size(&self) -> u32 {
-        self.size
+        self.link.min(self.by_bytes).min(self.ceiling).max(1)
     }
 
     /// A request for `asked` records returned `got` in `took`, in an answer of `bytes`
@@ -82,21 +124,36 @@ impl PullBatch {
             let per_record = bytes.div_ceil(got).max(1);
             self.by_bytes = (PAGE_BYTES / per_record).clamp(1, MAX_PULL_BATCH as usize) as u32;
         }
-        if let Some(next) = by_time(self.configured, self.size, asked, got, took) {
-            self.size = next;
+        // Only a page the link sized tells the link's rate: one shrunk for its bytes or under
+        // the ceiling would pull the link's size down with its records (module doc).
+        if asked >= self.link
+            && let Some(next) = by_time(self.configured, self.link, asked, got, took)
+        {
+            self.link = next;
         }
-        self.size = self.size.min(self.by_bytes).min(self.ceiling).max(1);
+        if self.owed > 0 {
+            self.owed = self.owed.saturating_sub(u32::try_from(got).unwrap_or(u32::MAX));
+            // A short page is the end of the queue: the page that was too large has all come.
+            if self.owed == 0 || (got as u64) < u64::from(asked) {
+                self.owed = 0;
+                self.ceiling = MAX_PULL_BATCH;
+            } else if bytes <= PAGE_BYTES {
+                self.ceiling = self.ceiling.saturating_mul(REGROW).min(MAX_PULL_BATCH);
+            }
+        }
     }
 
     /// The answer to a request for `asked` records passed the site's cap: ask for the same page
-    /// again at half the size, and never for more in this run. `false` when `asked` was a single
-    /// record, which cannot be shrunk (the run then fails with the client's error).
+    /// again at once at the size the cap says fits (module doc), at most a sixteenth of
+    /// `asked`. `false` when `asked` was a single record, which cannot be shrunk: the run then
+    /// fails with `Variant::RecordTooLarge`.
     pub fn too_large(&mut self, asked: u32) -> bool {
         if asked <= 1 {
             return false;
         }
-        self.ceiling = self.ceiling.min(asked / 2);
-        self.size = self.size.min(self.ceiling);
+        let fits = (u64::from(asked) * PAGE_BYTES as u64 / self.cap as u64).min(u64::from(asked / SHRINK));
+        self.ceiling = self.ceiling.min(fits.max(1) as u32);
+        self.owed = self.owed.max(asked);
         true
     }
 }
@@ -180,18 +237,36 @@ mod tests {
     }
 
     #[test]
-    fn an_answer_over_the_cap_halves_the_size_for_the_rest_of_the_run_down_to_one_record() {
+    fn an_answer_over_the_cap_asks_the_same_page_again_at_a_sixteenth_down_to_one_record() {
         let mut b = PullBatch::new(500);
         assert!(b.too_large(500));
-        assert_eq!(b.size(), 250);
-        // A fast answer with small records does not grow past what was too large.
-        b.observe(250, 250, 250 * 100, Duration::from_secs(1));
-        assert_eq!(b.size(), 250);
+        assert_eq!(b.size(), 31);
+        // While the records of the page that was too large are still coming, the ceiling grows
+        // back fourfold a page, not to the whole 500 at once.
+        b.observe(31, 31, 31 * 100, Duration::from_secs(1));
+        assert_eq!(b.size(), 124);
         let mut asked = b.size();
         while b.too_large(asked) {
             asked = b.size();
         }
-        assert_eq!(asked, 1, "halved down to a single record, which cannot shrink");
+        assert_eq!(asked, 1, "shrunk down to a single record, which cannot shrink");
+    }
+
+    #[test]
+    fn a_small_cap_shrinks_a_page_as_the_real_one_does() {
+        let mut b = PullBatch::new(3).with_cap(100 * 1024);
+        assert!(b.too_large(3));
+        assert_eq!(b.size(), 1);
+        assert!(!b.too_large(1));
+    }
+
+    #[test]
+    fn the_end_of_the_queue_lifts_the_ceiling_for_the_next_step() {
+        let mut b = PullBatch::new(500);
+        assert!(b.too_large(500));
+        // Pull Central's log ends inside the page that was too large: Pull Remote starts at 500.
+        b.observe(31, 10, 10 * 100, Duration::from_millis(40));
+        assert_eq!(b.size(), 500);
     }
 
     #[test]
@@ -199,5 +274,55 @@ mod tests {
         let mut b = PullBatch::new(500);
         b.observe(500, 12, 12 * 100, Duration::from_millis(400));
         assert_eq!(b.size(), 500);
+    }
+
+    /// Review 5: one page of large records must not leave the rest of the run asking for a
+    /// few records a page. On a link faster than `SLOW` the time rule keeps any size at or
+    /// below the configured one, so the byte bound, once it went down, never comes back up.
+    #[test]
+    fn small_records_after_a_page_of_large_ones_get_the_configured_size_back() {
+        let mut b = PullBatch::new(500);
+        // One page of 64 KiB records (attachments, say): 128 a page is right for those.
+        b.observe(500, 500, 500 * 64 * 1024, Duration::from_millis(200));
+        assert_eq!(b.size(), 128);
+        // Then ordinary 300-byte records, answered fast, page after page.
+        for _ in 0..5 {
+            let n = b.size();
+            b.observe(n, n as usize, n as usize * 300, Duration::from_millis(60));
+        }
+        assert_eq!(b.size(), 500, "back to the configured size once the records are small again");
+    }
+
+    /// Review 5: a cluster of records too large together halves the page down to what fits
+    /// them, and that ceiling then holds for every later page of the run, however small.
+    #[test]
+    fn a_cluster_of_large_records_does_not_cap_the_rest_of_the_run() {
+        let mut b = PullBatch::new(500);
+        // Three 60 MiB records in a row: any page of three or more is over a 128 MiB cap.
+        let mut asked = b.size();
+        while asked >= 3 && b.too_large(asked) {
+            asked = b.size();
+        }
+        b.observe(asked, asked as usize, asked as usize * 60 * 1024 * 1024, Duration::from_secs(2));
+        for _ in 0..5 {
+            let n = b.size();
+            b.observe(n, n as usize, n as usize * 300, Duration::from_millis(60));
+        }
+        assert!(b.size() >= 500, "later pages of small records asked for {} records", b.size());
+    }
+
+    /// Review 5: each try at a page over the cap reads up to the cap (128 MiB) before it is
+    /// refused, so halving from `MAX_PULL_BATCH` to a single record over the cap downloads
+    /// about 13 x 128 MiB, on every run (the ceiling is the run's).
+    #[test]
+    fn a_record_over_the_cap_is_given_up_on_after_a_few_tries() {
+        let mut b = PullBatch::new(MAX_PULL_BATCH);
+        let mut tries = 1;
+        let mut asked = b.size();
+        while b.too_large(asked) {
+            asked = b.size();
+            tries += 1;
+        }
+        assert!(tries <= 4, "{tries} tries, each reading up to the cap");
     }
 }

@@ -11,8 +11,9 @@
 //! a run that stops mid-way throws the prefetched page away and asks for it again.
 //!
 //! Page sizes adapt to the link ([`super::batch`]): each request's duration and size set the
-//! next's, an answer over the site's cap is asked again at half the size, and Pull Remote
-//! starts from the size this step reached.
+//! next's, an answer over the site's cap is asked again at once much smaller (a single record
+//! over it fails the run with `RECORD_TOO_LARGE`), and Pull Remote starts from the size this
+//! step reached.
 
 use std::time::Instant;
 
@@ -59,7 +60,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             Some(page) => page,
             None => fetch(cursor).await,
         }
-        .map_err(|e| RunError::call("Error while pulling central records", &e))?;
+        .map_err(|e| pull_error(cursor, &e))?;
         ctx.report.progress(STEP, page.max_cursor.saturating_sub(cursor)).await.map_err(log)?;
         let Some(last_id) = page.data.iter().map(|r| r.id).max() else {
             let Some(next) = next_cursor(cursor, &page) else { break };
@@ -90,6 +91,17 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         cursor = last_id;
     }
     ctx.report.step_done(STEP).await.map_err(log)
+}
+
+/// The run's error for a failed `central_records` call from `cursor`: one still over the cap
+/// was for a single record (`batch::PullBatch::too_large`), named as such with where it is.
+fn pull_error(cursor: u64, e: &CallError) -> RunError {
+    const PULLING: &str = "Error while pulling central records";
+    if V5Client::is_too_large(e) {
+        let place = format!("The central's change log record after cursor {cursor} alone is over this site's cap");
+        return RunError::record_too_large(PULLING, &place, e);
+    }
+    RunError::call(PULLING, e)
 }
 
 /// Where the next `central_records` call starts after `page`: the last id received; on an

@@ -3,7 +3,8 @@
 //! if the acknowledgement is lost the central sends it again and the upsert makes that harmless.
 //! Page sizes adapt to the link ([`super::batch`]): each request's duration and size set the
 //! next's, starting from the size Pull Central reached over the same link; an answer over the
-//! site's cap is asked again at half the size (nothing of it was acknowledged). A request is
+//! site's cap is asked again at once much smaller (nothing of it was acknowledged; a single
+//! record over it fails the run with `RECORD_TOO_LARGE`). A request is
 //! timed from when it is sent, not from before the waits for a busy central.
 
 use std::time::Instant;
@@ -32,7 +33,10 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             let start = Instant::now();
             ctx.v5.queued_records_sized(limit).await.map(|(page, bytes)| (page, bytes, start.elapsed()))
         };
-        let too_large = |e: &CallError| V5Client::is_too_large(e).then(|| RunError::call(PULLING, e));
+        let too_large = |e: &CallError| {
+            let place = "The first record in this site's queue at the central alone is over this site's cap";
+            V5Client::is_too_large(e).then(|| RunError::record_too_large(PULLING, place, e))
+        };
         // A central still integrating (a duplicated final push, a restart) answers "sync is
         // running": wait for it, as the push steps do, instead of failing the run.
         let (page, bytes, took) = match call_when_idle_or(ctx, PULLING, timed, || v5_idle(ctx), too_large).await? {
