@@ -28,8 +28,8 @@
 //! the records that set it (review 5, finding 1: one page of 10 MiB records left the rest of
 //! the run, and the Pull Remote after it, at one record a page, a round trip per record):
 //!
-//! - the link's size, set by the time rule above and never lowered by the others: a page
-//!   shrunk for its bytes says nothing about the link;
+//! - the link's size, set by the time rule above from the pages it sized only: a page shrunk
+//!   for its bytes or under the ceiling says nothing about the link;
 //! - the byte bound: records of the size last seen must fit in [`PAGE_BYTES`]. It alone may go
 //!   below the configured size (it keeps a page of unusually large records within memory), and
 //!   it follows the records: the first page of small ones after large ones lifts it;
@@ -40,7 +40,7 @@
 //!   finding 5). The ceiling is the page's, not the run's: it grows fourfold with each page
 //!   under [`PAGE_BYTES`] (a cluster of large records further into the page is met with a few
 //!   smaller tries, not a full one each page), and is lifted once as many records as that page
-//!   asked for have come.
+//!   asked for have come, or the queue ended before them.
 //!
 //! Only a single record over the cap fails the run, with its own variant
 //! (`Variant::RecordTooLarge`, which says where and what to ask the central's administrator); a
