@@ -258,6 +258,12 @@ impl HttpClient {
         self
     }
 
+    /// Another cap than [`MAX_RESPONSE_BYTES`], the deadline unchanged.
+    pub fn with_max_response_bytes(self, max_response_bytes: usize) -> Self {
+        let deadline = self.caps.deadline;
+        self.with_caps(max_response_bytes, deadline)
+    }
+
     fn beat(&self) {
         if let Some(hook) = &self.activity {
             hook();

@@ -107,8 +107,18 @@ impl V5Client {
     }
 
     async fn get_json<T: DeserializeOwned>(&self, route: &str, query: &[(&str, String)]) -> Result<T, CallError> {
+        self.get_json_sized(route, query).await.map(|(value, _)| value)
+    }
+
+    /// [`Self::get_json`], and the size of the answer in bytes (decompressed).
+    async fn get_json_sized<T: DeserializeOwned>(
+        &self,
+        route: &str,
+        query: &[(&str, String)],
+    ) -> Result<(T, usize), CallError> {
         let reply = self.call::<()>(Method::GET, route, query, None).await?;
-        reply.json().map_err(|f| CallError::new(&self.creds.url, &format!("/sync/v5/{route}"), f))
+        let value = reply.json().map_err(|f| CallError::new(&self.creds.url, &format!("/sync/v5/{route}"), f))?;
+        Ok((value, reply.body.len()))
     }
 
     async fn post_json<B: Serialize, T: DeserializeOwned>(&self, route: &str, body: &B) -> Result<T, CallError> {
@@ -136,6 +146,34 @@ impl V5Client {
 
     pub async fn queued_records(&self, limit: u32) -> Result<v5::QueuedRecords, CallError> {
         self.get_json(route::QUEUED_RECORDS, &[("limit", limit.to_string())]).await
+    }
+
+    /// [`Self::central_records`] and the answer's size in bytes, which sizes the next page
+    /// (`site::sync::steps::batch`).
+    pub async fn central_records_sized(
+        &self,
+        cursor: u64,
+        limit: u32,
+    ) -> Result<(v5::CentralRecords, usize), CallError> {
+        self.get_json_sized(route::CENTRAL_RECORDS, &[("cursor", cursor.to_string()), ("limit", limit.to_string())])
+            .await
+    }
+
+    /// [`Self::queued_records`] and the answer's size in bytes (see [`Self::central_records_sized`]).
+    pub async fn queued_records_sized(&self, limit: u32) -> Result<(v5::QueuedRecords, usize), CallError> {
+        self.get_json_sized(route::QUEUED_RECORDS, &[("limit", limit.to_string())]).await
+    }
+
+    /// This client with another cap on an answer's size than `client::MAX_RESPONSE_BYTES`
+    /// (the site's `EngineConfig::max_response_bytes`; tests make it small).
+    pub fn with_max_response_bytes(mut self, bytes: usize) -> Self {
+        self.http = self.http.with_max_response_bytes(bytes);
+        self
+    }
+
+    /// Whether `e` is an answer over the size cap, which a smaller page may avoid.
+    pub fn is_too_large(e: &CallError) -> bool {
+        matches!(e.problem, Problem::Transport(Failure::TooLarge(_)))
     }
 
     /// Acknowledge a stored batch; the body of the reply is ignored, as in the reference.

@@ -7,6 +7,7 @@ mod driver;
 mod errors;
 mod history;
 mod metrics;
+mod pages;
 mod prepare;
 mod quarantine;
 mod resume;

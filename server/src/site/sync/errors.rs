@@ -28,6 +28,9 @@ pub enum Variant {
     /// A central refused a record and this site could not set it aside (every record a central
     /// refuses is normally quarantined as an outgoing refusal and the run goes on).
     SyncRecordRejected,
+    /// A single record a central serves is over this site's cap on an answer
+    /// (`EngineConfig::max_response_bytes`): the V5 pull cannot go past it.
+    RecordTooLarge,
     /// This server's own database failed (a read or write of the site's data or bookkeeping).
     Database,
     SiteUuidIsBeingChanged,
@@ -39,7 +42,7 @@ pub enum Variant {
 }
 
 impl Variant {
-    pub const ALL: [Variant; 19] = [
+    pub const ALL: [Variant; 20] = [
         Variant::ConnectionError,
         Variant::CertificateError,
         Variant::SiteNameNotFound,
@@ -53,6 +56,7 @@ impl Variant {
         Variant::IntegrationTimeoutReached,
         Variant::IntegrationError,
         Variant::SyncRecordRejected,
+        Variant::RecordTooLarge,
         Variant::Database,
         Variant::SiteUuidIsBeingChanged,
         Variant::InvalidUrl,
@@ -77,6 +81,7 @@ impl Variant {
             Variant::IntegrationTimeoutReached => "INTEGRATION_TIMEOUT_REACHED",
             Variant::IntegrationError => "INTEGRATION_ERROR",
             Variant::SyncRecordRejected => "SYNC_RECORD_REJECTED",
+            Variant::RecordTooLarge => "RECORD_TOO_LARGE",
             Variant::Database => "DATABASE_ERROR",
             Variant::SiteUuidIsBeingChanged => "SITE_UUID_IS_BEING_CHANGED",
             Variant::InvalidUrl => "INVALID_URL",
@@ -107,6 +112,7 @@ impl Variant {
             }
             Variant::IntegrationError => "The server experienced a problem.",
             Variant::SyncRecordRejected => "The central server refused records this site sent",
+            Variant::RecordTooLarge => "A record from the central server is larger than this site accepts",
             Variant::Database => "This server's database could not be read or written",
             Variant::SiteUuidIsBeingChanged => "Site mismatch",
             Variant::InvalidUrl => "Invalid url",
@@ -144,6 +150,9 @@ impl Variant {
             }
             Variant::SyncRecordRejected => {
                 "Refused records are listed under the Sync page's quarantine with the central's reason; see the full error and contact support if this persists."
+            }
+            Variant::RecordTooLarge => {
+                "Sync cannot go past this record until it is smaller. Tell the central server's administrator: the full error says where the record is and the size this site accepts."
             }
             Variant::Database => {
                 "Nothing is lost; the next sync resumes. Check that the data folder's disk is not full and is writable, and contact support if it persists."
@@ -187,6 +196,14 @@ impl RunError {
 
     pub fn call(context: &str, error: &CallError) -> Self {
         RunError { variant: classify(&error.problem), step: None, full: format!("{context} -> {}", listed(error)) }
+    }
+
+    /// A single record over the site's cap (`error` is the client's `TooLarge`); `place` says
+    /// where it is, as far as the site knows without reading it.
+    pub fn record_too_large(context: &str, place: &str, error: &CallError) -> Self {
+        let listed = listed(error);
+        let causes = listed.strip_prefix('[').unwrap_or(&listed);
+        RunError { variant: Variant::RecordTooLarge, step: None, full: format!("{context} -> [{place:?}, {causes}") }
     }
 
     pub fn db(context: &str, error: sqlx::Error) -> Self {
@@ -352,6 +369,17 @@ mod tests {
         assert_eq!(classify(&v5(code::INTEGRATION_ERROR)), Variant::IntegrationError);
         let v6 = Problem::V6(ErrorValue::OtherServerError("sync_record_rejected: asset a: no".into()));
         assert_eq!(classify(&v6), Variant::SyncRecordRejected);
+    }
+
+    #[test]
+    fn a_record_over_the_cap_says_where_it_is_and_the_cap() {
+        let e = CallError::new("http://c", "/sync/v5/central_records", Failure::TooLarge(1024));
+        let run = RunError::record_too_large("Error while pulling central records", "after cursor 7", &e);
+        assert_eq!(run.variant, Variant::RecordTooLarge);
+        assert_eq!(
+            run.full,
+            r#"Error while pulling central records -> ["after cursor 7", "Sync api error, url: 'http://c', route: '/sync/v5/central_records'", "The server's reply is larger than 1024 bytes"]"#
+        );
     }
 
     #[test]

@@ -157,6 +157,9 @@ pub struct EngineConfig {
     pub push_wait: Duration,
     /// Start a run when the engine starts, if sync is configured.
     pub run_at_start: bool,
+    /// Largest answer accepted from a central, decompressed (tests make it small to reach it;
+    /// see `steps::batch` for what a pull does about an answer over it).
+    pub max_response_bytes: usize,
 }
 
 impl Default for EngineConfig {
@@ -173,6 +176,7 @@ impl Default for EngineConfig {
             push_poll: Duration::from_secs(1),
             push_wait: Duration::from_secs(30),
             run_at_start: true,
+            max_response_bytes: crate::wire::client::MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -381,7 +385,8 @@ impl SyncEngine {
             hardware_id: kv::hardware_id(&self.inner.db).await?,
             api_version: self.inner.config.v5_api_version,
         };
-        Ok(V5Client::new(creds, &self.inner.config.timeouts, Some(self.activity_hook())))
+        Ok(V5Client::new(creds, &self.inner.config.timeouts, Some(self.activity_hook()))
+            .with_max_response_bytes(self.inner.config.max_response_bytes))
     }
 
     /// Bytes arriving from a central count as progress for the stall watchdog (and only for

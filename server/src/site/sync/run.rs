@@ -61,7 +61,9 @@ pub(crate) async fn execute(engine: &SyncEngine, report: &Report, plan: &Plan) -
         }
     };
 
-    let pull_batch = std::sync::Mutex::new(steps::batch::PullBatch::new(plan.settings.batch_size_pull));
+    let pull_batch =
+        steps::batch::PullBatch::new(plan.settings.batch_size_pull).with_cap(engine.config().max_response_bytes);
+    let pull_batch = std::sync::Mutex::new(pull_batch);
     let ctx = Ctx { db, report, config: engine.config(), plan, pull_batch: &pull_batch, v5: &v5, v6: &v6, site: &site };
     report.step(StepKey::PrepareInitial, steps::prepare::run(&ctx)).await?;
     report.step(StepKey::PushV6, steps::push_v6::run(&ctx)).await?;

@@ -18,12 +18,44 @@
 //! request may take, for a line whose rate drops between two pages: the next page is sized
 //! from the last one's duration, and one that ran long shrinks the next at once.
 //!
+//! # Bounded by bytes too, and shrunk when an answer is too large
+//!
+//! A request's duration includes the central's own time, so a slow central (not only a slow
+//! link) grows the pages, and pages of large records grown to [`MAX_PULL_BATCH`] could reach
+//! the site's cap on an answer (`wire::client::MAX_RESPONSE_BYTES`, 128 MiB, twice issue 14's
+//! memory target), past which the call failed and with it every run (review finding 12). So
+//! the next size is the least of three bounds, each kept apart so that none holds longer than
+//! the records that set it (review 5, finding 1: one page of 10 MiB records left the rest of
+//! the run, and the Pull Remote after it, at one record a page, a round trip per record):
+//!
+//! - the link's size, set by the time rule above from the pages it sized only: a page shrunk
+//!   for its bytes or under the ceiling says nothing about the link;
+//! - the byte bound: records of the size last seen must fit in [`PAGE_BYTES`]. It alone may go
+//!   below the configured size (it keeps a page of unusually large records within memory), and
+//!   it follows the records: the first page of small ones after large ones lifts it;
+//! - the ceiling after an answer over the cap ([`PullBatch::too_large`]): the same page is asked
+//!   again at once at the size the cap says its records fit ([`PAGE_BYTES`] of them: a
+//!   sixteenth at the real cap, never more than that), not halved, because each try downloads up
+//!   to the cap (halving from 5,000 to one record was 13 tries, 1.6 GiB, on every run: review 5,
+//!   finding 5). The ceiling is the page's, not the run's: it grows fourfold with each page
+//!   under [`PAGE_BYTES`] (a cluster of large records further into the page is met with a few
+//!   smaller tries, not a full one each page), and is lifted once as many records as that page
+//!   asked for have come, or the queue ended before them.
+//!
+//! Only a single record over the cap fails the run, with its own variant
+//! (`Variant::RecordTooLarge`, which says where and what to ask the central's administrator); a
+//! refusal never blocks a run, so no page may. That run fails again at the same record on every
+//! later run, after the same three or four tries (not remembered across runs: the central may
+//! have shrunk the record meanwhile).
+//!
 //! One [`PullBatch`] serves both V5 pull steps of a run (`Ctx::pull_batch`): they talk to the
 //! same central over the same link, so Pull Remote starts at the size Pull Central reached
 //! instead of climbing again from the configured 500 (two or three short pages, each with its
 //! round trips).
 
 use std::time::Duration;
+
+use crate::wire::client::MAX_RESPONSE_BYTES;
 
 /// The most records a V5 central serves per page (ours caps `limit` there too).
 pub const MAX_PULL_BATCH: u32 = 5000;
@@ -35,37 +67,110 @@ pub const LONGEST: Duration = Duration::from_secs(10);
 const _: () = assert!(TARGET.as_millis() * 3 / 2 <= LONGEST.as_millis());
 /// Requests faster than this do not grow the batch.
 pub const SLOW: Duration = Duration::from_millis(250);
+/// The most bytes (decompressed) a page's answer should hold, judged by the records last seen:
+/// the site holds the answer and the records parsed from it (several times its size) at once,
+/// so 8 MiB keeps a page well inside issue 14's 64 MB memory target, while realistic records
+/// (a few hundred bytes) fill [`MAX_PULL_BATCH`] long before it (module doc).
+pub const PAGE_BYTES: usize = 8 * 1024 * 1024;
+/// After an answer over the cap, the same page is asked again at most at this fraction of its
+/// size (module doc: each try downloads up to the cap).
+const SHRINK: u32 = 16;
+/// How fast the ceiling after an answer over the cap grows back, per page under [`PAGE_BYTES`].
+const REGROW: u32 = 4;
 
 /// The batch size to ask for next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PullBatch {
     configured: u32,
-    size: u32,
+    /// The size the link's rate asks for (the time rule), whatever the records' size.
+    link: u32,
+    /// How many records fit in [`PAGE_BYTES`], judged by the last page that held any.
+    by_bytes: u32,
+    /// The most records a page may ask for after an answer over the cap.
+    ceiling: u32,
+    /// Records of the page that was over the cap not yet received: the ceiling holds until then.
+    owed: u32,
+    /// The site's cap on an answer's (decompressed) bytes.
+    cap: usize,
 }
 
 impl PullBatch {
     pub fn new(configured: u32) -> PullBatch {
-        PullBatch { configured, size: configured }
+        PullBatch {
+            configured,
+            link: configured,
+            by_bytes: MAX_PULL_BATCH,
+            ceiling: MAX_PULL_BATCH,
+            owed: 0,
+            cap: MAX_RESPONSE_BYTES,
+        }
+    }
+
+    /// The site's cap on an answer (`EngineConfig::max_response_bytes`), which sets how far an
+    /// answer over it shrinks the page.
+    pub fn with_cap(mut self, cap: usize) -> PullBatch {
+        self.cap = cap.max(1);
+        self
     }
 
     pub fn size(&self) -> u32 {
-        self.size
+        self.link.min(self.by_bytes).min(self.ceiling).max(1)
     }
 
-    /// A request for `asked` records returned `got` in `took`: choose the next size.
-    pub fn observe(&mut self, asked: u32, got: usize, took: Duration) {
-        // A short page (the end of the queue) says nothing about the link's rate.
-        if (got as u64) < u64::from(asked) && took < TARGET {
-            return;
+    /// A request for `asked` records returned `got` in `took`, in an answer of `bytes`
+    /// (decompressed): choose the next size.
+    pub fn observe(&mut self, asked: u32, got: usize, bytes: usize, took: Duration) {
+        if got > 0 {
+            let per_record = bytes.div_ceil(got).max(1);
+            self.by_bytes = (PAGE_BYTES / per_record).clamp(1, MAX_PULL_BATCH as usize) as u32;
         }
-        if took < SLOW && self.size <= self.configured {
-            return;
+        // Only a page the link sized tells the link's rate: one shrunk for its bytes or under
+        // the ceiling would pull the link's size down with its records (module doc).
+        if asked >= self.link
+            && let Some(next) = by_time(self.configured, self.link, asked, got, took)
+        {
+            self.link = next;
         }
-        let scaled = f64::from(asked) * TARGET.as_secs_f64() / took.as_secs_f64().max(1e-3);
-        // Grow at most fourfold a step, so one lucky fast answer does not overshoot.
-        let next = scaled.min(f64::from(asked) * 4.0) as u32;
-        self.size = next.clamp(self.configured.min(MAX_PULL_BATCH), MAX_PULL_BATCH);
+        if self.owed > 0 {
+            self.owed = self.owed.saturating_sub(u32::try_from(got).unwrap_or(u32::MAX));
+            // A short page is the end of the queue: the page that was too large has all come.
+            if self.owed == 0 || (got as u64) < u64::from(asked) {
+                self.owed = 0;
+                self.ceiling = MAX_PULL_BATCH;
+            } else if bytes <= PAGE_BYTES {
+                self.ceiling = self.ceiling.saturating_mul(REGROW).min(MAX_PULL_BATCH);
+            }
+        }
     }
+
+    /// The answer to a request for `asked` records passed the site's cap: ask for the same page
+    /// again at once at the size the cap says fits (module doc), at most a sixteenth of
+    /// `asked`. `false` when `asked` was a single record, which cannot be shrunk: the run then
+    /// fails with `Variant::RecordTooLarge`.
+    pub fn too_large(&mut self, asked: u32) -> bool {
+        if asked <= 1 {
+            return false;
+        }
+        let fits = (u64::from(asked) * PAGE_BYTES as u64 / self.cap as u64).min(u64::from(asked / SHRINK));
+        self.ceiling = self.ceiling.min(fits.max(1) as u32);
+        self.owed = self.owed.max(asked);
+        true
+    }
+}
+
+/// The next size by the link's rate (module doc), or `None` to keep `size`.
+fn by_time(configured: u32, size: u32, asked: u32, got: usize, took: Duration) -> Option<u32> {
+    // A short page (the end of the queue) says nothing about the link's rate.
+    if (got as u64) < u64::from(asked) && took < TARGET {
+        return None;
+    }
+    if took < SLOW && size <= configured {
+        return None;
+    }
+    let scaled = f64::from(asked) * TARGET.as_secs_f64() / took.as_secs_f64().max(1e-3);
+    // Grow at most fourfold a step, so one lucky fast answer does not overshoot.
+    let next = scaled.min(f64::from(asked) * 4.0) as u32;
+    Some(next.clamp(configured.min(MAX_PULL_BATCH), MAX_PULL_BATCH))
 }
 
 #[cfg(test)]
@@ -75,7 +180,7 @@ mod tests {
     #[test]
     fn a_fast_link_keeps_the_configured_size() {
         let mut b = PullBatch::new(500);
-        b.observe(500, 500, Duration::from_millis(40));
+        b.observe(500, 500, 500 * 100, Duration::from_millis(40));
         assert_eq!(b.size(), 500);
     }
 
@@ -86,7 +191,7 @@ mod tests {
         let took = |n: u32| Duration::from_secs_f64(0.3 + f64::from(n) * 0.00052);
         for _ in 0..6 {
             let n = b.size();
-            b.observe(n, n as usize, took(n));
+            b.observe(n, n as usize, n as usize * 100, took(n));
         }
         assert_eq!(b.size(), MAX_PULL_BATCH);
         assert!(took(b.size()) < Duration::from_secs(10));
@@ -95,10 +200,10 @@ mod tests {
     #[test]
     fn a_request_that_took_too_long_shrinks_the_next_one() {
         let mut b = PullBatch::new(500);
-        b.observe(500, 500, Duration::from_secs(1));
+        b.observe(500, 500, 500 * 100, Duration::from_secs(1));
         let grown = b.size();
         assert!(grown > 500);
-        b.observe(grown, grown as usize, Duration::from_secs(12));
+        b.observe(grown, grown as usize, grown as usize * 100, Duration::from_secs(12));
         assert!(b.size() < grown);
         assert!(b.size() >= 500, "never below the configured size");
     }
@@ -113,7 +218,7 @@ mod tests {
         for _ in 0..12 {
             let n = b.size();
             longest = longest.max(took(n));
-            b.observe(n, n as usize, took(n));
+            b.observe(n, n as usize, n as usize * 100, took(n));
         }
         assert!(longest <= LONGEST, "a request took {longest:?}");
         assert!(b.size() < MAX_PULL_BATCH);
@@ -121,9 +226,103 @@ mod tests {
     }
 
     #[test]
+    fn large_records_bound_the_next_size_by_bytes_even_below_the_configured_size() {
+        let mut b = PullBatch::new(500);
+        // A slow link would grow the page fourfold, but 64 KiB records fit 128 to a page.
+        b.observe(500, 500, 500 * 64 * 1024, Duration::from_secs(1));
+        assert_eq!(b.size(), (PAGE_BYTES / (64 * 1024)) as u32);
+        // Megabyte records: eight a page, below the configured 500.
+        b.observe(128, 128, 128 * 1024 * 1024, Duration::from_millis(100));
+        assert_eq!(b.size(), 8);
+    }
+
+    #[test]
+    fn an_answer_over_the_cap_asks_the_same_page_again_at_a_sixteenth_down_to_one_record() {
+        let mut b = PullBatch::new(500);
+        assert!(b.too_large(500));
+        assert_eq!(b.size(), 31);
+        // While the records of the page that was too large are still coming, the ceiling grows
+        // back fourfold a page, not to the whole 500 at once.
+        b.observe(31, 31, 31 * 100, Duration::from_secs(1));
+        assert_eq!(b.size(), 124);
+        let mut asked = b.size();
+        while b.too_large(asked) {
+            asked = b.size();
+        }
+        assert_eq!(asked, 1, "shrunk down to a single record, which cannot shrink");
+    }
+
+    #[test]
+    fn a_small_cap_shrinks_a_page_as_the_real_one_does() {
+        let mut b = PullBatch::new(3).with_cap(100 * 1024);
+        assert!(b.too_large(3));
+        assert_eq!(b.size(), 1);
+        assert!(!b.too_large(1));
+    }
+
+    #[test]
+    fn the_end_of_the_queue_lifts_the_ceiling_for_the_next_step() {
+        let mut b = PullBatch::new(500);
+        assert!(b.too_large(500));
+        // Pull Central's log ends inside the page that was too large: Pull Remote starts at 500.
+        b.observe(31, 10, 10 * 100, Duration::from_millis(40));
+        assert_eq!(b.size(), 500);
+    }
+
+    #[test]
     fn the_last_short_page_does_not_change_the_size() {
         let mut b = PullBatch::new(500);
-        b.observe(500, 12, Duration::from_millis(400));
+        b.observe(500, 12, 12 * 100, Duration::from_millis(400));
         assert_eq!(b.size(), 500);
+    }
+
+    /// Review 5: one page of large records must not leave the rest of the run asking for a
+    /// few records a page. On a link faster than `SLOW` the time rule keeps any size at or
+    /// below the configured one, so the byte bound, once it went down, never comes back up.
+    #[test]
+    fn small_records_after_a_page_of_large_ones_get_the_configured_size_back() {
+        let mut b = PullBatch::new(500);
+        // One page of 64 KiB records (attachments, say): 128 a page is right for those.
+        b.observe(500, 500, 500 * 64 * 1024, Duration::from_millis(200));
+        assert_eq!(b.size(), 128);
+        // Then ordinary 300-byte records, answered fast, page after page.
+        for _ in 0..5 {
+            let n = b.size();
+            b.observe(n, n as usize, n as usize * 300, Duration::from_millis(60));
+        }
+        assert_eq!(b.size(), 500, "back to the configured size once the records are small again");
+    }
+
+    /// Review 5: a cluster of records too large together halves the page down to what fits
+    /// them, and that ceiling then holds for every later page of the run, however small.
+    #[test]
+    fn a_cluster_of_large_records_does_not_cap_the_rest_of_the_run() {
+        let mut b = PullBatch::new(500);
+        // Three 60 MiB records in a row: any page of three or more is over a 128 MiB cap.
+        let mut asked = b.size();
+        while asked >= 3 && b.too_large(asked) {
+            asked = b.size();
+        }
+        b.observe(asked, asked as usize, asked as usize * 60 * 1024 * 1024, Duration::from_secs(2));
+        for _ in 0..5 {
+            let n = b.size();
+            b.observe(n, n as usize, n as usize * 300, Duration::from_millis(60));
+        }
+        assert!(b.size() >= 500, "later pages of small records asked for {} records", b.size());
+    }
+
+    /// Review 5: each try at a page over the cap reads up to the cap (128 MiB) before it is
+    /// refused, so halving from `MAX_PULL_BATCH` to a single record over the cap downloads
+    /// about 13 x 128 MiB, on every run (the ceiling is the run's).
+    #[test]
+    fn a_record_over_the_cap_is_given_up_on_after_a_few_tries() {
+        let mut b = PullBatch::new(MAX_PULL_BATCH);
+        let mut tries = 1;
+        let mut asked = b.size();
+        while b.too_large(asked) {
+            asked = b.size();
+            tries += 1;
+        }
+        assert!(tries <= 4, "{tries} tries, each reading up to the cap");
     }
 }

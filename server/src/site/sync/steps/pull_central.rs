@@ -10,8 +10,10 @@
 //! stays flat), and the cursor still advances only in the transaction that stores its page:
 //! a run that stops mid-way throws the prefetched page away and asks for it again.
 //!
-//! Page sizes adapt to the link ([`super::batch`]): each request's duration sets the next's,
-//! and Pull Remote starts from the size this step reached.
+//! Page sizes adapt to the link ([`super::batch`]): each request's duration and size set the
+//! next's, an answer over the site's cap is asked again at once much smaller (a single record
+//! over it fails the run with `RECORD_TOO_LARGE`), and Pull Remote starts from the size this
+//! step reached.
 
 use std::time::Instant;
 
@@ -23,6 +25,7 @@ use crate::site::sync::errors::RunError;
 use crate::site::sync::kv;
 use crate::wire::client::CallError;
 use crate::wire::v5::CentralRecords;
+use crate::wire::v5_client::V5Client;
 
 const STEP: StepKey = StepKey::PullCentral;
 
@@ -36,13 +39,20 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     // and then by Pull Remote.
     let batch = ctx.pull_batch;
     let fetch = |from: u64| async move {
-        let limit = batch.lock().unwrap_or_else(|e| e.into_inner()).size();
-        let start = Instant::now();
-        let page = ctx.v5.central_records(from, limit).await;
-        if let Ok(page) = &page {
-            batch.lock().unwrap_or_else(|e| e.into_inner()).observe(limit, page.data.len(), start.elapsed());
+        let batch = || batch.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let limit = batch().size();
+            let start = Instant::now();
+            match ctx.v5.central_records_sized(from, limit).await {
+                Ok((page, bytes)) => {
+                    batch().observe(limit, page.data.len(), bytes, start.elapsed());
+                    return Ok(page);
+                }
+                // The same page again, smaller (see `batch`, "shrunk when an answer is too large").
+                Err(e) if V5Client::is_too_large(&e) && batch().too_large(limit) => continue,
+                Err(e) => return Err(e),
+            }
         }
-        page
     };
     let mut prefetched: Option<Result<CentralRecords, CallError>> = None;
     loop {
@@ -50,7 +60,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             Some(page) => page,
             None => fetch(cursor).await,
         }
-        .map_err(|e| RunError::call("Error while pulling central records", &e))?;
+        .map_err(|e| pull_error(cursor, &e))?;
         ctx.report.progress(STEP, page.max_cursor.saturating_sub(cursor)).await.map_err(log)?;
         let Some(last_id) = page.data.iter().map(|r| r.id).max() else {
             let Some(next) = next_cursor(cursor, &page) else { break };
@@ -81,6 +91,17 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         cursor = last_id;
     }
     ctx.report.step_done(STEP).await.map_err(log)
+}
+
+/// The run's error for a failed `central_records` call from `cursor`: one still over the cap
+/// was for a single record (`batch::PullBatch::too_large`), named as such with where it is.
+fn pull_error(cursor: u64, e: &CallError) -> RunError {
+    const PULLING: &str = "Error while pulling central records";
+    if V5Client::is_too_large(e) {
+        let place = format!("The central's change log record after cursor {cursor} alone is over this site's cap");
+        return RunError::record_too_large(PULLING, &place, e);
+    }
+    RunError::call(PULLING, e)
 }
 
 /// Where the next `central_records` call starts after `page`: the last id received; on an

@@ -1,17 +1,22 @@
 //! Pull Remote: drain this site's V5 queue (its own records on initialisation, store-specific
 //! central data, transfers) into sync_buffer. A batch is acknowledged only after it is stored;
 //! if the acknowledgement is lost the central sends it again and the upsert makes that harmless.
-//! Page sizes adapt to the link ([`super::batch`]): each request's duration sets the next's,
-//! starting from the size Pull Central reached over the same link.
+//! Page sizes adapt to the link ([`super::batch`]): each request's duration and size set the
+//! next's, starting from the size Pull Central reached over the same link; an answer over the
+//! site's cap is asked again at once much smaller (nothing of it was acknowledged; a single
+//! record over it fails the run with `RECORD_TOO_LARGE`). A request is
+//! timed from when it is sent, not from before the waits for a busy central.
 
 use std::time::Instant;
 
 use outpost_api::StepKey;
 
 use super::push::v5_idle;
-use super::{Ctx, call_when_idle, db};
+use super::{Ctx, call_when_idle, call_when_idle_or, db};
 use crate::site::sync::buffer::{self, Incoming};
 use crate::site::sync::errors::RunError;
+use crate::wire::client::CallError;
+use crate::wire::v5_client::V5Client;
 
 const STEP: StepKey = StepKey::PullRemote;
 
@@ -21,14 +26,26 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     ctx.report.step_started(STEP).await.map_err(log)?;
     let source_site_id = Some(ctx.site.m_supply_central_site_id);
     let batch = || ctx.pull_batch.lock().unwrap_or_else(|e| e.into_inner());
+    const PULLING: &str = "Error while pulling remote records";
     loop {
-        let (limit, start) = (batch().size(), Instant::now());
+        let limit = batch().size();
+        let timed = || async {
+            let start = Instant::now();
+            ctx.v5.queued_records_sized(limit).await.map(|(page, bytes)| (page, bytes, start.elapsed()))
+        };
+        let too_large = |e: &CallError| {
+            let place = "The first record in this site's queue at the central alone is over this site's cap";
+            V5Client::is_too_large(e).then(|| RunError::record_too_large(PULLING, place, e))
+        };
         // A central still integrating (a duplicated final push, a restart) answers "sync is
         // running": wait for it, as the push steps do, instead of failing the run.
-        let page =
-            call_when_idle(ctx, "Error while pulling remote records", || ctx.v5.queued_records(limit), || v5_idle(ctx))
-                .await?;
-        batch().observe(limit, page.data.len(), start.elapsed());
+        let (page, bytes, took) = match call_when_idle_or(ctx, PULLING, timed, || v5_idle(ctx), too_large).await? {
+            Ok(page) => page,
+            // The same page again, smaller (see `batch`, "shrunk when an answer is too large").
+            Err(_) if batch().too_large(limit) => continue,
+            Err(e) => return Err(e),
+        };
+        batch().observe(limit, page.data.len(), bytes, took);
         ctx.report.progress(STEP, page.queue_length).await.map_err(log)?;
         if page.data.is_empty() {
             break;
