@@ -16,6 +16,18 @@ fn step(status: &SyncStatus, key: StepKey) -> &outpost_api::SyncStep {
     status.steps.iter().find(|s| s.key == key).unwrap()
 }
 
+/// A unit (pulled by Pull Central) and a location of `big-store` (queued for Pull Remote) on
+/// the V5 central, with the given texts as their sizeable field.
+async fn seed_pair(world: &World, id: &str, unit_text: String, location_text: String) {
+    let unit = json!({"ID": format!("{id}-unit"), "units": unit_text});
+    outpost::central_v5::admin::upsert(&world.v5_state.db, "unit", &unit).await.unwrap();
+    let location = json!({"ID": format!("{id}-loc"), "code": "L", "Description": location_text,
+        "Comment": "", "Volume": 0, "type_ID": "", "object_type": "", "parent_id": "", "Colour": "",
+        "bottom_y_coordinate": 0, "summary_only": false, "store_ID": "big-store", "priority": 0, "hold": false,
+        "replenishment_type": "", "asset_ID": ""});
+    outpost::central_v5::admin::upsert(&world.v5_state.db, "Location", &location).await.unwrap();
+}
+
 /// Each step on its own: the page size Pull Central shrank to is where Pull Remote starts, so
 /// one world has large central records only and the other large store records only.
 #[tokio::test]
@@ -25,13 +37,7 @@ async fn pull_pages_over_the_sites_answer_cap_are_asked_again_smaller_and_the_ru
         world.add_site("big", "pw", &["big-store"]).await;
         let text = |step| if step == large { "x".repeat(RECORD_BYTES) } else { "x".into() };
         for i in 0..RECORDS {
-            let unit = json!({"ID": format!("big-unit-{i}"), "units": text(StepKey::PullCentral)});
-            outpost::central_v5::admin::upsert(&world.v5_state.db, "unit", &unit).await.unwrap();
-            let location = json!({"ID": format!("big-loc-{i}"), "code": "L", "Description": text(StepKey::PullRemote),
-                "Comment": "", "Volume": 0, "type_ID": "", "object_type": "", "parent_id": "", "Colour": "",
-                "bottom_y_coordinate": 0, "summary_only": false, "store_ID": "big-store", "priority": 0, "hold": false,
-                "replenishment_type": "", "asset_ID": ""});
-            outpost::central_v5::admin::upsert(&world.v5_state.db, "Location", &location).await.unwrap();
+            seed_pair(&world, &format!("big-{i}"), text(StepKey::PullCentral), text(StepKey::PullRemote)).await;
         }
         let site = TestSite::start(EngineConfig { max_response_bytes: CAP, ..fast() }).await;
         site.configure(&world, "big", "pw").await;
@@ -40,8 +46,8 @@ async fn pull_pages_over_the_sites_answer_cap_are_asked_again_smaller_and_the_ru
         let status = site.status().await;
         let pulled = step(&status, large);
         assert!(pulled.total.is_some_and(|t| t >= RECORDS as u64), "{large:?} pulled the large records: {pulled:?}");
-        assert_eq!(site.count("SELECT COUNT(*) FROM unit WHERE id LIKE 'big-unit-%'").await, RECORDS as i64);
-        assert_eq!(site.count("SELECT COUNT(*) FROM location WHERE id LIKE 'big-loc-%'").await, RECORDS as i64);
+        assert_eq!(site.count("SELECT COUNT(*) FROM unit WHERE id LIKE 'big-%-unit'").await, RECORDS as i64);
+        assert_eq!(site.count("SELECT COUNT(*) FROM location WHERE id LIKE 'big-%-loc'").await, RECORDS as i64);
     }
 }
 
@@ -55,13 +61,7 @@ async fn a_single_record_over_the_cap_fails_the_run_with_its_own_variant_and_whe
         let world = World::start().await;
         world.add_site("big", "pw", &["big-store"]).await;
         let text = |step| if step == large { "x".repeat(CAP + 1) } else { "x".into() };
-        let unit = json!({"ID": "huge-unit", "units": text(StepKey::PullCentral)});
-        outpost::central_v5::admin::upsert(&world.v5_state.db, "unit", &unit).await.unwrap();
-        let location = json!({"ID": "huge-loc", "code": "L", "Description": text(StepKey::PullRemote),
-            "Comment": "", "Volume": 0, "type_ID": "", "object_type": "", "parent_id": "", "Colour": "",
-            "bottom_y_coordinate": 0, "summary_only": false, "store_ID": "big-store", "priority": 0, "hold": false,
-            "replenishment_type": "", "asset_ID": ""});
-        outpost::central_v5::admin::upsert(&world.v5_state.db, "Location", &location).await.unwrap();
+        seed_pair(&world, "huge", text(StepKey::PullCentral), text(StepKey::PullRemote)).await;
         let site = TestSite::start(EngineConfig { max_response_bytes: CAP, ..fast() }).await;
         site.configure(&world, "big", "pw").await;
         site.state.sync.wait_for_runs(1).await;
