@@ -35,6 +35,30 @@ async fn a_preparation_left_started_by_a_central_restart_is_asked_for_again() {
     );
 }
 
+/// A central that never completes a preparation (it restarts mid-way every time; here its
+/// "completed" is silently dropped) fails the run with a variant that says so, never UNKNOWN,
+/// and the next run after the central recovers initialises the site.
+#[tokio::test]
+async fn a_preparation_that_never_completes_fails_as_interrupted_and_the_next_run_initialises() {
+    let world = World::start().await;
+    world.add_site("flaky-prep", "pw", &["store_a"]).await;
+    let drop_completed = "CREATE TRIGGER drop_completed BEFORE UPDATE OF initialisation_status ON site \
+        WHEN NEW.initialisation_status = 'completed' BEGIN SELECT RAISE(IGNORE); END;";
+    sqlx::raw_sql(sqlx::AssertSqlSafe(drop_completed)).execute(&world.v5_state.db.pool).await.unwrap();
+
+    let site = TestSite::start(fast()).await;
+    site.configure(&world, "flaky-prep", "pw").await;
+    site.state.sync.wait_for_runs(1).await;
+    let error = site.state.sync.latest_error().expect("the run cannot succeed");
+    assert_eq!(error.variant, "PREPARATION_INTERRUPTED", "{error:#?}");
+    assert!(error.full_error.contains("Started"), "the full error says what the central reported: {error:#?}");
+    assert_ne!(site.status().await.initialisation, Initialisation::Initialised);
+
+    sqlx::raw_sql("DROP TRIGGER drop_completed").execute(&world.v5_state.db.pool).await.unwrap();
+    assert_eq!(site.sync().await, None, "the central recovered: the next run prepares the site");
+    assert_eq!(site.status().await.initialisation, Initialisation::Initialised);
+}
+
 #[tokio::test]
 async fn a_preparation_still_running_after_its_request_timed_out_is_waited_for_not_failed() {
     let world = World::start().await;

@@ -31,6 +31,9 @@ pub enum Variant {
     /// A single record a central serves is over this site's cap on an answer
     /// (`EngineConfig::max_response_bytes`): the V5 pull cannot go past it.
     RecordTooLarge,
+    /// The V5 central did not complete this site's first preparation, though asked again
+    /// (typically it restarted while preparing, each time).
+    PreparationInterrupted,
     /// This server's own database failed (a read or write of the site's data or bookkeeping).
     Database,
     SiteUuidIsBeingChanged,
@@ -42,7 +45,7 @@ pub enum Variant {
 }
 
 impl Variant {
-    pub const ALL: [Variant; 20] = [
+    pub const ALL: [Variant; 21] = [
         Variant::ConnectionError,
         Variant::CertificateError,
         Variant::SiteNameNotFound,
@@ -57,6 +60,7 @@ impl Variant {
         Variant::IntegrationError,
         Variant::SyncRecordRejected,
         Variant::RecordTooLarge,
+        Variant::PreparationInterrupted,
         Variant::Database,
         Variant::SiteUuidIsBeingChanged,
         Variant::InvalidUrl,
@@ -82,6 +86,7 @@ impl Variant {
             Variant::IntegrationError => "INTEGRATION_ERROR",
             Variant::SyncRecordRejected => "SYNC_RECORD_REJECTED",
             Variant::RecordTooLarge => "RECORD_TOO_LARGE",
+            Variant::PreparationInterrupted => "PREPARATION_INTERRUPTED",
             Variant::Database => "DATABASE_ERROR",
             Variant::SiteUuidIsBeingChanged => "SITE_UUID_IS_BEING_CHANGED",
             Variant::InvalidUrl => "INVALID_URL",
@@ -113,6 +118,9 @@ impl Variant {
             Variant::IntegrationError => "The server experienced a problem.",
             Variant::SyncRecordRejected => "The central server refused records this site sent",
             Variant::RecordTooLarge => "A record from the central server is larger than this site accepts",
+            Variant::PreparationInterrupted => {
+                "The central server stopped before it finished preparing this site's data"
+            }
             Variant::Database => "This server's database could not be read or written",
             Variant::SiteUuidIsBeingChanged => "Site mismatch",
             Variant::InvalidUrl => "Invalid url",
@@ -153,6 +161,9 @@ impl Variant {
             }
             Variant::RecordTooLarge => {
                 "Sync cannot go past this record until it is smaller. Tell the central server's administrator: the full error says where the record is and the size this site accepts."
+            }
+            Variant::PreparationInterrupted => {
+                "Nothing is lost: the next sync asks the central server to prepare this site again. If this keeps happening, ask the central server's administrator whether it keeps restarting."
             }
             Variant::Database => {
                 "Nothing is lost; the next sync resumes. Check that the data folder's disk is not full and is writable, and contact support if it persists."

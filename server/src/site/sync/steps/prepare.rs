@@ -68,10 +68,13 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
                 return Err(match lost_answer {
                     // The request never got through: say so, with its own variant.
                     Some(e) => RunError::call("Error while initialising the site's queue", &e),
+                    // Asked twice and still not completed: each preparation died part-way.
                     None => RunError::new(
-                        Variant::Unknown,
+                        Variant::PreparationInterrupted,
                         "Error while initialising the site's queue",
-                        format!("the central reports this site's preparation as {status:?}, not completed"),
+                        format!(
+                            "the central reports this site's preparation as {status:?}, not completed, after {asked} requests"
+                        ),
                     ),
                 });
             }
