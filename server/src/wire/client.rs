@@ -16,7 +16,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -89,6 +89,10 @@ pub struct Reply {
     pub body: bytes::Bytes,
     /// The `Retry-After` header in seconds, when the server asked the caller to wait.
     pub retry_after: Option<u64>,
+    /// From the answer's headers to its last byte: the time the link spent carrying the body
+    /// (a central that builds its answer before sending it spends its own time before the
+    /// headers), which tells a slow link from a busy central (`site::sync::steps::batch`).
+    pub receiving: Duration,
 }
 
 impl Reply {
@@ -100,6 +104,14 @@ impl Reply {
     pub fn text(&self) -> String {
         excerpt(&self.body)
     }
+}
+
+/// What an answer's transfer says about the link: its size (decompressed) and
+/// [`Reply::receiving`]. It sizes the next pull page (`site::sync::steps::batch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Transfer {
+    pub bytes: usize,
+    pub receiving: Duration,
 }
 
 /// The first few hundred characters of a body, for error messages.
@@ -348,6 +360,7 @@ impl HttpClient {
 
     async fn read_reply(&self, request: RequestBuilder) -> Result<Reply, Failure> {
         let mut response = request.send().await.map_err(classify)?;
+        let headers_at = Instant::now();
         self.beat();
         let status = response.status();
         let accepts = response.headers().get(super::HEADER_ACCEPTS_COMPRESSED_REQUESTS).and_then(|v| v.to_str().ok());
@@ -372,7 +385,7 @@ impl HttpClient {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Reply { status, body: body.freeze(), retry_after })
+        Ok(Reply { status, body: body.freeze(), retry_after, receiving: headers_at.elapsed() })
     }
 }
 

@@ -8,7 +8,7 @@ use reqwest::{Method, RequestBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::client::{ActivityHook, CallError, Failure, HttpClient, Problem, Reply, Timeouts};
+use super::client::{ActivityHook, CallError, Failure, HttpClient, Problem, Reply, Timeouts, Transfer};
 use super::v5::{self, route};
 
 /// Who the site is, as the V5 central knows it.
@@ -110,15 +110,15 @@ impl V5Client {
         self.get_json_sized(route, query).await.map(|(value, _)| value)
     }
 
-    /// [`Self::get_json`], and the size of the answer in bytes (decompressed).
+    /// [`Self::get_json`], and what its transfer says about the link.
     async fn get_json_sized<T: DeserializeOwned>(
         &self,
         route: &str,
         query: &[(&str, String)],
-    ) -> Result<(T, usize), CallError> {
+    ) -> Result<(T, Transfer), CallError> {
         let reply = self.call::<()>(Method::GET, route, query, None).await?;
         let value = reply.json().map_err(|f| CallError::new(&self.creds.url, &format!("/sync/v5/{route}"), f))?;
-        Ok((value, reply.body.len()))
+        Ok((value, Transfer { bytes: reply.body.len(), receiving: reply.receiving }))
     }
 
     async fn post_json<B: Serialize, T: DeserializeOwned>(&self, route: &str, body: &B) -> Result<T, CallError> {
@@ -148,19 +148,19 @@ impl V5Client {
         self.get_json(route::QUEUED_RECORDS, &[("limit", limit.to_string())]).await
     }
 
-    /// [`Self::central_records`] and the answer's size in bytes, which sizes the next page
+    /// [`Self::central_records`] and the answer's [`Transfer`], which sizes the next page
     /// (`site::sync::steps::batch`).
     pub async fn central_records_sized(
         &self,
         cursor: u64,
         limit: u32,
-    ) -> Result<(v5::CentralRecords, usize), CallError> {
+    ) -> Result<(v5::CentralRecords, Transfer), CallError> {
         self.get_json_sized(route::CENTRAL_RECORDS, &[("cursor", cursor.to_string()), ("limit", limit.to_string())])
             .await
     }
 
-    /// [`Self::queued_records`] and the answer's size in bytes (see [`Self::central_records_sized`]).
-    pub async fn queued_records_sized(&self, limit: u32) -> Result<(v5::QueuedRecords, usize), CallError> {
+    /// [`Self::queued_records`] and the answer's [`Transfer`] (see [`Self::central_records_sized`]).
+    pub async fn queued_records_sized(&self, limit: u32) -> Result<(v5::QueuedRecords, Transfer), CallError> {
         self.get_json_sized(route::QUEUED_RECORDS, &[("limit", limit.to_string())]).await
     }
 

@@ -18,10 +18,23 @@
 //! request may take, for a line whose rate drops between two pages: the next page is sized
 //! from the last one's duration, and one that ran long shrinks the next at once.
 //!
+//! # A slow link, not a busy central
+//!
+//! A request's duration also holds the central's own time (reading and encoding the page) and
+//! the round trip. Growing pages for those was the first version's rule, and on a busy central
+//! it made pages of 5,000 realistic records (5.6 MB of JSON each, held several times over while
+//! parsed and stored) on a loopback link: most of the site's memory peak at 1M records
+//! (BENCHMARKS.md, "Issue 14, target 3"). A bigger page does not shorten a busy central's time
+//! per record; it only shortens a link's fixed costs per record. Our centrals, and any that
+//! build an answer before sending it, spend their own time before the headers, and the link
+//! spends the time after them ([`Transfer::receiving`]). So a request counts as slow only when
+//! the body took at least a [`LINK_SHARE`]th of it: on the bench's cellular line a 500-record
+//! page takes about half its request to arrive; on a busy loopback a few percent. A request
+//! slow for other reasons never grows the page, and one over [`TARGET`] still shrinks it.
+//!
 //! # Bounded by bytes too, and shrunk when an answer is too large
 //!
-//! A request's duration includes the central's own time, so a slow central (not only a slow
-//! link) grows the pages, and pages of large records grown to [`MAX_PULL_BATCH`] could reach
+//! A slow link grows the pages, and pages of large records grown to [`MAX_PULL_BATCH`] could reach
 //! the site's cap on an answer (`wire::client::MAX_RESPONSE_BYTES`, 128 MiB, twice issue 14's
 //! memory target), past which the call failed and with it every run (review finding 12). So
 //! the next size is the least of three bounds, each kept apart so that none holds longer than
@@ -55,7 +68,7 @@
 
 use std::time::Duration;
 
-use crate::wire::client::MAX_RESPONSE_BYTES;
+use crate::wire::client::{MAX_RESPONSE_BYTES, Transfer};
 
 /// The most records a V5 central serves per page (ours caps `limit` there too).
 pub const MAX_PULL_BATCH: u32 = 5000;
@@ -67,6 +80,9 @@ pub const LONGEST: Duration = Duration::from_secs(10);
 const _: () = assert!(TARGET.as_millis() * 3 / 2 <= LONGEST.as_millis());
 /// Requests faster than this do not grow the batch.
 pub const SLOW: Duration = Duration::from_millis(250);
+/// A request grows the batch only if receiving its body took at least this fraction (1/N) of
+/// it: the link, not the central, was slow (module doc).
+pub const LINK_SHARE: u32 = 4;
 /// The most bytes (decompressed) a page's answer should hold, judged by the records last seen:
 /// the site holds the answer and the records parsed from it (several times its size) at once,
 /// so 8 MiB keeps a page well inside issue 14's 64 MB memory target, while realistic records
@@ -117,9 +133,10 @@ impl PullBatch {
         self.link.min(self.by_bytes).min(self.ceiling).max(1)
     }
 
-    /// A request for `asked` records returned `got` in `took`, in an answer of `bytes`
-    /// (decompressed): choose the next size.
-    pub fn observe(&mut self, asked: u32, got: usize, bytes: usize, took: Duration) {
+    /// A request for `asked` records returned `got` in `took`, in an answer of `transfer.bytes`
+    /// (decompressed) whose body took `transfer.receiving` to arrive: choose the next size.
+    pub fn observe(&mut self, asked: u32, got: usize, transfer: Transfer, took: Duration) {
+        let bytes = transfer.bytes;
         if got > 0 {
             let per_record = bytes.div_ceil(got).max(1);
             self.by_bytes = (PAGE_BYTES / per_record).clamp(1, MAX_PULL_BATCH as usize) as u32;
@@ -127,7 +144,7 @@ impl PullBatch {
         // Only a page the link sized tells the link's rate: one shrunk for its bytes or under
         // the ceiling would pull the link's size down with its records (module doc).
         if asked >= self.link
-            && let Some(next) = by_time(self.configured, self.link, asked, got, took)
+            && let Some(next) = by_time(self.configured, asked, got, took, transfer.receiving)
         {
             self.link = next;
         }
@@ -158,18 +175,22 @@ impl PullBatch {
     }
 }
 
-/// The next size by the link's rate (module doc), or `None` to keep `size`.
-fn by_time(configured: u32, size: u32, asked: u32, got: usize, took: Duration) -> Option<u32> {
+/// The next size by the link's rate (module doc), or `None` to keep the size.
+fn by_time(configured: u32, asked: u32, got: usize, took: Duration, receiving: Duration) -> Option<u32> {
     // A short page (the end of the queue) says nothing about the link's rate.
     if (got as u64) < u64::from(asked) && took < TARGET {
         return None;
     }
-    if took < SLOW && size <= configured {
+    // Slow because the link was: time before the headers is the central's (module doc).
+    let link_bound = took >= SLOW && receiving * LINK_SHARE >= took;
+    if !link_bound && took <= TARGET {
         return None;
     }
     let scaled = f64::from(asked) * TARGET.as_secs_f64() / took.as_secs_f64().max(1e-3);
-    // Grow at most fourfold a step, so one lucky fast answer does not overshoot.
-    let next = scaled.min(f64::from(asked) * 4.0) as u32;
+    // Grow at most fourfold a step, so one lucky fast answer does not overshoot; and only for
+    // a slow link, while any request over the target shrinks the next.
+    let most = if link_bound { f64::from(asked) * 4.0 } else { f64::from(asked) };
+    let next = scaled.min(most) as u32;
     Some(next.clamp(configured.min(MAX_PULL_BATCH), MAX_PULL_BATCH))
 }
 
@@ -177,10 +198,37 @@ fn by_time(configured: u32, size: u32, asked: u32, got: usize, took: Duration) -
 mod tests {
     use super::*;
 
+    /// A request on a slow link: half its time spent receiving the body.
+    fn on_link(b: &mut PullBatch, asked: u32, got: usize, bytes: usize, took: Duration) {
+        b.observe(asked, got, Transfer { bytes, receiving: took / 2 }, took);
+    }
+
+    #[test]
+    fn a_busy_central_on_a_fast_link_does_not_grow_pages_and_one_over_the_target_shrinks_them() {
+        // The central takes 0.4-0.7 s before it answers (the 1M bench on a loaded machine), and
+        // the answer then arrives in a few milliseconds.
+        let busy = |took_ms: u64| {
+            (Transfer { bytes: 500 * 1100, receiving: Duration::from_millis(15) }, Duration::from_millis(took_ms))
+        };
+        let mut b = PullBatch::new(500);
+        for took_ms in [400, 700, 550, 650] {
+            let (transfer, took) = busy(took_ms);
+            b.observe(500, 500, transfer, took);
+            assert_eq!(b.size(), 500, "a busy central is not a slow link");
+        }
+        // Grown on a slow link first, then the central slows past the target: the next shrinks.
+        on_link(&mut b, 500, 500, 500 * 100, Duration::from_secs(1));
+        let grown = b.size();
+        assert!(grown > 500);
+        let (transfer, _) = busy(0);
+        b.observe(grown, grown as usize, transfer, Duration::from_secs(9));
+        assert!(b.size() < grown, "a request over the target shrinks the next, whatever slowed it");
+    }
+
     #[test]
     fn a_fast_link_keeps_the_configured_size() {
         let mut b = PullBatch::new(500);
-        b.observe(500, 500, 500 * 100, Duration::from_millis(40));
+        on_link(&mut b, 500, 500, 500 * 100, Duration::from_millis(40));
         assert_eq!(b.size(), 500);
     }
 
@@ -191,7 +239,7 @@ mod tests {
         let took = |n: u32| Duration::from_secs_f64(0.3 + f64::from(n) * 0.00052);
         for _ in 0..6 {
             let n = b.size();
-            b.observe(n, n as usize, n as usize * 100, took(n));
+            on_link(&mut b, n, n as usize, n as usize * 100, took(n));
         }
         assert_eq!(b.size(), MAX_PULL_BATCH);
         assert!(took(b.size()) < Duration::from_secs(10));
@@ -200,10 +248,10 @@ mod tests {
     #[test]
     fn a_request_that_took_too_long_shrinks_the_next_one() {
         let mut b = PullBatch::new(500);
-        b.observe(500, 500, 500 * 100, Duration::from_secs(1));
+        on_link(&mut b, 500, 500, 500 * 100, Duration::from_secs(1));
         let grown = b.size();
         assert!(grown > 500);
-        b.observe(grown, grown as usize, grown as usize * 100, Duration::from_secs(12));
+        on_link(&mut b, grown, grown as usize, grown as usize * 100, Duration::from_secs(12));
         assert!(b.size() < grown);
         assert!(b.size() >= 500, "never below the configured size");
     }
@@ -218,7 +266,7 @@ mod tests {
         for _ in 0..12 {
             let n = b.size();
             longest = longest.max(took(n));
-            b.observe(n, n as usize, n as usize * 100, took(n));
+            on_link(&mut b, n, n as usize, n as usize * 100, took(n));
         }
         assert!(longest <= LONGEST, "a request took {longest:?}");
         assert!(b.size() < MAX_PULL_BATCH);
@@ -229,10 +277,10 @@ mod tests {
     fn large_records_bound_the_next_size_by_bytes_even_below_the_configured_size() {
         let mut b = PullBatch::new(500);
         // A slow link would grow the page fourfold, but 64 KiB records fit 128 to a page.
-        b.observe(500, 500, 500 * 64 * 1024, Duration::from_secs(1));
+        on_link(&mut b, 500, 500, 500 * 64 * 1024, Duration::from_secs(1));
         assert_eq!(b.size(), (PAGE_BYTES / (64 * 1024)) as u32);
         // Megabyte records: eight a page, below the configured 500.
-        b.observe(128, 128, 128 * 1024 * 1024, Duration::from_millis(100));
+        on_link(&mut b, 128, 128, 128 * 1024 * 1024, Duration::from_millis(100));
         assert_eq!(b.size(), 8);
     }
 
@@ -243,7 +291,7 @@ mod tests {
         assert_eq!(b.size(), 31);
         // While the records of the page that was too large are still coming, the ceiling grows
         // back fourfold a page, not to the whole 500 at once.
-        b.observe(31, 31, 31 * 100, Duration::from_secs(1));
+        on_link(&mut b, 31, 31, 31 * 100, Duration::from_secs(1));
         assert_eq!(b.size(), 124);
         let mut asked = b.size();
         while b.too_large(asked) {
@@ -265,14 +313,14 @@ mod tests {
         let mut b = PullBatch::new(500);
         assert!(b.too_large(500));
         // Pull Central's log ends inside the page that was too large: Pull Remote starts at 500.
-        b.observe(31, 10, 10 * 100, Duration::from_millis(40));
+        on_link(&mut b, 31, 10, 10 * 100, Duration::from_millis(40));
         assert_eq!(b.size(), 500);
     }
 
     #[test]
     fn the_last_short_page_does_not_change_the_size() {
         let mut b = PullBatch::new(500);
-        b.observe(500, 12, 12 * 100, Duration::from_millis(400));
+        on_link(&mut b, 500, 12, 12 * 100, Duration::from_millis(400));
         assert_eq!(b.size(), 500);
     }
 
@@ -283,12 +331,12 @@ mod tests {
     fn small_records_after_a_page_of_large_ones_get_the_configured_size_back() {
         let mut b = PullBatch::new(500);
         // One page of 64 KiB records (attachments, say): 128 a page is right for those.
-        b.observe(500, 500, 500 * 64 * 1024, Duration::from_millis(200));
+        on_link(&mut b, 500, 500, 500 * 64 * 1024, Duration::from_millis(200));
         assert_eq!(b.size(), 128);
         // Then ordinary 300-byte records, answered fast, page after page.
         for _ in 0..5 {
             let n = b.size();
-            b.observe(n, n as usize, n as usize * 300, Duration::from_millis(60));
+            on_link(&mut b, n, n as usize, n as usize * 300, Duration::from_millis(60));
         }
         assert_eq!(b.size(), 500, "back to the configured size once the records are small again");
     }
@@ -303,10 +351,10 @@ mod tests {
         while asked >= 3 && b.too_large(asked) {
             asked = b.size();
         }
-        b.observe(asked, asked as usize, asked as usize * 60 * 1024 * 1024, Duration::from_secs(2));
+        on_link(&mut b, asked, asked as usize, asked as usize * 60 * 1024 * 1024, Duration::from_secs(2));
         for _ in 0..5 {
             let n = b.size();
-            b.observe(n, n as usize, n as usize * 300, Duration::from_millis(60));
+            on_link(&mut b, n, n as usize, n as usize * 300, Duration::from_millis(60));
         }
         assert!(b.size() >= 500, "later pages of small records asked for {} records", b.size());
     }

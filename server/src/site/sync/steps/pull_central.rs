@@ -44,8 +44,8 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             let limit = batch().size();
             let start = Instant::now();
             match ctx.v5.central_records_sized(from, limit).await {
-                Ok((page, bytes)) => {
-                    batch().observe(limit, page.data.len(), bytes, start.elapsed());
+                Ok((page, transfer)) => {
+                    batch().observe(limit, page.data.len(), transfer, start.elapsed());
                     return Ok(page);
                 }
                 // The same page again, smaller (see `batch`, "shrunk when an answer is too large").

@@ -31,7 +31,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         let limit = batch().size();
         let timed = || async {
             let start = Instant::now();
-            ctx.v5.queued_records_sized(limit).await.map(|(page, bytes)| (page, bytes, start.elapsed()))
+            ctx.v5.queued_records_sized(limit).await.map(|(page, transfer)| (page, transfer, start.elapsed()))
         };
         let too_large = |e: &CallError| {
             let place = "The first record in this site's queue at the central alone is over this site's cap";
@@ -39,13 +39,13 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         };
         // A central still integrating (a duplicated final push, a restart) answers "sync is
         // running": wait for it, as the push steps do, instead of failing the run.
-        let (page, bytes, took) = match call_when_idle_or(ctx, PULLING, timed, || v5_idle(ctx), too_large).await? {
+        let (page, transfer, took) = match call_when_idle_or(ctx, PULLING, timed, || v5_idle(ctx), too_large).await? {
             Ok(page) => page,
             // The same page again, smaller (see `batch`, "shrunk when an answer is too large").
             Err(_) if batch().too_large(limit) => continue,
             Err(e) => return Err(e),
         };
-        batch().observe(limit, page.data.len(), bytes, took);
+        batch().observe(limit, page.data.len(), transfer, took);
         ctx.report.progress(STEP, page.queue_length).await.map_err(log)?;
         if page.data.is_empty() {
             break;
