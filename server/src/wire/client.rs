@@ -14,7 +14,7 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -89,9 +89,10 @@ pub struct Reply {
     pub body: bytes::Bytes,
     /// The `Retry-After` header in seconds, when the server asked the caller to wait.
     pub retry_after: Option<u64>,
-    /// From the answer's headers to its last byte: the time the link spent carrying the body
-    /// (a central that builds its answer before sending it spends its own time before the
-    /// headers), which tells a slow link from a busy central (`site::sync::steps::batch`).
+    /// From the answer's headers to its last byte: mostly the time the link spent carrying the
+    /// body, since our centrals read and serialise a page before its headers go (compressing
+    /// it streams after them, a few milliseconds a page); with [`HttpClient::round_trip`], it
+    /// tells a slow link from a busy central (`site::sync::steps::batch`).
     pub receiving: Duration,
 }
 
@@ -106,12 +107,14 @@ impl Reply {
     }
 }
 
-/// What an answer's transfer says about the link: its size (decompressed) and
-/// [`Reply::receiving`]. It sizes the next pull page (`site::sync::steps::batch`).
+/// What an answer's transfer says about the link: its size (decompressed),
+/// [`Reply::receiving`], and the client's [`HttpClient::round_trip`] when it came. It sizes the
+/// next pull page (`site::sync::steps::batch`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Transfer {
     pub bytes: usize,
     pub receiving: Duration,
+    pub round_trip: Duration,
 }
 
 /// The first few hundred characters of a body, for error messages.
@@ -140,6 +143,9 @@ struct Caps {
     /// A [`Coding`] as u8: set once the server has said it decodes compressed request bodies
     /// (and which); until then bodies go plain.
     compress_requests: AtomicU8,
+    /// The quickest answer so far (request sent to headers), in microseconds; `u64::MAX`
+    /// before the first. See [`HttpClient::round_trip`].
+    quickest_answer_us: AtomicU64,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -245,7 +251,19 @@ impl HttpClient {
                 max_response_bytes: MAX_RESPONSE_BYTES,
                 deadline: CALL_DEADLINE,
                 compress_requests: AtomicU8::new(Coding::Plain as u8),
+                quickest_answer_us: AtomicU64::new(u64::MAX),
             }),
+        }
+    }
+
+    /// The quickest answer of this client so far, from sending a request to its headers (zero
+    /// before the first): an upper bound on the link's round trip, since the cheapest calls
+    /// (a status poll) cost the server almost nothing. A pull page's request also pays it, and
+    /// it is the link's, not the central's (`site::sync::steps::batch`).
+    pub fn round_trip(&self) -> Duration {
+        match self.caps.quickest_answer_us.load(Ordering::Relaxed) {
+            u64::MAX => Duration::ZERO,
+            us => Duration::from_micros(us),
         }
     }
 
@@ -266,7 +284,8 @@ impl HttpClient {
     /// Other caps than [`MAX_RESPONSE_BYTES`] and [`CALL_DEADLINE`] (tests make them small).
     pub fn with_caps(mut self, max_response_bytes: usize, deadline: Duration) -> Self {
         let compress_requests = AtomicU8::new(self.request_coding() as u8);
-        self.caps = Arc::new(Caps { max_response_bytes, deadline, compress_requests });
+        let quickest_answer_us = AtomicU64::new(self.caps.quickest_answer_us.load(Ordering::Relaxed));
+        self.caps = Arc::new(Caps { max_response_bytes, deadline, compress_requests, quickest_answer_us });
         self
     }
 
@@ -359,8 +378,11 @@ impl HttpClient {
     }
 
     async fn read_reply(&self, request: RequestBuilder) -> Result<Reply, Failure> {
+        let sent = Instant::now();
         let mut response = request.send().await.map_err(classify)?;
         let headers_at = Instant::now();
+        let waited = u64::try_from((headers_at - sent).as_micros()).unwrap_or(u64::MAX - 1);
+        self.caps.quickest_answer_us.fetch_min(waited, Ordering::Relaxed);
         self.beat();
         let status = response.status();
         let accepts = response.headers().get(super::HEADER_ACCEPTS_COMPRESSED_REQUESTS).and_then(|v| v.to_str().ok());

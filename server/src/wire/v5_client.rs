@@ -118,7 +118,10 @@ impl V5Client {
     ) -> Result<(T, Transfer), CallError> {
         let reply = self.call::<()>(Method::GET, route, query, None).await?;
         let value = reply.json().map_err(|f| CallError::new(&self.creds.url, &format!("/sync/v5/{route}"), f))?;
-        Ok((value, Transfer { bytes: reply.body.len(), receiving: reply.receiving }))
+        Ok((
+            value,
+            Transfer { bytes: reply.body.len(), receiving: reply.receiving, round_trip: self.http.round_trip() },
+        ))
     }
 
     async fn post_json<B: Serialize, T: DeserializeOwned>(&self, route: &str, body: &B) -> Result<T, CallError> {

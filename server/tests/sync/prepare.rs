@@ -39,7 +39,7 @@ async fn a_preparation_left_started_by_a_central_restart_is_asked_for_again() {
 /// "completed" is silently dropped) fails the run with a variant that says so, never UNKNOWN,
 /// and the next run after the central recovers initialises the site.
 #[tokio::test]
-async fn a_preparation_that_never_completes_fails_as_interrupted_and_the_next_run_initialises() {
+async fn a_preparation_that_never_completes_fails_as_incomplete_and_the_next_run_initialises() {
     let world = World::start().await;
     world.add_site("flaky-prep", "pw", &["store_a"]).await;
     let drop_completed = "CREATE TRIGGER drop_completed BEFORE UPDATE OF initialisation_status ON site \
@@ -50,7 +50,7 @@ async fn a_preparation_that_never_completes_fails_as_interrupted_and_the_next_ru
     site.configure(&world, "flaky-prep", "pw").await;
     site.state.sync.wait_for_runs(1).await;
     let error = site.state.sync.latest_error().expect("the run cannot succeed");
-    assert_eq!(error.variant, "PREPARATION_INTERRUPTED", "{error:#?}");
+    assert_eq!(error.variant, "PREPARATION_INCOMPLETE", "{error:#?}");
     assert!(error.full_error.contains("Started"), "the full error says what the central reported: {error:#?}");
     assert_ne!(site.status().await.initialisation, Initialisation::Initialised);
 

@@ -31,9 +31,9 @@ pub enum Variant {
     /// A single record a central serves is over this site's cap on an answer
     /// (`EngineConfig::max_response_bytes`): the V5 pull cannot go past it.
     RecordTooLarge,
-    /// The V5 central did not complete this site's first preparation, though asked again
-    /// (typically it restarted while preparing, each time).
-    PreparationInterrupted,
+    /// The V5 central did not complete this site's first preparation, though asked again (it
+    /// restarted while preparing, or its preparation failed; the full error has its status).
+    PreparationIncomplete,
     /// This server's own database failed (a read or write of the site's data or bookkeeping).
     Database,
     SiteUuidIsBeingChanged,
@@ -60,7 +60,7 @@ impl Variant {
         Variant::IntegrationError,
         Variant::SyncRecordRejected,
         Variant::RecordTooLarge,
-        Variant::PreparationInterrupted,
+        Variant::PreparationIncomplete,
         Variant::Database,
         Variant::SiteUuidIsBeingChanged,
         Variant::InvalidUrl,
@@ -86,7 +86,7 @@ impl Variant {
             Variant::IntegrationError => "INTEGRATION_ERROR",
             Variant::SyncRecordRejected => "SYNC_RECORD_REJECTED",
             Variant::RecordTooLarge => "RECORD_TOO_LARGE",
-            Variant::PreparationInterrupted => "PREPARATION_INTERRUPTED",
+            Variant::PreparationIncomplete => "PREPARATION_INCOMPLETE",
             Variant::Database => "DATABASE_ERROR",
             Variant::SiteUuidIsBeingChanged => "SITE_UUID_IS_BEING_CHANGED",
             Variant::InvalidUrl => "INVALID_URL",
@@ -118,9 +118,7 @@ impl Variant {
             Variant::IntegrationError => "The server experienced a problem.",
             Variant::SyncRecordRejected => "The central server refused records this site sent",
             Variant::RecordTooLarge => "A record from the central server is larger than this site accepts",
-            Variant::PreparationInterrupted => {
-                "The central server stopped before it finished preparing this site's data"
-            }
+            Variant::PreparationIncomplete => "The central server did not finish preparing this site's data",
             Variant::Database => "This server's database could not be read or written",
             Variant::SiteUuidIsBeingChanged => "Site mismatch",
             Variant::InvalidUrl => "Invalid url",
@@ -162,8 +160,8 @@ impl Variant {
             Variant::RecordTooLarge => {
                 "Sync cannot go past this record until it is smaller. Tell the central server's administrator: the full error says where the record is and the size this site accepts."
             }
-            Variant::PreparationInterrupted => {
-                "Nothing is lost: the next sync asks the central server to prepare this site again. If this keeps happening, ask the central server's administrator whether it keeps restarting."
+            Variant::PreparationIncomplete => {
+                "Nothing is lost: the next sync asks the central server to prepare this site again. If this keeps happening, ask the central server's administrator to check its log for this site's preparation."
             }
             Variant::Database => {
                 "Nothing is lost; the next sync resumes. Check that the data folder's disk is not full and is writable, and contact support if it persists."

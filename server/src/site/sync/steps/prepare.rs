@@ -15,6 +15,9 @@ use crate::wire::v5::{InitialisationStatus, SiteStatusCode};
 const STEP: StepKey = StepKey::PrepareInitial;
 /// How many times one run asks the central to prepare this site before it gives up.
 const MAX_ASKS: u32 = 2;
+/// How many preparations that began after the run's wait had ended (a duplicated request's,
+/// see the loop in [`run`]) one run waits for, besides its own.
+const MAX_LATE_WAITS: u32 = 3;
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
     let log = db("Error while logging");
@@ -30,7 +33,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
         InitialisationStatus::Started => central_is_idle(ctx).await?,
         _ => true,
     };
-    let mut asked = 0;
+    let (mut asked, mut late_waits) = (0, 0);
     loop {
         let mut lost_answer = None;
         if needs_initialise {
@@ -60,6 +63,13 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             ctx.v5.site_info().await.map_err(|e| RunError::call("Error while checking the site's preparation", &e))?;
         match info.initialisation_status {
             InitialisationStatus::Completed => break,
+            // "Started" and busy again: a preparation began after our wait ended (a request of
+            // ours that a link delivered twice, whose copy the central met after the first had
+            // completed: it set "started" anew). Wait for that one; it is not a failed ask.
+            InitialisationStatus::Started if late_waits < MAX_LATE_WAITS && !central_is_idle(ctx).await? => {
+                late_waits += 1;
+                needs_initialise = false;
+            }
             // The preparation we waited for died part-way (the central restarted while it
             // ran), or our request never started one: ask once more in this run rather than
             // fail a run the central can finish.
@@ -68,9 +78,10 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
                 return Err(match lost_answer {
                     // The request never got through: say so, with its own variant.
                     Some(e) => RunError::call("Error while initialising the site's queue", &e),
-                    // Asked twice and still not completed: each preparation died part-way.
+                    // Asked twice and still not completed: each preparation died part-way (a
+                    // central restart) or failed there; the status says which.
                     None => RunError::new(
-                        Variant::PreparationInterrupted,
+                        Variant::PreparationIncomplete,
                         "Error while initialising the site's queue",
                         format!(
                             "the central reports this site's preparation as {status:?}, not completed, after {asked} requests"
