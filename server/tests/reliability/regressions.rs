@@ -155,3 +155,60 @@ async fn pull_v6_waits_while_the_central_integrates_instead_of_failing() {
     let error = site.sync().await;
     assert_eq!(error, None, "Pull V6 waited for the central instead of failing");
 }
+
+/// CI seed 10052497597566903559 of the SQLite harness ended at Prepare as UNKNOWN ("preparation
+/// as Started, not completed"); review 6 found how without a central restart: a duplicated
+/// `initialise` reached the V5 central after the site had waited for its preparation, set
+/// "started" anew and began another, so the site's check read "started" and spent its second
+/// ask, and one more such duplicate failed the run. Reproduced: the relay holds Prepare's check
+/// (`GET /site`, after the run's sign-in) twice, and each time the site's `initialise` is
+/// delivered again while the central's preparations are paused. The run must wait for both
+/// late preparations and succeed; with the wait removed it fails as PREPARATION_INCOMPLETE.
+#[tokio::test]
+async fn preparations_begun_by_duplicated_requests_after_the_wait_are_waited_for_not_failed() {
+    use axum::http::Method;
+    use outpost::central_shared::activity::Activity;
+    let world = World::start().await;
+    let site_id = world.add_site("late-prep", "pw", &["lp-store"]).await;
+    let v5 = Relay::start(&world.v5_url).await;
+    let site = TestSite::start(fast()).await;
+    let input = outpost_api::SyncSettingsInput {
+        url: v5.url.clone(),
+        site_name: "late-prep".into(),
+        password: "pw".into(),
+        interval_seconds: 3600,
+        batch_size_push: None,
+        batch_size_pull: None,
+        is_disabled: true,
+    };
+    outpost::site::settings::save(&site.state, input).await.unwrap();
+    kv::set_bool(&site.state.db, kv::IS_DISABLED, false).await.unwrap();
+
+    // The run's sign-in reads `/site` first; Prepare's check after its wait is the second read.
+    v5.hold(Hold::nth(Method::GET, "/sync/v5/site", 1));
+    let run = tokio::spawn({
+        let state = site.state.clone();
+        async move { state.sync.sync_and_wait().await }
+    });
+    for late in 0..2 {
+        assert!(v5.held_within(std::time::Duration::from_secs(20)).await, "Prepare never checked /site ({late})");
+        let paused = world.v5_state.activity.pause_integration().await;
+        assert_eq!(v5.replay_last(Method::POST, "/sync/v5/initialise").await, 200, "initialise delivered again");
+        eventually(std::time::Duration::from_secs(5), || async {
+            world.v5_state.activity.current(site_id).await.unwrap().map(|b| b.activity) == Some(Activity::Initialising)
+        })
+        .await;
+        if late == 0 {
+            // The check after the first late preparation meets the second duplicate.
+            v5.hold(Hold::nth(Method::GET, "/sync/v5/site", 0));
+        }
+        v5.release(1);
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            drop(paused);
+        });
+    }
+    assert_eq!(run.await.unwrap(), None, "the run waited for both late preparations");
+    let status = site.status().await;
+    assert_eq!(status.initialisation, outpost_api::Initialisation::Initialised);
+}

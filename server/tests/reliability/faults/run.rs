@@ -78,6 +78,12 @@ async fn sync_checked(site: &TestSite, out: &mut Outcome) {
     if error.variant == "UNKNOWN" {
         out.problems.push(format!("a fault ended a run as UNKNOWN: {}", error.full_error));
     }
+    // Prepare runs in the first syncs only, where no central restarts or is killed, so its
+    // preparation always completes: a lost or duplicated request must not end it (review 6:
+    // a duplicated `initialise` set "started" anew after the site's wait).
+    if error.variant == "PREPARATION_INCOMPLETE" {
+        out.problems.push(format!("network faults alone left a preparation incomplete: {}", error.full_error));
+    }
     if error.variant.is_empty() || error.full_error.is_empty() {
         out.problems.push(format!("a failed run left no variant or text: {error:?}"));
     }
