@@ -239,11 +239,13 @@ pub async fn run_one(seed: u64, mut replicated: Option<Replicated>) -> Outcome {
             // connections cut): the round proves nothing about the table's variant then.
             let killed_meanwhile = centrals.restarts > restarts_before;
             if out.failed_runs > failed_before && !killed_meanwhile {
-                let error = site.state.sync.latest_error().map(|e| e.variant).unwrap_or_default();
+                let latest = site.state.sync.latest_error();
+                let error = latest.as_ref().map(|e| e.variant.clone()).unwrap_or_default();
                 if error == want {
                     out.db_fault_errors += 1;
                 } else {
-                    out.problems.push(format!("a failing site table ({what}) ended the run as {error:?}, not {want}"));
+                    let full = latest.map(|e| e.full_error).unwrap_or_default();
+                    out.problems.push(format!("a failing site table ({what}) ended the run as {error:?}, not {want}: {full}"));
                 }
             }
         }
