@@ -245,7 +245,8 @@ pub async fn run_one(seed: u64, mut replicated: Option<Replicated>) -> Outcome {
                     out.db_fault_errors += 1;
                 } else {
                     let full = latest.map(|e| e.full_error).unwrap_or_default();
-                    out.problems.push(format!("a failing site table ({what}) ended the run as {error:?}, not {want}: {full}"));
+                    out.problems
+                        .push(format!("a failing site table ({what}) ended the run as {error:?}, not {want}: {full}"));
                 }
             }
         }
