@@ -63,6 +63,23 @@ async fn a_push_refused_while_the_central_is_still_integrating_waits_and_is_sent
     assert_eq!(world.v5_count("Location").await, 1);
 }
 
+/// Configure `site` to sync with the V5 central through `relay` (password "pw", `batch` records
+/// a page both ways, or the defaults) without starting a run: saved disabled, then enabled in
+/// its store, so the test decides when each run starts.
+async fn configure_through(site: &TestSite, relay: &Relay, name: &str, batch: Option<u32>) {
+    let input = outpost_api::SyncSettingsInput {
+        url: relay.url.clone(),
+        site_name: name.into(),
+        password: "pw".into(),
+        interval_seconds: 3600,
+        batch_size_push: batch,
+        batch_size_pull: batch,
+        is_disabled: true,
+    };
+    outpost::site::settings::save(&site.state, input).await.unwrap();
+    kv::set_bool(&site.state.db, kv::IS_DISABLED, false).await.unwrap();
+}
+
 /// Soak seed 9221416561697227009: a duplicated final push started a second integration on the
 /// V5 central after Push had seen it idle, so Pull Remote's call met `sync_is_running` and the
 /// run failed as UNKNOWN. Reproduced exactly: the relay holds Pull Remote's call (`method path`),
@@ -74,17 +91,7 @@ async fn pull_remote_call_meets_a_central_still_integrating(method: axum::http::
     let site_id = world.add_site("remote-busy", "pw", &["rb-store"]).await;
     let v5 = Relay::start(&world.v5_url).await;
     let site = TestSite::start(fast()).await;
-    let input = outpost_api::SyncSettingsInput {
-        url: v5.url.clone(),
-        site_name: "remote-busy".into(),
-        password: "pw".into(),
-        interval_seconds: 3600,
-        batch_size_push: Some(2),
-        batch_size_pull: Some(2),
-        is_disabled: true,
-    };
-    outpost::site::settings::save(&site.state, input).await.unwrap();
-    kv::set_bool(&site.state.db, kv::IS_DISABLED, false).await.unwrap();
+    configure_through(&site, &v5, "remote-busy", Some(2)).await;
     assert_eq!(site.sync().await, None);
     // Store data for the site's queue, so Pull Remote fetches and acknowledges a page.
     let location = serde_json::json!({"ID": "rb-loc", "code": "RB", "Description": "Shelf", "store_ID": "rb-store", "hold": false});
@@ -172,17 +179,7 @@ async fn preparations_begun_by_duplicated_requests_after_the_wait_are_waited_for
     let site_id = world.add_site("late-prep", "pw", &["lp-store"]).await;
     let v5 = Relay::start(&world.v5_url).await;
     let site = TestSite::start(fast()).await;
-    let input = outpost_api::SyncSettingsInput {
-        url: v5.url.clone(),
-        site_name: "late-prep".into(),
-        password: "pw".into(),
-        interval_seconds: 3600,
-        batch_size_push: None,
-        batch_size_pull: None,
-        is_disabled: true,
-    };
-    outpost::site::settings::save(&site.state, input).await.unwrap();
-    kv::set_bool(&site.state.db, kv::IS_DISABLED, false).await.unwrap();
+    configure_through(&site, &v5, "late-prep", None).await;
 
     // The run's sign-in reads `/site` first; Prepare's check after its wait is the second read.
     v5.hold(Hold::nth(Method::GET, "/sync/v5/site", 1));
