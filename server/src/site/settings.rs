@@ -182,20 +182,22 @@ pub async fn store(state: &SiteState, input: SyncSettingsInput) -> Result<SyncSe
         kv::set_int(db, kv::SITE_ID, info.site_id).await?;
     }
 
-    let order = state.sync.settings_order().await;
-    let mut tx = db.begin().await?;
-    kv::set_string(&mut *tx, kv::URL, &url).await?;
-    kv::set_string(&mut *tx, kv::SITE_NAME, &site_name).await?;
-    kv::set_string(&mut *tx, kv::PASSWORD_SHA256, &password_sha256).await?;
-    kv::set_int(&mut *tx, kv::INTERVAL_SECONDS, input.interval_seconds as i64).await?;
-    kv::set_int(&mut *tx, kv::BATCH_SIZE_PUSH, batch_size_push.into()).await?;
-    kv::set_int(&mut *tx, kv::BATCH_SIZE_PULL, batch_size_pull.into()).await?;
-    kv::set_bool(&mut *tx, kv::IS_DISABLED, input.is_disabled).await?;
-    tx.commit().await?;
-    let saved = load(db).await?;
     // The status API answers `configured` from the engine's copy, not from the database.
-    state.sync.settings_seen(saved.clone());
-    drop(order);
+    let saved = state
+        .sync
+        .read_settings(async {
+            let mut tx = db.begin().await?;
+            kv::set_string(&mut *tx, kv::URL, &url).await?;
+            kv::set_string(&mut *tx, kv::SITE_NAME, &site_name).await?;
+            kv::set_string(&mut *tx, kv::PASSWORD_SHA256, &password_sha256).await?;
+            kv::set_int(&mut *tx, kv::INTERVAL_SECONDS, input.interval_seconds as i64).await?;
+            kv::set_int(&mut *tx, kv::BATCH_SIZE_PUSH, batch_size_push.into()).await?;
+            kv::set_int(&mut *tx, kv::BATCH_SIZE_PULL, batch_size_pull.into()).await?;
+            kv::set_bool(&mut *tx, kv::IS_DISABLED, input.is_disabled).await?;
+            tx.commit().await?;
+            load(db).await
+        })
+        .await?;
     Ok(to_api(saved))
 }
 

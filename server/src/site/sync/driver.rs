@@ -53,12 +53,8 @@ async fn run_once(engine: &SyncEngine, out: &Arc<Publisher>, kind: RunKind, trig
     let covers = engine.requests_so_far();
     let db = engine.db();
     // The one read of the settings for this run; the engine's copy follows it.
-    let order = engine.settings_order().await;
-    let stored = match settings::load(db).await {
-        Ok(s) => {
-            engine.settings_seen(s.clone());
-            s
-        }
+    let stored = match engine.read_settings(settings::load(db)).await {
+        Ok(s) => s,
         // No run this time; the engine keeps the settings it knew (a passing read error must
         // not make the status say "not configured").
         Err(e) => {
@@ -66,7 +62,6 @@ async fn run_once(engine: &SyncEngine, out: &Arc<Publisher>, kind: RunKind, trig
             None
         }
     };
-    drop(order);
     let Some(plan) = Plan::decide(stored, out.current().initialised, kind) else {
         engine.run_completed(covers);
         return;

@@ -209,10 +209,10 @@ pub(crate) struct Inner {
     /// The engine's copy of the settings, so a status poll needs no database read: loaded at
     /// start, replaced when settings are saved and when a run reads them.
     settings: watch::Sender<Option<Stored>>,
-    /// Held while the settings are read or saved and then published to `settings`, so the two
-    /// publish in the order they read: a run at start that read "not configured" just before a
-    /// save once published that after the save's copy, and a configured site said "not
-    /// configured" until its next run.
+    /// Held while the settings are read (or saved and read back) and then published to
+    /// `settings` ([`SyncEngine::read_settings`]), so reads publish in the order they happened:
+    /// a run at start that read "not configured" just before a save once published that after
+    /// the save's copy, and a configured site said "not configured" until its next run.
     settings_order: tokio::sync::Mutex<()>,
     trigger: mpsc::Sender<RunKind>,
     /// Completed runs so far, for callers that wait for a run.
@@ -276,14 +276,20 @@ impl SyncEngine {
         self.inner.settings.borrow().clone()
     }
 
-    /// Hold while reading or saving the settings until they are published with
-    /// [`Self::settings_seen`] (see `settings_order`).
-    pub(crate) async fn settings_order(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.inner.settings_order.lock().await
+    /// Read the settings with `read` (a save writes them first) and make them the engine's
+    /// copy, under one lock (`settings_order`), so copies follow the order of the reads. A
+    /// failed read leaves the copy as it was.
+    pub(crate) async fn read_settings<E>(
+        &self,
+        read: impl Future<Output = Result<Option<Stored>, E>>,
+    ) -> Result<Option<Stored>, E> {
+        let _order = self.inner.settings_order.lock().await;
+        let settings = read.await?;
+        self.settings_seen(settings.clone());
+        Ok(settings)
     }
 
-    /// Settings were saved, or a run read them (under [`Self::settings_order`]).
-    pub(crate) fn settings_seen(&self, settings: Option<Stored>) {
+    fn settings_seen(&self, settings: Option<Stored>) {
         let configured = settings.is_some();
         let was = self.inner.settings.send_replace(settings).is_some();
         if configured != was {
