@@ -303,11 +303,11 @@ impl HttpClient {
 
     /// Send a request, with a JSON body when `body` is given (compressed only for a server
     /// that said it decodes it), retrying connect errors, timeouts, HTTP 408, a 503 that says
-    /// when to come back (`Retry-After`), and a proxy's 502 or 504 (it could not reach or hear
-    /// from the central behind it: a connect error or a timeout one hop further; a load
-    /// balancer sends the next attempt to another replica). Other 5xx are answers, not a flaky
-    /// link. Every sync call may be sent again (pushes are buffered as upserts by version,
-    /// pulls and acknowledgements are idempotent), as after a connection cut mid-answer.
+    /// when to come back (`Retry-After`), and a proxy's 502 (it could not send the request to
+    /// the central behind it: a connect error one hop further; a load balancer sends the next
+    /// attempt to another replica). Not a 504: the central got that request and may still be
+    /// working on it (a long `initialise`), so sending it again would only add a copy. Other
+    /// 5xx are answers, not a flaky link.
     ///
     /// A compressed body answered 415 is sent again at once in the next weaker coding (zstd,
     /// then gzip, then plain). The coding is learnt from the last answer, and behind a load
@@ -352,7 +352,7 @@ impl HttpClient {
                 break reply;
             };
             match reply {
-                Ok(reply) if matches!(reply.status, StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT) => {
+                Ok(reply) if reply.status == StatusCode::BAD_GATEWAY => {
                     last = Failure::Status { status: reply.status.as_u16(), body: reply.text() };
                 }
                 Ok(reply) if reply.status == StatusCode::REQUEST_TIMEOUT => {

@@ -210,13 +210,9 @@ async fn preparations_begun_by_duplicated_requests_after_the_wait_are_waited_for
     assert_eq!(status.initialisation, outpost_api::Initialisation::Initialised);
 }
 
-/// Two-replica fault harness (CI seed 3221987513318788290, and 11977319780313213082 here): the
-/// load balancer in front of the V6 replicas could not send a push to the replica it picked
-/// (`502: error sending request`), and the run failed as CONNECTION_ERROR at once, though the
-/// other replica was up. A proxy's 502 or 504 is a connect error or a timeout one hop further:
-/// sent again, as those are. Reproduced with a server that answers 502 to its first request.
-#[tokio::test]
-async fn a_proxys_502_is_sent_again_not_a_failed_run() {
+/// A server whose first request gets `first` (a status line) and every later one 200 `{}`;
+/// the URL, and how many requests it has seen.
+async fn first_answer_then_ok(first: &'static str) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind(any_port()).await.unwrap();
@@ -230,16 +226,33 @@ async fn a_proxys_502_is_sent_again_not_a_failed_run() {
                 let mut request = [0u8; 4096];
                 let _ = socket.read(&mut request).await;
                 let answer = if n == 0 {
-                    "HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    format!("HTTP/1.1 {first}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
                 } else {
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}"
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}".to_owned()
                 };
                 let _ = socket.write_all(answer.as_bytes()).await;
             });
         }
     });
+    (url, seen)
+}
+
+/// Two-replica fault harness (CI seed 3221987513318788290, and 11977319780313213082 here): the
+/// load balancer in front of the V6 replicas could not send a push to the replica it picked
+/// (`502: error sending request`), and the run failed as CONNECTION_ERROR at once, though the
+/// other replica was up. A proxy's 502 is a connect error one hop further: sent again, as those
+/// are. A 504 is not (the central got that request and may still be working on it).
+#[tokio::test]
+async fn a_proxys_502_is_sent_again_not_a_failed_run() {
+    use std::sync::atomic::Ordering;
     let client = outpost::wire::client::HttpClient::new(&fast().timeouts, None);
+    let (url, seen) = first_answer_then_ok("502 Bad Gateway").await;
     let reply = client.send::<()>(axum::http::Method::GET, &url, |r| r, None).await.expect("answered");
     assert_eq!(reply.status, 200, "the second attempt, after the 502, was answered");
     assert_eq!(seen.load(Ordering::SeqCst), 2);
+
+    let (url, seen) = first_answer_then_ok("504 Gateway Timeout").await;
+    let reply = client.send::<()>(axum::http::Method::GET, &url, |r| r, None).await.expect("answered");
+    assert_eq!(reply.status, 504, "a 504 is the answer: its request may still be running");
+    assert_eq!(seen.load(Ordering::SeqCst), 1);
 }

@@ -43,7 +43,15 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<(), RunError> {
             // failed, so carry on and let the status polling (and the check after it) tell.
             match ctx.v5.initialise().await {
                 Ok(_) => {}
-                Err(e) if matches!(e.problem, Problem::Transport(Failure::Connect(_) | Failure::Timeout(_))) => {
+                // A proxy's 502 or 504 is the same: the request may have reached the central.
+                Err(e)
+                    if matches!(
+                        e.problem,
+                        Problem::Transport(
+                            Failure::Connect(_) | Failure::Timeout(_) | Failure::Status { status: 502 | 504, .. }
+                        )
+                    ) =>
+                {
                     tracing::warn!(error = %crate::site::sync::errors::chain(&e), "initialise request failed; polling site status");
                     lost_answer = Some(e);
                 }
